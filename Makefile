@@ -1,0 +1,28 @@
+# hrnet-swift: `make demo` and `make test` work on a fresh Debian machine.
+SWIFT ?= swift
+# Debian packages the build needs (oneDNN: headers and libdnnl.so).
+DEBS := libdnnl-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+RELEASE := .build/release/hrnet
+
+.PHONY: deps build test demo clean
+
+deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release --product hrnet
+
+test: deps
+	$(SWIFT) test
+
+demo: build
+	@mkdir -p out
+	$(RELEASE) run --preset pose_w32_256x192 --random-weights --random-input 1 --output out/demo_heatmaps.npy
+
+clean:
+	rm -rf .build out

@@ -1,0 +1,39 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "hrnet-swift",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "DNN", targets: ["DNN"]),
+        .library(name: "HRNet", targets: ["HRNet"]),
+        .executable(name: "hrnet", targets: ["hrnet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // oneDNN 2.6 C API (Debian libdnnl-dev ships no dnnl.pc, so the module map links it).
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .target(
+            name: "DNN",
+            dependencies: ["CDNNL"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(
+            name: "HRNet",
+            dependencies: ["DNN", .product(name: "Yams", package: "Yams")]
+        ),
+        .executableTarget(
+            name: "hrnet",
+            dependencies: ["HRNet", "DNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),
+        .testTarget(name: "DNNTests", dependencies: ["DNN", "TestSupport"]),
+        .testTarget(
+            name: "HRNetTests",
+            dependencies: ["HRNet", "DNN", "TestSupport"]
+        ),
+    ]
+)

@@ -1,0 +1,179 @@
+/// A static graph of tensor operations, built once per model and compiled into a `Plan`
+/// for each input shape.
+///
+/// Values are 4-D NCHW activations. Channel counts are fixed when the graph is built;
+/// batch and spatial sizes are fixed only when a plan is compiled, so one graph serves
+/// every input size the model accepts. Parameters are named by their checkpoint keys
+/// (e.g. `stage2.0.branches.1.0.conv1.weight`), so loading is a dictionary lookup.
+public final class Graph {
+    public private(set) var nodes: [Node] = []
+    /// Every parameter the graph reads, in creation order, with its expected shape.
+    public private(set) var parameters: [ParameterSpec] = []
+    /// The values the model returns, in order.
+    public var outputs: [Value] = []
+
+    public init() {}
+
+    /// A handle to the output of one node.
+    public struct Value: Hashable, Sendable {
+        public let id: Int
+    }
+
+    public struct Node: Sendable {
+        public let op: Op
+        public let inputs: [Value]
+        /// Output channels (known at build time).
+        public let channels: Int
+    }
+
+    public struct ParameterSpec: Equatable, Sendable {
+        public let key: String
+        public let shape: [Int]
+    }
+
+    public func channels(of v: Value) -> Int { nodes[v.id].channels }
+
+    // MARK: - Building
+
+    private func append(_ op: Op, _ inputs: [Value], channels: Int) -> Value {
+        nodes.append(Node(op: op, inputs: inputs, channels: channels))
+        return Value(id: nodes.count - 1)
+    }
+
+    private func declare(_ key: String, _ shape: [Int]) {
+        precondition(!parameters.contains { $0.key == key }, "parameter \(key) declared twice")
+        parameters.append(ParameterSpec(key: key, shape: shape))
+    }
+
+    /// The graph's input image batch.
+    public func input(channels: Int) -> Value {
+        append(.input, [], channels: channels)
+    }
+
+    /// 2-D convolution with weight `<key>.weight` (O, I/groups, kh, kw) and, if `bias`,
+    /// `<key>.bias` (O).
+    public func conv(_ x: Value, key: String, outChannels: Int, kernel: Int, stride: Int = 1,
+                     padding: Int? = nil, dilation: Int = 1, groups: Int = 1, bias: Bool = false) -> Value {
+        let inC = channels(of: x)
+        precondition(inC % groups == 0 && outChannels % groups == 0, "\(key): channels not divisible by groups")
+        let p = Conv(key: key, kernel: (kernel, kernel), stride: (stride, stride),
+                     padding: padding.map { ($0, $0) } ?? ((kernel - 1) / 2 * dilation, (kernel - 1) / 2 * dilation),
+                     dilation: (dilation, dilation), groups: groups, hasBias: bias)
+        declare("\(key).weight", [outChannels, inC / groups, kernel, kernel])
+        if bias { declare("\(key).bias", [outChannels]) }
+        return append(.conv(p), [x], channels: outChannels)
+    }
+
+    /// Batch normalization (inference: running statistics) with the four PyTorch keys under `key`.
+    public func batchNorm(_ x: Value, key: String, eps: Float = 1e-5) -> Value {
+        let c = channels(of: x)
+        for s in ["weight", "bias", "running_mean", "running_var"] { declare("\(key).\(s)", [c]) }
+        return append(.batchNorm(BatchNorm(key: key, eps: eps)), [x], channels: c)
+    }
+
+    public func relu(_ x: Value) -> Value {
+        append(.relu, [x], channels: channels(of: x))
+    }
+
+    /// Elementwise sum of equally shaped values.
+    public func add(_ a: Value, _ b: Value) -> Value {
+        precondition(channels(of: a) == channels(of: b), "add: channels \(channels(of: a)) != \(channels(of: b))")
+        return append(.add, [a, b], channels: channels(of: a))
+    }
+
+    /// Resize by an integer factor (`nn.Upsample(scale_factor:)`).
+    public func upsample(_ x: Value, factor: Int, mode: ResizeMode) -> Value {
+        append(.resize(Resize(mode: mode, target: .factor(factor))), [x], channels: channels(of: x))
+    }
+
+    /// Resize to the spatial size of `reference` (`F.interpolate(size=...)`).
+    public func resize(_ x: Value, like reference: Value, mode: ResizeMode) -> Value {
+        append(.resize(Resize(mode: mode, target: .like)), [x, reference], channels: channels(of: x))
+    }
+
+    /// Concatenation along channels.
+    public func concat(_ xs: [Value]) -> Value {
+        precondition(!xs.isEmpty, "concat of nothing")
+        return append(.concat, xs, channels: xs.map { channels(of: $0) }.reduce(0, +))
+    }
+
+    public func maxPool(_ x: Value, kernel: Int, stride: Int, padding: Int = 0) -> Value {
+        append(.pool(Pool(kind: .max, kernel: kernel, stride: stride, padding: padding)), [x], channels: channels(of: x))
+    }
+
+    /// Average pooling; padded positions count in the divisor (PyTorch's default).
+    public func avgPool(_ x: Value, kernel: Int, stride: Int, padding: Int = 0) -> Value {
+        append(.pool(Pool(kind: .average, kernel: kernel, stride: stride, padding: padding)), [x], channels: channels(of: x))
+    }
+
+    /// Mean over H and W, giving (N, C, 1, 1).
+    public func globalAveragePool(_ x: Value) -> Value {
+        append(.globalAveragePool, [x], channels: channels(of: x))
+    }
+
+    /// Fully connected layer over the flattened (C, H, W) of `x`; output (N, outFeatures, 1, 1).
+    /// `inFeatures` must equal C*H*W at plan time.
+    public func linear(_ x: Value, key: String, inFeatures: Int, outFeatures: Int, bias: Bool = true) -> Value {
+        declare("\(key).weight", [outFeatures, inFeatures])
+        if bias { declare("\(key).bias", [outFeatures]) }
+        return append(.linear(Linear(key: key, hasBias: bias)), [x], channels: outFeatures)
+    }
+}
+
+// MARK: - Operations
+
+public enum Op: Sendable {
+    case input
+    case conv(Conv)
+    case batchNorm(BatchNorm)
+    case relu
+    case add
+    case resize(Resize)
+    case concat
+    case pool(Pool)
+    case globalAveragePool
+    case linear(Linear)
+}
+
+public struct Conv: Sendable {
+    public let key: String
+    public let kernel: (h: Int, w: Int)
+    public let stride: (h: Int, w: Int)
+    public let padding: (h: Int, w: Int)
+    public let dilation: (h: Int, w: Int)
+    public let groups: Int
+    public let hasBias: Bool
+}
+
+public struct BatchNorm: Sendable {
+    public let key: String
+    public let eps: Float
+}
+
+public enum ResizeMode: Equatable, Sendable {
+    case nearest
+    case bilinear(alignCorners: Bool)
+}
+
+public struct Resize: Sendable {
+    public enum Target: Equatable, Sendable {
+        case factor(Int)
+        /// The spatial size of the node's second input.
+        case like
+    }
+    public let mode: ResizeMode
+    public let target: Target
+}
+
+public struct Pool: Sendable {
+    public enum Kind: Sendable { case max, average }
+    public let kind: Kind
+    public let kernel: Int
+    public let stride: Int
+    public let padding: Int
+}
+
+public struct Linear: Sendable {
+    public let key: String
+    public let hasBias: Bool
+}

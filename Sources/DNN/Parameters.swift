@@ -1,0 +1,104 @@
+/// What happened when a checkpoint's tensors were matched to a graph's parameters.
+public struct BindReport: Sendable {
+    public var matched: [String] = []
+    public var missing: [String] = []
+    public var unexpected: [String] = []
+    /// "key: checkpoint [a, b] vs model [c, d]"
+    public var misshaped: [String] = []
+}
+
+extension Graph {
+    /// Matches loaded tensors to the graph's parameters by key.
+    ///
+    /// Every missing, unexpected and mis-shaped key is listed in one error. With
+    /// `allowPartial`, missing parameters get PyTorch's initial values instead (BN weight 1,
+    /// bias 0, mean 0, var 1; conv and linear weights Kaiming-uniform from `seed`), and the
+    /// report says which. `num_batches_tracked` is bookkeeping, never a parameter.
+    public func bind(_ loaded: [String: Tensor], allowPartial: Bool = false, source: String = "checkpoint",
+                     seed: UInt64 = 0) throws -> (parameters: [String: Tensor], report: BindReport) {
+        var report = BindReport()
+        var out: [String: Tensor] = [:]
+        let expected = Set(parameters.map(\.key))
+        for spec in parameters {
+            guard let t = loaded[spec.key] else { report.missing.append(spec.key); continue }
+            // A PyTorch scalar-per-channel tensor may be saved as (C) or a conv weight as is; only exact shapes match.
+            if t.shape == spec.shape {
+                out[spec.key] = t
+                report.matched.append(spec.key)
+            } else {
+                report.misshaped.append("\(spec.key): \(source) \(t.shape) vs model \(spec.shape)")
+            }
+        }
+        report.unexpected = loaded.keys.filter { !expected.contains($0) && !$0.hasSuffix("num_batches_tracked") }.sorted()
+        let fatalMissing = allowPartial ? [] : report.missing
+        if !fatalMissing.isEmpty || !report.unexpected.isEmpty || !report.misshaped.isEmpty {
+            var lines = ["\(source) does not fit the model:"]
+            func list(_ title: String, _ keys: [String]) {
+                guard !keys.isEmpty else { return }
+                lines.append("  \(keys.count) \(title):")
+                lines += keys.prefix(20).map { "    \($0)" }
+                if keys.count > 20 { lines.append("    ... and \(keys.count - 20) more") }
+            }
+            list("missing keys" + (allowPartial ? "" : " (use --allow-partial to start them from initial values)"), fatalMissing)
+            list("unexpected keys", report.unexpected)
+            list("mis-shaped keys", report.misshaped)
+            throw GraphError(lines.joined(separator: "\n"))
+        }
+        var rng = SplitMix64(seed: seed)
+        for key in report.missing {
+            let spec = parameters.first { $0.key == key }!
+            out[key] = Self.initialValue(key: key, shape: spec.shape, rng: &rng)
+        }
+        return (out, report)
+    }
+
+    /// PyTorch's default initial value for a parameter, judged from its key and shape.
+    static func initialValue(key: String, shape: [Int], rng: inout SplitMix64) -> Tensor {
+        if key.hasSuffix(".running_var") || (shape.count == 1 && key.hasSuffix(".weight")) {
+            return Tensor(shape: shape, repeating: 1)
+        }
+        if shape.count == 1 { return Tensor(zeros: shape) }
+        // kaiming_uniform_(a=sqrt(5)) as nn.Conv2d/nn.Linear: bound = 1/sqrt(fan_in).
+        let fanIn = shape.dropFirst().reduce(1, *)
+        let bound = 1 / Float(fanIn).squareRoot()
+        var t = Tensor(zeros: shape)
+        for i in 0..<t.count { t.scalars[i] = (rng.nextUnitFloat() * 2 - 1) * bound }
+        return t
+    }
+
+    /// Random parameters for every key (BN statistics included), for benchmarks and tests
+    /// where values do not matter but must be finite and of a sane scale.
+    public func randomParameters(seed: UInt64 = 0) -> [String: Tensor] {
+        var rng = SplitMix64(seed: seed)
+        var out: [String: Tensor] = [:]
+        for spec in parameters {
+            if spec.shape.count == 1 {
+                var t = Tensor(zeros: spec.shape)
+                for i in 0..<t.count {
+                    let u = rng.nextUnitFloat()
+                    if spec.key.hasSuffix(".running_var") || spec.key.hasSuffix(".weight") { t.scalars[i] = 0.5 + u }
+                    else { t.scalars[i] = (u - 0.5) * 0.2 }
+                }
+                out[spec.key] = t
+            } else {
+                out[spec.key] = Self.initialValue(key: spec.key, shape: spec.shape, rng: &rng)
+            }
+        }
+        return out
+    }
+}
+
+/// A small, fast, seedable generator (SplitMix64), so runs are reproducible everywhere.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    public mutating func nextUnitFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
+}

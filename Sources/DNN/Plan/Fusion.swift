@@ -1,0 +1,126 @@
+/// One step of a compiled graph: an op together with what was fused into it.
+///
+/// Fusion follows the patterns HRNet is made of: conv -> BN -> ReLU (BN folded into the
+/// weights, ReLU a post-op); conv -> BN -> add -> ReLU (the add becomes oneDNN's sum post-op,
+/// so a residual block or a fusion unit's partial sum is accumulated in place); and
+/// upsample -> add (a fusion unit's low-to-high path), done by one kernel that reads the low
+/// resolution stream and adds into the high resolution sum.
+struct FusedOp {
+    enum Kind {
+        case input
+        /// inputs: [x] or [x, residual] when `postOps` holds `.sum`.
+        case conv(node: Int, batchNorm: Int?, postOps: [PostOp])
+        /// inputs: [a, b]
+        case add(relu: Bool)
+        /// inputs: [base, x]: base + resize(x)
+        case resizeAdd(resize: Int, relu: Bool)
+        /// inputs: [x]
+        case resize(node: Int)
+        /// Batch norm that could not be folded into a convolution. inputs: [x]
+        case affine(batchNorm: Int, relu: Bool)
+        case relu
+        case concat
+        case pool(Pool)
+        case globalAveragePool
+        case linear(node: Int)
+    }
+    var kind: Kind
+    /// Values read (node ids of other fused ops' outputs).
+    var inputs: [Int]
+    /// The node whose value this step produces.
+    var output: Int
+}
+
+extension Graph {
+    /// Groups the nodes into fused steps, in an order where every input is ready.
+    func fuse() -> [FusedOp] {
+        var consumers = Array(repeating: [Int](), count: nodes.count)
+        for (i, node) in nodes.enumerated() { for v in node.inputs { consumers[v.id].append(i) } }
+        let isOutput = Set(outputs.map(\.id))
+        /// The one node that reads `v`, when exactly one does and `v` is not a model output.
+        func sole(_ v: Int) -> Int? {
+            (!isOutput.contains(v) && consumers[v].count == 1) ? consumers[v][0] : nil
+        }
+        func isRelu(_ i: Int) -> Bool { if case .relu = nodes[i].op { true } else { false } }
+        func isAdd(_ i: Int) -> Bool { if case .add = nodes[i].op { true } else { false } }
+
+        var absorbed = Set<Int>()
+        /// add node -> the resize node it will read through (resize + add in one kernel).
+        var resizeInto: [Int: Int] = [:]
+        var ops: [FusedOp] = []
+
+        /// A ReLU that may be fused after node `head`.
+        func trailingRelu(_ head: inout Int) -> Bool {
+            guard let c = sole(head), isRelu(c), !absorbed.contains(c) else { return false }
+            absorbed.insert(c)
+            head = c
+            return true
+        }
+
+        for (i, node) in nodes.enumerated() where !absorbed.contains(i) {
+            let ins = node.inputs.map(\.id)
+            switch node.op {
+            case .input:
+                ops.append(FusedOp(kind: .input, inputs: [], output: i))
+            case .conv:
+                var head = i
+                var bn: Int?
+                var postOps: [PostOp] = []
+                var residual: Int?
+                if let c = sole(head), case .batchNorm = nodes[c].op {
+                    bn = c; head = c; absorbed.insert(c)
+                }
+                while let c = sole(head), !absorbed.contains(c) {
+                    if isRelu(c), postOps.last != .relu {
+                        postOps.append(.relu)
+                    } else if isAdd(c), residual == nil, resizeInto[c] == nil {
+                        let pair = nodes[c].inputs.map(\.id)
+                        residual = pair[0] == head ? pair[1] : pair[0]
+                        postOps.append(.sum)
+                    } else {
+                        break
+                    }
+                    absorbed.insert(c)
+                    head = c
+                }
+                ops.append(FusedOp(kind: .conv(node: i, batchNorm: bn, postOps: postOps),
+                                   inputs: residual.map { [ins[0], $0] } ?? [ins[0]], output: head))
+            case .batchNorm:
+                var head = i
+                let relu = trailingRelu(&head)
+                ops.append(FusedOp(kind: .affine(batchNorm: i, relu: relu), inputs: ins, output: head))
+            case .relu:
+                ops.append(FusedOp(kind: .relu, inputs: ins, output: i))
+            case .resize:
+                if let c = sole(i), isAdd(c), !absorbed.contains(c), resizeInto[c] == nil,
+                   nodes[c].inputs[0] != nodes[c].inputs[1] {
+                    resizeInto[c] = i
+                    absorbed.insert(i)
+                } else {
+                    ops.append(FusedOp(kind: .resize(node: i), inputs: [ins[0]], output: i))
+                }
+            case .add:
+                var head = i
+                if let r = resizeInto[i] {
+                    let base = ins[0] == r ? ins[1] : ins[0]
+                    let relu = trailingRelu(&head)
+                    ops.append(FusedOp(kind: .resizeAdd(resize: r, relu: relu),
+                                       inputs: [base, nodes[r].inputs[0].id], output: head))
+                } else {
+                    let relu = trailingRelu(&head)
+                    ops.append(FusedOp(kind: .add(relu: relu), inputs: ins, output: head))
+                }
+            case .concat:
+                ops.append(FusedOp(kind: .concat, inputs: ins, output: i))
+            case .pool(let p):
+                ops.append(FusedOp(kind: .pool(p), inputs: ins, output: i))
+            case .globalAveragePool:
+                ops.append(FusedOp(kind: .globalAveragePool, inputs: ins, output: i))
+            case .linear:
+                ops.append(FusedOp(kind: .linear(node: i), inputs: ins, output: i))
+            }
+        }
+        // A fused op runs where its last node stood, so every input it reads is ready.
+        return ops.sorted { $0.output < $1.output }
+    }
+}

@@ -1,0 +1,111 @@
+import CDNNL
+import Foundation
+
+/// A graph compiled for one input shape: oneDNN primitives created once, weights folded
+/// and re-packed once, activations in one arena reused by liveness.
+///
+/// Activations stay in the engine's blocked layout (nChw16c on AVX-512) from the first
+/// convolution to the outputs; only the input and the outputs are converted. A plan runs one
+/// batch at a time (its arena is shared state); make one plan per thread for concurrency.
+public final class Plan {
+    public let inputShape: Shape4
+    public let outputShapes: [Shape4]
+    public let threads: Int
+    /// FLOP of one run (convolutions and linear layers).
+    public let flops: Double
+    /// Bytes of the activation arena.
+    public let arenaBytes: Int
+
+    enum Step {
+        case primitive(Primitive, [dnnl_exec_arg_t])
+        case kernel(() -> Void)
+    }
+
+    private var steps: [Step] = []
+    private let inputBuffer: UnsafeMutableRawPointer
+    private var outputBuffers: [(pointer: UnsafeMutableRawPointer, count: Int)] = []
+    private var owned: [UnsafeMutableRawPointer] = []
+    private var keepAlive: [AnyObject] = []
+
+    /// Compiles `graph` for inputs of shape `input`.
+    /// - Parameter threads: oneDNN and kernel threads; all cores when nil.
+    public init(graph: Graph, parameters: [String: Tensor], input: Shape4, threads: Int? = nil) throws {
+        self.inputShape = input
+        self.threads = max(1, threads ?? Threads.available)
+        let shapes = try graph.inferShapes(input: input)
+        self.outputShapes = graph.outputs.map { shapes[$0.id] }
+        self.flops = try graph.flops(input: input)
+        for spec in graph.parameters {
+            guard let t = parameters[spec.key] else { throw GraphError("parameter \(spec.key) is missing") }
+            guard t.shape == spec.shape else { throw GraphError("parameter \(spec.key) has shape \(t.shape), the model needs \(spec.shape)") }
+        }
+
+        var builder = try Builder(graph: graph, shapes: shapes, input: input)
+        self.arenaBytes = builder.arenaBytes
+        self.inputBuffer = Plan.allocate(input.count * 4)
+        owned = [builder.arena, inputBuffer]
+        try builder.inputMemory.setPointer(inputBuffer)
+        cdnnl_set_num_threads(Int32(self.threads))
+        try builder.emit(parameters: parameters, threads: self.threads, plan: self)
+        steps = builder.steps
+        keepAlive = builder.keepAlive
+        for (v, memory) in zip(graph.outputs, builder.outputMemories) {
+            let bytes = MemoryDesc.size(memory.desc)
+            let p = Plan.allocate(bytes)
+            owned.append(p)
+            try memory.setPointer(p)
+            outputBuffers.append((p, shapes[v.id].count))
+        }
+    }
+
+    deinit { for p in owned { p.deallocate() } }
+
+    static func allocate(_ bytes: Int) -> UnsafeMutableRawPointer {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64), alignment: 64)
+        p.initializeMemory(as: UInt8.self, repeating: 0, count: max(bytes, 64))
+        return p
+    }
+
+    /// Memory the plan owns and frees with itself (packed weights, biases).
+    func own(_ scalars: [Float]) -> UnsafeMutableRawPointer {
+        let p = Plan.allocate(scalars.count * 4)
+        scalars.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        owned.append(p)
+        return p
+    }
+    func own(bytes: Int) -> UnsafeMutableRawPointer {
+        let p = Plan.allocate(bytes)
+        owned.append(p)
+        return p
+    }
+
+    /// Runs the network on one batch; returns the graph's outputs (NCHW).
+    public func run(_ x: Tensor) throws -> [Tensor] {
+        guard x.shape == inputShape.dims else {
+            throw GraphError("input has shape \(x.shape), this plan was compiled for \(inputShape.dims)")
+        }
+        x.scalars.withUnsafeBytes { inputBuffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        try execute()
+        return zip(outputBuffers, outputShapes).map { buffer, shape in
+            Tensor(shape: shape.dims, scalars: Array(UnsafeBufferPointer(start: buffer.pointer.assumingMemoryBound(to: Float.self),
+                                                                         count: buffer.count)))
+        }
+    }
+
+    /// Runs the network on whatever the input buffer holds (for benchmarks).
+    public func execute() throws {
+        cdnnl_set_num_threads(Int32(threads))
+        let stream = Engine.shared.stream
+        for step in steps {
+            switch step {
+            case .primitive(let p, let args):
+                try check(args.withUnsafeBufferPointer { dnnl_primitive_execute(p.handle, stream, Int32($0.count), $0.baseAddress) },
+                          "primitive_execute")
+            case .kernel(let body):
+                try check(dnnl_stream_wait(stream), "stream_wait")
+                body()
+            }
+        }
+        try check(dnnl_stream_wait(stream), "stream_wait")
+    }
+}

@@ -1,0 +1,125 @@
+import CDNNL
+
+extension Plan.Builder {
+    /// Right padding that makes oneDNN's output size equal PyTorch's floor rule.
+    static func rightPadding(in size: Int, out: Int, kernel: Int, stride: Int, dilation: Int, left: Int) -> Int64 {
+        Int64((out - 1) * stride + (kernel - 1) * dilation + 1 - size - left)
+    }
+
+    /// Convolution with BN folded in and `postOps` (ReLU / sum) fused.
+    mutating func emitConv(node: Int, batchNorm bn: Int?, postOps: [PostOp], x: Int, out: Int,
+                           p: [String: Tensor], plan: Plan) throws {
+        guard case .conv(let c) = graph.nodes[node].op else { fatalError("not a convolution") }
+        var weight = p["\(c.key).weight"]!
+        var bias = c.hasBias ? p["\(c.key).bias"]!.scalars : nil
+        let oc = weight.shape[0]
+        if let bn, case .batchNorm(let b) = graph.nodes[bn].op {
+            let (scale, shift) = Self.batchNormAffine(p, b)
+            let perChannel = weight.count / oc
+            for o in 0..<oc { for k in 0..<perChannel { weight.scalars[o * perChannel + k] *= scale[o] } }
+            bias = (0..<oc).map { (bias?[$0] ?? 0) * scale[$0] + shift[$0] }
+        }
+        let xs = shapes[x], ys = shapes[out]
+        let wdims = c.groups == 1 ? weight.shape : [c.groups, oc / c.groups] + weight.shape.dropFirst()
+        var src = desc[x]!, dst = desc[out]!
+        var wAny = try MemoryDesc.any(wdims)
+        var bMd = try MemoryDesc.plain([oc])
+        let strides: [Int64] = [Int64(c.stride.h), Int64(c.stride.w)]
+        let dilates: [Int64] = [Int64(c.dilation.h - 1), Int64(c.dilation.w - 1)]
+        let padL: [Int64] = [Int64(c.padding.h), Int64(c.padding.w)]
+        let padR: [Int64] = [
+            Self.rightPadding(in: xs.h, out: ys.h, kernel: c.kernel.h, stride: c.stride.h, dilation: c.dilation.h, left: c.padding.h),
+            Self.rightPadding(in: xs.w, out: ys.w, kernel: c.kernel.w, stride: c.stride.w, dilation: c.dilation.w, left: c.padding.w),
+        ]
+        var cd = dnnl_convolution_desc_t()
+        try withUnsafeMutablePointer(to: &bMd) { bp in
+            try check(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                                                 &src, &wAny, bias == nil ? nil : bp, &dst,
+                                                                 strides, dilates, padL, padR), "convolution \(c.key)")
+        }
+        let attr = try Attributes(postOps: postOps)
+        var pdh: dnnl_primitive_desc_t?
+        try check(dnnl_primitive_desc_create(&pdh, &cd, attr.handle, Engine.shared.engine, nil), "convolution \(c.key)")
+        let pd = PrimitiveDesc(pdh!)
+
+        // Pack the weights once into the layout the chosen implementation wants.
+        let packed = try pack(weight.scalars, dims: wdims, into: pd.md(dnnl_query_weights_md), plan: plan)
+        var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, memory[x]!), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, memory[out]!)]
+        if let bias { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: plan.own(bias)))) }
+        try primitive(pd, "convolution \(c.key)", args)
+    }
+
+    /// Reorders plain (row-major) weights into `target`, in memory the plan owns.
+    mutating func pack(_ scalars: [Float], dims: [Int], into target: dnnl_memory_desc_t, plan: Plan) throws -> Memory {
+        let packed = try Memory(target, pointer: plan.own(bytes: MemoryDesc.size(target)))
+        var plainCopy = scalars
+        try plainCopy.withUnsafeMutableBytes { raw in
+            let user = try Memory(try MemoryDesc.plain(dims), pointer: raw.baseAddress!)
+            var pdh: dnnl_primitive_desc_t?
+            var s = user.desc, d = target
+            try check(dnnl_reorder_primitive_desc_create(&pdh, &s, Engine.shared.engine, &d, Engine.shared.engine, nil), "weights reorder")
+            let pd = PrimitiveDesc(pdh!)
+            let r = try Primitive(pd.handle, name: "weights reorder")
+            var args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: user.handle), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: packed.handle)]
+            try check(dnnl_primitive_execute(r.handle, Engine.shared.stream, 2, &args), "weights reorder")
+            try check(dnnl_stream_wait(Engine.shared.stream), "stream_wait")
+        }
+        return packed
+    }
+
+    /// Resize (nearest or bilinear) into `out`, optionally added to `base` and ReLU'd.
+    mutating func emitResize(node: Int, base: Int?, x: Int, out: Int, relu: Bool, threads: Int) throws {
+        guard case .resize(let r) = graph.nodes[node].op else { fatalError("not a resize") }
+        let xs = shapes[graph.nodes[node].inputs[0].id], ys = shapes[out]
+        let rows = Kernels.ResizeAxis(inSize: xs.h, outSize: ys.h, mode: r.mode)
+        let cols = Kernels.ResizeAxis(inSize: xs.w, outSize: ys.w, mode: r.mode)
+        let planes = xs.n * ((xs.c + block - 1) / block)
+        let (d, s, b, blk) = (pointer(out), pointer(x), base.map { UnsafePointer(pointer($0)) }, block)
+        steps.append(.kernel {
+            Kernels.resize(dst: d, src: s, base: b, planes: planes, inH: xs.h, inW: xs.w, rows: rows, cols: cols,
+                           block: blk, relu: relu, threads: threads)
+        })
+    }
+
+    mutating func emitPool(x: Int, in xs: Shape4, out: Int, algorithm: dnnl_alg_kind_t, kernel: (Int, Int), stride: Int,
+                           padding: Int) throws {
+        let ys = shapes[out]
+        var src = desc[x]!, dst = desc[out]!
+        let padR: [Int64] = [
+            Self.rightPadding(in: xs.h, out: ys.h, kernel: kernel.0, stride: stride, dilation: 1, left: padding),
+            Self.rightPadding(in: xs.w, out: ys.w, kernel: kernel.1, stride: stride, dilation: 1, left: padding),
+        ]
+        var pdesc = dnnl_pooling_v2_desc_t()
+        try check(dnnl_pooling_v2_forward_desc_init(&pdesc, dnnl_forward_inference, algorithm, &src, &dst,
+                                                    [Int64(stride), Int64(stride)], [Int64(kernel.0), Int64(kernel.1)],
+                                                    [0, 0], [Int64(padding), Int64(padding)], padR), "pooling")
+        var pdh: dnnl_primitive_desc_t?
+        try check(dnnl_primitive_desc_create(&pdh, &pdesc, nil, Engine.shared.engine, nil), "pooling")
+        try primitive(PrimitiveDesc(pdh!), "pooling", [(DNNL_ARG_SRC, memory[x]!), (DNNL_ARG_DST, memory[out]!)])
+    }
+
+    mutating func emitLinear(node: Int, x: Int, out: Int, p: [String: Tensor], plan: Plan) throws {
+        guard case .linear(let l) = graph.nodes[node].op else { fatalError("not a linear layer") }
+        let weight = p["\(l.key).weight"]!
+        let o = weight.shape[0]
+        var src = desc[x]!, dst = desc[out]!
+        let srcDims = withUnsafeBytes(of: src.dims) { raw in
+            (0..<Int(src.ndims)).map { Int(raw.load(fromByteOffset: $0 * 8, as: Int64.self)) }
+        }
+        let wdims = [o] + srcDims.dropFirst()
+        var wAny = try MemoryDesc.any(wdims)
+        var bMd = try MemoryDesc.plain([o])
+        var ipd = dnnl_inner_product_desc_t()
+        try withUnsafeMutablePointer(to: &bMd) { bp in
+            try check(dnnl_inner_product_forward_desc_init(&ipd, dnnl_forward_inference, &src, &wAny,
+                                                           l.hasBias ? bp : nil, &dst), "linear \(l.key)")
+        }
+        var pdh: dnnl_primitive_desc_t?
+        try check(dnnl_primitive_desc_create(&pdh, &ipd, nil, Engine.shared.engine, nil), "linear \(l.key)")
+        let pd = PrimitiveDesc(pdh!)
+        let packed = try pack(weight.scalars, dims: wdims, into: pd.md(dnnl_query_weights_md), plan: plan)
+        var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, memory[x]!), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, memory[out]!)]
+        if l.hasBias { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: plan.own(p["\(l.key).bias"]!.scalars)))) }
+        try primitive(pd, "linear \(l.key)", args)
+    }
+}

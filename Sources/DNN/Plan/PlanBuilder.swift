@@ -1,0 +1,193 @@
+import CDNNL
+
+extension Plan {
+    /// Lays out memory for a fused graph and emits its steps.
+    struct Builder {
+        let graph: Graph
+        let shapes: [Shape4]
+        let ops: [FusedOp]
+        let block = Engine.shared.channelBlock
+        /// Memory descriptor of each materialized value.
+        var desc: [Int: dnnl_memory_desc_t] = [:]
+        var memory: [Int: Memory] = [:]
+        let inputValue: Int
+        /// Blocked copy of the input for ops other than convolutions (made only if needed).
+        var blockedInput: Int?
+        let inputMemory: Memory
+        var outputMemories: [Memory] = []
+        var arena: UnsafeMutableRawPointer
+        var arenaBytes: Int
+        /// Values whose sum post-op reads a residual that must first be copied into dst.
+        var copyResidual: Set<Int> = []
+        var steps: [Plan.Step] = []
+        var keepAlive: [AnyObject] = []
+
+        init(graph: Graph, shapes: [Shape4], input: Shape4) throws {
+            self.graph = graph
+            self.shapes = shapes
+            self.ops = graph.fuse()
+            guard let first = ops.first, case .input = first.kind else { throw GraphError("graph has no input") }
+            inputValue = first.output
+            inputMemory = try Memory(try MemoryDesc.plain(input.dims), pointer: nil)
+            desc[inputValue] = inputMemory.desc
+
+            // Non-convolution ops read the input through a blocked copy.
+            let blockedInputID = graph.nodes.count
+            var readsInput = false
+            for op in ops where op.inputs.contains(inputValue) {
+                if case .conv = op.kind { continue }
+                readsInput = true
+            }
+            if readsInput {
+                blockedInput = blockedInputID
+                desc[blockedInputID] = try MemoryDesc.blocked(input)
+            }
+
+            // Output descriptors.
+            for op in ops.dropFirst() {
+                let s = shapes[op.output]
+                switch op.kind {
+                case .linear: desc[op.output] = try MemoryDesc.plain([s.n, s.c])
+                case .relu, .add: desc[op.output] = desc[Self.source(op.inputs[0], inputValue, blockedInput)]!
+                default: desc[op.output] = try MemoryDesc.blocked(s)
+                }
+            }
+
+            // Lifetimes: the last step that reads each value; outputs live to the end.
+            var lastUse: [Int: Int] = [:]
+            for (k, op) in ops.enumerated() {
+                lastUse[op.output] = max(lastUse[op.output] ?? k, k)
+                for v in op.inputs { lastUse[v] = k }
+            }
+            for v in graph.outputs { lastUse[v.id] = Int.max }
+
+            var planner = MemoryPlanner()
+            let desc = self.desc, inputValue = self.inputValue
+            var copyResidual = Set<Int>()
+            if let b = blockedInput { planner.allocate(b, bytes: MemoryDesc.size(desc[b]!)) }
+            for (k, op) in ops.enumerated().dropFirst() {
+                let out = op.output
+                let bytes = MemoryDesc.size(desc[out]!)
+                /// An input that dies at this step and may be overwritten by the output.
+                func reusable(_ v: Int) -> Bool {
+                    v != inputValue && lastUse[v] == k && MemoryDesc.equal(desc[v]!, desc[out]!)
+                }
+                var donor: Int?
+                switch op.kind {
+                case .conv(_, _, let postOps) where postOps.contains(.sum):
+                    if reusable(op.inputs[1]) { donor = op.inputs[1] } else { copyResidual.insert(out) }
+                case .add, .resizeAdd, .relu, .affine:
+                    donor = op.inputs.first { reusable($0) }
+                default: break
+                }
+                if let d = donor { planner.share(out, with: d) } else { planner.allocate(out, bytes: bytes) }
+                for v in Set(op.inputs) where lastUse[v] == k && v != donor && v != inputValue { planner.release(v) }
+                if lastUse[out] == k { planner.release(out) }
+            }
+            self.copyResidual = copyResidual
+            let (offsets, total) = planner.layout()
+            arenaBytes = total
+            arena = Plan.allocate(total)
+            for (v, slot) in planner.slotOf {
+                memory[v] = try Memory(desc[v]!, pointer: arena + offsets[slot])
+            }
+            memory[inputValue] = inputMemory
+        }
+
+        /// The value an op reads for `v`: the blocked input copy stands in for the input.
+        static func source(_ v: Int, _ input: Int, _ blocked: Int?) -> Int {
+            v == input ? (blocked ?? input) : v
+        }
+        func source(_ v: Int) -> Int { Self.source(v, inputValue, blockedInput) }
+
+        func pointer(_ v: Int) -> UnsafeMutablePointer<Float> {
+            var p: UnsafeMutableRawPointer?
+            dnnl_memory_get_data_handle(memory[v]!.handle, &p)
+            return p!.assumingMemoryBound(to: Float.self)
+        }
+
+        mutating func primitive(_ pd: PrimitiveDesc, _ name: String, _ args: [(Int32, Memory)]) throws {
+            let p = try Primitive(pd.handle, name: name)
+            keepAlive.append(p)
+            args.forEach { keepAlive.append($0.1) }
+            steps.append(.primitive(p, args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }))
+        }
+
+        mutating func reorder(from: Memory, to: Memory) throws {
+            var pd: dnnl_primitive_desc_t?
+            var s = from.desc, d = to.desc
+            try check(dnnl_reorder_primitive_desc_create(&pd, &s, Engine.shared.engine, &d, Engine.shared.engine, nil), "reorder")
+            try primitive(PrimitiveDesc(pd!), "reorder", [(DNNL_ARG_FROM, from), (DNNL_ARG_TO, to)])
+        }
+
+        func parameter(_ p: [String: Tensor], _ key: String) -> Tensor { p[key]! }
+
+        /// Emits every step; packs weights into `plan`-owned memory.
+        mutating func emit(parameters p: [String: Tensor], threads: Int, plan: Plan) throws {
+            if let b = blockedInput { try reorder(from: inputMemory, to: memory[b]!) }
+            for op in ops.dropFirst() {
+                let out = op.output
+                let s = shapes[out]
+                let ins = op.inputs.map(source)
+                switch op.kind {
+                case .input: break
+                case .conv(let node, let bn, let postOps):
+                    if copyResidual.contains(out) { try reorder(from: memory[op.inputs[1]]!, to: memory[out]!) }
+                    try emitConv(node: node, batchNorm: bn, postOps: postOps, x: op.inputs[0], out: out, p: p, plan: plan)
+                case .add(let relu):
+                    let (d, a, b, count) = (pointer(out), pointer(ins[0]), pointer(ins[1]), MemoryDesc.size(desc[out]!) / 4)
+                    steps.append(.kernel { Kernels.add(dst: d, a, b, count: count, relu: relu, threads: threads) })
+                case .relu:
+                    let (d, a, count) = (pointer(out), pointer(ins[0]), MemoryDesc.size(desc[out]!) / 4)
+                    steps.append(.kernel { Kernels.relu(dst: d, src: a, count: count, threads: threads) })
+                case .resize(let node):
+                    try emitResize(node: node, base: nil, x: ins[0], out: out, relu: false, threads: threads)
+                case .resizeAdd(let node, let relu):
+                    try emitResize(node: node, base: ins[0], x: ins[1], out: out, relu: relu, threads: threads)
+                case .affine(let node, let relu):
+                    guard case .batchNorm(let b) = graph.nodes[node].op else { fatalError("affine without batch norm") }
+                    let (scale, shift) = Self.batchNormAffine(p, b)
+                    let (d, x) = (pointer(out), pointer(ins[0]))
+                    let blocks = (s.c + block - 1) / block, planes = s.n * blocks, pixels = s.h * s.w, blk = block
+                    steps.append(.kernel {
+                        Kernels.affine(dst: d, src: x, scale: scale, shift: shift, planes: planes, blocks: blocks,
+                                       pixels: pixels, block: blk, relu: relu, threads: threads)
+                    })
+                case .concat:
+                    var mds = ins.map { desc[$0]! }
+                    var dst = desc[out]!
+                    var pd: dnnl_primitive_desc_t?
+                    try check(dnnl_concat_primitive_desc_create(&pd, &dst, Int32(mds.count), 1, &mds, nil, Engine.shared.engine), "concat")
+                    try primitive(PrimitiveDesc(pd!), "concat",
+                                  ins.enumerated().map { (DNNL_ARG_MULTIPLE_SRC + Int32($0.offset), memory[$0.element]!) } + [(DNNL_ARG_DST, memory[out]!)])
+                case .pool(let pool):
+                    try emitPool(x: ins[0], in: shapes[op.inputs[0]], out: out,
+                                 algorithm: pool.kind == .max ? dnnl_pooling_max : dnnl_pooling_avg_include_padding,
+                                 kernel: (pool.kernel, pool.kernel), stride: pool.stride, padding: pool.padding)
+                case .globalAveragePool:
+                    let x = shapes[op.inputs[0]]
+                    try emitPool(x: ins[0], in: x, out: out, algorithm: dnnl_pooling_avg_exclude_padding,
+                                 kernel: (x.h, x.w), stride: 1, padding: 0)
+                case .linear(let node):
+                    try emitLinear(node: node, x: ins[0], out: out, p: p, plan: plan)
+                }
+            }
+            for v in graph.outputs {
+                let s = shapes[v.id]
+                let dims = desc[v.id]!.ndims == 2 ? [s.n, s.c] : s.dims
+                let m = try Memory(try MemoryDesc.plain(dims), pointer: nil)
+                outputMemories.append(m)
+                try reorder(from: memory[source(v.id)]!, to: m)
+            }
+        }
+
+        /// BN as y = x * scale + shift with scale = gamma / sqrt(var + eps).
+        static func batchNormAffine(_ p: [String: Tensor], _ b: BatchNorm) -> (scale: [Float], shift: [Float]) {
+            let gamma = p["\(b.key).weight"]!.scalars, beta = p["\(b.key).bias"]!.scalars
+            let mean = p["\(b.key).running_mean"]!.scalars, variance = p["\(b.key).running_var"]!.scalars
+            let scale = (0..<gamma.count).map { gamma[$0] / (variance[$0] + b.eps).squareRoot() }
+            let shift = (0..<gamma.count).map { beta[$0] - mean[$0] * scale[$0] }
+            return (scale, shift)
+        }
+    }
+}

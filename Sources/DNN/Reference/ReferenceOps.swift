@@ -1,0 +1,199 @@
+/// Plain, obvious implementations of every graph op on NCHW tensors.
+///
+/// They are slow on purpose: no blocking, no fusion, no threads. Tests check the oneDNN
+/// plans against them, and gradient checks will build on them.
+public enum Reference {
+    public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+                              dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        precondition(cg * groups == c, "conv2d: weight \(weight.shape) does not fit input \(x.shape) with \(groups) groups")
+        let oh = Graph.windowOutput(h, kernel: kh, stride: stride.0, padding: padding.0, dilation: dilation.0)
+        let ow = Graph.windowOutput(w, kernel: kw, stride: stride.1, padding: padding.1, dilation: dilation.1)
+        let og = o / groups
+        var y = Tensor(zeros: [n, o, oh, ow])
+        x.scalars.withUnsafeBufferPointer { xs in
+        weight.scalars.withUnsafeBufferPointer { ws in
+        y.scalars.withUnsafeMutableBufferPointer { ys in
+            for b in 0..<n { for oc in 0..<o {
+                let g = oc / og
+                let b0 = bias?.scalars[oc] ?? 0
+                for i in 0..<oh { for j in 0..<ow {
+                    var acc: Double = 0
+                    for ic in 0..<cg {
+                        let xc = g * cg + ic
+                        for u in 0..<kh {
+                            let yy = i * stride.0 - padding.0 + u * dilation.0
+                            if yy < 0 || yy >= h { continue }
+                            for v in 0..<kw {
+                                let xx = j * stride.1 - padding.1 + v * dilation.1
+                                if xx < 0 || xx >= w { continue }
+                                acc += Double(xs[((b * c + xc) * h + yy) * w + xx]) * Double(ws[((oc * cg + ic) * kh + u) * kw + v])
+                            }
+                        }
+                    }
+                    ys[((b * o + oc) * oh + i) * ow + j] = Float(acc) + b0
+                }}
+            }}
+        }}}
+        return y
+    }
+
+    /// Inference batch norm with running statistics.
+    public static func batchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, mean: Tensor, variance: Tensor, eps: Float) -> Tensor {
+        var y = x
+        let (n, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+        for b in 0..<n { for ch in 0..<c {
+            let inv = 1 / (variance.scalars[ch] + eps).squareRoot()
+            for k in 0..<hw {
+                let i = (b * c + ch) * hw + k
+                y.scalars[i] = (x.scalars[i] - mean.scalars[ch]) * inv * weight.scalars[ch] + bias.scalars[ch]
+            }
+        }}
+        return y
+    }
+
+    public static func relu(_ x: Tensor) -> Tensor {
+        Tensor(shape: x.shape, scalars: x.scalars.map { max($0, 0) })
+    }
+
+    public static func add(_ a: Tensor, _ b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape, "add: \(a.shape) vs \(b.shape)")
+        return Tensor(shape: a.shape, scalars: zip(a.scalars, b.scalars).map { $0 + $1 })
+    }
+
+    /// `F.interpolate` to (outH, outW): nearest uses PyTorch's floor(dst * in / out) rule;
+    /// bilinear follows align_corners True (corner pixels aligned) or False (half-pixel
+    /// centres, source index clamped at 0).
+    public static func resize(_ x: Tensor, toHeight outH: Int, width outW: Int, mode: ResizeMode) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        var y = Tensor(zeros: [n, c, outH, outW])
+        for plane in 0..<(n * c) {
+            let src = plane * h * w, dst = plane * outH * outW
+            for i in 0..<outH { for j in 0..<outW {
+                let v: Float
+                switch mode {
+                case .nearest:
+                    let si = min(Int(Float(i) * Float(h) / Float(outH)), h - 1)
+                    let sj = min(Int(Float(j) * Float(w) / Float(outW)), w - 1)
+                    v = x.scalars[src + si * w + sj]
+                case .bilinear(let alignCorners):
+                    let (i0, i1, fi) = linearSource(i, inSize: h, outSize: outH, alignCorners: alignCorners)
+                    let (j0, j1, fj) = linearSource(j, inSize: w, outSize: outW, alignCorners: alignCorners)
+                    let a = x.scalars[src + i0 * w + j0], b = x.scalars[src + i0 * w + j1]
+                    let cc = x.scalars[src + i1 * w + j0], d = x.scalars[src + i1 * w + j1]
+                    v = (1 - fi) * ((1 - fj) * a + fj * b) + fi * ((1 - fj) * cc + fj * d)
+                }
+                y.scalars[dst + i * outW + j] = v
+            }}
+        }
+        return y
+    }
+
+    /// The two source indices and the weight of the second for output index `o` (PyTorch's rule).
+    static func linearSource(_ o: Int, inSize: Int, outSize: Int, alignCorners: Bool) -> (Int, Int, Float) {
+        let s: Float
+        if alignCorners {
+            s = outSize > 1 ? Float(o) * Float(inSize - 1) / Float(outSize - 1) : 0
+        } else {
+            s = max((Float(o) + 0.5) * Float(inSize) / Float(outSize) - 0.5, 0)
+        }
+        let i0 = min(Int(s), inSize - 1)
+        let i1 = min(i0 + 1, inSize - 1)
+        return (i0, i1, s - Float(i0))
+    }
+
+    public static func concat(_ xs: [Tensor]) -> Tensor {
+        let (n, h, w) = (xs[0].shape[0], xs[0].shape[2], xs[0].shape[3])
+        let c = xs.map { $0.shape[1] }.reduce(0, +)
+        var y = Tensor(zeros: [n, c, h, w])
+        for b in 0..<n {
+            var offset = 0
+            for x in xs {
+                let size = x.shape[1] * h * w
+                y.scalars.replaceSubrange((b * c * h * w + offset)..<(b * c * h * w + offset + size),
+                                          with: x.scalars[(b * size)..<((b + 1) * size)])
+                offset += size
+            }
+        }
+        return y
+    }
+
+    public static func pool(_ x: Tensor, _ p: Pool) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let oh = Graph.windowOutput(h, kernel: p.kernel, stride: p.stride, padding: p.padding)
+        let ow = Graph.windowOutput(w, kernel: p.kernel, stride: p.stride, padding: p.padding)
+        var y = Tensor(zeros: [n, c, oh, ow])
+        for plane in 0..<(n * c) { for i in 0..<oh { for j in 0..<ow {
+            var best = -Float.infinity, sum: Float = 0
+            for u in 0..<p.kernel { for v in 0..<p.kernel {
+                let yy = i * p.stride - p.padding + u, xx = j * p.stride - p.padding + v
+                guard yy >= 0, yy < h, xx >= 0, xx < w else { continue }
+                let e = x.scalars[(plane * h + yy) * w + xx]
+                best = max(best, e); sum += e
+            }}
+            y.scalars[(plane * oh + i) * ow + j] = p.kind == .max ? best : sum / Float(p.kernel * p.kernel)
+        }}}
+        return y
+    }
+
+    public static func globalAveragePool(_ x: Tensor) -> Tensor {
+        let (n, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+        var y = Tensor(zeros: [n, c, 1, 1])
+        for plane in 0..<(n * c) {
+            var s: Double = 0
+            for k in 0..<hw { s += Double(x.scalars[plane * hw + k]) }
+            y.scalars[plane] = Float(s / Double(hw))
+        }
+        return y
+    }
+
+    /// y = x W^T + b over the flattened (C, H, W); output (N, O, 1, 1).
+    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+        let n = x.shape[0], f = x.count / n, o = weight.shape[0]
+        var y = Tensor(zeros: [n, o, 1, 1])
+        for b in 0..<n { for k in 0..<o {
+            var s: Double = 0
+            for i in 0..<f { s += Double(x.scalars[b * f + i]) * Double(weight.scalars[k * f + i]) }
+            y.scalars[b * o + k] = Float(s) + (bias?.scalars[k] ?? 0)
+        }}
+        return y
+    }
+}
+
+extension Graph {
+    /// Runs the graph op by op with the reference kernels (for tests; slow).
+    public func referenceForward(parameters p: [String: Tensor], input: Tensor) throws -> [Tensor] {
+        guard let s = Shape4(input.shape) else { throw GraphError("input must be NCHW, got shape \(input.shape)") }
+        let shapes = try inferShapes(input: s)
+        var values: [Tensor?] = Array(repeating: nil, count: nodes.count)
+        func param(_ key: String) throws -> Tensor {
+            guard let t = p[key] else { throw GraphError("parameter \(key) is missing") }
+            return t
+        }
+        for (i, node) in nodes.enumerated() {
+            let x = node.inputs.map { values[$0.id]! }
+            switch node.op {
+            case .input: values[i] = input
+            case .conv(let c):
+                values[i] = Reference.conv2d(x[0], weight: try param("\(c.key).weight"),
+                                             bias: c.hasBias ? try param("\(c.key).bias") : nil,
+                                             stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups)
+            case .batchNorm(let b):
+                values[i] = Reference.batchNorm(x[0], weight: try param("\(b.key).weight"), bias: try param("\(b.key).bias"),
+                                                mean: try param("\(b.key).running_mean"),
+                                                variance: try param("\(b.key).running_var"), eps: b.eps)
+            case .relu: values[i] = Reference.relu(x[0])
+            case .add: values[i] = Reference.add(x[0], x[1])
+            case .resize(let r): values[i] = Reference.resize(x[0], toHeight: shapes[i].h, width: shapes[i].w, mode: r.mode)
+            case .concat: values[i] = Reference.concat(x)
+            case .pool(let p): values[i] = Reference.pool(x[0], p)
+            case .globalAveragePool: values[i] = Reference.globalAveragePool(x[0])
+            case .linear(let l):
+                values[i] = Reference.linear(x[0], weight: try param("\(l.key).weight"),
+                                             bias: l.hasBias ? try param("\(l.key).bias") : nil)
+            }
+        }
+        return outputs.map { values[$0.id]! }
+    }
+}

@@ -1,0 +1,121 @@
+/// An NCHW activation shape.
+public struct Shape4: Hashable, Sendable, CustomStringConvertible {
+    public var n, c, h, w: Int
+    public init(_ n: Int, _ c: Int, _ h: Int, _ w: Int) { (self.n, self.c, self.h, self.w) = (n, c, h, w) }
+    public init?(_ dims: [Int]) {
+        guard dims.count == 4 else { return nil }
+        self.init(dims[0], dims[1], dims[2], dims[3])
+    }
+    public var dims: [Int] { [n, c, h, w] }
+    public var count: Int { n * c * h * w }
+    public var description: String { "\(n)x\(c)x\(h)x\(w)" }
+}
+
+/// A graph cannot run on the given input, or its parameters do not fit it.
+public struct GraphError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension Graph {
+    /// Output size of a convolution or pooling window along one axis (PyTorch's floor rule).
+    static func windowOutput(_ size: Int, kernel: Int, stride: Int, padding: Int, dilation: Int = 1) -> Int {
+        (size + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1
+    }
+
+    /// The shape of every value for one input shape, or an error naming the first node that
+    /// cannot take its inputs (e.g. an input size whose streams do not line up in fusion).
+    public func inferShapes(input: Shape4) throws -> [Shape4] {
+        var shapes: [Shape4] = []
+        shapes.reserveCapacity(nodes.count)
+        for (index, node) in nodes.enumerated() {
+            let ins = node.inputs.map { shapes[$0.id] }
+            func fail(_ why: String) -> GraphError {
+                GraphError("input \(input.n)x\(input.c)x\(input.h)x\(input.w) does not fit the model: node \(index) (\(node.op.name)): \(why)")
+            }
+            var s: Shape4
+            switch node.op {
+            case .input:
+                guard input.c == node.channels else {
+                    throw GraphError("input has \(input.c) channels, the model takes \(node.channels)")
+                }
+                guard input.n > 0, input.h > 0, input.w > 0 else { throw GraphError("input shape \(input) is empty") }
+                s = input
+            case .conv(let p):
+                s = ins[0]
+                s.c = node.channels
+                s.h = Self.windowOutput(s.h, kernel: p.kernel.h, stride: p.stride.h, padding: p.padding.h, dilation: p.dilation.h)
+                s.w = Self.windowOutput(s.w, kernel: p.kernel.w, stride: p.stride.w, padding: p.padding.w, dilation: p.dilation.w)
+                if s.h < 1 || s.w < 1 { throw fail("\(p.key): \(ins[0].h)x\(ins[0].w) is too small for the kernel") }
+            case .batchNorm, .relu:
+                s = ins[0]
+            case .add:
+                guard ins[0] == ins[1] else { throw fail("adding \(ins[0]) to \(ins[1]); use a size the streams divide evenly (a multiple of 32 for HRNet)") }
+                s = ins[0]
+            case .resize(let r):
+                s = ins[0]
+                switch r.target {
+                case .factor(let f): s.h *= f; s.w *= f
+                case .like: s.h = ins[1].h; s.w = ins[1].w
+                }
+            case .concat:
+                s = ins[0]
+                s.c = node.channels
+                for x in ins where x.n != s.n || x.h != s.h || x.w != s.w {
+                    throw fail("concatenating \(ins[0]) with \(x)")
+                }
+            case .pool(let p):
+                s = ins[0]
+                s.h = Self.windowOutput(s.h, kernel: p.kernel, stride: p.stride, padding: p.padding)
+                s.w = Self.windowOutput(s.w, kernel: p.kernel, stride: p.stride, padding: p.padding)
+                if s.h < 1 || s.w < 1 { throw fail("\(ins[0].h)x\(ins[0].w) is too small for the pooling window") }
+            case .globalAveragePool:
+                s = ins[0]
+                s.h = 1; s.w = 1
+            case .linear(let p):
+                let spec = parameters.first { $0.key == "\(p.key).weight" }!
+                let features = ins[0].c * ins[0].h * ins[0].w
+                guard features == spec.shape[1] else { throw fail("\(p.key) takes \(spec.shape[1]) features, got \(features)") }
+                s = Shape4(ins[0].n, node.channels, 1, 1)
+            }
+            shapes.append(s)
+        }
+        return shapes
+    }
+
+    /// Number of multiply-adds times two (FLOP) of one forward pass for an input shape.
+    public func flops(input: Shape4) throws -> Double {
+        let shapes = try inferShapes(input: input)
+        var total = 0.0
+        for (i, node) in nodes.enumerated() {
+            let out = shapes[i]
+            switch node.op {
+            case .conv(let p):
+                let inC = shapes[node.inputs[0].id].c
+                total += 2 * Double(out.count) * Double(inC / p.groups * p.kernel.h * p.kernel.w)
+            case .linear:
+                let x = shapes[node.inputs[0].id]
+                total += 2 * Double(out.n * out.c) * Double(x.c * x.h * x.w)
+            default: break
+            }
+        }
+        return total
+    }
+}
+
+extension Op {
+    public var name: String {
+        switch self {
+        case .input: "input"
+        case .conv(let p): "conv \(p.key)"
+        case .batchNorm(let p): "batch norm \(p.key)"
+        case .relu: "relu"
+        case .add: "add"
+        case .resize: "resize"
+        case .concat: "concat"
+        case .pool: "pool"
+        case .globalAveragePool: "global average pool"
+        case .linear(let p): "linear \(p.key)"
+        }
+    }
+}

@@ -1,0 +1,205 @@
+import XCTest
+import DNN
+import TestSupport
+
+/// Every op, and every fused pattern, compiled by `Plan` (oneDNN + engine kernels) against
+/// the plain reference kernels. Values are O(1); fp32 sums over at most a few hundred
+/// products agree to well under 1e-4, which is the tolerance used throughout.
+final class OpTests: XCTestCase {
+    let tolerance: Float = 1e-4
+
+    /// Compiles and runs `graph` on a random input and compares every output with the reference.
+    func assertPlanMatchesReference(_ graph: Graph, input shape: [Int], seed: UInt64 = 1,
+                                    file: StaticString = #filePath, line: UInt = #line) throws {
+        let params = graph.randomParameters(seed: seed)
+        let x = randomTensor(shape, seed: seed &+ 7)
+        let expected = try graph.referenceForward(parameters: params, input: x)
+        for threads in [1, 2] {
+            let plan = try Plan(graph: graph, parameters: params, input: Shape4(shape)!, threads: threads)
+            let got = try plan.run(x)
+            XCTAssertEqual(got.count, expected.count, file: file, line: line)
+            for (g, e) in zip(got, expected) {
+                XCTAssertEqual(g.shape, e.shape, file: file, line: line)
+                let err = g.maxAbsDifference(e)
+                XCTAssertLessThanOrEqual(err, tolerance, "max abs error \(err) with \(threads) threads", file: file, line: line)
+            }
+            // A second run on the same plan gives the same answer (no state leaks between runs).
+            let again = try plan.run(x)
+            XCTAssertEqual(again, got, file: file, line: line)
+        }
+    }
+
+    func testConvolutionVariants() throws {
+        // (in channels, out, kernel, stride, padding, dilation, groups, bias, H, W)
+        let cases: [(Int, Int, Int, Int, Int?, Int, Int, Bool, Int, Int)] = [
+            (3, 16, 3, 2, 1, 1, 1, false, 17, 13),   // stem: plain NCHW input, odd sizes, stride 2
+            (16, 32, 3, 1, 1, 1, 1, false, 8, 6),
+            (20, 12, 1, 1, 0, 1, 1, true, 7, 9),     // channels not a multiple of the block
+            (8, 8, 3, 2, 1, 1, 1, false, 9, 9),
+            (16, 16, 3, 1, nil, 2, 1, false, 11, 10), // dilation 2, "same" padding
+            (16, 24, 3, 1, 1, 1, 2, true, 6, 7),     // groups
+            (5, 7, 5, 1, 2, 1, 1, true, 6, 5),       // 5x5 kernel
+        ]
+        for (i, c) in cases.enumerated() {
+            let g = Graph()
+            let x = g.input(channels: c.0)
+            g.outputs = [g.conv(x, key: "c\(i)", outChannels: c.1, kernel: c.2, stride: c.3, padding: c.4,
+                                dilation: c.5, groups: c.6, bias: c.7)]
+            try assertPlanMatchesReference(g, input: [2, c.0, c.8, c.9], seed: UInt64(i))
+        }
+    }
+
+    func testConvBatchNormReluFolded() throws {
+        let g = Graph()
+        let x = g.input(channels: 3)
+        var y = g.relu(g.batchNorm(g.conv(x, key: "conv1", outChannels: 18, kernel: 3, stride: 2), key: "bn1"))
+        y = g.relu(g.batchNorm(g.conv(y, key: "conv2", outChannels: 18, kernel: 3, bias: true), key: "bn2"))
+        g.outputs = [y]
+        try assertPlanMatchesReference(g, input: [1, 3, 16, 12])
+    }
+
+    /// A residual block: conv-BN-ReLU-conv-BN + identity, ReLU. The second conv accumulates
+    /// into the identity's buffer (which dies there) with a sum post-op.
+    func testResidualSumInPlace() throws {
+        let g = Graph()
+        let x = g.relu(g.batchNorm(g.conv(g.input(channels: 3), key: "stem", outChannels: 16, kernel: 3), key: "bn0"))
+        let a = g.relu(g.batchNorm(g.conv(x, key: "c1", outChannels: 16, kernel: 3), key: "b1"))
+        let b = g.batchNorm(g.conv(a, key: "c2", outChannels: 16, kernel: 3), key: "b2")
+        g.outputs = [g.relu(g.add(b, x))]
+        try assertPlanMatchesReference(g, input: [2, 3, 10, 8])
+    }
+
+    /// The residual is still needed after the add, so it must be copied, not overwritten.
+    func testResidualSumWithLiveResidual() throws {
+        let g = Graph()
+        let x = g.conv(g.input(channels: 4), key: "stem", outChannels: 12, kernel: 1)
+        let b = g.batchNorm(g.conv(x, key: "c", outChannels: 12, kernel: 3), key: "bn")
+        let s = g.relu(g.add(x, b))
+        g.outputs = [g.add(s, x), x]
+        try assertPlanMatchesReference(g, input: [1, 4, 6, 6])
+    }
+
+    func testStandaloneOps() throws {
+        let g = Graph()
+        let x = g.input(channels: 6)
+        let bn = g.batchNorm(x, key: "bn")            // BN on the input: affine kernel on the blocked copy
+        let r = g.relu(g.add(bn, x))                   // add + ReLU kernel
+        let r2 = g.relu(r)                             // lone ReLU
+        g.outputs = [g.add(r2, g.batchNorm(r, key: "bn2"))]
+        try assertPlanMatchesReference(g, input: [2, 6, 5, 7])
+    }
+
+    func testResizeModes() throws {
+        for mode in [ResizeMode.nearest, .bilinear(alignCorners: true), .bilinear(alignCorners: false)] {
+            // By factor.
+            let g = Graph()
+            let x = g.conv(g.input(channels: 3), key: "c", outChannels: 20, kernel: 1)
+            g.outputs = [g.upsample(x, factor: 2, mode: mode), g.upsample(x, factor: 4, mode: mode)]
+            try assertPlanMatchesReference(g, input: [2, 3, 5, 3])
+            // To another value's size, odd sizes (the HRNetV2 fusion and head).
+            let h = Graph()
+            let hi = h.conv(h.input(channels: 3), key: "hi", outChannels: 8, kernel: 3)
+            let lo = h.conv(hi, key: "lo", outChannels: 8, kernel: 3, stride: 2)
+            let lower = h.conv(lo, key: "lower", outChannels: 8, kernel: 3, stride: 2)
+            h.outputs = [h.resize(lower, like: hi, mode: mode), h.resize(lo, like: hi, mode: mode)]
+            try assertPlanMatchesReference(h, input: [1, 3, 13, 11])
+        }
+    }
+
+    /// A fusion unit's high-resolution output: x0 + up(BN(conv1x1(x1))) + up(BN(conv1x1(x2))), ReLU.
+    func testResizeAddFused() throws {
+        for mode in [ResizeMode.nearest, .bilinear(alignCorners: true)] {
+            let g = Graph()
+            let x0 = g.conv(g.input(channels: 3), key: "x0", outChannels: 8, kernel: 3)
+            let x1 = g.conv(x0, key: "x1", outChannels: 16, kernel: 3, stride: 2)
+            let x2 = g.conv(x1, key: "x2", outChannels: 32, kernel: 3, stride: 2)
+            var y = g.add(x0, g.upsample(g.batchNorm(g.conv(x1, key: "f1", outChannels: 8, kernel: 1), key: "fb1"), factor: 2, mode: mode))
+            y = g.add(y, g.upsample(g.batchNorm(g.conv(x2, key: "f2", outChannels: 8, kernel: 1), key: "fb2"), factor: 4, mode: mode))
+            // and a lower stream: x1 + BN(conv3x3 s2(x0))
+            let y1 = g.relu(g.add(g.batchNorm(g.conv(x0, key: "d0", outChannels: 16, kernel: 3, stride: 2), key: "db0"), x1))
+            g.outputs = [g.relu(y), y1]
+            try assertPlanMatchesReference(g, input: [2, 3, 16, 12])
+        }
+    }
+
+    func testConcat() throws {
+        let g = Graph()
+        let x = g.input(channels: 3)
+        let a = g.conv(x, key: "a", outChannels: 8, kernel: 1)
+        let b = g.conv(x, key: "b", outChannels: 12, kernel: 3)
+        let c = g.conv(x, key: "c", outChannels: 20, kernel: 1)
+        g.outputs = [g.concat([a, b, c])]
+        try assertPlanMatchesReference(g, input: [2, 3, 6, 5])
+    }
+
+    func testPooling() throws {
+        let g = Graph()
+        let x = g.conv(g.input(channels: 3), key: "c", outChannels: 16, kernel: 3)
+        g.outputs = [
+            g.maxPool(x, kernel: 3, stride: 2, padding: 1),
+            g.avgPool(x, kernel: 2, stride: 2),
+            g.avgPool(x, kernel: 3, stride: 1, padding: 1),
+            g.globalAveragePool(x),
+        ]
+        try assertPlanMatchesReference(g, input: [2, 3, 9, 7])
+    }
+
+    func testGlobalPoolAndLinear() throws {
+        let g = Graph()
+        let x = g.conv(g.input(channels: 3), key: "c", outChannels: 24, kernel: 3, stride: 2)
+        let p = g.globalAveragePool(x)
+        let f = g.relu(g.linear(p, key: "fc1", inFeatures: 24, outFeatures: 10))
+        g.outputs = [g.linear(f, key: "fc2", inFeatures: 10, outFeatures: 5, bias: false)]
+        try assertPlanMatchesReference(g, input: [3, 3, 8, 8])
+        // Linear straight over a spatial map (flattened C*H*W).
+        let h = Graph()
+        let y = h.conv(h.input(channels: 2), key: "c", outChannels: 4, kernel: 1)
+        h.outputs = [h.linear(y, key: "fc", inFeatures: 4 * 3 * 2, outFeatures: 7)]
+        try assertPlanMatchesReference(h, input: [2, 2, 3, 2])
+    }
+
+    func testWrongInputShapeIsAnError() throws {
+        let g = Graph()
+        let x = g.input(channels: 3)
+        let a = g.conv(x, key: "a", outChannels: 8, kernel: 3, stride: 2)
+        g.outputs = [g.add(g.upsample(a, factor: 2, mode: .nearest), g.conv(x, key: "b", outChannels: 8, kernel: 1))]
+        let params = g.randomParameters()
+        XCTAssertThrowsError(try Plan(graph: g, parameters: params, input: Shape4(1, 3, 7, 8))) { error in
+            XCTAssertTrue("\(error)".contains("does not fit the model"), "\(error)")
+        }
+        XCTAssertThrowsError(try Plan(graph: g, parameters: params, input: Shape4(1, 4, 8, 8))) { error in
+            XCTAssertTrue("\(error)".contains("channels"), "\(error)")
+        }
+        let plan = try Plan(graph: g, parameters: params, input: Shape4(1, 3, 8, 8))
+        XCTAssertThrowsError(try plan.run(Tensor(zeros: [2, 3, 8, 8])))
+        var bad = params
+        bad["a.weight"] = Tensor(zeros: [8, 3, 1, 1])
+        XCTAssertThrowsError(try Plan(graph: g, parameters: bad, input: Shape4(1, 3, 8, 8))) { error in
+            XCTAssertTrue("\(error)".contains("a.weight"), "\(error)")
+        }
+    }
+
+    func testBindReportsEveryProblem() throws {
+        let g = Graph()
+        g.outputs = [g.batchNorm(g.conv(g.input(channels: 3), key: "conv", outChannels: 4, kernel: 3), key: "bn")]
+        var loaded = g.randomParameters()
+        loaded["bn.num_batches_tracked"] = Tensor(shape: [], scalars: [3])
+        XCTAssertNoThrow(try g.bind(loaded))
+        loaded["conv.weight"] = Tensor(zeros: [4, 3, 1, 1])
+        loaded["extra.weight"] = Tensor(zeros: [1])
+        loaded["bn.running_var"] = nil
+        XCTAssertThrowsError(try g.bind(loaded, source: "w.pth")) { error in
+            let s = "\(error)"
+            XCTAssertTrue(s.contains("w.pth"), s)
+            XCTAssertTrue(s.contains("bn.running_var"), s)
+            XCTAssertTrue(s.contains("extra.weight"), s)
+            XCTAssertTrue(s.contains("conv.weight: w.pth [4, 3, 1, 1] vs model [4, 3, 3, 3]"), s)
+        }
+        loaded["conv.weight"] = nil
+        loaded["extra.weight"] = nil
+        let (params, report) = try g.bind(loaded, allowPartial: true)
+        XCTAssertEqual(Set(report.missing), ["conv.weight", "bn.running_var"])
+        XCTAssertEqual(params["bn.running_var"]?.scalars, [1, 1, 1, 1])
+        XCTAssertEqual(params["conv.weight"]?.shape, [4, 3, 3, 3])
+    }
+}
