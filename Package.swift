@@ -35,5 +35,6 @@ let package = Package(
             name: "HRNetTests",
             dependencies: ["HRNet", "DNN", "TestSupport"]
         ),
+        // Drives the built `hrnet` binary as a user would (it must be built first: `swift build`).
     ]
 )

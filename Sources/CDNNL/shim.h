@@ -30,4 +30,26 @@ static inline int cdnnl_get_max_threads(void) {
     return get ? get() : 1;
 }
 
+/// Runs fn(ctx, thread, threads) on `threads` threads of oneDNN's own OpenMP pool (libgomp's
+/// GOMP_parallel), so the engine's kernels never compete with idle-spinning OpenMP workers.
+/// Returns 0 (and runs nothing) when libgomp is not loaded; the caller then uses its own threads.
+typedef void (*cdnnl_task_fn)(void *ctx, int thread, int threads);
+struct cdnnl_task { cdnnl_task_fn fn; void *ctx; };
+static inline void cdnnl_task_trampoline(void *p) {
+    static int (*num)(void) = 0, (*count)(void) = 0;
+    if (!num) num = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_thread_num");
+    if (!count) count = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_num_threads");
+    struct cdnnl_task *t = (struct cdnnl_task *)p;
+    t->fn(t->ctx, num(), count());
+}
+static inline int cdnnl_parallel(int threads, cdnnl_task_fn fn, void *ctx) {
+    static void (*gomp_parallel)(void (*)(void *), void *, unsigned, unsigned) = 0;
+    if (!gomp_parallel)
+        gomp_parallel = (void (*)(void (*)(void *), void *, unsigned, unsigned))dlsym(RTLD_DEFAULT, "GOMP_parallel");
+    if (!gomp_parallel || !dlsym(RTLD_DEFAULT, "omp_get_thread_num")) return 0;
+    struct cdnnl_task t = { fn, ctx };
+    gomp_parallel(cdnnl_task_trampoline, &t, (unsigned)threads, 0);
+    return 1;
+}
+
 #endif

@@ -1,1 +1,1 @@
-print("hrnet")
+print("hrnet: the command line is being assembled")

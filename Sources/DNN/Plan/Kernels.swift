@@ -1,3 +1,4 @@
+import CDNNL
 import Dispatch
 
 /// The engine's own kernels for what oneDNN has no primitive for (bilinear with aligned
@@ -7,14 +8,33 @@ import Dispatch
 /// block B is stored as (N, ceil(C/B), H, W, B), channels past C zero. A "pixel" is B
 /// consecutive floats, processed as one SIMD vector.
 enum Kernels {
-    /// Splits `count` items into about `threads` contiguous chunks and runs them in parallel.
+    /// Splits `count` items into about `threads` contiguous chunks and runs them in parallel,
+    /// on oneDNN's OpenMP threads when they are there.
     static func parallel(_ count: Int, threads: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
         let chunks = max(1, min(threads, count / max(minimumChunk, 1)))
         if chunks == 1 { body(0..<count); return }
-        nonisolated(unsafe) let body = body
-        DispatchQueue.concurrentPerform(iterations: chunks) { k in
-            body((count * k / chunks)..<(count * (k + 1) / chunks))
+        withoutActuallyEscaping(body) { body in
+            let task = ParallelTask { k, n in
+                // OpenMP may give fewer threads than asked for; split by what it gave.
+                let parts = min(n, chunks)
+                guard k < parts else { return }
+                body((count * k / parts)..<(count * (k + 1) / parts))
+            }
+            let context = Unmanaged.passUnretained(task).toOpaque()
+            let ran = cdnnl_parallel(Int32(chunks), { ctx, k, n in
+                Unmanaged<ParallelTask>.fromOpaque(ctx!).takeUnretainedValue().body(Int(k), Int(n))
+            }, context)
+            if ran == 0 {
+                nonisolated(unsafe) let task = task
+                DispatchQueue.concurrentPerform(iterations: chunks) { k in task.body(k, chunks) }
+            }
+            withExtendedLifetime(task) {}
         }
+    }
+
+    private final class ParallelTask {
+        let body: (Int, Int) -> Void
+        init(_ body: @escaping (Int, Int) -> Void) { self.body = body }
     }
 
     static func relu(dst: UnsafeMutablePointer<Float>, src: UnsafePointer<Float>, count: Int, threads: Int) {
