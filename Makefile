@@ -1,7 +1,7 @@
 # hrnet-swift: `make demo` and `make test` work on a fresh Debian machine.
 SWIFT ?= swift
-# Debian packages the build needs (oneDNN: headers and libdnnl.so).
-DEBS := libdnnl-dev
+# Debian packages the build needs: oneDNN, libjpeg-turbo, libpng (headers and libraries).
+DEBS := libdnnl-dev libjpeg62-turbo-dev libpng-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := .build/release/hrnet
 

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "DNN", targets: ["DNN"]),
         .library(name: "HRNet", targets: ["HRNet"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
         .executable(name: "hrnet", targets: ["hrnet"]),
     ],
     dependencies: [
@@ -21,6 +22,13 @@ let package = Package(
             dependencies: ["CDNNL"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // libjpeg-turbo and libpng.
+        .systemLibrary(name: "CImageCodecs", path: "Sources/CImageCodecs"),
+        .target(
+            name: "Imaging",
+            dependencies: ["CImageCodecs"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
         .target(
             name: "HRNet",
             dependencies: ["DNN", .product(name: "Yams", package: "Yams")]
@@ -31,6 +39,7 @@ let package = Package(
         ),
         .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),
         .testTarget(name: "DNNTests", dependencies: ["DNN", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(
             name: "HRNetTests",
             dependencies: ["HRNet", "DNN", "TestSupport"]
