@@ -1,0 +1,54 @@
+import DNN
+
+/// The shape of an HRNet, as the official configs describe it (MODEL.EXTRA).
+public struct Architecture: Sendable, Equatable {
+    /// STAGE1 (layer1): one branch of residual blocks; the official pose code fixes it to
+    /// 4 Bottlenecks of 64 planes, the segmentation and classification configs give it.
+    public var stage1: StageSpec
+    /// STAGE2, STAGE3, STAGE4: each adds a branch at half the resolution of the lowest.
+    public var stages: [StageSpec]
+    public var head: Head
+
+    public init(stage1: StageSpec = .officialPoseStage1, stages: [StageSpec], head: Head) {
+        self.stage1 = stage1
+        self.stages = stages
+        self.head = head
+    }
+}
+
+public enum BlockKind: String, Sendable, Equatable {
+    case basic = "BASIC"
+    case bottleneck = "BOTTLENECK"
+
+    /// Output channels per planes (ResNet's expansion).
+    public var expansion: Int { self == .basic ? 1 : 4 }
+}
+
+/// One stage: `modules` high-resolution modules of `branches` parallel streams.
+public struct StageSpec: Sendable, Equatable {
+    public var modules: Int
+    public var branches: Int
+    public var block: BlockKind
+    /// Residual blocks per branch.
+    public var blocks: [Int]
+    /// Planes per branch (output channels are planes x block expansion).
+    public var channels: [Int]
+
+    public init(modules: Int, branches: Int, block: BlockKind, blocks: [Int], channels: [Int]) {
+        (self.modules, self.branches, self.block, self.blocks, self.channels) = (modules, branches, block, blocks, channels)
+    }
+
+    /// layer1 of the official pose_hrnet: 4 Bottlenecks of 64 planes (256 channels out).
+    public static let officialPoseStage1 = StageSpec(modules: 1, branches: 1, block: .bottleneck, blocks: [4], channels: [64])
+
+    /// Output channels of each branch.
+    public var outputChannels: [Int] { channels.map { $0 * block.expansion } }
+}
+
+/// What is built on the high-resolution representation.
+public enum Head: Sendable, Equatable {
+    /// pose_hrnet: only the highest stream leaves stage 4; `final_layer` maps it to joint heatmaps.
+    case pose(joints: Int, finalKernel: Int)
+    /// seg_hrnet (HRNetV2): all streams upsampled to the highest, concatenated, `last_layer` to classes.
+    case segmentation(classes: Int, finalKernel: Int, alignCorners: Bool)
+}

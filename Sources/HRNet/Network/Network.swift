@@ -1,0 +1,54 @@
+import DNN
+
+/// Builds the HRNet graph for an architecture, with the official state-dict key names, so
+/// official checkpoints load by key.
+public enum Network {
+    public static func build(_ a: Architecture) -> Graph {
+        let g = Graph()
+        // Stem: two stride-2 conv3x3 (input / 4).
+        var x = g.input(channels: 3)
+        x = g.relu(g.batchNorm(g.conv(x, key: "conv1", outChannels: 64, kernel: 3, stride: 2), key: "bn1"))
+        x = g.relu(g.batchNorm(g.conv(x, key: "conv2", outChannels: 64, kernel: 3, stride: 2), key: "bn2"))
+
+        // Stage 1 (layer1): one high-resolution stream.
+        let s1 = a.stage1
+        x = Blocks.sequence(g, x, key: "layer1", kind: s1.block, planes: s1.channels[0], count: s1.blocks[0])
+
+        // Stages 2..4: a transition adds a lower-resolution stream, then modules fuse them all.
+        let upsampling: HighResolutionModule.Upsampling
+        if case .segmentation(_, _, let ac) = a.head { upsampling = .bilinear(alignCorners: ac) } else { upsampling = .nearest }
+        var streams = [x]
+        for (s, spec) in a.stages.enumerated() {
+            let number = s + 2
+            streams = Transition.build(g, key: "transition\(number - 1)", streams: streams, to: spec.outputChannels)
+            for m in 0..<spec.modules {
+                let lastOfNetwork = s == a.stages.count - 1 && m == spec.modules - 1
+                var multiScale = true
+                if case .pose = a.head, lastOfNetwork { multiScale = false }
+                streams = HighResolutionModule.build(g, key: "stage\(number).\(m)", streams: streams, spec: spec,
+                                                     multiScaleOutput: multiScale, upsampling: upsampling)
+            }
+        }
+
+        switch a.head {
+        case .pose(let joints, let k):
+            g.outputs = [g.conv(streams[0], key: "final_layer", outChannels: joints, kernel: k, padding: k == 3 ? 1 : 0, bias: true)]
+        case .segmentation(let classes, let k, let ac):
+            g.outputs = [SegmentationHead.build(g, streams: streams, classes: classes, finalKernel: k, alignCorners: ac)]
+        }
+        return g
+    }
+}
+
+/// HRNetV2's head: every stream upsampled (bilinear) to the highest, concatenated, then
+/// `last_layer`: conv1x1 (bias) + BN + ReLU + conv to the classes (bias). Logits at input / 4.
+enum SegmentationHead {
+    static func build(_ g: Graph, streams: [Graph.Value], classes: Int, finalKernel k: Int, alignCorners: Bool) -> Graph.Value {
+        let high = streams[0]
+        let all = [high] + streams.dropFirst().map { g.resize($0, like: high, mode: .bilinear(alignCorners: alignCorners)) }
+        let x = all.count == 1 ? high : g.concat(all)
+        let c = g.channels(of: x)
+        let y = g.relu(g.batchNorm(g.conv(x, key: "last_layer.0", outChannels: c, kernel: 1, bias: true), key: "last_layer.1"))
+        return g.conv(y, key: "last_layer.3", outChannels: classes, kernel: k, padding: k == 3 ? 1 : 0, bias: true)
+    }
+}
