@@ -1,0 +1,155 @@
+import Foundation
+
+/// PyTorch `torch.save` files: the zip format (torch >= 1.6) and the legacy format of the 2019
+/// official releases, read with the restricted `Unpickler` (nothing in the file is ever run).
+enum TorchCheckpoint {
+    /// Zip: `<archive>/data.pkl` is the object pickle; `<archive>/data/<key>` the storages.
+    static func readZip(_ data: Data, _ url: URL) throws -> [String: StoredTensor] {
+        let zip = try ZipArchive(data, url)
+        guard let pkl = zip.entries.keys.filter({ $0.hasSuffix("data.pkl") }).min(by: { $0.count < $1.count }) else {
+            throw CheckpointError(url, "zip archive without data.pkl: not a PyTorch checkpoint")
+        }
+        let prefix = String(pkl.dropLast("data.pkl".count))
+        return try data.withUnsafeBytes { raw in
+            let entry = zip.entries[pkl]!
+            var storages: [String: (dtype: DType, count: Int)] = [:]
+            var up = Unpickler(UnsafeRawBufferPointer(rebasing: raw[entry.range]), url: url) { pid in
+                let (dtype, key, count) = try storageReference(pid, url)
+                storages[key] = (dtype, count)
+                return .storage(dtype: dtype, key: key, count: count)
+            }
+            let root = try up.load()
+            return try collect(root, url) { ref in
+                guard let e = zip.entries["\(prefix)data/\(ref.storageKey)"] else {
+                    throw CheckpointError(url, "storage \(ref.storageKey) is missing from the archive (truncated?)")
+                }
+                guard e.range.count >= ref.storageCount * ref.dtype.size else {
+                    throw CheckpointError(url, "storage \(ref.storageKey) holds \(e.range.count) bytes, less than its \(ref.storageCount) elements")
+                }
+                return UnsafeRawBufferPointer(rebasing: raw[e.range])
+            }
+        }
+    }
+
+    /// Legacy: five pickles (magic, protocol 1001, sys info, the object, storage keys), then each
+    /// storage in key order as an 8-byte element count and its raw bytes.
+    static func readLegacy(_ data: Data, _ url: URL) throws -> [String: StoredTensor] {
+        try data.withUnsafeBytes { raw in
+            var storages: [String: (dtype: DType, count: Int)] = [:]
+            var up = Unpickler(raw, url: url) { pid in
+                let (dtype, key, count) = try storageReference(pid, url)
+                storages[key] = (dtype, count)
+                return .storage(dtype: dtype, key: key, count: count)
+            }
+            let magic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
+            guard case .wideInt(let m) = try up.load(), m == magic else {
+                throw CheckpointError(url, "not a PyTorch legacy checkpoint (bad magic number)")
+            }
+            guard case .int(let protocolVersion) = try up.load(), protocolVersion == 1001 else {
+                throw CheckpointError(url, "unsupported legacy protocol version")
+            }
+            _ = try up.load()                // sys info
+            let root = try up.load()
+            guard let keys = try up.load().asTuple?.compactMap(\.asString) else {
+                throw CheckpointError(url, "legacy storage key list is missing")
+            }
+            var offsets: [String: Range<Int>] = [:]
+            var p = up.position
+            for key in keys {
+                guard p + 8 <= raw.count else { throw CheckpointError(url, "truncated: storage \(key) is missing") }
+                let count = Int(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: p, as: UInt64.self).littleEndian)
+                guard let info = storages[key] else { throw CheckpointError(url, "storage \(key) is listed but never used") }
+                let (bytes, overflow) = count.multipliedReportingOverflow(by: info.dtype.size)
+                guard count >= 0, !overflow, bytes <= raw.count - p - 8 else {
+                    throw CheckpointError(url, "truncated: storage \(key) claims \(count) elements, past the end of the file")
+                }
+                offsets[key] = (p + 8)..<(p + 8 + bytes)
+                p += 8 + bytes
+            }
+            return try collect(root, url) { ref in
+                guard let r = offsets[ref.storageKey] else { throw CheckpointError(url, "storage \(ref.storageKey) has no data") }
+                return UnsafeRawBufferPointer(rebasing: raw[r])
+            }
+        }
+    }
+
+    /// ('storage', storage_type, key, location, numel[, view]).
+    static func storageReference(_ pid: [PickleValue], _ url: URL) throws -> (DType, String, Int) {
+        guard pid.count >= 5, pid[0].asString == "storage", case .global(let type) = pid[1],
+              let key = pid[2].asString, let count = pid[4].asInt, count >= 0 else {
+            throw CheckpointError(url, "malformed storage reference in the pickle")
+        }
+        guard let dtype = Unpickler.storageTypes[type] else { throw CheckpointError(url, "storage type \(type) is not supported") }
+        return (dtype, key, count)
+    }
+
+    /// The state dict inside `root` (unwrapping `state_dict` / `model`, dropping `module.`),
+    /// with each tensor copied out of its storage.
+    static func collect(_ root: PickleValue, _ url: URL,
+                        storage: (PickleValue.TensorRef) throws -> UnsafeRawBufferPointer) throws -> [String: StoredTensor] {
+        guard case .dict(var dict) = root else { throw CheckpointError(url, "the checkpoint is not a dict of tensors") }
+        for wrapper in ["state_dict", "model"] {
+            if let inner = dict.items.first(where: { $0.key.asString == wrapper })?.value, case .dict(let d) = inner,
+               d.items.contains(where: { if case .tensor = $0.value { true } else { false } }) {
+                dict = d
+                break
+            }
+        }
+        var refs: [(String, PickleValue.TensorRef)] = []
+        for (k, v) in dict.items {
+            guard let key = k.asString, case .tensor(let ref) = v else { continue }
+            refs.append((key, ref))
+        }
+        if refs.isEmpty { throw CheckpointError(url, "the checkpoint holds no tensors") }
+        let strip = refs.allSatisfy { $0.0.hasPrefix("module.") }
+        var out: [String: StoredTensor] = [:]
+        for (key, ref) in refs {
+            out[strip ? String(key.dropFirst(7)) : key] = try materialize(ref, storage(ref), url, key)
+        }
+        return out
+    }
+
+    /// Copies a (possibly strided) view out of its storage into contiguous C order.
+    static func materialize(_ r: PickleValue.TensorRef, _ s: UnsafeRawBufferPointer, _ url: URL, _ key: String) throws -> StoredTensor {
+        func fail(_ why: String) -> CheckpointError { CheckpointError(url, "tensor \(key): \(why)") }
+        guard r.shape.allSatisfy({ $0 >= 0 }), r.strides.allSatisfy({ $0 >= 0 }), r.offset >= 0 else { throw fail("negative size, stride or offset") }
+        let elements = s.count / r.dtype.size
+        var count = 1, last = r.offset
+        for (d, st) in zip(r.shape, r.strides) {
+            let (c, o1) = count.multipliedReportingOverflow(by: d)
+            guard !o1 else { throw fail("size overflows") }
+            count = c
+            if d > 0 {
+                let (span, o2) = (d - 1).multipliedReportingOverflow(by: st)
+                guard !o2 else { throw fail("stride overflows") }
+                last += span
+            }
+        }
+        guard count == 0 || last < elements else { throw fail("view of \(r.shape) at offset \(r.offset) lies outside its storage of \(elements) elements") }
+        let size = r.dtype.size
+        var out = Data(count: count * size)
+        out.withUnsafeMutableBytes { dst in
+            guard count > 0 else { return }
+            let contiguous = r.strides == Self.contiguousStrides(r.shape)
+            if contiguous {
+                dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: s[(r.offset * size)..<((r.offset + count) * size)]))
+                return
+            }
+            var index = [Int](repeating: 0, count: r.shape.count)
+            for i in 0..<count {
+                var e = r.offset
+                for (k, x) in index.enumerated() { e += x * r.strides[k] }
+                (dst.baseAddress! + i * size).copyMemory(from: s.baseAddress! + e * size, byteCount: size)
+                var k = index.count - 1
+                while k >= 0 { index[k] += 1; if index[k] < r.shape[k] { break }; index[k] = 0; k -= 1 }
+            }
+        }
+        return StoredTensor(dtype: r.dtype, shape: r.shape, bytes: out)
+    }
+
+    static func contiguousStrides(_ shape: [Int]) -> [Int] {
+        var s = [Int](repeating: 1, count: shape.count)
+        for k in stride(from: shape.count - 2, through: 0, by: -1) { s[k] = s[k + 1] * shape[k + 1] }
+        return s
+    }
+}
