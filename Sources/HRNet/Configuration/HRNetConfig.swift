@@ -1,0 +1,195 @@
+import Foundation
+import Yams
+
+/// The parts of an official HRNet experiment file (pose or segmentation) that decide the
+/// network and its pipeline. Read from the official YAML files unchanged, or from a preset.
+public struct HRNetConfig: Sendable, Equatable {
+    public enum Task: String, Sendable { case pose, segmentation }
+
+    /// Where it came from (a file name or `preset NAME`), for messages.
+    public var source: String
+    /// MODEL.NAME: pose_hrnet or seg_hrnet.
+    public var modelName: String
+    public var task: Task
+    public var architecture: Architecture
+    /// MODEL.IMAGE_SIZE as the official files write it: [width, height].
+    public var imageSize: (width: Int, height: Int)
+    /// MODEL.HEATMAP_SIZE [width, height] (pose); 1/4 of the image when absent.
+    public var heatmapSize: (width: Int, height: Int)
+    /// MODEL.SIGMA of the Gaussian training targets (pose).
+    public var sigma: Double
+    /// DATASET.DATASET, e.g. coco, mpii, cityscapes.
+    public var dataset: String
+    /// TEST.FLIP_TEST.
+    public var flipTest: Bool
+    /// TEST.SCALE_LIST (segmentation multi-scale test).
+    public var testScales: [Double]
+
+    public var numJoints: Int? { if case .pose(let j, _) = architecture.head { j } else { nil } }
+    public var numClasses: Int? { if case .segmentation(let c, _, _) = architecture.head { c } else { nil } }
+
+    public static func == (a: HRNetConfig, b: HRNetConfig) -> Bool {
+        a.modelName == b.modelName && a.architecture == b.architecture && a.imageSize == b.imageSize
+            && a.heatmapSize == b.heatmapSize && a.sigma == b.sigma && a.dataset == b.dataset
+            && a.flipTest == b.flipTest && a.testScales == b.testScales
+    }
+}
+
+/// A config file that cannot be used; names the file, the key and what is wrong.
+public struct ConfigError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ source: String, _ message: String) { description = "\(source): \(message)" }
+}
+
+extension HRNetConfig {
+    /// Reads an official experiment YAML file.
+    public static func load(_ url: URL) throws -> HRNetConfig {
+        let text: String
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+            throw ConfigError(url.lastPathComponent, FileManager.default.fileExists(atPath: url.path) ? "cannot be read as UTF-8 text" : "no such file")
+        }
+        return try parse(yaml: text, source: url.lastPathComponent)
+    }
+
+    /// Parses the text of an official experiment YAML file.
+    public static func parse(yaml text: String, source: String) throws -> HRNetConfig {
+        let root: Any?
+        do { root = try Yams.load(yaml: text) } catch {
+            throw ConfigError(source, "not valid YAML: \(Self.describe(error))")
+        }
+        guard let doc = root as? [String: Any] else { throw ConfigError(source, "expected a mapping at the top level") }
+        let r = Reader(source: source, root: doc)
+
+        let name = try r.string("MODEL.NAME")
+        let task: Task
+        switch name {
+        case "pose_hrnet": task = .pose
+        case "seg_hrnet": task = .segmentation
+        default: throw ConfigError(source, "MODEL.NAME '\(name)' is not supported (pose_hrnet or seg_hrnet)")
+        }
+        let finalKernel = try r.optionalInt("MODEL.EXTRA.FINAL_CONV_KERNEL") ?? 1
+        guard finalKernel == 1 || finalKernel == 3 else {
+            throw ConfigError(source, "MODEL.EXTRA.FINAL_CONV_KERNEL must be 1 or 3, got \(finalKernel)")
+        }
+        let head: Head
+        switch task {
+        case .pose: head = .pose(joints: try r.positiveInt("MODEL.NUM_JOINTS"), finalKernel: finalKernel)
+        case .segmentation:
+            head = .segmentation(classes: try r.positiveInt("DATASET.NUM_CLASSES"), finalKernel: finalKernel,
+                                 alignCorners: try r.optionalBool("MODEL.ALIGN_CORNERS") ?? true)
+        }
+        let stage1 = try r.has("MODEL.EXTRA.STAGE1") ? r.stage("MODEL.EXTRA.STAGE1", expectedBranches: 1) : StageSpec.officialPoseStage1
+        var stages: [StageSpec] = []
+        for k in 2...4 {
+            let spec = try r.stage("MODEL.EXTRA.STAGE\(k)", expectedBranches: k)
+            stages.append(spec)
+        }
+        let size = try r.optionalPair("MODEL.IMAGE_SIZE") ?? (task == .pose ? (192, 256) : (1024, 512))
+        let heatmap = try r.optionalPair("MODEL.HEATMAP_SIZE") ?? (size.0 / 4, size.1 / 4)
+        return HRNetConfig(
+            source: source, modelName: name, task: task,
+            architecture: Architecture(stage1: stage1, stages: stages, head: head),
+            imageSize: size, heatmapSize: heatmap,
+            sigma: try r.optionalDouble("MODEL.SIGMA") ?? 2,
+            dataset: (try? r.string("DATASET.DATASET")) ?? (task == .pose ? "coco" : "cityscapes"),
+            flipTest: try r.optionalBool("TEST.FLIP_TEST") ?? (task == .pose),
+            testScales: try r.optionalDoubles("TEST.SCALE_LIST") ?? [1])
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let e = error as? YamlError { return "\(e)".split(separator: "\n").prefix(3).joined(separator: " ") }
+        return "\(error)"
+    }
+}
+
+/// Typed access to a YAML document by dotted path, with errors that name the path.
+struct Reader {
+    let source: String
+    let root: [String: Any]
+
+    func value(_ path: String) -> Any? {
+        var node: Any? = root
+        for part in path.split(separator: ".") {
+            guard let map = node as? [String: Any] else { return nil }
+            node = map[String(part)]
+        }
+        return node
+    }
+    func has(_ path: String) -> Bool { value(path) != nil }
+    func fail(_ path: String, _ why: String) -> ConfigError { ConfigError(source, "\(path) \(why)") }
+
+    func string(_ path: String) throws -> String {
+        guard let v = value(path) else { throw fail(path, "is missing") }
+        guard let s = v as? String else { throw fail(path, "must be a string, got \(v)") }
+        return s
+    }
+    static func int(_ v: Any) -> Int? {
+        if let i = v as? Int { return i }
+        if let d = v as? Double, d == d.rounded() { return Int(d) }
+        return nil
+    }
+    func optionalInt(_ path: String) throws -> Int? {
+        guard let v = value(path) else { return nil }
+        guard let i = Self.int(v) else { throw fail(path, "must be an integer, got \(v)") }
+        return i
+    }
+    func positiveInt(_ path: String) throws -> Int {
+        guard let i = try optionalInt(path) else { throw fail(path, "is missing") }
+        guard i > 0 else { throw fail(path, "must be positive, got \(i)") }
+        return i
+    }
+    func optionalBool(_ path: String) throws -> Bool? {
+        guard let v = value(path) else { return nil }
+        guard let b = v as? Bool else { throw fail(path, "must be true or false, got \(v)") }
+        return b
+    }
+    func optionalDouble(_ path: String) throws -> Double? {
+        guard let v = value(path) else { return nil }
+        if let i = v as? Int { return Double(i) }
+        guard let d = v as? Double else { throw fail(path, "must be a number, got \(v)") }
+        return d
+    }
+    func optionalDoubles(_ path: String) throws -> [Double]? {
+        guard let v = value(path) else { return nil }
+        guard let list = v as? [Any] else { throw fail(path, "must be a list of numbers") }
+        return try list.map {
+            if let i = $0 as? Int { return Double(i) }
+            guard let d = $0 as? Double else { throw fail(path, "must be a list of numbers, got \($0)") }
+            return d
+        }
+    }
+    func ints(_ path: String) throws -> [Int] {
+        guard let v = value(path) else { throw fail(path, "is missing") }
+        guard let list = v as? [Any] else { throw fail(path, "must be a list of integers, got \(v)") }
+        return try list.map {
+            guard let i = Self.int($0), i > 0 else { throw fail(path, "must hold positive integers, got \($0)") }
+            return i
+        }
+    }
+    func optionalPair(_ path: String) throws -> (Int, Int)? {
+        guard has(path) else { return nil }
+        let v = try ints(path)
+        guard v.count == 2 else { throw fail(path, "must be [width, height], got \(v.count) numbers") }
+        return (v[0], v[1])
+    }
+
+    func stage(_ path: String, expectedBranches: Int) throws -> StageSpec {
+        guard has(path) else { throw fail(path, "is missing") }
+        // The official segmentation files spell STAGE1's key NUM_RANCHES; layer1 has one branch anyway.
+        let branches = expectedBranches == 1 ? (try optionalInt("\(path).NUM_BRANCHES") ?? 1) : try positiveInt("\(path).NUM_BRANCHES")
+        guard branches == expectedBranches else {
+            throw fail("\(path).NUM_BRANCHES", "must be \(expectedBranches) (each stage adds one branch), got \(branches)")
+        }
+        let blockName = try string("\(path).BLOCK")
+        guard let block = BlockKind(rawValue: blockName) else { throw fail("\(path).BLOCK", "must be BASIC or BOTTLENECK, got \(blockName)") }
+        let blocks = try ints("\(path).NUM_BLOCKS"), channels = try ints("\(path).NUM_CHANNELS")
+        guard blocks.count == branches else { throw fail("\(path).NUM_BLOCKS", "has \(blocks.count) entries but NUM_BRANCHES is \(branches)") }
+        guard channels.count == branches else { throw fail("\(path).NUM_CHANNELS", "has \(channels.count) entries but NUM_BRANCHES is \(branches)") }
+        if let fuse = value("\(path).FUSE_METHOD") as? String, fuse != "SUM" {
+            throw fail("\(path).FUSE_METHOD", "must be SUM, got \(fuse)")
+        }
+        let modules = try optionalInt("\(path).NUM_MODULES") ?? 1
+        guard modules > 0 else { throw fail("\(path).NUM_MODULES", "must be positive, got \(modules)") }
+        return StageSpec(modules: modules, branches: branches, block: block, blocks: blocks, channels: channels)
+    }
+}

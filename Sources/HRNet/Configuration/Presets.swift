@@ -1,0 +1,85 @@
+/// Built-in configs, so users need no file: `{pose|seg}_{width}[_{suffix}]`.
+///
+/// Widths and their stages follow the official configs (HRNet-Image-Classification and
+/// HRNet-Semantic-Segmentation experiments): W18-small v1 and v2, and W18...W64, whose
+/// stage 2/3/4 have 1/4/3 modules of 4 BasicBlocks per branch with C, 2C, 4C, 8C channels.
+/// Pose suffix: the input `HxW` (default 256x192), 17 COCO joints. Segmentation suffix:
+/// `cityscapes` (19 classes, 1024x512 crops) or `pascal_context` (59 classes, 520x520), with
+/// ALIGN_CORNERS False as their official files.
+public enum Presets {
+    public static let widths = ["w18_small_v1", "w18_small_v2", "w18", "w30", "w32", "w40", "w44", "w48", "w64"]
+
+    /// Every name `config(named:)` accepts, the common ones (other pose input sizes also work).
+    public static var names: [String] {
+        widths.flatMap { w in
+            ["pose_\(w)_256x192", "pose_\(w)_384x288", "seg_\(w)_cityscapes", "seg_\(w)_pascal_context"]
+        }
+    }
+
+    public static func config(named name: String) throws -> HRNetConfig {
+        func fail(_ why: String) -> ConfigError {
+            ConfigError("preset \(name)", "\(why). Presets are {pose|seg}_{width}[_{HxW}|_cityscapes|_pascal_context], "
+                        + "width one of \(widths.joined(separator: ", ")); e.g. pose_w32_256x192, pose_w48_384x288, seg_w48_cityscapes")
+        }
+        var parts = name.lowercased().split(separator: "_").map(String.init)
+        guard parts.count >= 2 else { throw fail("not a preset name") }
+        let task = parts.removeFirst()
+        // The width is one or three parts (w18, or w18_small_v2).
+        let width: String
+        if parts.count >= 3, parts[1] == "small" { width = parts[0...2].joined(separator: "_"); parts.removeFirst(3) }
+        else { width = parts.removeFirst() }
+        guard let (stage1, stages) = Self.stages(width) else { throw fail("unknown width '\(width)'") }
+        let suffix = parts.joined(separator: "_")
+        switch task {
+        case "pose":
+            var (h, w) = (256, 192)
+            if !suffix.isEmpty {
+                let hw = suffix.split(separator: "x").compactMap { Int($0) }
+                guard hw.count == 2, hw[0] > 0, hw[1] > 0, hw[0] % 32 == 0, hw[1] % 32 == 0 else {
+                    throw fail("pose input '\(suffix)' must be HxW with sides multiples of 32")
+                }
+                (h, w) = (hw[0], hw[1])
+            }
+            return HRNetConfig(source: "preset \(name)", modelName: "pose_hrnet", task: .pose,
+                               architecture: Architecture(stage1: stage1, stages: stages, head: .pose(joints: 17, finalKernel: 1)),
+                               imageSize: (w, h), heatmapSize: (w / 4, h / 4), sigma: h >= 384 ? 3 : 2, dataset: "coco",
+                               flipTest: true, testScales: [1])
+        case "seg":
+            let (classes, size, dataset, scales): (Int, (Int, Int), String, [Double])
+            switch suffix {
+            case "", "cityscapes": (classes, size, dataset, scales) = (19, (1024, 512), "cityscapes", [1])
+            case "pascal_context": (classes, size, dataset, scales) = (59, (520, 520), "pascal_ctx", [0.5, 0.75, 1, 1.25, 1.5, 1.75])
+            default: throw fail("unknown data set '\(suffix)'")
+            }
+            return HRNetConfig(source: "preset \(name)", modelName: "seg_hrnet", task: .segmentation,
+                               architecture: Architecture(stage1: stage1, stages: stages,
+                                                          head: .segmentation(classes: classes, finalKernel: 1, alignCorners: false)),
+                               imageSize: size, heatmapSize: (size.0 / 4, size.1 / 4), sigma: 2, dataset: dataset,
+                               flipTest: false, testScales: scales)
+        case "cls":
+            throw ConfigError("preset \(name)", "classification models are not available yet; pose_ and seg_ presets are")
+        default:
+            throw fail("unknown task '\(task)'")
+        }
+    }
+
+    /// STAGE1 and STAGE2..4 of each width, as the official configs give them.
+    static func stages(_ width: String) -> (StageSpec, [StageSpec])? {
+        func stage(_ modules: Int, _ blocks: Int, _ channels: [Int]) -> StageSpec {
+            StageSpec(modules: modules, branches: channels.count, block: .basic,
+                      blocks: Array(repeating: blocks, count: channels.count), channels: channels)
+        }
+        switch width {
+        case "w18_small_v1":
+            return (StageSpec(modules: 1, branches: 1, block: .bottleneck, blocks: [1], channels: [32]),
+                    [stage(1, 2, [16, 32]), stage(1, 2, [16, 32, 64]), stage(1, 2, [16, 32, 64, 128])])
+        case "w18_small_v2":
+            return (StageSpec(modules: 1, branches: 1, block: .bottleneck, blocks: [2], channels: [64]),
+                    [stage(1, 2, [18, 36]), stage(3, 2, [18, 36, 72]), stage(2, 2, [18, 36, 72, 144])])
+        default:
+            guard width.hasPrefix("w"), let c = Int(width.dropFirst()), [18, 30, 32, 40, 44, 48, 64].contains(c) else { return nil }
+            return (StageSpec.officialPoseStage1,
+                    [stage(1, 4, [c, 2 * c]), stage(4, 4, [c, 2 * c, 4 * c]), stage(3, 4, [c, 2 * c, 4 * c, 8 * c])])
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct HRNetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hrnet",
+        abstract: "HRNet (High-Resolution Network) on the CPU: official configs and checkpoints, same numbers.",
+        subcommands: [RunCommand.self, InfoCommand.self, ConvertCommand.self]
+    )
+}

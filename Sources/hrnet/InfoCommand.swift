@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import HRNet
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Show a model: parameters, GFLOP, its stages, branches and channels, and which checkpoint keys matched."
+    )
+
+    @OptionGroup var model: ModelOptions
+
+    @Flag(help: "List the built-in presets and exit.")
+    var listPresets = false
+
+    func validate() throws {
+        if !listPresets { try model.validate() }
+    }
+
+    func run() throws {
+        if listPresets {
+            print(Presets.names.joined(separator: "\n"))
+            return
+        }
+        let config = try model.loadConfig()
+        let net = HRNetModel(config: config)
+        let input = net.inputShape()
+        let flops = try net.graph.flops(input: input)
+        let outShape = try net.graph.inferShapes(input: input)[net.graph.outputs[0].id]
+        print("model      \(config.modelName) (\(config.source))")
+        switch config.architecture.head {
+        case .pose(let j, _): print("task       pose estimation, \(j) joints")
+        case .segmentation(let c, _, let ac): print("task       segmentation, \(c) classes, align_corners \(ac ? "True" : "False")")
+        }
+        print("input      3x\(input.h)x\(input.w) (IMAGE_SIZE \(config.imageSize.width)x\(config.imageSize.height), w x h)")
+        print("output     \(outShape.c)x\(outShape.h)x\(outShape.w)")
+        print(String(format: "parameters %.2f M (%d)", Double(net.parameterCount) / 1e6, net.parameterCount))
+        print(String(format: "GFLOP      %.2f at batch 1 (multiply-adds x 2)", flops / 1e9))
+        print("")
+        print("stage  modules  block       blocks per branch   channels per branch")
+        let a = config.architecture
+        for (k, s) in ([a.stage1] + a.stages).enumerated() {
+            let line = "\(k + 1)".padding(toLength: 7, withPad: " ", startingAt: 0)
+                + "\(s.modules)".padding(toLength: 9, withPad: " ", startingAt: 0)
+                + s.block.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)
+                + "\(s.blocks)".padding(toLength: 20, withPad: " ", startingAt: 0)
+                + "\(s.outputChannels)"
+            print(line)
+        }
+        if model.weights != nil {
+            let (_, _, report) = try model.load(requireWeights: true)
+            if let report {
+                print("")
+                print("checkpoint \(model.weights!): \(report.matched.count) of \(net.graph.parameters.count) keys matched"
+                      + (report.missing.isEmpty ? "" : ", \(report.missing.count) missing (initial values)"))
+            }
+        }
+    }
+}

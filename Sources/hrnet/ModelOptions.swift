@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import HRNet
+
+/// How a command names its model: a config or preset, and the weights.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "An official experiment YAML file (MODEL.NAME pose_hrnet or seg_hrnet).")
+    var config: String?
+
+    @Option(help: "A built-in model, e.g. pose_w32_256x192 (list: hrnet info --list-presets).")
+    var preset: String?
+
+    @Option(help: "Checkpoint: .pth (torch zip or legacy format) or .safetensors.")
+    var weights: String?
+
+    @Flag(help: "Accept a checkpoint with missing keys; they start from PyTorch's initial values.")
+    var allowPartial = false
+
+    @Flag(help: "Random weights instead of a checkpoint (for timing and smoke tests; outputs mean nothing).")
+    var randomWeights = false
+
+    func validate() throws {
+        if (config == nil) == (preset == nil) { throw ValidationError("give exactly one of --config FILE or --preset NAME") }
+        if weights != nil && randomWeights { throw ValidationError("--weights and --random-weights exclude each other") }
+    }
+
+    func loadConfig() throws -> HRNetConfig {
+        if let config { return try HRNetConfig.load(URL(fileURLWithPath: config)) }
+        return try Presets.config(named: preset!)
+    }
+
+    /// The model and its parameters; says on stderr which keys were filled in or why random.
+    func load(requireWeights: Bool) throws -> (model: HRNetModel, parameters: [String: Tensor], report: BindReport?) {
+        let model = HRNetModel(config: try loadConfig())
+        guard let weights else {
+            if requireWeights && !randomWeights {
+                throw ValidationError("give --weights FILE (or --random-weights to run with random weights)")
+            }
+            if randomWeights { warn("using random weights: the outputs mean nothing") }
+            return (model, model.graph.randomParameters(seed: 0), nil)
+        }
+        let url = URL(fileURLWithPath: weights)
+        let loaded = try Checkpoint.loadFloat(url)
+        let (parameters, report) = try model.graph.bind(loaded, allowPartial: allowPartial, source: url.lastPathComponent)
+        if !report.missing.isEmpty {
+            warn("\(report.missing.count) keys missing from \(url.lastPathComponent) start from initial values: "
+                 + report.missing.prefix(5).joined(separator: ", ") + (report.missing.count > 5 ? ", ..." : ""))
+        }
+        return (model, parameters, report)
+    }
+}
+
+/// Options shared by commands that compute.
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "Threads for oneDNN and the engine's kernels (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+}
+
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("hrnet: warning: \(message)\n".utf8))
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import HRNet
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the network on an NCHW float32 .npy batch and write its raw output as .npy.",
+        discussion: """
+        Pose models give heatmaps (N, joints, H/4, W/4); segmentation models give logits
+        (N, classes, H/4, W/4). The input is the normalized image batch (RGB, mean/std as the
+        official code), any batch size and any H, W the model accepts.
+        """
+    )
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var compute: ComputeOptions
+
+    @Option(help: "Input batch: float32 .npy of shape (N, 3, H, W).")
+    var input: String?
+
+    @Option(help: "Instead of --input, a random batch of this many images at the config's IMAGE_SIZE.")
+    var randomInput: Int?
+
+    @Option(help: "Where to write the output .npy (replaced atomically).")
+    var output: String
+
+    @Option(help: "Run the batch this many times and report the median model time.")
+    var repeats: Int = 1
+
+    func validate() throws {
+        if (input == nil) == (randomInput == nil) { throw ValidationError("give exactly one of --input FILE or --random-input N") }
+        if let n = randomInput, n < 1 { throw ValidationError("--random-input must be at least 1") }
+        if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+    }
+
+    func run() throws {
+        let (net, parameters, _) = try model.load(requireWeights: true)
+        let x: Tensor
+        if let input {
+            x = try NPY.read(URL(fileURLWithPath: input))
+            guard x.rank == 4 else {
+                throw ValidationError("\(input): expected an NCHW batch (rank 4), got shape \(x.shape)")
+            }
+        } else {
+            let (w, h) = net.config.imageSize
+            var rng = SplitMix64(seed: 42)
+            var t = Tensor(zeros: [randomInput!, 3, h, w])
+            for i in 0..<t.count { t.scalars[i] = rng.nextUnitFloat() * 4 - 2 }
+            x = t
+            warn("using a random input batch of shape \(x.shape)")
+        }
+        let compileStart = DispatchTime.now()
+        let plan = try Plan(graph: net.graph, parameters: parameters, input: Shape4(x.shape)!, threads: compute.threads)
+        let compileMs = milliseconds(since: compileStart)
+        var times: [Double] = []
+        var y: [Tensor] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now()
+            y = try plan.run(x)
+            times.append(milliseconds(since: start))
+        }
+        try NPY.write(y[0], to: URL(fileURLWithPath: output))
+        let median = times.sorted()[times.count / 2]
+        print(String(format: "output %@ -> %@", "\(y[0].shape)", output))
+        print(String(format: "model: %.1f ms median of %d (%.1f GFLOP, %.1f GFLOP/s, %d threads); plan compile %.0f ms",
+                     median, times.count, plan.flops / 1e9, plan.flops / 1e6 / median, plan.threads, compileMs))
+    }
+}
+
+func milliseconds(since start: DispatchTime) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
+}
