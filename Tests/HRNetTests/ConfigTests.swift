@@ -1,0 +1,124 @@
+import XCTest
+import HRNet
+import TestSupport
+
+final class ConfigTests: XCTestCase {
+    func testTinyPoseConfig() throws {
+        let c = try HRNetConfig.load(Fixtures.url("hrnet/tiny_pose.yaml"))
+        XCTAssertEqual(c.task, .pose)
+        XCTAssertEqual(c.imageSize.width, 96)
+        XCTAssertEqual(c.imageSize.height, 128)
+        XCTAssertEqual(c.heatmapSize.width, 24)
+        XCTAssertEqual(c.architecture.stage1, StageSpec(modules: 1, branches: 1, block: .bottleneck, blocks: [1], channels: [4]))
+        XCTAssertEqual(c.architecture.stages[1], StageSpec(modules: 2, branches: 3, block: .basic, blocks: [1, 1, 1], channels: [4, 8, 16]))
+        XCTAssertEqual(c.architecture.head, .pose(joints: 5, finalKernel: 1))
+        XCTAssertTrue(c.flipTest)
+    }
+
+    /// Without STAGE1 a pose config gets the official pose_hrnet layer1 (4 Bottlenecks of 64).
+    func testOfficialStyleConfigWithoutStage1() throws {
+        let yaml = """
+        AUTO_RESUME: true
+        GPUS: (0,1,2,3)
+        DATASET:
+          DATASET: 'coco'
+          FLIP: true
+        MODEL:
+          INIT_WEIGHTS: true
+          NAME: pose_hrnet
+          NUM_JOINTS: 17
+          PRETRAINED: 'models/pytorch/imagenet/hrnet_w32-36af842e.pth'
+          TARGET_TYPE: gaussian
+          IMAGE_SIZE:
+          - 192
+          - 256
+          HEATMAP_SIZE:
+          - 48
+          - 64
+          SIGMA: 2
+          EXTRA:
+            PRETRAINED_LAYERS:
+            - 'conv1'
+            - '*'
+            FINAL_CONV_KERNEL: 1
+            STAGE2:
+              NUM_MODULES: 1
+              NUM_BRANCHES: 2
+              BLOCK: BASIC
+              NUM_BLOCKS: [4, 4]
+              NUM_CHANNELS: [32, 64]
+              FUSE_METHOD: SUM
+            STAGE3:
+              NUM_MODULES: 4
+              NUM_BRANCHES: 3
+              BLOCK: BASIC
+              NUM_BLOCKS: [4, 4, 4]
+              NUM_CHANNELS: [32, 64, 128]
+              FUSE_METHOD: SUM
+            STAGE4:
+              NUM_MODULES: 3
+              NUM_BRANCHES: 4
+              BLOCK: BASIC
+              NUM_BLOCKS: [4, 4, 4, 4]
+              NUM_CHANNELS: [32, 64, 128, 256]
+              FUSE_METHOD: SUM
+        TEST:
+          FLIP_TEST: true
+        """
+        let c = try HRNetConfig.parse(yaml: yaml, source: "w32.yaml")
+        XCTAssertEqual(c.architecture.stage1, .officialPoseStage1)
+        XCTAssertEqual(c.architecture, try Presets.config(named: "pose_w32_256x192").architecture)
+        XCTAssertEqual(HRNetModel(config: c).parameterCount, 28_536_113)
+    }
+
+    func testBrokenConfigsNameFileAndKey() {
+        let cases: [(String, [String])] = [
+            ("bad_yaml.yaml", ["bad_yaml.yaml", "not valid YAML"]),
+            ("missing_stage.yaml", ["missing_stage.yaml", "MODEL.EXTRA.STAGE3", "missing"]),
+            ("bad_channels.yaml", ["bad_channels.yaml", "STAGE3.NUM_CHANNELS", "2 entries", "NUM_BRANCHES is 3"]),
+            ("unknown_model.yaml", ["unknown_model.yaml", "pose_resnet"]),
+            ("does_not_exist.yaml", ["does_not_exist.yaml", "no such file"]),
+        ]
+        for (file, needles) in cases {
+            XCTAssertThrowsError(try HRNetConfig.load(Fixtures.url("hrnet/broken/\(file)"))) { error in
+                let s = "\(error)"
+                for n in needles { XCTAssertTrue(s.contains(n), "\(file): '\(s)' lacks '\(n)'") }
+            }
+        }
+        XCTAssertThrowsError(try HRNetConfig.parse(yaml: "- a\n- b\n", source: "list.yaml"))
+        XCTAssertThrowsError(try HRNetConfig.parse(yaml: "MODEL:\n  NAME: pose_hrnet\n  NUM_JOINTS: -3\n", source: "neg.yaml")) { e in
+            XCTAssertTrue("\(e)".contains("MODEL.NUM_JOINTS"), "\(e)")
+        }
+    }
+
+    func testPresets() throws {
+        // Parameter counts of the official models (counted from the official PyTorch code).
+        let counts = ["pose_w32_256x192": 28_536_113, "pose_w48_384x288": 63_595_745, "seg_w48_cityscapes": 65_859_379]
+        for (name, n) in counts {
+            XCTAssertEqual(HRNetModel(config: try Presets.config(named: name)).parameterCount, n, name)
+        }
+        let w48 = try Presets.config(named: "pose_w48_384x288")
+        XCTAssertEqual(w48.imageSize.width, 288)
+        XCTAssertEqual(w48.imageSize.height, 384)
+        for name in Presets.names { XCTAssertNoThrow(try Presets.config(named: name), name) }
+        XCTAssertThrowsError(try Presets.config(named: "pose_w33")) { XCTAssertTrue("\($0)".contains("unknown width"), "\($0)") }
+        XCTAssertThrowsError(try Presets.config(named: "pose_w32_250x190")) { XCTAssertTrue("\($0)".contains("multiples of 32"), "\($0)") }
+        XCTAssertThrowsError(try Presets.config(named: "seg_w48_ade20k"))
+    }
+
+    /// The key names and shapes are exactly the official ones (lists written by the official
+    /// code; see Tests/Fixtures/keys/README.md).
+    func testOfficialKeySets() throws {
+        for name in ["pose_w32_256x192", "pose_w48_384x288", "seg_w48_cityscapes"] {
+            let text = try String(contentsOf: Fixtures.url("keys/\(name)_keys.txt"), encoding: .utf8)
+            var official: [String: [Int]] = [:]
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                official[String(parts[0])] = parts.count > 1 ? parts[1].split(separator: ",").map { Int($0)! } : []
+            }
+            let ours = HRNetModel(config: try Presets.config(named: name)).graph.parameters
+            XCTAssertEqual(Set(ours.map(\.key)), Set(official.keys), name)
+            for p in ours { XCTAssertEqual(p.shape, official[p.key], "\(name) \(p.key)") }
+        }
+    }
+}
