@@ -44,6 +44,8 @@ let package = Package(
             name: "HRNetTests",
             dependencies: ["HRNet", "DNN", "TestSupport"]
         ),
+        // Drives the built `hrnet` binary as a user would.
+        .testTarget(name: "CLITests", dependencies: ["DNN", "TestSupport", "hrnet"]),
         // Drives the built `hrnet` binary as a user would (it must be built first: `swift build`).
     ]
 )

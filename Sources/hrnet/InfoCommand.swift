@@ -13,10 +13,6 @@ struct InfoCommand: ParsableCommand {
     @Flag(help: "List the built-in presets and exit.")
     var listPresets = false
 
-    func validate() throws {
-        if !listPresets { try model.validate() }
-    }
-
     func run() throws {
         if listPresets {
             print(Presets.names.joined(separator: "\n"))

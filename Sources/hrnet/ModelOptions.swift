@@ -20,11 +20,12 @@ struct ModelOptions: ParsableArguments {
     var randomWeights = false
 
     func validate() throws {
-        if (config == nil) == (preset == nil) { throw ValidationError("give exactly one of --config FILE or --preset NAME") }
+        if config != nil && preset != nil { throw ValidationError("give one of --config FILE or --preset NAME, not both") }
         if weights != nil && randomWeights { throw ValidationError("--weights and --random-weights exclude each other") }
     }
 
     func loadConfig() throws -> HRNetConfig {
+        guard config != nil || preset != nil else { throw ValidationError("give --config FILE or --preset NAME") }
         if let config { return try HRNetConfig.load(URL(fileURLWithPath: config)) }
         return try Presets.config(named: preset!)
     }

@@ -25,6 +25,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Where to write the output .npy (replaced atomically).")
     var output: String
 
+    @Flag(help: "Replace OUTPUT if it exists.")
+    var force = false
+
     @Option(help: "Run the batch this many times and report the median model time.")
     var repeats: Int = 1
 
@@ -35,6 +38,10 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        let out = URL(fileURLWithPath: output)
+        if FileManager.default.fileExists(atPath: out.path) && !force {
+            throw ValidationError("\(output) exists; pass --force to replace it")
+        }
         let (net, parameters, _) = try model.load(requireWeights: true)
         let x: Tensor
         if let input {
@@ -60,7 +67,7 @@ struct RunCommand: ParsableCommand {
             y = try plan.run(x)
             times.append(milliseconds(since: start))
         }
-        try NPY.write(y[0], to: URL(fileURLWithPath: output))
+        try NPY.write(y[0], to: out)
         let median = times.sorted()[times.count / 2]
         print(String(format: "output %@ -> %@", "\(y[0].shape)", output))
         print(String(format: "model: %.1f ms median of %d (%.1f GFLOP, %.1f GFLOP/s, %d threads); plan compile %.0f ms",

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A file could not be read as a tensor file; names the file and what is wrong.
 public struct CheckpointError: Error, CustomStringConvertible {
@@ -28,11 +31,13 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
     let temp = dir.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
     do {
         try data.write(to: temp)
-        if FileManager.default.fileExists(atPath: url.path) {
-            _ = try FileManager.default.replaceItemAt(url, withItemAt: temp)
-        } else {
-            try FileManager.default.moveItem(at: temp, to: url)
+        // rename(2) replaces the destination in one step.
+        guard rename(temp.path, url.path) == 0 else {
+            throw CheckpointError(url, "cannot be written: \(String(cString: strerror(errno)))")
         }
+    } catch let error as CheckpointError {
+        try? FileManager.default.removeItem(at: temp)
+        throw error
     } catch {
         try? FileManager.default.removeItem(at: temp)
         throw CheckpointError(url, "cannot be written: \(error.localizedDescription)")

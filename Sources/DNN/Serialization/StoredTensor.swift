@@ -60,7 +60,7 @@ public enum Checkpoint {
         if data.count >= 4, data.prefix(4) == Data([0x50, 0x4B, 0x03, 0x04]) {
             return try TorchCheckpoint.readZip(data, url)
         }
-        if data.count >= 2, data[data.startIndex] == 0x80, data[data.startIndex + 1] == 0x02 {
+        if data.count >= 2, data[data.startIndex] == 0x80, (2...5).contains(data[data.startIndex + 1]) {
             return try TorchCheckpoint.readLegacy(data, url)
         }
         if data.count >= 9, data[data.startIndex + 8] == UInt8(ascii: "{") {
