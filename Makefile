@@ -18,7 +18,7 @@ build: deps
 	$(SWIFT) build -c release --product hrnet
 
 test: deps
-	$(SWIFT) test
+	$(SWIFT) test --disable-swift-testing
 
 demo: build
 	@mkdir -p out
