@@ -1,4 +1,5 @@
 import DNN
+import Foundation
 
 /// An HRNet built from a config: the graph, with parameters named by the official keys.
 public struct HRNetModel {
@@ -19,5 +20,21 @@ public struct HRNetModel {
     /// The network input for the config's IMAGE_SIZE and a batch size.
     public func inputShape(batch: Int = 1) -> Shape4 {
         Shape4(batch, 3, config.imageSize.height, config.imageSize.width)
+    }
+}
+
+extension HRNetModel {
+    /// Loads a checkpoint (.pth zip or legacy, or .safetensors) and matches it to this model's keys.
+    /// Throws one error listing every missing, unexpected and mis-shaped key; with `allowPartial`,
+    /// missing keys start from PyTorch's initial values and are listed in the report.
+    public func loadWeights(_ url: URL, allowPartial: Bool = false) throws -> (parameters: [String: Tensor], report: BindReport) {
+        try graph.bind(try Checkpoint.loadFloat(url), allowPartial: allowPartial, source: url.lastPathComponent)
+    }
+
+    /// Compiles the network for a batch at the config's IMAGE_SIZE (or `height` x `width`).
+    public func compile(parameters: [String: Tensor], batch: Int = 1, height: Int? = nil, width: Int? = nil,
+                        threads: Int? = nil) throws -> Plan {
+        let s = inputShape(batch: batch)
+        return try Plan(graph: graph, parameters: parameters, input: Shape4(batch, 3, height ?? s.h, width ?? s.w), threads: threads)
     }
 }

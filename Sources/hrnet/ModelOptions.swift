@@ -41,8 +41,7 @@ struct ModelOptions: ParsableArguments {
             return (model, model.graph.randomParameters(seed: 0), nil)
         }
         let url = URL(fileURLWithPath: weights)
-        let loaded = try Checkpoint.loadFloat(url)
-        let (parameters, report) = try model.graph.bind(loaded, allowPartial: allowPartial, source: url.lastPathComponent)
+        let (parameters, report) = try model.loadWeights(url, allowPartial: allowPartial)
         if !report.missing.isEmpty {
             warn("\(report.missing.count) keys missing from \(url.lastPathComponent) start from initial values: "
                  + report.missing.prefix(5).joined(separator: ", ") + (report.missing.count > 5 ? ", ..." : ""))

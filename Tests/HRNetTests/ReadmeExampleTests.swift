@@ -1,0 +1,17 @@
+import XCTest
+import HRNet
+import TestSupport
+
+/// The library example of README.md, on the tiny fixture, so the README cannot rot.
+final class ReadmeExampleTests: XCTestCase {
+    func testReadmeExample() throws {
+        let config = try HRNetConfig.load(Fixtures.url("hrnet/tiny_pose.yaml"))
+        let model = HRNetModel(config: config)
+        let (weights, report) = try model.loadWeights(Fixtures.url("hrnet/tiny_pose_legacy.pth"))
+        XCTAssertEqual(report.matched.count, model.graph.parameters.count)
+        let plan = try model.compile(parameters: weights, batch: 2, threads: 2)
+        let batch = try NPY.read(Fixtures.url("hrnet/tiny_pose_input.npy"))   // (2, 3, 128, 96), normalized RGB
+        let heatmaps = try plan.run(batch)[0]                                   // (2, 5, 32, 24)
+        XCTAssertLessThanOrEqual(heatmaps.maxAbsDifference(try NPY.read(Fixtures.url("hrnet/tiny_pose_output.npy"))), 1e-4)
+    }
+}
