@@ -22,7 +22,8 @@ test: deps
 
 demo: build
 	@mkdir -p out
-	$(RELEASE) run --preset pose_w32_256x192 --random-weights --random-input 1 --output out/demo_heatmaps.npy
+	@echo "demo: pose W32 256x192 with RANDOM weights on a random input (the trained default model is not embedded yet)"
+	$(RELEASE) run --preset pose_w32_256x192 --random-weights --random-input 1 --repeats 5 --output out/demo_heatmaps.npy --force
 
 clean:
 	rm -rf .build out
