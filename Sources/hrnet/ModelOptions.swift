@@ -56,7 +56,7 @@ struct ComputeOptions: ParsableArguments {
     var threads: Int?
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be 1...1024") }
     }
 }
 

@@ -203,3 +203,14 @@ final class OpTests: XCTestCase {
         XCTAssertEqual(params["conv.weight"]?.shape, [4, 3, 3, 3])
     }
 }
+
+extension OpTests {
+    /// An input whose activations could not fit in memory is refused before anything is allocated.
+    func testHugeInputIsRefusedUpFront() throws {
+        let g = Graph()
+        g.outputs = [g.conv(g.input(channels: 3), key: "c", outChannels: 64, kernel: 3)]
+        XCTAssertThrowsError(try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(64, 3, 8192, 8192))) { error in
+            XCTAssertTrue("\(error)".contains("GB of activations"), "\(error)")
+        }
+    }
+}

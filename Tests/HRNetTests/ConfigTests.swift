@@ -122,3 +122,12 @@ final class ConfigTests: XCTestCase {
         }
     }
 }
+
+extension ConfigTests {
+    /// Sizes far beyond any HRNet are refused, so a hostile file cannot make us allocate without bound.
+    func testAbsurdSizesAreRefused() throws {
+        let base = try String(contentsOf: Fixtures.url("hrnet/tiny_pose.yaml"), encoding: .utf8)
+        let huge = base.replacingOccurrences(of: "NUM_JOINTS: 5", with: "NUM_JOINTS: 1000000000")
+        XCTAssertThrowsError(try HRNetConfig.parse(yaml: huge, source: "huge.yaml")) { XCTAssertTrue("\($0)".contains("MODEL.NUM_JOINTS"), "\($0)") }
+    }
+}

@@ -42,6 +42,7 @@ public final class Plan {
 
         var builder = try Builder(graph: graph, shapes: shapes, input: input)
         self.arenaBytes = builder.arenaBytes
+
         self.inputBuffer = Plan.allocate(input.count * 4)
         owned = [builder.arena, inputBuffer]
         try builder.inputMemory.setPointer(inputBuffer)

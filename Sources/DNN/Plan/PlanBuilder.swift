@@ -1,4 +1,5 @@
 import CDNNL
+import Foundation
 
 extension Plan {
     /// Lays out memory for a fused graph and emits its steps.
@@ -87,6 +88,12 @@ extension Plan {
             self.copyResidual = copyResidual
             let (offsets, total) = planner.layout()
             arenaBytes = total
+            // Refuse before touching memory: a huge input must be an error, not a machine brought down.
+            let physical = ProcessInfo.processInfo.physicalMemory
+            guard UInt64(total) < physical / 10 * 8 else {
+                throw GraphError(String(format: "input %@ needs %.1f GB of activations; this machine has %.1f GB (use a smaller batch or image)",
+                                        input.description, Double(total) / 1e9, Double(physical) / 1e9))
+            }
             arena = Plan.allocate(total)
             for (v, slot) in planner.slotOf {
                 memory[v] = try Memory(desc[v]!, pointer: arena + offsets[slot])

@@ -133,9 +133,14 @@ struct Reader {
         guard let i = Self.int(v) else { throw fail(path, "must be an integer, got \(v)") }
         return i
     }
+    /// Largest count accepted for any size in a config: far above every published HRNet, low
+    /// enough that a hostile file cannot make the model builder allocate without bound.
+    static let limit = 100_000
+
     func positiveInt(_ path: String) throws -> Int {
         guard let i = try optionalInt(path) else { throw fail(path, "is missing") }
         guard i > 0 else { throw fail(path, "must be positive, got \(i)") }
+        guard i <= Self.limit else { throw fail(path, "is \(i), beyond the supported \(Self.limit)") }
         return i
     }
     func optionalBool(_ path: String) throws -> Bool? {
@@ -163,6 +168,7 @@ struct Reader {
         guard let list = v as? [Any] else { throw fail(path, "must be a list of integers, got \(v)") }
         return try list.map {
             guard let i = Self.int($0), i > 0 else { throw fail(path, "must hold positive integers, got \($0)") }
+            guard i <= Self.limit else { throw fail(path, "holds \(i), beyond the supported \(Self.limit)") }
             return i
         }
     }
@@ -189,7 +195,9 @@ struct Reader {
             throw fail("\(path).FUSE_METHOD", "must be SUM, got \(fuse)")
         }
         let modules = try optionalInt("\(path).NUM_MODULES") ?? 1
-        guard modules > 0 else { throw fail("\(path).NUM_MODULES", "must be positive, got \(modules)") }
+        guard modules > 0, modules <= 64 else { throw fail("\(path).NUM_MODULES", "must be 1...64, got \(modules)") }
+        guard blocks.allSatisfy({ $0 <= 64 }) else { throw fail("\(path).NUM_BLOCKS", "must be at most 64 per branch, got \(blocks)") }
+        guard channels.allSatisfy({ $0 <= 8192 }) else { throw fail("\(path).NUM_CHANNELS", "must be at most 8192, got \(channels)") }
         return StageSpec(modules: modules, branches: branches, block: block, blocks: blocks, channels: channels)
     }
 }
