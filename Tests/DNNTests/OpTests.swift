@@ -214,3 +214,21 @@ extension OpTests {
         }
     }
 }
+
+extension OpTests {
+    /// On an AVX-512 machine every convolution of an HRNet-like graph gets a JIT kernel (a
+    /// reference kernel is ~100x slower), including one over a many-channel input.
+    func testConvolutionsUseJITKernels() throws {
+        let g = Graph()
+        let x = g.input(channels: 32)
+        let a = g.relu(g.batchNorm(g.conv(x, key: "a", outChannels: 32, kernel: 3), key: "bn"))
+        g.outputs = [g.relu(g.add(g.conv(a, key: "b", outChannels: 32, kernel: 3), x))]
+        let plan = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 32, 16, 12))
+        let convs = plan.implementations.filter { $0.step.hasPrefix("convolution") }
+        XCTAssertEqual(convs.count, 2)
+        let avx512 = plan.implementations.contains { $0.implementation.contains("avx512") }
+        try XCTSkipUnless(avx512, "not an AVX-512 machine: \(plan.implementations)")
+        for c in convs { XCTAssertTrue(c.implementation.hasPrefix("jit"), "\(c)") }
+        try assertPlanMatchesReference(g, input: [1, 32, 16, 12])
+    }
+}

@@ -60,6 +60,13 @@ final class PrimitiveDesc {
     init(_ h: dnnl_primitive_desc_t) { handle = h }
     deinit { dnnl_primitive_desc_destroy(handle) }
 
+    /// oneDNN's name for the implementation it chose, e.g. "jit:avx512_core" or "ref:any".
+    var implementation: String {
+        var s: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(handle, dnnl_query_impl_info_str, 0, &s) == dnnl_success, let s else { return "?" }
+        return String(cString: s)
+    }
+
     func md(_ what: dnnl_query_t, _ index: Int32 = 0) -> dnnl_memory_desc_t {
         dnnl_primitive_desc_query_md(handle, what, index).pointee
     }

@@ -15,6 +15,8 @@ public final class Plan {
     public let flops: Double
     /// Bytes of the activation arena.
     public let arenaBytes: Int
+    /// Each oneDNN primitive of the plan and the implementation oneDNN chose for it.
+    public private(set) var implementations: [(step: String, implementation: String)] = []
 
     enum Step {
         case primitive(Primitive, [dnnl_exec_arg_t])
@@ -50,6 +52,7 @@ public final class Plan {
         try builder.emit(parameters: parameters, threads: self.threads, plan: self)
         steps = builder.steps
         keepAlive = builder.keepAlive
+        implementations = builder.implementations.map { (step: $0.0, implementation: $0.1) }
         for (v, memory) in zip(graph.outputs, builder.outputMemories) {
             let bytes = MemoryDesc.size(memory.desc)
             let p = Plan.allocate(bytes)

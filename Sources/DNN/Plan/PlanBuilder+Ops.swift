@@ -7,7 +7,8 @@ extension Plan.Builder {
     }
 
     /// Convolution with BN folded in and `postOps` (ReLU / sum) fused.
-    mutating func emitConv(node: Int, batchNorm bn: Int?, postOps: [PostOp], x: Int, out: Int,
+    /// `x` is the input value (for its shape), `src` the memory it is read from.
+    mutating func emitConv(node: Int, batchNorm bn: Int?, postOps: [PostOp], x: Int, src srcValue: Int, out: Int,
                            p: [String: Tensor], plan: Plan) throws {
         guard case .conv(let c) = graph.nodes[node].op else { fatalError("not a convolution") }
         var weight = p["\(c.key).weight"]!
@@ -21,7 +22,7 @@ extension Plan.Builder {
         }
         let xs = shapes[x], ys = shapes[out]
         let wdims = c.groups == 1 ? weight.shape : [c.groups, oc / c.groups] + weight.shape.dropFirst()
-        var src = desc[x]!, dst = desc[out]!
+        var src = desc[srcValue]!, dst = desc[out]!
         var wAny = try MemoryDesc.any(wdims)
         var bMd = try MemoryDesc.plain([oc])
         let strides: [Int64] = [Int64(c.stride.h), Int64(c.stride.w)]
@@ -44,7 +45,7 @@ extension Plan.Builder {
 
         // Pack the weights once into the layout the chosen implementation wants.
         let packed = try pack(weight.scalars, dims: wdims, into: pd.md(dnnl_query_weights_md), plan: plan)
-        var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, memory[x]!), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, memory[out]!)]
+        var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, memory[srcValue]!), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, memory[out]!)]
         if let bias { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: plan.own(bias)))) }
         try primitive(pd, "convolution \(c.key)", args)
     }

@@ -22,6 +22,8 @@ extension Plan {
         var copyResidual: Set<Int> = []
         var steps: [Plan.Step] = []
         var keepAlive: [AnyObject] = []
+        /// (step name, oneDNN implementation) of every primitive, for diagnostics.
+        var implementations: [(String, String)] = []
 
         init(graph: Graph, shapes: [Shape4], input: Shape4) throws {
             self.graph = graph
@@ -32,11 +34,12 @@ extension Plan {
             inputMemory = try Memory(try MemoryDesc.plain(input.dims), pointer: nil)
             desc[inputValue] = inputMemory.desc
 
-            // Non-convolution ops read the input through a blocked copy.
+            // Ops read the input through a blocked copy, except convolutions over a few channels
+            // (an image), which oneDNN's kernels read straight from NCHW.
             let blockedInputID = graph.nodes.count
             var readsInput = false
             for op in ops where op.inputs.contains(inputValue) {
-                if case .conv = op.kind { continue }
+                if case .conv = op.kind, op.inputs[0] == inputValue, input.c <= Self.plainInputChannels { continue }
                 readsInput = true
             }
             if readsInput {
@@ -101,6 +104,9 @@ extension Plan {
             memory[inputValue] = inputMemory
         }
 
+        /// Up to this many input channels a convolution reads the plain NCHW input directly.
+        static let plainInputChannels = 4
+
         /// The value an op reads for `v`: the blocked input copy stands in for the input.
         static func source(_ v: Int, _ input: Int, _ blocked: Int?) -> Int {
             v == input ? (blocked ?? input) : v
@@ -115,6 +121,7 @@ extension Plan {
 
         mutating func primitive(_ pd: PrimitiveDesc, _ name: String, _ args: [(Int32, Memory)]) throws {
             let p = try Primitive(pd.handle, name: name)
+            implementations.append((name, pd.implementation))
             keepAlive.append(p)
             args.forEach { keepAlive.append($0.1) }
             steps.append(.primitive(p, args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }))
@@ -140,7 +147,7 @@ extension Plan {
                 case .input: break
                 case .conv(let node, let bn, let postOps):
                     if copyResidual.contains(out) { try reorder(from: memory[op.inputs[1]]!, to: memory[out]!) }
-                    try emitConv(node: node, batchNorm: bn, postOps: postOps, x: op.inputs[0], out: out, p: p, plan: plan)
+                    try emitConv(node: node, batchNorm: bn, postOps: postOps, x: op.inputs[0], src: ins[0], out: out, p: p, plan: plan)
                 case .add(let relu):
                     let (d, a, b, count) = (pointer(out), pointer(ins[0]), pointer(ins[1]), MemoryDesc.size(desc[out]!) / 4)
                     steps.append(.kernel { Kernels.add(dst: d, a, b, count: count, relu: relu, threads: threads) })

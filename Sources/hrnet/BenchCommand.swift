@@ -1,0 +1,130 @@
+import ArgumentParser
+import DNN
+import Foundation
+import HRNet
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the network: latency, throughput, GFLOP/s against this machine's measured peak, compile time, peak memory.",
+        discussion: "Weights are random unless --weights is given (timing does not depend on values)."
+    )
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var compute: ComputeOptions
+
+    @Option(help: "Images per batch.")
+    var batch: Int = 1
+
+    @Option(help: "Input height (default: the config's IMAGE_SIZE).")
+    var height: Int?
+
+    @Option(help: "Input width (default: the config's IMAGE_SIZE).")
+    var width: Int?
+
+    @Option(help: "Timed runs after the warm-up.")
+    var runs: Int = 20
+
+    @Option(help: "Untimed runs first.")
+    var warmup: Int = 3
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard batch >= 1, runs >= 1, warmup >= 0 else { throw ValidationError("--batch and --runs must be at least 1, --warmup at least 0") }
+        if let h = height, h < 1 { throw ValidationError("--height must be positive") }
+        if let w = width, w < 1 { throw ValidationError("--width must be positive") }
+    }
+
+    func run() throws {
+        let net = HRNetModel(config: try model.loadConfig())
+        let parameters = model.weights == nil ? net.graph.randomParameters(seed: 0) : try model.load(requireWeights: true).parameters
+        let progress = Progress(enabled: !json)
+
+        progress.say("measuring this machine's fp32 peak")
+        let peak = try Benchmark.peakGFLOPs(threads: compute.threads)
+
+        progress.say("compiling")
+        let start = DispatchTime.now()
+        let plan = try net.compile(parameters: parameters, batch: batch, height: height, width: width, threads: compute.threads)
+        try plan.execute()
+        let firstCall = milliseconds(since: start)
+
+        let times = try Benchmark.time(runs: runs, warmup: warmup, progress: progress) { try plan.execute() }
+        let sorted = times.sorted()
+        let median = sorted[sorted.count / 2]
+        let gflop = plan.flops / 1e9
+        let result: [(String, Double)] = [
+            ("gflop", gflop), ("median_ms", median), ("min_ms", sorted[0]), ("max_ms", sorted[sorted.count - 1]),
+            ("images_per_s", Double(batch) * 1000 / median), ("gflops", gflop * 1000 / median),
+            ("peak_gflops", peak), ("first_call_ms", firstCall), ("peak_rss_mb", Benchmark.peakRSSMegabytes()),
+        ]
+        if json {
+            let body = result.map { "\"\($0.0)\": \(String(format: "%.3f", $0.1))" }.joined(separator: ", ")
+            print("{\"model\": \"\(net.config.source)\", \"batch\": \(batch), \"threads\": \(plan.threads), \(body)}")
+            return
+        }
+        let s = plan.inputShape
+        print("\(net.config.source): input \(s.n)x\(s.c)x\(s.h)x\(s.w), \(plan.threads) threads, \(runs) runs")
+        print(String(format: "  %.2f GFLOP   median %.2f ms (min %.2f, max %.2f)   %.1f images/s",
+                     gflop, median, sorted[0], sorted[sorted.count - 1], Double(batch) * 1000 / median))
+        print(String(format: "  %.0f GFLOP/s = %.0f%% of this machine's measured fp32 peak %.0f GFLOP/s",
+                     gflop * 1000 / median, 100 * gflop * 1000 / median / peak, peak))
+        print(String(format: "  first call (compile + run) %.0f ms   peak RSS %.0f MB", firstCall, Benchmark.peakRSSMegabytes()))
+    }
+}
+
+/// Timing helpers shared by `bench` and `run`.
+enum Benchmark {
+    static func time(runs: Int, warmup: Int, progress: Progress, _ body: () throws -> Void) throws -> [Double] {
+        for _ in 0..<warmup { try body() }
+        var times: [Double] = []
+        for k in 0..<runs {
+            let t = DispatchTime.now()
+            try body()
+            times.append(milliseconds(since: t))
+            progress.step(k + 1, of: runs, "timing")
+        }
+        progress.done()
+        return times
+    }
+
+    /// Throughput of one large 3x3 convolution (256 -> 256 channels at 64x64): what oneDNN
+    /// reaches on this machine, the yardstick for the model's GFLOP/s.
+    static func peakGFLOPs(threads: Int?) throws -> Double {
+        let g = Graph()
+        g.outputs = [g.conv(g.input(channels: 256), key: "c", outChannels: 256, kernel: 3)]
+        let plan = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 256, 64, 64), threads: threads)
+        let times = try time(runs: 10, warmup: 3, progress: Progress(enabled: false)) { try plan.execute() }
+        let median = times.sorted()[times.count / 2]
+        return plan.flops / 1e6 / median
+    }
+
+    /// The process's peak resident memory (Linux: VmHWM of /proc/self/status).
+    static func peakRSSMegabytes() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kb / 1024
+    }
+}
+
+/// Progress on a terminal (one line, redrawn); plain lines when output is not a terminal.
+struct Progress {
+    let enabled: Bool
+    let terminal = isatty(2) != 0
+
+    func say(_ message: String) {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\(message)...\n".utf8))
+    }
+    func step(_ k: Int, of n: Int, _ label: String) {
+        guard enabled, terminal else { return }
+        FileHandle.standardError.write(Data("\r\(label) \(k)/\(n)".utf8))
+    }
+    func done() {
+        guard enabled, terminal else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
