@@ -95,7 +95,7 @@ enum Benchmark {
     static func peakGFLOPs(threads: Int?) throws -> Double {
         let g = Graph()
         g.outputs = [g.conv(g.input(channels: 256), key: "c", outChannels: 256, kernel: 3)]
-        let plan = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 256, 64, 64), threads: threads)
+        let plan = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 256, 64, 64), threads: threads, options: .direct)
         let times = try time(runs: 10, warmup: 3, progress: Progress(enabled: false)) { try plan.execute() }
         let median = times.sorted()[times.count / 2]
         return plan.flops / 1e6 / median

@@ -9,13 +9,13 @@ final class OpTests: XCTestCase {
     let tolerance: Float = 1e-4
 
     /// Compiles and runs `graph` on a random input and compares every output with the reference.
-    func assertPlanMatchesReference(_ graph: Graph, input shape: [Int], seed: UInt64 = 1,
+    func assertPlanMatchesReference(_ graph: Graph, input shape: [Int], seed: UInt64 = 1, options: Plan.Options = .init(),
                                     file: StaticString = #filePath, line: UInt = #line) throws {
         let params = graph.randomParameters(seed: seed)
         let x = randomTensor(shape, seed: seed &+ 7)
         let expected = try graph.referenceForward(parameters: params, input: x)
         for threads in [1, 2] {
-            let plan = try Plan(graph: graph, parameters: params, input: Shape4(shape)!, threads: threads)
+            let plan = try Plan(graph: graph, parameters: params, input: Shape4(shape)!, threads: threads, options: options)
             let got = try plan.run(x)
             XCTAssertEqual(got.count, expected.count, file: file, line: line)
             for (g, e) in zip(got, expected) {
@@ -230,5 +230,23 @@ extension OpTests {
         try XCTSkipUnless(avx512, "not an AVX-512 machine: \(plan.implementations)")
         for c in convs { XCTAssertTrue(c.implementation.hasPrefix("jit"), "\(c)") }
         try assertPlanMatchesReference(g, input: [1, 32, 16, 12])
+    }
+}
+
+extension OpTests {
+    /// Winograd convolutions (every eligible 3x3 here), with folded BN, ReLU and sum post-ops.
+    func testWinogradConvolutions() throws {
+        let everywhere = Plan.Options(winograd: true, winogradMinimumPixels: 1)
+        let g = Graph()
+        let x = g.relu(g.batchNorm(g.conv(g.input(channels: 3), key: "stem", outChannels: 16, kernel: 3), key: "b0"))
+        let a = g.relu(g.batchNorm(g.conv(x, key: "c1", outChannels: 16, kernel: 3), key: "b1"))
+        let b = g.batchNorm(g.conv(a, key: "c2", outChannels: 16, kernel: 3, bias: true), key: "b2")
+        let y = g.relu(g.add(b, x))
+        g.outputs = [g.conv(y, key: "c3", outChannels: 40, kernel: 3)]
+        try assertPlanMatchesReference(g, input: [2, 3, 19, 13], options: everywhere)
+        let plan = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(2, 3, 19, 13), options: everywhere)
+        let wino = plan.implementations.filter { $0.implementation.contains("wino") }
+        try XCTSkipIf(wino.isEmpty, "no Winograd implementation on this machine: \(plan.implementations)")
+        XCTAssertGreaterThanOrEqual(wino.count, 3, "\(plan.implementations)")
     }
 }

@@ -14,12 +14,12 @@ final class GoldenTests: XCTestCase {
         HRNetModel(config: try HRNetConfig.load(Fixtures.url("hrnet/\(name).yaml")))
     }
 
-    func run(_ model: HRNetModel, weights: String, input: String, threads: Int = 2) throws -> Tensor {
+    func run(_ model: HRNetModel, weights: String, input: String, threads: Int = 2, options: Plan.Options = .init()) throws -> Tensor {
         let loaded = try Checkpoint.loadFloat(Fixtures.url("hrnet/\(weights)"))
         let (params, report) = try model.graph.bind(loaded, source: weights)
         XCTAssertTrue(report.missing.isEmpty)
         let x = try NPY.read(Fixtures.url("hrnet/\(input)"))
-        let plan = try Plan(graph: model.graph, parameters: params, input: Shape4(x.shape)!, threads: threads)
+        let plan = try Plan(graph: model.graph, parameters: params, input: Shape4(x.shape)!, threads: threads, options: options)
         return try plan.run(x)[0]
     }
 
@@ -58,6 +58,16 @@ final class GoldenTests: XCTestCase {
         for y in outputs.dropFirst() { XCTAssertEqual(y, outputs[0]) }
         // Odd input size: the bilinear resize-to-size paths in fusion and head.
         try assertClose(try run(m, weights: "tiny_seg.safetensors", input: "tiny_seg_input_odd.npy"), "tiny_seg_output_odd.npy")
+    }
+
+    /// Every convolution path: direct only, and Winograd wherever oneDNN takes it.
+    func testConvolutionAlgorithms() throws {
+        for options in [Plan.Options.direct, Plan.Options(winograd: true, winogradMinimumPixels: 1)] {
+            try assertClose(try run(try model("tiny_pose"), weights: "tiny_pose.safetensors", input: "tiny_pose_input.npy", options: options),
+                            "tiny_pose_output.npy")
+            try assertClose(try run(try model("tiny_seg"), weights: "tiny_seg.safetensors", input: "tiny_seg_input.npy", options: options),
+                            "tiny_seg_output.npy")
+        }
     }
 
     func testSegmentationAlignCornersFalse() throws {

@@ -29,9 +29,24 @@ public final class Plan {
     private var owned: [UnsafeMutableRawPointer] = []
     private var keepAlive: [AnyObject] = []
 
+    /// Choices that trade speed against memory or exactness.
+    public struct Options: Sendable {
+        /// Winograd 3x3 convolutions where the output has at least `winogradMinimumPixels`
+        /// pixels (agrees with direct convolution to ~1e-6 relative on HRNet).
+        public var winograd = true
+        public var winogradMinimumPixels = 768
+        public init(winograd: Bool = true, winogradMinimumPixels: Int = 768) {
+            self.winograd = winograd
+            self.winogradMinimumPixels = winogradMinimumPixels
+        }
+        /// Direct convolution only: the exact fp32 sums, for peak measurements and checks.
+        public static let direct = Options(winograd: false)
+    }
+
     /// Compiles `graph` for inputs of shape `input`.
     /// - Parameter threads: oneDNN and kernel threads; all cores when nil.
-    public init(graph: Graph, parameters: [String: Tensor], input: Shape4, threads: Int? = nil) throws {
+    public init(graph: Graph, parameters: [String: Tensor], input: Shape4, threads: Int? = nil,
+                options: Options = Options()) throws {
         self.inputShape = input
         self.threads = max(1, threads ?? Threads.available)
         let shapes = try graph.inferShapes(input: input)
@@ -42,7 +57,7 @@ public final class Plan {
             guard t.shape == spec.shape else { throw GraphError("parameter \(spec.key) has shape \(t.shape), the model needs \(spec.shape)") }
         }
 
-        var builder = try Builder(graph: graph, shapes: shapes, input: input)
+        var builder = try Builder(graph: graph, shapes: shapes, input: input, options: options)
         self.arenaBytes = builder.arenaBytes
 
         self.inputBuffer = Plan.allocate(input.count * 4)

@@ -32,16 +32,26 @@ extension Plan.Builder {
             Self.rightPadding(in: xs.h, out: ys.h, kernel: c.kernel.h, stride: c.stride.h, dilation: c.dilation.h, left: c.padding.h),
             Self.rightPadding(in: xs.w, out: ys.w, kernel: c.kernel.w, stride: c.stride.w, dilation: c.dilation.w, left: c.padding.w),
         ]
-        var cd = dnnl_convolution_desc_t()
-        try withUnsafeMutablePointer(to: &bMd) { bp in
-            try check(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-                                                                 &src, &wAny, bias == nil ? nil : bp, &dst,
-                                                                 strides, dilates, padL, padR), "convolution \(c.key)")
-        }
         let attr = try Attributes(postOps: postOps)
-        var pdh: dnnl_primitive_desc_t?
-        try check(dnnl_primitive_desc_create(&pdh, &cd, attr.handle, Engine.shared.engine, nil), "convolution \(c.key)")
-        let pd = PrimitiveDesc(pdh!)
+        /// A primitive descriptor for `algorithm`, or nil where oneDNN has no implementation.
+        func descriptor(_ algorithm: dnnl_alg_kind_t) throws -> PrimitiveDesc? {
+            var cd = dnnl_convolution_desc_t()
+            try withUnsafeMutablePointer(to: &bMd) { bp in
+                try check(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, algorithm,
+                                                                     &src, &wAny, bias == nil ? nil : bp, &dst,
+                                                                     strides, dilates, padL, padR), "convolution \(c.key)")
+            }
+            var pdh: dnnl_primitive_desc_t?
+            let status = dnnl_primitive_desc_create(&pdh, &cd, attr.handle, Engine.shared.engine, nil)
+            if status == dnnl_unimplemented && algorithm != dnnl_convolution_direct { return nil }
+            try check(status, "convolution \(c.key)")
+            return PrimitiveDesc(pdh!)
+        }
+        // Winograd F(4x4, 3x3) does a 3x3 convolution with about half the multiplications; its
+        // weights take 4x the memory, so it is used where the maps are large and the weights small.
+        let winograd = options.winograd && c.kernel == (3, 3) && c.stride == (1, 1) && c.groups == 1
+            && c.dilation == (1, 1) && ys.h * ys.w >= options.winogradMinimumPixels
+        let pd = try (winograd ? descriptor(dnnl_convolution_winograd) : nil) ?? descriptor(dnnl_convolution_direct)!
 
         // Pack the weights once into the layout the chosen implementation wants.
         let packed = try pack(weight.scalars, dims: wdims, into: pd.md(dnnl_query_weights_md), plan: plan)

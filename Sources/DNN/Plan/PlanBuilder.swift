@@ -8,6 +8,7 @@ extension Plan {
         let shapes: [Shape4]
         let ops: [FusedOp]
         let block = Engine.shared.channelBlock
+        let options: Plan.Options
         /// Memory descriptor of each materialized value.
         var desc: [Int: dnnl_memory_desc_t] = [:]
         var memory: [Int: Memory] = [:]
@@ -25,7 +26,8 @@ extension Plan {
         /// (step name, oneDNN implementation) of every primitive, for diagnostics.
         var implementations: [(String, String)] = []
 
-        init(graph: Graph, shapes: [Shape4], input: Shape4) throws {
+        init(graph: Graph, shapes: [Shape4], input: Shape4, options: Plan.Options) throws {
+            self.options = options
             self.graph = graph
             self.shapes = shapes
             self.ops = graph.fuse()
