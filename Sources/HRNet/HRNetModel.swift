@@ -32,9 +32,11 @@ extension HRNetModel {
     }
 
     /// Compiles the network for a batch at the config's IMAGE_SIZE (or `height` x `width`).
-    public func compile(parameters: [String: Tensor], batch: Int = 1, height: Int? = nil, width: Int? = nil,
-                        threads: Int? = nil) throws -> Plan {
+    /// Hand over the only copy of `parameters` (`consume`) and the fp32 tensors are freed as they are packed.
+    public func compile(parameters: consuming [String: Tensor], batch: Int = 1, height: Int? = nil, width: Int? = nil,
+                        threads: Int? = nil, options: Plan.Options = .init()) throws -> Plan {
         let s = inputShape(batch: batch)
-        return try Plan(graph: graph, parameters: parameters, input: Shape4(batch, 3, height ?? s.h, width ?? s.w), threads: threads)
+        return try Plan(graph: graph, parameters: consume parameters, input: Shape4(batch, 3, height ?? s.h, width ?? s.w),
+                        threads: threads, options: options)
     }
 }

@@ -47,7 +47,7 @@ struct BenchCommand: ParsableCommand {
 
         progress.say("compiling")
         let start = DispatchTime.now()
-        let plan = try net.compile(parameters: parameters, batch: batch, height: height, width: width, threads: compute.threads)
+        let plan = try net.compile(parameters: consume parameters, batch: batch, height: height, width: width, threads: compute.threads, options: compute.planOptions)
         try plan.execute()
         let firstCall = milliseconds(since: start)
 

@@ -55,6 +55,21 @@ struct ComputeOptions: ParsableArguments {
     @Option(help: "Threads for oneDNN and the engine's kernels (default: all cores).")
     var threads: Int?
 
+    enum Convolution: String, ExpressibleByArgument, CaseIterable {
+        case auto, direct, winograd
+    }
+    @Option(help: ArgumentHelp("3x3 convolutions: auto (Winograd on maps of >= 192 pixels), direct (least memory), winograd (all; fastest, most memory).",
+                               valueName: "auto|direct|winograd"))
+    var convolution: Convolution = .auto
+
+    var planOptions: Plan.Options {
+        switch convolution {
+        case .auto: Plan.Options()
+        case .direct: Plan.Options.direct
+        case .winograd: Plan.Options(winograd: true, winogradMinimumPixels: 1)
+        }
+    }
+
     func validate() throws {
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be 1...1024") }
     }

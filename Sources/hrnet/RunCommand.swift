@@ -58,7 +58,8 @@ struct RunCommand: ParsableCommand {
             warn("using a random input batch of shape \(x.shape)")
         }
         let compileStart = DispatchTime.now()
-        let plan = try Plan(graph: net.graph, parameters: parameters, input: Shape4(x.shape)!, threads: compute.threads)
+        let plan = try Plan(graph: net.graph, parameters: consume parameters, input: Shape4(x.shape)!, threads: compute.threads,
+                            options: compute.planOptions)
         let compileMs = milliseconds(since: compileStart)
         var times: [Double] = []
         var y: [Tensor] = []

@@ -96,6 +96,9 @@ final class Attributes {
         var a: dnnl_primitive_attr_t?
         try check(dnnl_primitive_attr_create(&a), "primitive_attr_create")
         handle = a!
+        // The plan gives every primitive one shared scratchpad (steps run one at a time)
+        // instead of oneDNN allocating one per primitive.
+        try check(dnnl_primitive_attr_set_scratchpad_mode(handle, dnnl_scratchpad_mode_user), "set_scratchpad_mode")
         if !postOps.isEmpty {
             var po: dnnl_post_ops_t?
             try check(dnnl_post_ops_create(&po), "post_ops_create")

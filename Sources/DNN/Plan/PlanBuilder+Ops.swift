@@ -9,13 +9,14 @@ extension Plan.Builder {
     /// Convolution with BN folded in and `postOps` (ReLU / sum) fused.
     /// `x` is the input value (for its shape), `src` the memory it is read from.
     mutating func emitConv(node: Int, batchNorm bn: Int?, postOps: [PostOp], x: Int, src srcValue: Int, out: Int,
-                           p: [String: Tensor], plan: Plan) throws {
+                           p: inout [String: Tensor], plan: Plan) throws {
         guard case .conv(let c) = graph.nodes[node].op else { fatalError("not a convolution") }
-        var weight = p["\(c.key).weight"]!
-        var bias = c.hasBias ? p["\(c.key).bias"]!.scalars : nil
+        // Taken out of the dictionary: once packed, the fp32 copy is freed (if the caller let go of it).
+        var weight = p.removeValue(forKey: "\(c.key).weight")!
+        var bias = c.hasBias ? p.removeValue(forKey: "\(c.key).bias")!.scalars : nil
         let oc = weight.shape[0]
         if let bn, case .batchNorm(let b) = graph.nodes[bn].op {
-            let (scale, shift) = Self.batchNormAffine(p, b)
+            let (scale, shift) = Self.batchNormAffine(&p, b)
             let perChannel = weight.count / oc
             for o in 0..<oc { for k in 0..<perChannel { weight.scalars[o * perChannel + k] *= scale[o] } }
             bias = (0..<oc).map { (bias?[$0] ?? 0) * scale[$0] + shift[$0] }
@@ -105,13 +106,15 @@ extension Plan.Builder {
                                                     [Int64(stride), Int64(stride)], [Int64(kernel.0), Int64(kernel.1)],
                                                     [0, 0], [Int64(padding), Int64(padding)], padR), "pooling")
         var pdh: dnnl_primitive_desc_t?
-        try check(dnnl_primitive_desc_create(&pdh, &pdesc, nil, Engine.shared.engine, nil), "pooling")
+        let attr = try Attributes()
+        try check(dnnl_primitive_desc_create(&pdh, &pdesc, attr.handle, Engine.shared.engine, nil), "pooling")
+        withExtendedLifetime(attr) {}
         try primitive(PrimitiveDesc(pdh!), "pooling", [(DNNL_ARG_SRC, memory[x]!), (DNNL_ARG_DST, memory[out]!)])
     }
 
-    mutating func emitLinear(node: Int, x: Int, out: Int, p: [String: Tensor], plan: Plan) throws {
+    mutating func emitLinear(node: Int, x: Int, out: Int, p: inout [String: Tensor], plan: Plan) throws {
         guard case .linear(let l) = graph.nodes[node].op else { fatalError("not a linear layer") }
-        let weight = p["\(l.key).weight"]!
+        let weight = p.removeValue(forKey: "\(l.key).weight")!
         let o = weight.shape[0]
         var src = desc[x]!, dst = desc[out]!
         let srcDims = withUnsafeBytes(of: src.dims) { raw in
@@ -126,11 +129,13 @@ extension Plan.Builder {
                                                            l.hasBias ? bp : nil, &dst), "linear \(l.key)")
         }
         var pdh: dnnl_primitive_desc_t?
-        try check(dnnl_primitive_desc_create(&pdh, &ipd, nil, Engine.shared.engine, nil), "linear \(l.key)")
+        let attr = try Attributes()
+        try check(dnnl_primitive_desc_create(&pdh, &ipd, attr.handle, Engine.shared.engine, nil), "linear \(l.key)")
+        withExtendedLifetime(attr) {}
         let pd = PrimitiveDesc(pdh!)
         let packed = try pack(weight.scalars, dims: wdims, into: pd.md(dnnl_query_weights_md), plan: plan)
         var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, memory[x]!), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, memory[out]!)]
-        if l.hasBias { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: plan.own(p["\(l.key).bias"]!.scalars)))) }
+        if l.hasBias { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: plan.own(p.removeValue(forKey: "\(l.key).bias")!.scalars)))) }
         try primitive(pd, "linear \(l.key)", args)
     }
 }

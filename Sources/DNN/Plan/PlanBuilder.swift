@@ -23,6 +23,8 @@ extension Plan {
         var copyResidual: Set<Int> = []
         var steps: [Plan.Step] = []
         var keepAlive: [AnyObject] = []
+        /// Steps whose primitive needs scratch memory, and its descriptor.
+        var scratchpads: [(step: Int, desc: dnnl_memory_desc_t)] = []
         /// (step name, oneDNN implementation) of every primitive, for diagnostics.
         var implementations: [(String, String)] = []
 
@@ -124,6 +126,8 @@ extension Plan {
         mutating func primitive(_ pd: PrimitiveDesc, _ name: String, _ args: [(Int32, Memory)]) throws {
             let p = try Primitive(pd.handle, name: name)
             implementations.append((name, pd.implementation))
+            let scratch = pd.md(dnnl_query_scratchpad_md)
+            if MemoryDesc.size(scratch) > 0 { scratchpads.append((steps.count, scratch)) }
             keepAlive.append(p)
             args.forEach { keepAlive.append($0.1) }
             steps.append(.primitive(p, args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }))
@@ -136,10 +140,8 @@ extension Plan {
             try primitive(PrimitiveDesc(pd!), "reorder", [(DNNL_ARG_FROM, from), (DNNL_ARG_TO, to)])
         }
 
-        func parameter(_ p: [String: Tensor], _ key: String) -> Tensor { p[key]! }
-
         /// Emits every step; packs weights into `plan`-owned memory.
-        mutating func emit(parameters p: [String: Tensor], threads: Int, plan: Plan) throws {
+        mutating func emit(parameters p: inout [String: Tensor], threads: Int, plan: Plan) throws {
             if let b = blockedInput { try reorder(from: inputMemory, to: memory[b]!) }
             for op in ops.dropFirst() {
                 let out = op.output
@@ -149,7 +151,7 @@ extension Plan {
                 case .input: break
                 case .conv(let node, let bn, let postOps):
                     if copyResidual.contains(out) { try reorder(from: memory[op.inputs[1]]!, to: memory[out]!) }
-                    try emitConv(node: node, batchNorm: bn, postOps: postOps, x: op.inputs[0], src: ins[0], out: out, p: p, plan: plan)
+                    try emitConv(node: node, batchNorm: bn, postOps: postOps, x: op.inputs[0], src: ins[0], out: out, p: &p, plan: plan)
                 case .add(let relu):
                     let (d, a, b, count) = (pointer(out), pointer(ins[0]), pointer(ins[1]), MemoryDesc.size(desc[out]!) / 4)
                     steps.append(.kernel { Kernels.add(dst: d, a, b, count: count, relu: relu, threads: threads) })
@@ -162,7 +164,7 @@ extension Plan {
                     try emitResize(node: node, base: ins[0], x: ins[1], out: out, relu: relu, threads: threads)
                 case .affine(let node, let relu):
                     guard case .batchNorm(let b) = graph.nodes[node].op else { fatalError("affine without batch norm") }
-                    let (scale, shift) = Self.batchNormAffine(p, b)
+                    let (scale, shift) = Self.batchNormAffine(&p, b)
                     let (d, x) = (pointer(out), pointer(ins[0]))
                     let blocks = (s.c + block - 1) / block, planes = s.n * blocks, pixels = s.h * s.w, blk = block
                     steps.append(.kernel {
@@ -173,7 +175,9 @@ extension Plan {
                     var mds = ins.map { desc[$0]! }
                     var dst = desc[out]!
                     var pd: dnnl_primitive_desc_t?
-                    try check(dnnl_concat_primitive_desc_create(&pd, &dst, Int32(mds.count), 1, &mds, nil, Engine.shared.engine), "concat")
+                    let attr = try Attributes()
+                    try check(dnnl_concat_primitive_desc_create(&pd, &dst, Int32(mds.count), 1, &mds, attr.handle, Engine.shared.engine), "concat")
+                    withExtendedLifetime(attr) {}
                     try primitive(PrimitiveDesc(pd!), "concat",
                                   ins.enumerated().map { (DNNL_ARG_MULTIPLE_SRC + Int32($0.offset), memory[$0.element]!) } + [(DNNL_ARG_DST, memory[out]!)])
                 case .pool(let pool):
@@ -185,9 +189,10 @@ extension Plan {
                     try emitPool(x: ins[0], in: x, out: out, algorithm: dnnl_pooling_avg_exclude_padding,
                                  kernel: (x.h, x.w), stride: 1, padding: 0)
                 case .linear(let node):
-                    try emitLinear(node: node, x: ins[0], out: out, p: p, plan: plan)
+                    try emitLinear(node: node, x: ins[0], out: out, p: &p, plan: plan)
                 }
             }
+            try shareScratchpad(plan: plan)
             for v in graph.outputs {
                 let s = shapes[v.id]
                 let dims = desc[v.id]!.ndims == 2 ? [s.n, s.c] : s.dims
@@ -198,9 +203,24 @@ extension Plan {
         }
 
         /// BN as y = x * scale + shift with scale = gamma / sqrt(var + eps).
-        static func batchNormAffine(_ p: [String: Tensor], _ b: BatchNorm) -> (scale: [Float], shift: [Float]) {
-            let gamma = p["\(b.key).weight"]!.scalars, beta = p["\(b.key).bias"]!.scalars
-            let mean = p["\(b.key).running_mean"]!.scalars, variance = p["\(b.key).running_var"]!.scalars
+        /// One scratch buffer, as large as the largest need, passed to every primitive that asks.
+        mutating func shareScratchpad(plan: Plan) throws {
+            guard let bytes = scratchpads.map({ MemoryDesc.size($0.desc) }).max() else { return }
+            let buffer = plan.own(bytes: bytes)
+            for (step, md) in scratchpads {
+                guard case .primitive(let p, var args) = steps[step] else { continue }
+                let m = try Memory(md, pointer: buffer)
+                keepAlive.append(m)
+                args.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: m.handle))
+                steps[step] = .primitive(p, args)
+            }
+        }
+
+        /// Takes the BN's four tensors out of `p`.
+        static func batchNormAffine(_ p: inout [String: Tensor], _ b: BatchNorm) -> (scale: [Float], shift: [Float]) {
+            let gamma = p.removeValue(forKey: "\(b.key).weight")!.scalars, beta = p.removeValue(forKey: "\(b.key).bias")!.scalars
+            let mean = p.removeValue(forKey: "\(b.key).running_mean")!.scalars
+            let variance = p.removeValue(forKey: "\(b.key).running_var")!.scalars
             let scale = (0..<gamma.count).map { gamma[$0] / (variance[$0] + b.eps).squareRoot() }
             let shift = (0..<gamma.count).map { beta[$0] - mean[$0] * scale[$0] }
             return (scale, shift)
