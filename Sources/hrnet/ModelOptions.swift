@@ -62,12 +62,22 @@ struct ComputeOptions: ParsableArguments {
                                valueName: "auto|direct|winograd"))
     var convolution: Convolution = .auto
 
+    enum Precision: String, ExpressibleByArgument, CaseIterable {
+        case fp32, bf16
+    }
+    @Option(help: ArgumentHelp("Arithmetic: fp32, or bf16 activations and weights with fp32 accumulation (AVX512-BF16 CPUs).",
+                               valueName: "fp32|bf16"))
+    var precision: Precision = .fp32
+
     var planOptions: Plan.Options {
+        var o: Plan.Options
         switch convolution {
-        case .auto: Plan.Options()
-        case .direct: Plan.Options.direct
-        case .winograd: Plan.Options(winograd: true, winogradMinimumPixels: 1)
+        case .auto: o = Plan.Options()
+        case .direct: o = Plan.Options.direct
+        case .winograd: o = Plan.Options(winograd: true, winogradMinimumPixels: 1)
         }
+        o.bf16 = precision == .bf16
+        return o
     }
 
     func validate() throws {

@@ -9,7 +9,9 @@ final class OpTests: XCTestCase {
     let tolerance: Float = 1e-4
 
     /// Compiles and runs `graph` on a random input and compares every output with the reference.
+    /// `relativeTolerance`, when given, replaces the absolute 1e-4 by a fraction of the output's range (bf16).
     func assertPlanMatchesReference(_ graph: Graph, input shape: [Int], seed: UInt64 = 1, options: Plan.Options = .init(),
+                                    relativeTolerance: Float? = nil,
                                     file: StaticString = #filePath, line: UInt = #line) throws {
         let params = graph.randomParameters(seed: seed)
         let x = randomTensor(shape, seed: seed &+ 7)
@@ -21,7 +23,8 @@ final class OpTests: XCTestCase {
             for (g, e) in zip(got, expected) {
                 XCTAssertEqual(g.shape, e.shape, file: file, line: line)
                 let err = g.maxAbsDifference(e)
-                XCTAssertLessThanOrEqual(err, tolerance, "max abs error \(err) with \(threads) threads", file: file, line: line)
+                let bound = relativeTolerance.map { $0 * max(e.scalars.map(abs).max() ?? 0, 1e-6) } ?? tolerance
+                XCTAssertLessThanOrEqual(err, bound, "max abs error \(err) with \(threads) threads", file: file, line: line)
             }
             // A second run on the same plan gives the same answer (no state leaks between runs).
             let again = try plan.run(x)
@@ -248,5 +251,26 @@ extension OpTests {
         let wino = plan.implementations.filter { $0.implementation.contains("wino") }
         try XCTSkipIf(wino.isEmpty, "no Winograd implementation on this machine: \(plan.implementations)")
         XCTAssertGreaterThanOrEqual(wino.count, 3, "\(plan.implementations)")
+    }
+}
+
+extension OpTests {
+    /// The engine's kernels and oneDNN's primitives on bf16 activations: every non-convolution
+    /// op and the fused patterns, within 2% of the output range (bf16 keeps 8 significant bits).
+    func testBF16Paths() throws {
+        try XCTSkipUnless(hasNativeBF16, "this CPU has no AVX512-BF16")
+        let bf16 = Plan.Options(bf16: true)
+        for mode in [ResizeMode.nearest, .bilinear(alignCorners: true), .bilinear(alignCorners: false)] {
+            let g = Graph()
+            let x0 = g.conv(g.input(channels: 3), key: "x0", outChannels: 16, kernel: 3)
+            let x1 = g.conv(x0, key: "x1", outChannels: 32, kernel: 3, stride: 2)
+            let up = g.upsample(g.batchNorm(g.conv(x1, key: "f", outChannels: 16, kernel: 1), key: "fb"), factor: 2, mode: mode)
+            let y = g.relu(g.add(x0, up))
+            let z = g.relu(g.add(g.batchNorm(g.conv(y, key: "d", outChannels: 32, kernel: 3, stride: 2), key: "db"), x1))
+            let side = g.relu(g.batchNorm(z, key: "alone"))
+            g.outputs = [y, g.concat([side, g.resize(z, like: side, mode: mode)]), g.maxPool(z, kernel: 3, stride: 2, padding: 1),
+                         g.linear(g.globalAveragePool(z), key: "fc", inFeatures: 32, outFeatures: 5)]
+            try assertPlanMatchesReference(g, input: [2, 3, 16, 12], options: bf16, relativeTolerance: 0.02)
+        }
     }
 }

@@ -70,6 +70,34 @@ final class GoldenTests: XCTestCase {
         }
     }
 
+    /// bf16 activations and weights (fp32 accumulation): 8 significant bits per value, so the
+    /// tolerance is relative to the output range: 3% of max |y|, and the arg-max of each
+    /// heatmap moves by at most one cell.
+    func testBF16() throws {
+        try XCTSkipUnless(hasNativeBF16, "this CPU has no AVX512-BF16")
+        let bf16 = Plan.Options(bf16: true)
+        let m = try model("tiny_pose")
+        let y = try run(m, weights: "tiny_pose.safetensors", input: "tiny_pose_input.npy", options: bf16)
+        let expected = try NPY.read(Fixtures.url("hrnet/tiny_pose_output.npy"))
+        let range = expected.scalars.map(abs).max()!
+        let err = y.maxAbsDifference(expected)
+        XCTAssertLessThanOrEqual(err, 0.03 * range, "bf16 max abs error \(err), output range \(range)")
+        XCTAssertGreaterThan(err, 0, "bf16 must actually differ from fp32")
+        let (h, w) = (32, 24)
+        for map in 0..<(2 * 5) {
+            func peak(_ t: Tensor) -> (Int, Int) {
+                let plane = t.scalars[(map * h * w)..<((map + 1) * h * w)]
+                let i = plane.indices.max { plane[$0] < plane[$1] }! - map * h * w
+                return (i / w, i % w)
+            }
+            let (a, b) = (peak(y), peak(expected))
+            XCTAssertLessThanOrEqual(max(abs(a.0 - b.0), abs(a.1 - b.1)), 1, "heatmap \(map): \(a) vs \(b)")
+        }
+        let seg = try run(try model("tiny_seg"), weights: "tiny_seg.safetensors", input: "tiny_seg_input_odd.npy", options: bf16)
+        let segExpected = try NPY.read(Fixtures.url("hrnet/tiny_seg_output_odd.npy"))
+        XCTAssertLessThanOrEqual(seg.maxAbsDifference(segExpected), 0.03 * segExpected.scalars.map(abs).max()!)
+    }
+
     func testSegmentationAlignCornersFalse() throws {
         let m = try model("tiny_seg_ac_false")
         try assertClose(try run(m, weights: "tiny_seg_ac_false.safetensors", input: "tiny_seg_ac_false_input.npy"),

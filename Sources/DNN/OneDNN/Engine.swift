@@ -115,6 +115,15 @@ final class Attributes {
     deinit { dnnl_primitive_attr_destroy(handle) }
 }
 
+extension Element {
+    var dnnl: dnnl_data_type_t { self == .f32 ? dnnl_f32 : dnnl_bf16 }
+}
+
+/// Whether this CPU runs bf16 convolutions natively (AVX512-BF16).
+public var hasNativeBF16: Bool {
+    dnnl_get_effective_cpu_isa().rawValue >= dnnl_cpu_isa_avx512_core_bf16.rawValue
+}
+
 /// What a convolution does to its result before writing it: ReLU, or add what dst holds.
 enum PostOp: Equatable { case relu, sum }
 
@@ -126,12 +135,12 @@ enum MemoryDesc {
         return md
     }
     /// The engine's blocked activation layout (nChw16c or nChw8c).
-    static func blocked(_ s: Shape4) throws -> dnnl_memory_desc_t {
-        try make(s.dims, Engine.shared.channelBlock == 16 ? dnnl_nChw16c : dnnl_nChw8c)
+    static func blocked(_ s: Shape4, _ e: Element = .f32) throws -> dnnl_memory_desc_t {
+        try make(s.dims, Engine.shared.channelBlock == 16 ? dnnl_nChw16c : dnnl_nChw8c, type: e.dnnl)
     }
-    static func plain(_ dims: [Int]) throws -> dnnl_memory_desc_t {
+    static func plain(_ dims: [Int], _ e: Element = .f32) throws -> dnnl_memory_desc_t {
         let tags: [Int: dnnl_format_tag_t] = [1: dnnl_a, 2: dnnl_ab, 3: dnnl_abc, 4: dnnl_abcd, 5: dnnl_abcde]
-        return try make(dims, tags[dims.count]!)
+        return try make(dims, tags[dims.count]!, type: e.dnnl)
     }
     static func any(_ dims: [Int]) throws -> dnnl_memory_desc_t { try make(dims, dnnl_format_tag_any) }
 

@@ -37,23 +37,44 @@ enum Kernels {
         init(_ body: @escaping (Int, Int) -> Void) { self.body = body }
     }
 
-    static func relu(dst: UnsafeMutablePointer<Float>, src: UnsafePointer<Float>, count: Int, threads: Int) {
+    static func relu(_ e: Element, dst: UnsafeMutableRawPointer, src: UnsafeRawPointer, count: Int, threads: Int) {
+        switch e {
+        case .f32: relu(F32.self, dst, src, count, threads)
+        case .bf16: relu(BF16.self, dst, src, count, threads)
+        }
+    }
+    private static func relu<E: Storage>(_: E.Type, _ dst: UnsafeMutableRawPointer, _ src: UnsafeRawPointer, _ count: Int, _ threads: Int) {
         parallel(count, threads: threads, minimumChunk: 1 << 16) { r in
-            for i in r { dst[i] = max(src[i], 0) }
+            for i in r { E.put(max(E.get(src, i), 0), dst, i) }
         }
     }
 
-    static func add(dst: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    static func add(_ e: Element, dst: UnsafeMutableRawPointer, _ a: UnsafeRawPointer, _ b: UnsafeRawPointer,
                     count: Int, relu: Bool, threads: Int) {
+        switch e {
+        case .f32: add(F32.self, dst, a, b, count, relu, threads)
+        case .bf16: add(BF16.self, dst, a, b, count, relu, threads)
+        }
+    }
+    private static func add<E: Storage>(_: E.Type, _ dst: UnsafeMutableRawPointer, _ a: UnsafeRawPointer, _ b: UnsafeRawPointer,
+                                        _ count: Int, _ relu: Bool, _ threads: Int) {
         parallel(count, threads: threads, minimumChunk: 1 << 16) { r in
-            if relu { for i in r { dst[i] = max(a[i] + b[i], 0) } }
-            else { for i in r { dst[i] = a[i] + b[i] } }
+            if relu { for i in r { E.put(max(E.get(a, i) + E.get(b, i), 0), dst, i) } }
+            else { for i in r { E.put(E.get(a, i) + E.get(b, i), dst, i) } }
         }
     }
 
     /// y = x * scale[c] + shift[c] (an unfolded batch norm), optionally ReLU.
-    static func affine(dst: UnsafeMutablePointer<Float>, src: UnsafePointer<Float>, scale: [Float], shift: [Float],
+    static func affine(_ e: Element, dst: UnsafeMutableRawPointer, src: UnsafeRawPointer, scale: [Float], shift: [Float],
                        planes: Int, blocks: Int, pixels: Int, block: Int, relu: Bool, threads: Int) {
+        switch e {
+        case .f32: affine(F32.self, dst, src, scale, shift, planes, blocks, pixels, block, relu, threads)
+        case .bf16: affine(BF16.self, dst, src, scale, shift, planes, blocks, pixels, block, relu, threads)
+        }
+    }
+    private static func affine<E: Storage>(_: E.Type, _ dst: UnsafeMutableRawPointer, _ src: UnsafeRawPointer, _ scale: [Float],
+                                           _ shift: [Float], _ planes: Int, _ blocks: Int, _ pixels: Int, _ block: Int,
+                                           _ relu: Bool, _ threads: Int) {
         parallel(planes, threads: threads) { r in
             for plane in r {
                 let cb = plane % blocks
@@ -62,8 +83,8 @@ enum Kernels {
                     for l in 0..<block {
                         let c = cb * block + l
                         let i = base + p * block + l
-                        let v = c < scale.count ? src[i] * scale[c] + shift[c] : 0
-                        dst[i] = relu ? max(v, 0) : v
+                        let v = c < scale.count ? E.get(src, i) * scale[c] + shift[c] : 0
+                        E.put(relu ? max(v, 0) : v, dst, i)
                     }
                 }
             }
@@ -93,45 +114,94 @@ enum Kernels {
 
     /// dst = [base +] resize(src) [then ReLU], per plane of B-channel pixels.
     /// `dst` may be `base` (accumulate in place); it never aliases `src`.
-    static func resize(dst: UnsafeMutablePointer<Float>, src: UnsafePointer<Float>, base: UnsafePointer<Float>?,
+    static func resize(_ e: Element, dst: UnsafeMutableRawPointer, src: UnsafeRawPointer, base: UnsafeRawPointer?,
                        planes: Int, inH: Int, inW: Int, rows: ResizeAxis, cols: ResizeAxis,
                        block: Int, relu: Bool, threads: Int) {
-        switch block {
-        case 16: resize(SIMD16<Float>.self, dst, src, base, planes, inH, inW, rows, cols, relu, threads)
-        case 8: resize(SIMD8<Float>.self, dst, src, base, planes, inH, inW, rows, cols, relu, threads)
-        default: fatalError("unsupported channel block \(block)")
+        switch (e, block) {
+        case (.f32, 16): resize(F32x16.self, dst, src, base, planes, inH, inW, rows, cols, relu, threads)
+        case (.f32, 8): resize(F32x8.self, dst, src, base, planes, inH, inW, rows, cols, relu, threads)
+        case (.bf16, 16): resize(BF16x16.self, dst, src, base, planes, inH, inW, rows, cols, relu, threads)
+        default: fatalError("unsupported channel block \(block) for \(e)")
         }
     }
 
-    private static func resize<V: SIMD>(_: V.Type, _ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>,
-                                        _ base: UnsafePointer<Float>?, _ planes: Int, _ inH: Int, _ inW: Int,
-                                        _ rows: ResizeAxis, _ cols: ResizeAxis, _ relu: Bool, _ threads: Int)
-    where V.Scalar == Float {
+    private static func resize<P: PixelStorage>(_: P.Type, _ dst: UnsafeMutableRawPointer, _ src: UnsafeRawPointer,
+                                                _ base: UnsafeRawPointer?, _ planes: Int, _ inH: Int, _ inW: Int,
+                                                _ rows: ResizeAxis, _ cols: ResizeAxis, _ relu: Bool, _ threads: Int) {
+        typealias V = P.Vector
         let outH = rows.lo.count, outW = cols.lo.count
-        let b = V.scalarCount
         let zero = V(repeating: 0)
-        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V {
-            UnsafeRawPointer(p).loadUnaligned(as: V.self)
-        }
         parallel(planes * outH, threads: threads, minimumChunk: 4) { r in
             for row in r {
                 let plane = row / outH, i = row % outH
-                let s = src + plane * inH * inW * b
-                let r0 = s + Int(rows.lo[i]) * inW * b, r1 = s + Int(rows.hi[i]) * inW * b
+                let s = plane * inH * inW
+                let r0 = s + Int(rows.lo[i]) * inW, r1 = s + Int(rows.hi[i]) * inW
                 let wy = V(repeating: rows.weight[i])
-                let out = dst + (plane * outH + i) * outW * b
-                let add = base.map { $0 + (plane * outH + i) * outW * b }
+                let out = (plane * outH + i) * outW
                 for j in 0..<outW {
-                    let c0 = Int(cols.lo[j]) * b, c1 = Int(cols.hi[j]) * b
+                    let c0 = Int(cols.lo[j]), c1 = Int(cols.hi[j])
                     let wx = V(repeating: cols.weight[j])
-                    let top = load(r0 + c0) + (load(r0 + c1) - load(r0 + c0)) * wx
-                    let bottom = load(r1 + c0) + (load(r1 + c1) - load(r1 + c0)) * wx
+                    let a = P.load(src, r0 + c0), b = P.load(src, r0 + c1)
+                    let c = P.load(src, r1 + c0), d = P.load(src, r1 + c1)
+                    let top = a + (b - a) * wx
+                    let bottom = c + (d - c) * wx
                     var v = top + (bottom - top) * wy
-                    if let add { v += load(add + j * b) }
+                    if let base { v += P.load(base, out + j) }
                     if relu { v = v.replacing(with: zero, where: v .< zero) }
-                    UnsafeMutableRawPointer(out + j * b).storeBytes(of: v, as: V.self)
+                    P.store(v, dst, out + j)
                 }
             }
         }
+    }
+}
+
+/// How activations are stored: fp32, or bf16 (the upper half of an fp32, rounded to nearest even).
+public enum Element: Sendable {
+    case f32, bf16
+    var size: Int { self == .f32 ? 4 : 2 }
+}
+
+/// Scalar access to activation storage, as fp32.
+protocol Storage {
+    static func get(_ p: UnsafeRawPointer, _ i: Int) -> Float
+    static func put(_ v: Float, _ p: UnsafeMutableRawPointer, _ i: Int)
+}
+enum F32: Storage {
+    @inline(__always) static func get(_ p: UnsafeRawPointer, _ i: Int) -> Float { p.load(fromByteOffset: i * 4, as: Float.self) }
+    @inline(__always) static func put(_ v: Float, _ p: UnsafeMutableRawPointer, _ i: Int) { p.storeBytes(of: v, toByteOffset: i * 4, as: Float.self) }
+}
+enum BF16: Storage {
+    @inline(__always) static func get(_ p: UnsafeRawPointer, _ i: Int) -> Float {
+        Float(bitPattern: UInt32(p.load(fromByteOffset: i * 2, as: UInt16.self)) << 16)
+    }
+    @inline(__always) static func put(_ v: Float, _ p: UnsafeMutableRawPointer, _ i: Int) {
+        let bits = v.bitPattern
+        p.storeBytes(of: UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16), toByteOffset: i * 2, as: UInt16.self)
+    }
+}
+
+/// Access to one pixel (a channel block) as a SIMD vector of fp32; `i` counts pixels.
+protocol PixelStorage {
+    associatedtype Vector: SIMD where Vector.Scalar == Float
+    static func load(_ p: UnsafeRawPointer, _ i: Int) -> Vector
+    static func store(_ v: Vector, _ p: UnsafeMutableRawPointer, _ i: Int)
+}
+enum F32x16: PixelStorage {
+    @inline(__always) static func load(_ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Float> { p.loadUnaligned(fromByteOffset: i * 64, as: SIMD16<Float>.self) }
+    @inline(__always) static func store(_ v: SIMD16<Float>, _ p: UnsafeMutableRawPointer, _ i: Int) { p.storeBytes(of: v, toByteOffset: i * 64, as: SIMD16<Float>.self) }
+}
+enum F32x8: PixelStorage {
+    @inline(__always) static func load(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> { p.loadUnaligned(fromByteOffset: i * 32, as: SIMD8<Float>.self) }
+    @inline(__always) static func store(_ v: SIMD8<Float>, _ p: UnsafeMutableRawPointer, _ i: Int) { p.storeBytes(of: v, toByteOffset: i * 32, as: SIMD8<Float>.self) }
+}
+enum BF16x16: PixelStorage {
+    @inline(__always) static func load(_ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Float> {
+        let h = p.loadUnaligned(fromByteOffset: i * 32, as: SIMD16<UInt16>.self)
+        return unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD16<Float>.self)
+    }
+    @inline(__always) static func store(_ v: SIMD16<Float>, _ p: UnsafeMutableRawPointer, _ i: Int) {
+        let bits = unsafeBitCast(v, to: SIMD16<UInt32>.self)
+        let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
+        p.storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: rounded), toByteOffset: i * 32, as: SIMD16<UInt16>.self)
     }
 }

@@ -38,9 +38,13 @@ public final class Plan {
         /// maps >= 192 pixels 30.4 ms / 199 MB, none 43 ms / 155 MB.
         public var winograd = true
         public var winogradMinimumPixels = 192
-        public init(winograd: Bool = true, winogradMinimumPixels: Int = 192) {
+        /// Activations and weights in bf16 with fp32 accumulation (needs AVX512-BF16); inputs,
+        /// outputs and biases stay fp32. Winograd does not apply.
+        public var bf16 = false
+        public init(winograd: Bool = true, winogradMinimumPixels: Int = 192, bf16: Bool = false) {
             self.winograd = winograd
             self.winogradMinimumPixels = winogradMinimumPixels
+            self.bf16 = bf16
         }
         /// Direct convolution only: the exact fp32 sums, for peak measurements and checks.
         public static let direct = Options(winograd: false)

@@ -24,7 +24,7 @@ extension Plan.Builder {
         let xs = shapes[x], ys = shapes[out]
         let wdims = c.groups == 1 ? weight.shape : [c.groups, oc / c.groups] + weight.shape.dropFirst()
         var src = desc[srcValue]!, dst = desc[out]!
-        var wAny = try MemoryDesc.any(wdims)
+        var wAny = try MemoryDesc.make(wdims, dnnl_format_tag_any, type: element.dnnl)
         var bMd = try MemoryDesc.plain([oc])
         let strides: [Int64] = [Int64(c.stride.h), Int64(c.stride.w)]
         let dilates: [Int64] = [Int64(c.dilation.h - 1), Int64(c.dilation.w - 1)]
@@ -86,9 +86,9 @@ extension Plan.Builder {
         let rows = Kernels.ResizeAxis(inSize: xs.h, outSize: ys.h, mode: r.mode)
         let cols = Kernels.ResizeAxis(inSize: xs.w, outSize: ys.w, mode: r.mode)
         let planes = xs.n * ((xs.c + block - 1) / block)
-        let (d, s, b, blk) = (pointer(out), pointer(x), base.map { UnsafePointer(pointer($0)) }, block)
+        let (d, s, b, blk, e) = (pointer(out), pointer(x), base.map { UnsafeRawPointer(pointer($0)) }, block, element)
         steps.append(.kernel {
-            Kernels.resize(dst: d, src: s, base: b, planes: planes, inH: xs.h, inW: xs.w, rows: rows, cols: cols,
+            Kernels.resize(e, dst: d, src: s, base: b, planes: planes, inH: xs.h, inW: xs.w, rows: rows, cols: cols,
                            block: blk, relu: relu, threads: threads)
         })
     }
@@ -121,7 +121,7 @@ extension Plan.Builder {
             (0..<Int(src.ndims)).map { Int(raw.load(fromByteOffset: $0 * 8, as: Int64.self)) }
         }
         let wdims = [o] + srcDims.dropFirst()
-        var wAny = try MemoryDesc.any(wdims)
+        var wAny = try MemoryDesc.make(wdims, dnnl_format_tag_any, type: element.dnnl)
         var bMd = try MemoryDesc.plain([o])
         var ipd = dnnl_inner_product_desc_t()
         try withUnsafeMutablePointer(to: &bMd) { bp in

@@ -9,6 +9,8 @@ extension Plan {
         let ops: [FusedOp]
         let block = Engine.shared.channelBlock
         let options: Plan.Options
+        /// How activations are stored between the input and the outputs.
+        let element: Element
         /// Memory descriptor of each materialized value.
         var desc: [Int: dnnl_memory_desc_t] = [:]
         var memory: [Int: Memory] = [:]
@@ -30,6 +32,8 @@ extension Plan {
 
         init(graph: Graph, shapes: [Shape4], input: Shape4, options: Plan.Options) throws {
             self.options = options
+            self.element = options.bf16 ? .bf16 : .f32
+            if options.bf16 && !hasNativeBF16 { throw GraphError("bf16 needs a CPU with AVX512-BF16; this one has none (use fp32)") }
             self.graph = graph
             self.shapes = shapes
             self.ops = graph.fuse()
@@ -42,22 +46,26 @@ extension Plan {
             // (an image), which oneDNN's kernels read straight from NCHW.
             let blockedInputID = graph.nodes.count
             var readsInput = false
+            var onlyConvolutionsReadInput = true
             for op in ops where op.inputs.contains(inputValue) {
-                if case .conv = op.kind, op.inputs[0] == inputValue, input.c <= Self.plainInputChannels { continue }
+                if case .conv = op.kind, op.inputs[0] == inputValue {} else { onlyConvolutionsReadInput = false }
+                if case .conv = op.kind, op.inputs[0] == inputValue, input.c <= Self.plainInputChannels, !options.bf16 { continue }
                 readsInput = true
             }
             if readsInput {
                 blockedInput = blockedInputID
-                desc[blockedInputID] = try MemoryDesc.blocked(input)
+                // A bf16 image (few channels) stays NCHW: oneDNN's bf16 kernels read it that way.
+                desc[blockedInputID] = options.bf16 && input.c <= Self.plainInputChannels && onlyConvolutionsReadInput
+                    ? try MemoryDesc.plain(input.dims, element) : try MemoryDesc.blocked(input, element)
             }
 
             // Output descriptors.
             for op in ops.dropFirst() {
                 let s = shapes[op.output]
                 switch op.kind {
-                case .linear: desc[op.output] = try MemoryDesc.plain([s.n, s.c])
+                case .linear: desc[op.output] = try MemoryDesc.plain([s.n, s.c], element)
                 case .relu, .add: desc[op.output] = desc[Self.source(op.inputs[0], inputValue, blockedInput)]!
-                default: desc[op.output] = try MemoryDesc.blocked(s)
+                default: desc[op.output] = try MemoryDesc.blocked(s, element)
                 }
             }
 
@@ -117,10 +125,10 @@ extension Plan {
         }
         func source(_ v: Int) -> Int { Self.source(v, inputValue, blockedInput) }
 
-        func pointer(_ v: Int) -> UnsafeMutablePointer<Float> {
+        func pointer(_ v: Int) -> UnsafeMutableRawPointer {
             var p: UnsafeMutableRawPointer?
             dnnl_memory_get_data_handle(memory[v]!.handle, &p)
-            return p!.assumingMemoryBound(to: Float.self)
+            return p!
         }
 
         mutating func primitive(_ pd: PrimitiveDesc, _ name: String, _ args: [(Int32, Memory)]) throws {
@@ -153,11 +161,13 @@ extension Plan {
                     if copyResidual.contains(out) { try reorder(from: memory[op.inputs[1]]!, to: memory[out]!) }
                     try emitConv(node: node, batchNorm: bn, postOps: postOps, x: op.inputs[0], src: ins[0], out: out, p: &p, plan: plan)
                 case .add(let relu):
-                    let (d, a, b, count) = (pointer(out), pointer(ins[0]), pointer(ins[1]), MemoryDesc.size(desc[out]!) / 4)
-                    steps.append(.kernel { Kernels.add(dst: d, a, b, count: count, relu: relu, threads: threads) })
+                    let (d, a, b, e) = (pointer(out), pointer(ins[0]), pointer(ins[1]), element)
+                    let count = MemoryDesc.size(desc[out]!) / e.size
+                    steps.append(.kernel { Kernels.add(e, dst: d, a, b, count: count, relu: relu, threads: threads) })
                 case .relu:
-                    let (d, a, count) = (pointer(out), pointer(ins[0]), MemoryDesc.size(desc[out]!) / 4)
-                    steps.append(.kernel { Kernels.relu(dst: d, src: a, count: count, threads: threads) })
+                    let (d, a, e) = (pointer(out), pointer(ins[0]), element)
+                    let count = MemoryDesc.size(desc[out]!) / e.size
+                    steps.append(.kernel { Kernels.relu(e, dst: d, src: a, count: count, threads: threads) })
                 case .resize(let node):
                     try emitResize(node: node, base: nil, x: ins[0], out: out, relu: false, threads: threads)
                 case .resizeAdd(let node, let relu):
@@ -165,10 +175,10 @@ extension Plan {
                 case .affine(let node, let relu):
                     guard case .batchNorm(let b) = graph.nodes[node].op else { fatalError("affine without batch norm") }
                     let (scale, shift) = Self.batchNormAffine(&p, b)
-                    let (d, x) = (pointer(out), pointer(ins[0]))
+                    let (d, x, e) = (pointer(out), pointer(ins[0]), element)
                     let blocks = (s.c + block - 1) / block, planes = s.n * blocks, pixels = s.h * s.w, blk = block
                     steps.append(.kernel {
-                        Kernels.affine(dst: d, src: x, scale: scale, shift: shift, planes: planes, blocks: blocks,
+                        Kernels.affine(e, dst: d, src: x, scale: scale, shift: shift, planes: planes, blocks: blocks,
                                        pixels: pixels, block: blk, relu: relu, threads: threads)
                     })
                 case .concat:
