@@ -74,7 +74,9 @@ public final class Plan {
         try builder.inputMemory.setPointer(inputBuffer)
         cdnnl_set_num_threads(Int32(self.threads))
         var remaining = consume parameters
-        try builder.emit(parameters: &remaining, threads: self.threads, plan: self)
+        let threads = self.threads
+        // Weight packing runs oneDNN reorders: on the compute thread too, so one OpenMP pool serves all.
+        try ComputeThread.shared.run { try builder.emit(parameters: &remaining, threads: threads, plan: self) }
         steps = builder.steps
         keepAlive = builder.keepAlive
         implementations = builder.implementations.map { (step: $0.0, implementation: $0.1) }
@@ -123,6 +125,10 @@ public final class Plan {
 
     /// Runs the network on whatever the input buffer holds (for benchmarks).
     public func execute() throws {
+        try ComputeThread.shared.run { try executeHere() }
+    }
+
+    private func executeHere() throws {
         cdnnl_set_num_threads(Int32(threads))
         let stream = Engine.shared.stream
         for step in steps {
