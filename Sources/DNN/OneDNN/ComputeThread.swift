@@ -11,6 +11,9 @@ final class ComputeThread: @unchecked Sendable {
 
     private let lock = NSCondition()
     private var work: (() -> Void)?
+    /// Counts finished jobs; a caller waits until the count passes its own job.
+    private var finished = 0
+    private var started = 0
     private var thread: Thread!
 
     private init() {
@@ -22,16 +25,23 @@ final class ComputeThread: @unchecked Sendable {
 
     private func loop() {
         while true {
-            lock.lock()
-            while work == nil { lock.wait() }
-            let job = work!
-            lock.unlock()
-            job()
+            runNextJob()
             lock.lock()
             work = nil
+            finished += 1
             lock.broadcast()
             lock.unlock()
         }
+    }
+
+    /// Waits for a job and runs it; the job's closure is released when this returns, before
+    /// its caller is told it finished.
+    private func runNextJob() {
+        lock.lock()
+        while work == nil { lock.wait() }
+        let job = work!
+        lock.unlock()
+        job()
     }
 
     /// Runs `body` on the compute thread and waits for it; calls from several threads queue up.
@@ -43,8 +53,12 @@ final class ComputeThread: @unchecked Sendable {
             lock.lock()
             while work != nil { lock.wait() }
             work = job
+            started += 1
+            let ticket = started
             lock.broadcast()
-            while result == nil { lock.wait() }
+            // Wait until the compute thread has dropped the job, not only run it: the closure
+            // must not outlive this call.
+            while finished < ticket { lock.wait() }
             lock.unlock()
             return try result!.get()
         }

@@ -31,6 +31,10 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
     let temp = dir.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
     do {
         try data.write(to: temp)
+        // Flush before the rename, so a crash cannot leave the new name on an empty file.
+        let handle = try FileHandle(forWritingTo: temp)
+        try handle.synchronize()
+        try handle.close()
         // rename(2) replaces the destination in one step.
         guard rename(temp.path, url.path) == 0 else {
             throw CheckpointError(url, "cannot be written: \(String(cString: strerror(errno)))")

@@ -31,8 +31,8 @@ public enum SafeTensors {
                 throw fail("tensor '\(key)' lacks dtype, shape or data_offsets")
             }
             guard let dtype = DType(rawValue: dt) else { throw fail("tensor '\(key)' has unsupported dtype \(dt)") }
-            let shape = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
-            let offsets = offsetsAny.compactMap { ($0 as? NSNumber)?.intValue }
+            let shape = shapeAny.compactMap(integer)
+            let offsets = offsetsAny.compactMap(integer)
             guard shape.count == shapeAny.count, shape.allSatisfy({ $0 >= 0 }), offsets.count == 2 else {
                 throw fail("tensor '\(key)' has a malformed shape or data_offsets")
             }
@@ -78,6 +78,14 @@ public enum SafeTensors {
         data.append(contentsOf: Array(header.utf8))
         for key in keys { tensors[key]!.scalars.withUnsafeBytes { data.append(contentsOf: $0) } }
         try writeAtomically(data, to: url)
+    }
+
+    /// A JSON integer (not a bool, not a fraction or exponent form, within Int).
+    static func integer(_ value: Any) -> Int? {
+        guard let n = value as? NSNumber, ["i", "s", "l", "q", "I", "S", "L", "Q"].contains(String(cString: n.objCType)) else {
+            return nil
+        }
+        return value as? Int
     }
 
     static func jsonString(_ s: String) -> String {

@@ -5,25 +5,31 @@ import Foundation
 enum TorchCheckpoint {
     /// Zip: `<archive>/data.pkl` is the object pickle; `<archive>/data/<key>` the storages.
     static func readZip(_ data: Data, _ url: URL) throws -> [String: StoredTensor] {
-        let zip = try ZipArchive(data, url)
-        guard let pkl = zip.entries.keys.filter({ $0.hasSuffix("data.pkl") }).min(by: { $0.count < $1.count }) else {
-            throw CheckpointError(url, "zip archive without data.pkl: not a PyTorch checkpoint")
-        }
-        let prefix = String(pkl.dropLast("data.pkl".count))
-        return try data.withUnsafeBytes { raw in
+        try data.withUnsafeBytes { raw in
+            let zip = try ZipArchive(raw, url)
+            guard let pkl = zip.entries.keys.filter({ $0.hasSuffix("data.pkl") }).min(by: { $0.count < $1.count }) else {
+                throw CheckpointError(url, "zip archive without data.pkl: not a PyTorch checkpoint")
+            }
+            let prefix = String(pkl.dropLast("data.pkl".count))
+            if let order = zip.entries["\(prefix)byteorder"] {
+                let text = String(decoding: raw[order.range.prefix(16)], as: UTF8.self)
+                guard text.hasPrefix("little") else {
+                    throw CheckpointError(url, "byte order '\(text)' is not supported (only little-endian checkpoints)")
+                }
+            }
             let entry = zip.entries[pkl]!
-            var storages: [String: (dtype: DType, count: Int)] = [:]
             var up = Unpickler(UnsafeRawBufferPointer(rebasing: raw[entry.range]), url: url) { pid in
                 let (dtype, key, count) = try storageReference(pid, url)
-                storages[key] = (dtype, count)
                 return .storage(dtype: dtype, key: key, count: count)
             }
+            defer { up.releaseValues() }
             let root = try up.load()
-            return try collect(root, url) { ref in
+            return try collect(root, url, budget: raw.count) { ref in
                 guard let e = zip.entries["\(prefix)data/\(ref.storageKey)"] else {
                     throw CheckpointError(url, "storage \(ref.storageKey) is missing from the archive (truncated?)")
                 }
-                guard e.range.count >= ref.storageCount * ref.dtype.size else {
+                let (needed, overflow) = ref.storageCount.multipliedReportingOverflow(by: ref.dtype.size)
+                guard !overflow, e.range.count >= needed else {
                     throw CheckpointError(url, "storage \(ref.storageKey) holds \(e.range.count) bytes, less than its \(ref.storageCount) elements")
                 }
                 return UnsafeRawBufferPointer(rebasing: raw[e.range])
@@ -41,6 +47,7 @@ enum TorchCheckpoint {
                 storages[key] = (dtype, count)
                 return .storage(dtype: dtype, key: key, count: count)
             }
+            defer { up.releaseValues() }
             let magic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
             guard case .wideInt(let m) = try up.load(), m == magic else {
                 throw CheckpointError(url, "not a PyTorch legacy checkpoint (bad magic number)")
@@ -48,7 +55,12 @@ enum TorchCheckpoint {
             guard case .int(let protocolVersion) = try up.load(), protocolVersion == 1001 else {
                 throw CheckpointError(url, "unsupported legacy protocol version")
             }
-            _ = try up.load()                // sys info
+            // sys info: {'protocol_version', 'little_endian', 'type_sizes'}
+            if case .dict(let info) = try up.load(),
+               let little = info.items.first(where: { $0.key.asString == "little_endian" })?.value,
+               case .bool(false) = little {
+                throw CheckpointError(url, "big-endian checkpoint is not supported (only little-endian)")
+            }
             let root = try up.load()
             guard let keys = try up.load().asTuple?.compactMap(\.asString) else {
                 throw CheckpointError(url, "legacy storage key list is missing")
@@ -66,26 +78,33 @@ enum TorchCheckpoint {
                 offsets[key] = (p + 8)..<(p + 8 + bytes)
                 p += 8 + bytes
             }
-            return try collect(root, url) { ref in
+            return try collect(root, url, budget: raw.count) { ref in
                 guard let r = offsets[ref.storageKey] else { throw CheckpointError(url, "storage \(ref.storageKey) has no data") }
                 return UnsafeRawBufferPointer(rebasing: raw[r])
             }
         }
     }
 
-    /// ('storage', storage_type, key, location, numel[, view]).
+    /// ('storage', storage_type, key, location, numel[, view_metadata]).
     static func storageReference(_ pid: [PickleValue], _ url: URL) throws -> (DType, String, Int) {
         guard pid.count >= 5, pid[0].asString == "storage", case .global(let type) = pid[1],
               let key = pid[2].asString, let count = pid[4].asInt, count >= 0 else {
             throw CheckpointError(url, "malformed storage reference in the pickle")
         }
         guard let dtype = Unpickler.storageTypes[type] else { throw CheckpointError(url, "storage type \(type) is not supported") }
+        if pid.count >= 6, pid[5].asTuple != nil {
+            // torch < 0.4 could save a storage as a view of another; torch 1.x always writes None.
+            throw CheckpointError(url, "storage \(key) is a storage view (a file from torch < 0.4), which is not supported")
+        }
         return (dtype, key, count)
     }
 
     /// The state dict inside `root` (unwrapping `state_dict` / `model`, dropping `module.`),
     /// with each tensor copied out of its storage.
-    static func collect(_ root: PickleValue, _ url: URL,
+    /// `budget` is the file's size: tensors may together take at most `4 * budget + 1 MiB` bytes
+    /// (views may share a storage, but a small hostile file cannot make us allocate gigabytes
+    /// by naming one storage from thousands of keys).
+    static func collect(_ root: PickleValue, _ url: URL, budget: Int,
                         storage: (PickleValue.TensorRef) throws -> UnsafeRawBufferPointer) throws -> [String: StoredTensor] {
         guard case .dict(var dict) = root else { throw CheckpointError(url, "the checkpoint is not a dict of tensors") }
         for wrapper in ["state_dict", "model"] {
@@ -103,8 +122,14 @@ enum TorchCheckpoint {
         if refs.isEmpty { throw CheckpointError(url, "the checkpoint holds no tensors") }
         let strip = refs.allSatisfy { $0.0.hasPrefix("module.") }
         var out: [String: StoredTensor] = [:]
+        var remaining = 4 * budget + (1 << 20)
         for (key, ref) in refs {
-            out[strip ? String(key.dropFirst(7)) : key] = try materialize(ref, storage(ref), url, key)
+            let t = try materialize(ref, storage(ref), url, key)
+            remaining -= t.bytes.count
+            guard remaining >= 0 else {
+                throw CheckpointError(url, "tensors add up to more than 4x the file size (one storage named by too many keys?)")
+            }
+            out[strip ? String(key.dropFirst(7)) : key] = t
         }
         return out
     }
@@ -117,15 +142,21 @@ enum TorchCheckpoint {
         var count = 1, last = r.offset
         for (d, st) in zip(r.shape, r.strides) {
             let (c, o1) = count.multipliedReportingOverflow(by: d)
-            guard !o1 else { throw fail("size overflows") }
+            guard !o1 else { throw fail("size \(r.shape) overflows") }
             count = c
             if d > 0 {
                 let (span, o2) = (d - 1).multipliedReportingOverflow(by: st)
-                guard !o2 else { throw fail("stride overflows") }
-                last += span
+                let (l, o3) = last.addingReportingOverflow(span)
+                guard !o2, !o3 else { throw fail("view of \(r.shape) with strides \(r.strides) at offset \(r.offset) overflows") }
+                last = l
             }
         }
         guard count == 0 || last < elements else { throw fail("view of \(r.shape) at offset \(r.offset) lies outside its storage of \(elements) elements") }
+        // A view can hold more elements than its storage only by repeating them (stride 0, as
+        // `expand` makes); materializing that could take far more memory than the file holds.
+        guard count <= elements else {
+            throw fail("view of \(r.shape) with strides \(r.strides) repeats elements of its \(elements)-element storage (save it with .contiguous())")
+        }
         let size = r.dtype.size
         var out = Data(count: count * size)
         out.withUnsafeMutableBytes { dst in

@@ -11,7 +11,9 @@ indirect enum PickleValue {
     case float(Double)
     case string(String)
     case bytes([UInt8])
-    case tuple([PickleValue])
+    /// A tuple with its nesting depth, computed once when it is built: a pickle can share one
+    /// tuple many times through the memo, so recomputing depths would take exponential time.
+    case tuple([PickleValue], depth: Int)
     case list(ListBox)
     case dict(DictBox)
     case global(String)
@@ -25,6 +27,10 @@ indirect enum PickleValue {
     final class ListBox { var items: [PickleValue] = []; var depth = 1 }
     final class DictBox { var items: [(key: PickleValue, value: PickleValue)] = []; var depth = 1 }
 
+    static func tuple(_ items: [PickleValue]) -> PickleValue {
+        .tuple(items, depth: 1 + (items.map(\.depth).max() ?? 0))
+    }
+
     /// A tensor view: storage, element offset, sizes and strides (elements).
     struct TensorRef {
         let dtype: DType
@@ -37,7 +43,7 @@ indirect enum PickleValue {
 
     var depth: Int {
         switch self {
-        case .tuple(let xs): 1 + (xs.map(\.depth).max() ?? 0)
+        case .tuple(_, let depth): depth
         case .list(let b): b.depth
         case .dict(let b): b.depth
         default: 0
@@ -47,7 +53,7 @@ indirect enum PickleValue {
     var asInt: Int? { if case .int(let i) = self { i } else { nil } }
     var asTuple: [PickleValue]? {
         switch self {
-        case .tuple(let xs): xs
+        case .tuple(let xs, _): xs
         case .list(let b): b.items
         default: nil
         }
@@ -71,6 +77,23 @@ struct Unpickler {
         "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.dtype", "builtins.set", "builtins.frozenset",
     ]
     static let maxDepth = 512
+
+    /// Every list and dict the pickle built. Boxes can nest (or loop) without limit through the
+    /// memo, and releasing a long chain would recurse once per link and overflow the stack;
+    /// `releaseValues()` empties them all first, so each is freed on its own.
+    final class Arena {
+        var lists: [PickleValue.ListBox] = []
+        var dicts: [PickleValue.DictBox] = []
+        func list() -> PickleValue.ListBox { let b = PickleValue.ListBox(); lists.append(b); return b }
+        func dict() -> PickleValue.DictBox { let b = PickleValue.DictBox(); dicts.append(b); return b }
+        func releaseValues() {
+            for b in lists { b.items = [] }
+            for b in dicts { b.items = [] }
+            lists = []
+            dicts = []
+        }
+    }
+    let arena = Arena()
 
     let bytes: UnsafeRawBufferPointer
     var position: Int
@@ -105,10 +128,16 @@ struct Unpickler {
         return s
     }
     mutating func length(_ n: Int) throws -> Int {
-        let l = try uint(n)
-        guard l >= 0, l <= bytes.count - position else { throw CheckpointError(url, "truncated: a \(l)-byte item runs past the end") }
-        return l
+        let b = try take(n)
+        let l = (0..<n).reduce(UInt64(0)) { $0 | UInt64(b[$1]) << (8 * UInt64($1)) }
+        guard l <= UInt64(bytes.count - position) else {
+            throw CheckpointError(url, "truncated: a \(l)-byte item at byte \(position) runs past the end of the pickle")
+        }
+        return Int(l)
     }
+
+    /// Empties every list and dict built so far (call once the values are no longer needed).
+    func releaseValues() { arena.releaseValues() }
 
     /// Runs one pickle to its STOP and returns the value it built.
     mutating func load() throws -> PickleValue {
@@ -173,15 +202,15 @@ struct Unpickler {
             case 0x85: try push(.tuple([try pop()]))
             case 0x86: let b = try pop(), a = try pop(); try push(.tuple([a, b]))
             case 0x87: let c = try pop(), b = try pop(), a = try pop(); try push(.tuple([a, b, c]))
-            case UInt8(ascii: "]"): try push(.list(PickleValue.ListBox()))
+            case UInt8(ascii: "]"): try push(.list(arena.list()))
             case UInt8(ascii: "l"):
-                let box = PickleValue.ListBox(); box.items = try popMark()
+                let box = arena.list(); box.items = try popMark()
                 box.depth = 1 + (box.items.map(\.depth).max() ?? 0)
                 try push(.list(box))
-            case UInt8(ascii: "}"): try push(.dict(PickleValue.DictBox()))
+            case UInt8(ascii: "}"): try push(.dict(arena.dict()))
             case UInt8(ascii: "d"):
                 let items = try popMark()
-                let box = PickleValue.DictBox()
+                let box = arena.dict()
                 guard items.count % 2 == 0 else { throw fail("odd number of dict items") }
                 for k in stride(from: 0, to: items.count, by: 2) { box.items.append((items[k], items[k + 1])) }
                 box.depth = 1 + (items.map(\.depth).max() ?? 0)
@@ -250,7 +279,7 @@ struct Unpickler {
     func call(_ name: String, _ a: [PickleValue]) throws -> PickleValue {
         switch name {
         case "collections.OrderedDict":
-            return .dict(PickleValue.DictBox())
+            return .dict(arena.dict())
         case "torch._utils._rebuild_tensor_v2":
             guard a.count >= 4, case .storage(let dtype, let key, let count) = a[0], let offset = a[1].asInt,
                   let size = a[2].asTuple?.compactMap(\.asInt), let stride = a[3].asTuple?.compactMap(\.asInt),

@@ -9,9 +9,10 @@ struct ZipArchive {
     }
     let entries: [String: Entry]
 
-    init(_ data: Data, _ url: URL) throws {
+    /// - Complexity: O(entries + 64 KiB); the file is read in place (no copy), so a memory-mapped
+    ///   checkpoint stays mapped.
+    init(_ bytes: UnsafeRawBufferPointer, _ url: URL) throws {
         func fail(_ why: String) -> CheckpointError { CheckpointError(url, "broken zip archive: \(why)") }
-        let bytes = [UInt8](data)  // archives are read whole anyway; indices from 0
         func u16(_ o: Int) throws -> Int {
             guard o >= 0, o + 2 <= bytes.count else { throw fail("truncated") }
             return Int(bytes[o]) | Int(bytes[o + 1]) << 8
@@ -25,7 +26,7 @@ struct ZipArchive {
         // End of central directory: the last signature within 64 KiB + 22 bytes of the end.
         var eocd = -1
         var i = bytes.count - 22
-        while i >= max(0, bytes.count - 22 - 65_535) {
+        while i >= 0, i >= bytes.count - 22 - 65_535 {
             if bytes[i] == 0x50, bytes[i + 1] == 0x4B, bytes[i + 2] == 0x05, bytes[i + 3] == 0x06 { eocd = i; break }
             i -= 1
         }
