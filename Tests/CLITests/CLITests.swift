@@ -76,7 +76,7 @@ final class CLITests: XCTestCase {
         try assertFails(["run"] + pose + ["--input", fixture("checkpoint/rank2.npy"), "--output", out], mentioning: ["rank 4"])
         try assertFails(["run"] + pose + ["--input", fixture("hrnet/tiny_seg_input_odd.npy"), "--output", out], mentioning: ["multiple of 32"])
         let fourChannels = temp("four.npy")
-        try NPY.write(Tensor(zeros: [1, 4, 128, 96]), to: URL(fileURLWithPath: fourChannels))
+        try NPY.write(Tensor(zeros: [1, 4, 96, 64]), to: URL(fileURLWithPath: fourChannels))
         try assertFails(["run"] + pose + ["--input", fourChannels, "--output", out], mentioning: ["4 channels", "3"])
         try assertFails(["run", "--config", fixture("hrnet/broken/bad_yaml.yaml"), "--random-weights", "--random-input", "1", "--output", out],
                         mentioning: ["bad_yaml.yaml", "YAML"])
@@ -100,8 +100,8 @@ final class CLITests: XCTestCase {
         let args = ["run", "--config", fixture("hrnet/tiny_pose.yaml"), "--weights", broken,
                     "--input", fixture("hrnet/tiny_pose_input.npy"), "--output", temp("o.npy")]
         try assertFails(args, mentioning: ["broken.safetensors", "stage3.1.fuse_layers.2.0.1.1.running_var",
-                                           "final_layer.weight: broken.safetensors [5, 4, 3, 3] vs model [5, 4, 1, 1]"])
-        weights["final_layer.weight"] = Tensor(zeros: [5, 4, 1, 1])
+                                           "final_layer.weight: broken.safetensors [5, 4, 3, 3] vs model [5, 2, 1, 1]"])
+        weights["final_layer.weight"] = Tensor(zeros: [5, 2, 1, 1])
         try SafeTensors.write(weights, to: URL(fileURLWithPath: broken))
         try assertFails(args, mentioning: ["--allow-partial"])
         let r = try HRNetCLI.run(args + ["--allow-partial"])

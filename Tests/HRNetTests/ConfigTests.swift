@@ -6,11 +6,11 @@ final class ConfigTests: XCTestCase {
     func testTinyPoseConfig() throws {
         let c = try HRNetConfig.load(Fixtures.url("hrnet/tiny_pose.yaml"))
         XCTAssertEqual(c.task, .pose)
-        XCTAssertEqual(c.imageSize.width, 96)
-        XCTAssertEqual(c.imageSize.height, 128)
-        XCTAssertEqual(c.heatmapSize.width, 24)
-        XCTAssertEqual(c.architecture.stage1, StageSpec(modules: 1, branches: 1, block: .bottleneck, blocks: [1], channels: [4]))
-        XCTAssertEqual(c.architecture.stages[1], StageSpec(modules: 2, branches: 3, block: .basic, blocks: [1, 1, 1], channels: [4, 8, 16]))
+        XCTAssertEqual(c.imageSize.width, 64)
+        XCTAssertEqual(c.imageSize.height, 96)
+        XCTAssertEqual(c.heatmapSize.width, 16)
+        XCTAssertEqual(c.architecture.stage1, StageSpec(modules: 1, branches: 1, block: .bottleneck, blocks: [1], channels: [8]))
+        XCTAssertEqual(c.architecture.stages[1], StageSpec(modules: 2, branches: 3, block: .basic, blocks: [1, 1, 1], channels: [2, 4, 8]))
         XCTAssertEqual(c.architecture.head, .pose(joints: 5, finalKernel: 1))
         XCTAssertTrue(c.flipTest)
     }

@@ -10,8 +10,8 @@ final class ReadmeExampleTests: XCTestCase {
         let (weights, report) = try model.loadWeights(Fixtures.url("hrnet/tiny_pose_legacy.pth"))
         XCTAssertEqual(report.matched.count, model.graph.parameters.count)
         let plan = try model.compile(parameters: weights, batch: 2, threads: 2)
-        let batch = try NPY.read(Fixtures.url("hrnet/tiny_pose_input.npy"))   // (2, 3, 128, 96), normalized RGB
-        let heatmaps = try plan.run(batch)[0]                                   // (2, 5, 32, 24)
+        let batch = try NPY.read(Fixtures.url("hrnet/tiny_pose_input.npy"))   // (2, 3, 96, 64), normalized RGB
+        let heatmaps = try plan.run(batch)[0]                                   // (2, 5, 24, 16)
         XCTAssertLessThanOrEqual(heatmaps.maxAbsDifference(try NPY.read(Fixtures.url("hrnet/tiny_pose_output.npy"))), 1e-4)
     }
 }
