@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "DNN", targets: ["DNN"]),
         .library(name: "HRNet", targets: ["HRNet"]),
         .library(name: "Imaging", targets: ["Imaging"]),
+        .library(name: "Pose", targets: ["Pose"]),
         .executable(name: "hrnet", targets: ["hrnet"]),
     ],
     dependencies: [
@@ -30,6 +31,8 @@ let package = Package(
             dependencies: ["CImageCodecs"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // Top-down pose estimation: crops, heatmap decoding, flip test, OKS-NMS.
+        .target(name: "Pose", dependencies: ["DNN"]),
         .target(
             name: "HRNet",
             dependencies: ["DNN", .product(name: "Yams", package: "Yams")]
@@ -44,6 +47,7 @@ let package = Package(
             name: "HRNetTests",
             dependencies: ["HRNet", "DNN", "TestSupport"]
         ),
+        .testTarget(name: "PoseTests", dependencies: ["Pose", "DNN", "TestSupport"]),
         // Drives the built `hrnet` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["DNN", "TestSupport", "hrnet"]),
         // Drives the built `hrnet` binary as a user would (it must be built first: `swift build`).

@@ -84,7 +84,9 @@ extension HRNetConfig {
             let spec = try r.stage("MODEL.EXTRA.STAGE\(k)", expectedBranches: k)
             stages.append(spec)
         }
-        let size = try r.optionalPair("MODEL.IMAGE_SIZE") ?? (task == .pose ? (192, 256) : (1024, 512))
+        // Pose files give MODEL.IMAGE_SIZE; the official segmentation files give the training crop
+        // as TRAIN.IMAGE_SIZE (and the full test image as TEST.IMAGE_SIZE).
+        let size = try r.optionalPair("MODEL.IMAGE_SIZE") ?? r.optionalPair("TRAIN.IMAGE_SIZE") ?? (task == .pose ? (192, 256) : (1024, 512))
         let heatmap = try r.optionalPair("MODEL.HEATMAP_SIZE") ?? (size.0 / 4, size.1 / 4)
         return HRNetConfig(
             source: source, modelName: name, task: task,
