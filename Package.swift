@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "HRNet", targets: ["HRNet"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Pose", targets: ["Pose"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
         .executable(name: "hrnet", targets: ["hrnet"]),
     ],
     dependencies: [
@@ -31,6 +32,8 @@ let package = Package(
             dependencies: ["CImageCodecs"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // Data sets and their metrics (COCO annotations, results, COCOeval).
+        .target(name: "Datasets"),
         // Top-down pose estimation: crops, heatmap decoding, flip test, OKS-NMS.
         .target(name: "Pose", dependencies: ["DNN"]),
         .target(
@@ -39,7 +42,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "hrnet",
-            dependencies: ["HRNet", "DNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["HRNet", "DNN", "Datasets", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),
         .testTarget(name: "DNNTests", dependencies: ["DNN", "TestSupport"]),
@@ -48,6 +51,7 @@ let package = Package(
             dependencies: ["HRNet", "DNN", "TestSupport"]
         ),
         .testTarget(name: "PoseTests", dependencies: ["Pose", "DNN", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         // Drives the built `hrnet` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["DNN", "TestSupport", "hrnet"]),
         // Drives the built `hrnet` binary as a user would (it must be built first: `swift build`).

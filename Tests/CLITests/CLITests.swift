@@ -109,3 +109,17 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("1 keys missing"), r.stderr)
     }
 }
+
+extension CLITests {
+    func testCOCOEval() throws {
+        let r = try HRNetCLI.run(["coco-eval", "--gt", fixture("coco/gt.json"), "--results", fixture("coco/dt_keypoints.json"),
+                                  "--iou-type", "keypoints", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let stats = (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: [Double]])["stats"]!
+        let want = (try JSONSerialization.jsonObject(with: Data(contentsOf: Fixtures.url("coco/expected_stats.json"))) as! [String: [Double]])["keypoints"]!
+        for (a, b) in zip(stats, want) { XCTAssertEqual(a, b, accuracy: 1e-12) }
+        let table = try HRNetCLI.run(["coco-eval", "--gt", fixture("coco/gt.json"), "--results", fixture("coco/dt_bbox.json"), "--iou-type", "bbox"])
+        XCTAssertTrue(table.stdout.contains("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]"), table.stdout)
+        try assertFails(["coco-eval", "--gt", fixture("coco/gt.json"), "--results", fixture("hrnet/tiny_pose.yaml")], mentioning: ["tiny_pose.yaml", "JSON"])
+    }
+}
