@@ -32,20 +32,20 @@ public struct COCOGroundTruth: Sendable {
     public static func load(_ url: URL) throws -> COCOGroundTruth {
         let name = url.lastPathComponent
         let root = try COCOJSON.object(url)
-        guard let dict = root as? [String: Any] else { throw COCOError(name, "expected a JSON object with images, annotations and categories") }
-        guard let images = dict["images"] as? [Any] else { throw COCOError(name, "has no 'images' list") }
-        guard let categories = dict["categories"] as? [Any], !categories.isEmpty else { throw COCOError(name, "has no 'categories' (needed to evaluate)") }
-        guard let anns = dict["annotations"] as? [Any] else { throw COCOError(name, "has no 'annotations' list") }
+        guard case .object = root else { throw COCOError(name, "expected a JSON object with images, annotations and categories") }
+        guard let images = root["images"]?.array else { throw COCOError(name, "has no 'images' list") }
+        guard let categories = root["categories"]?.array, !categories.isEmpty else { throw COCOError(name, "has no 'categories' (needed to evaluate)") }
+        guard let anns = root["annotations"]?.array else { throw COCOError(name, "has no 'annotations' list") }
         var gt = COCOGroundTruth(imageIDs: [], categoryIDs: [], keypointNames: [:], skeletons: [:], annotations: [])
         for (i, item) in images.enumerated() {
-            guard let im = item as? [String: Any], let id = COCOJSON.int(im["id"]) else { throw COCOError(name, "images[\(i)] has no integer 'id'") }
+            guard let id = item["id"]?.int else { throw COCOError(name, "images[\(i)] has no integer 'id'") }
             gt.imageIDs.append(id)
         }
         for (i, item) in categories.enumerated() {
-            guard let c = item as? [String: Any], let id = COCOJSON.int(c["id"]) else { throw COCOError(name, "categories[\(i)] has no integer 'id'") }
+            guard let id = item["id"]?.int else { throw COCOError(name, "categories[\(i)] has no integer 'id'") }
             gt.categoryIDs.append(id)
-            if let k = c["keypoints"] as? [String] { gt.keypointNames[id] = k }
-            if let s = c["skeleton"] as? [[Any]] { gt.skeletons[id] = s.map { $0.compactMap(COCOJSON.int) } }
+            if let k = item["keypoints"]?.array { gt.keypointNames[id] = k.compactMap(\.string) }
+            if let s = item["skeleton"]?.array { gt.skeletons[id] = s.map { ($0.doubles ?? []).map { Int($0) } } }
         }
         gt.imageIDs = Array(Set(gt.imageIDs)).sorted()
         gt.categoryIDs = Array(Set(gt.categoryIDs)).sorted()
@@ -63,7 +63,7 @@ public struct COCOGroundTruth: Sendable {
 public enum COCOResults {
     public static func load(_ url: URL, for gt: COCOGroundTruth, iouType: COCOEval.IoUType) throws -> [COCOObject] {
         let name = url.lastPathComponent
-        guard let list = try COCOJSON.object(url) as? [Any] else { throw COCOError(name, "expected a JSON list of results") }
+        guard let list = try COCOJSON.object(url).array else { throw COCOError(name, "expected a JSON list of results") }
         let images = Set(gt.imageIDs)
         var out: [COCOObject] = []
         out.reserveCapacity(list.count)
@@ -91,44 +91,32 @@ public enum COCOResults {
 }
 
 enum COCOJSON {
-    static func object(_ url: URL) throws -> Any {
+    static func object(_ url: URL) throws -> JSONValue {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw COCOError(url.lastPathComponent, FileManager.default.fileExists(atPath: url.path) ? "cannot be read" : "no such file")
         }
-        do { return try JSONSerialization.jsonObject(with: data) } catch {
-            throw COCOError(url.lastPathComponent, "not valid JSON")
+        do { return try JSONParser.parse(data) } catch {
+            throw COCOError(url.lastPathComponent, "\(error)")
         }
     }
 
-    static func int(_ v: Any?) -> Int? {
-        guard let n = v as? NSNumber, !(n is Bool) || true else { return nil }
-        let d = n.doubleValue
-        return d == d.rounded() && abs(d) < 1e15 ? Int(d) : nil
-    }
-    static func double(_ v: Any?) -> Double? { (v as? NSNumber)?.doubleValue }
-    static func doubles(_ v: Any?) -> [Double]? {
-        guard let list = v as? [Any] else { return nil }
-        let out = list.compactMap(double)
-        return out.count == list.count ? out : nil
-    }
-
-    static func annotation(_ item: Any, index i: Int, file: String, result: Bool, iouType: COCOEval.IoUType? = nil) throws -> COCOObject {
+    static func annotation(_ a: JSONValue, index i: Int, file: String, result: Bool, iouType: COCOEval.IoUType? = nil) throws -> COCOObject {
         let what = result ? "results[\(i)]" : "annotations[\(i)]"
-        guard let a = item as? [String: Any] else { throw COCOError(file, "\(what) is not an object") }
-        guard let image = int(a["image_id"]) else { throw COCOError(file, "\(what).image_id is missing or not an integer") }
-        guard let category = int(a["category_id"]) else { throw COCOError(file, "\(what).category_id is missing or not an integer") }
-        var o = COCOObject(id: int(a["id"]) ?? 0, imageID: image, categoryID: category, bbox: [0, 0, 0, 0], area: 0,
-                           isCrowd: (int(a["iscrowd"]) ?? 0) != 0, keypoints: [], numKeypoints: 0, score: 1)
-        if !result, int(a["id"]) == nil { throw COCOError(file, "\(what).id is missing or not an integer") }
+        guard case .object = a else { throw COCOError(file, "\(what) is not an object") }
+        guard let image = a["image_id"]?.int else { throw COCOError(file, "\(what).image_id is missing or not an integer") }
+        guard let category = a["category_id"]?.int else { throw COCOError(file, "\(what).category_id is missing or not an integer") }
+        var o = COCOObject(id: a["id"]?.int ?? 0, imageID: image, categoryID: category, bbox: [0, 0, 0, 0], area: 0,
+                           isCrowd: (a["iscrowd"]?.int ?? 0) != 0, keypoints: [], numKeypoints: 0, score: 1)
+        if !result, a["id"]?.int == nil { throw COCOError(file, "\(what).id is missing or not an integer") }
         if let b = a["bbox"] {
-            guard let bb = doubles(b), bb.count == 4 else { throw COCOError(file, "\(what).bbox must be 4 numbers [x, y, w, h]") }
+            guard let bb = b.doubles, bb.count == 4 else { throw COCOError(file, "\(what).bbox must be 4 numbers [x, y, w, h]") }
             o.bbox = bb
         } else if !result || iouType == .bbox {
             throw COCOError(file, "\(what).bbox is missing")
         }
         if let k = a["keypoints"] {
-            guard let kp = doubles(k), kp.count % 3 == 0, !kp.isEmpty else {
+            guard let kp = k.doubles, kp.count % 3 == 0, !kp.isEmpty else {
                 throw COCOError(file, "\(what).keypoints must be x, y, v triplets")
             }
             o.keypoints = kp
@@ -136,12 +124,12 @@ enum COCOJSON {
             throw COCOError(file, "\(what).keypoints is missing")
         }
         if result {
-            guard let s = double(a["score"]) else { throw COCOError(file, "\(what).score is missing or not a number") }
+            guard let s = a["score"]?.double else { throw COCOError(file, "\(what).score is missing or not a number") }
             guard s.isFinite else { throw COCOError(file, "\(what).score is \(s); scores must be finite") }
             o.score = s
         } else {
-            o.area = double(a["area"]) ?? o.bbox[2] * o.bbox[3]
-            o.numKeypoints = int(a["num_keypoints"]) ?? o.keypoints.enumerated().filter { $0.offset % 3 == 2 && $0.element > 0 }.count
+            o.area = a["area"]?.double ?? o.bbox[2] * o.bbox[3]
+            o.numKeypoints = a["num_keypoints"]?.int ?? stride(from: 2, to: o.keypoints.count, by: 3).filter { o.keypoints[$0] > 0 }.count
         }
         return o
     }
