@@ -25,11 +25,14 @@ let package = Package(
             dependencies: ["CDNNL"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
-        // libjpeg-turbo and libpng.
-        .systemLibrary(name: "CImageCodecs", path: "Sources/CImageCodecs"),
+        // libjpeg-turbo and libpng behind a setjmp-guarded C shim (their error paths exit/longjmp).
+        .target(
+            name: "CImageShim",
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]
+        ),
         .target(
             name: "Imaging",
-            dependencies: ["CImageCodecs"],
+            dependencies: ["CImageShim"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         // Data sets and their metrics (COCO annotations, results, COCOeval).
