@@ -66,3 +66,4 @@ if let files = try? FileManager.default.contentsOfDirectory(atPath: Context.pack
    files.contains(where: { $0.hasSuffix(".swift") }) {
     package.targets.append(.testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]))
 }
+

@@ -330,7 +330,10 @@ int hr_png_decode(const uint8_t *data, size_t size, int64_t max_pixels,
     if (bit_depth == 16) png_set_strip_16(png);
     if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-    if (color_type & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+    // png_set_palette_to_rgb also turns a tRNS chunk into alpha; strip that alpha too.
+    if ((color_type & PNG_COLOR_MASK_ALPHA) ||
+        (color_type == PNG_COLOR_TYPE_PALETTE && png_get_valid(png, pinfo, PNG_INFO_tRNS)))
+        png_set_strip_alpha(png);
     if (color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
     png_set_interlace_handling(png);
     png_read_update_info(png, pinfo);
