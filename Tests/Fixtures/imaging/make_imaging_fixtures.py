@@ -277,14 +277,15 @@ for name, M, w, h in cases:
     legacy = legacy_warp(warp_src, M, w, h)
     e1 = save_rgb(f"warp_{name}.rgb", modern)
     e2 = save_rgb(f"warp_{name}_fixed.rgb", legacy)
-    manifest["warp"].append({"name": name, "matrix": [float(v) for v in np.asarray(M).ravel()],
+    # Matrices as repr strings: some JSON parsers (Foundation's on Linux) round doubles.
+    manifest["warp"].append({"name": name, "matrix": [repr(float(v)) for v in np.asarray(M).ravel()],
                              "width": w, "height": h, "float32": e1["file"], "fixedPoint": e2["file"],
                              "float32_vs_fixed_max_diff": int(np.abs(modern.astype(int) - legacy.astype(int)).max())})
 
 # ------------------------------------------------------------------------------------------
 # PIL resize (BILINEAR, antialiased when shrinking)
 
-for (w, h) in [(37, 23), (176, 66), (80, 131), (160, 60), (7, 5)]:
+for (w, h) in [(37, 23), (176, 66), (80, 131), (160, 60), (7, 5), (100, 200)]:
     out = np.asarray(Image.fromarray(warp_src).resize((w, h), Image.BILINEAR))
     e = save_rgb(f"resize_{w}x{h}.rgb", out)
     manifest["resize"].append(e)
