@@ -38,14 +38,14 @@ let package = Package(
         // Data sets and their metrics (COCO annotations, results, COCOeval).
         .target(name: "Datasets"),
         // Top-down pose estimation: crops, heatmap decoding, flip test, OKS-NMS.
-        .target(name: "Pose", dependencies: ["DNN"]),
+        .target(name: "Pose", dependencies: ["DNN", "HRNet", "Imaging", "Datasets", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "HRNet",
             dependencies: ["DNN", .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "hrnet",
-            dependencies: ["HRNet", "DNN", "Datasets", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "Imaging", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),
         .testTarget(name: "DNNTests", dependencies: ["DNN", "TestSupport"]),
@@ -53,11 +53,10 @@ let package = Package(
             name: "HRNetTests",
             dependencies: ["HRNet", "DNN", "TestSupport"]
         ),
-        .testTarget(name: "PoseTests", dependencies: ["Pose", "DNN", "TestSupport"]),
+        .testTarget(name: "PoseTests", dependencies: ["Pose", "DNN", "HRNet", "Imaging", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         // Drives the built `hrnet` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["DNN", "TestSupport", "hrnet"]),
-        // Drives the built `hrnet` binary as a user would (it must be built first: `swift build`).
     ]
 )
 

@@ -25,21 +25,24 @@ public enum ImageFormat: String, Sendable {
 
 extension Image {
     /// Reads and decodes a JPEG or PNG file, chosen by content, not by extension.
-    /// JPEG EXIF orientation (1-8) is applied, as cv2.imread does by default.
-    public static func load(_ url: URL, maxPixels: Int = Image.defaultMaxPixels) throws -> Image {
+    /// JPEG EXIF orientation (1-8) is applied, as cv2.imread does by default; pass
+    /// `applyOrientation: false` for the stored pixels (cv2.IMREAD_IGNORE_ORIENTATION, what the
+    /// official pose code reads COCO with: annotations are in stored-pixel coordinates).
+    public static func load(_ url: URL, maxPixels: Int = Image.defaultMaxPixels, applyOrientation: Bool = true) throws -> Image {
         let data: Data
         do {
             data = try Data(contentsOf: url, options: .mappedIfSafe)
         } catch {
             throw ImageError(.io, file: url.path, "cannot read the file (\(error.localizedDescription))")
         }
-        return try decode(data, name: url.path, maxPixels: maxPixels)
+        return try decode(data, name: url.path, maxPixels: maxPixels, applyOrientation: applyOrientation)
     }
 
     /// Decodes JPEG or PNG bytes (format by magic bytes). `name` appears in errors.
     /// Decoded samples equal libjpeg-turbo's / libpng's own output exactly (see the C shim for
     /// the conversions to RGB).
-    public static func decode(_ data: Data, name: String = "<memory>", maxPixels: Int = Image.defaultMaxPixels) throws -> Image {
+    public static func decode(_ data: Data, name: String = "<memory>", maxPixels: Int = Image.defaultMaxPixels,
+                              applyOrientation: Bool = true) throws -> Image {
         guard !data.isEmpty else { throw ImageError(.corrupt, file: name, "the file is empty") }
         guard let format = ImageFormat.sniff(data) else {
             throw ImageError(.unknownFormat, file: name, "not a JPEG or PNG file (unrecognised magic bytes)")
@@ -64,7 +67,7 @@ extension Image {
             try check(status, &info.message, file: name, format: format)
             return Image(uncheckedWidth: width, height: height, pixels: pixels)
         }
-        if format == .jpeg {
+        if format == .jpeg && applyOrientation {
             let orientation = EXIFOrientation.read(fromJPEG: data)
             return image.applying(orientation)
         }

@@ -40,18 +40,18 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let net = HRNetModel(config: try model.loadConfig())
         let parameters = model.weights == nil ? net.graph.randomParameters(seed: 0) : try model.load(requireWeights: true).parameters
-        let progress = Progress(enabled: !json)
+        func say(_ message: String) { if !json { Progress.say(message + "...") } }
 
-        progress.say("measuring this machine's fp32 peak")
+        say("measuring this machine's fp32 peak")
         let peak = try Benchmark.peakGFLOPs(threads: compute.threads)
 
-        progress.say("compiling")
+        say("compiling")
         let start = DispatchTime.now()
         let plan = try net.compile(parameters: consume parameters, batch: batch, height: height, width: width, threads: compute.threads, options: compute.planOptions)
         try plan.execute()
         let firstCall = milliseconds(since: start)
 
-        let times = try Benchmark.time(runs: runs, warmup: warmup, progress: progress) { try plan.execute() }
+        let times = try Benchmark.time(runs: runs, warmup: warmup, showProgress: !json) { try plan.execute() }
         let sorted = times.sorted()
         let median = sorted[sorted.count / 2]
         let gflop = plan.flops / 1e9
@@ -77,16 +77,17 @@ struct BenchCommand: ParsableCommand {
 
 /// Timing helpers shared by `bench` and `run`.
 enum Benchmark {
-    static func time(runs: Int, warmup: Int, progress: Progress, _ body: () throws -> Void) throws -> [Double] {
+    static func time(runs: Int, warmup: Int, showProgress: Bool, _ body: () throws -> Void) throws -> [Double] {
         for _ in 0..<warmup { try body() }
+        let progress = Progress("timing", total: runs, unit: "runs", enabled: showProgress)
         var times: [Double] = []
-        for k in 0..<runs {
+        for _ in 0..<runs {
             let t = DispatchTime.now()
             try body()
             times.append(milliseconds(since: t))
-            progress.step(k + 1, of: runs, "timing")
+            progress.advance()
         }
-        progress.done()
+        progress.finish()
         return times
     }
 
@@ -96,7 +97,7 @@ enum Benchmark {
         let g = Graph()
         g.outputs = [g.conv(g.input(channels: 256), key: "c", outChannels: 256, kernel: 3)]
         let plan = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 256, 64, 64), threads: threads, options: .direct)
-        let times = try time(runs: 10, warmup: 3, progress: Progress(enabled: false)) { try plan.execute() }
+        let times = try time(runs: 10, warmup: 3, showProgress: false) { try plan.execute() }
         let median = times.sorted()[times.count / 2]
         return plan.flops / 1e6 / median
     }
@@ -107,24 +108,5 @@ enum Benchmark {
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
               let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
         return kb / 1024
-    }
-}
-
-/// Progress on a terminal (one line, redrawn); plain lines when output is not a terminal.
-struct Progress {
-    let enabled: Bool
-    let terminal = isatty(2) != 0
-
-    func say(_ message: String) {
-        guard enabled else { return }
-        FileHandle.standardError.write(Data("\(message)...\n".utf8))
-    }
-    func step(_ k: Int, of n: Int, _ label: String) {
-        guard enabled, terminal else { return }
-        FileHandle.standardError.write(Data("\r\(label) \(k)/\(n)".utf8))
-    }
-    func done() {
-        guard enabled, terminal else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     }
 }

@@ -19,11 +19,27 @@ public struct COCOObject: Sendable {
     public var keypoints: [Double]
     public var numKeypoints: Int
     public var score: Double
+
+    public init(id: Int = 0, imageID: Int, categoryID: Int, bbox: [Double] = [0, 0, 0, 0], area: Double = 0,
+                isCrowd: Bool = false, keypoints: [Double] = [], numKeypoints: Int = 0, score: Double = 1) {
+        (self.id, self.imageID, self.categoryID, self.bbox, self.area) = (id, imageID, categoryID, bbox, area)
+        (self.isCrowd, self.keypoints, self.numKeypoints, self.score) = (isCrowd, keypoints, numKeypoints, score)
+    }
+}
+
+/// One entry of a COCO file's `images` list.
+public struct COCOImage: Sendable, Equatable {
+    public var id: Int
+    public var fileName: String
+    public var width: Int
+    public var height: Int
 }
 
 /// The parts of a COCO file evaluation reads: images, categories, annotations.
 public struct COCOGroundTruth: Sendable {
     public var imageIDs: [Int]
+    /// Image entries by id (file name and size; 0 where the file leaves a size out).
+    public var images: [Int: COCOImage] = [:]
     public var categoryIDs: [Int]
     public var keypointNames: [Int: [String]]
     public var skeletons: [Int: [[Int]]]
@@ -40,6 +56,8 @@ public struct COCOGroundTruth: Sendable {
         for (i, item) in images.enumerated() {
             guard let id = item["id"]?.int else { throw COCOError(name, "images[\(i)] has no integer 'id'") }
             gt.imageIDs.append(id)
+            gt.images[id] = COCOImage(id: id, fileName: item["file_name"]?.string ?? String(format: "%012d.jpg", id),
+                                      width: item["width"]?.int ?? 0, height: item["height"]?.int ?? 0)
         }
         for (i, item) in categories.enumerated() {
             guard let id = item["id"]?.int else { throw COCOError(name, "categories[\(i)] has no integer 'id'") }
@@ -68,23 +86,33 @@ public enum COCOResults {
         var out: [COCOObject] = []
         out.reserveCapacity(list.count)
         for (i, item) in list.enumerated() {
-            var r = try COCOJSON.annotation(item, index: i, file: name, result: true, iouType: iouType)
+            let r = try COCOJSON.annotation(item, index: i, file: name, result: true, iouType: iouType)
             guard images.contains(r.imageID) else {
                 throw COCOError(name, "results[\(i)] is for image \(r.imageID), which the ground truth does not have")
             }
-            r.id = i + 1
-            r.isCrowd = false
+            out.append(r)
+        }
+        return complete(out, iouType: iouType)
+    }
+
+    /// Ids 1, 2, ... in order, no crowd flags, and the area (and, for keypoints, the bbox of the
+    /// keypoints' extent) as pycocotools' loadRes computes them.
+    public static func complete(_ results: [COCOObject], iouType: COCOEval.IoUType) -> [COCOObject] {
+        var out = results
+        for i in out.indices {
+            out[i].id = i + 1
+            out[i].isCrowd = false
             switch iouType {
             case .keypoints:
-                let xs = stride(from: 0, to: r.keypoints.count, by: 3).map { r.keypoints[$0] }
-                let ys = stride(from: 1, to: r.keypoints.count, by: 3).map { r.keypoints[$0] }
-                let (x0, x1, y0, y1) = (xs.min()!, xs.max()!, ys.min()!, ys.max()!)
-                r.area = (x1 - x0) * (y1 - y0)
-                r.bbox = [x0, y0, x1 - x0, y1 - y0]
+                let kp = out[i].keypoints
+                let xs = stride(from: 0, to: kp.count, by: 3).map { kp[$0] }
+                let ys = stride(from: 1, to: kp.count, by: 3).map { kp[$0] }
+                let (x0, x1, y0, y1) = (xs.min() ?? 0, xs.max() ?? 0, ys.min() ?? 0, ys.max() ?? 0)
+                out[i].area = (x1 - x0) * (y1 - y0)
+                out[i].bbox = [x0, y0, x1 - x0, y1 - y0]
             case .bbox:
-                r.area = r.bbox[2] * r.bbox[3]
+                out[i].area = out[i].bbox[2] * out[i].bbox[3]
             }
-            out.append(r)
         }
         return out
     }

@@ -13,26 +13,7 @@ import cv2
 rng = np.random.RandomState(7)
 out = {}
 
-def box2cs(x, y, w, h, aspect):
-    c = [x + w * 0.5, y + h * 0.5]
-    if w > aspect * h:
-        h = w / aspect
-    elif w < aspect * h:
-        w = h * aspect
-    return c, [w / 200.0 * 1.25, h / 200.0 * 1.25]
-
-def crop_transform(c, s, rot, size, inv=False):
-    src_w = s[0] * 200.0
-    dst_w, dst_h = size
-    r = math.pi * rot / 180
-    sd = [0 * math.cos(r) - (-src_w * 0.5) * math.sin(r), 0 * math.sin(r) + (-src_w * 0.5) * math.cos(r)]
-    src = np.zeros((3, 2), np.float32); dst = np.zeros((3, 2), np.float32)
-    src[0] = c; src[1] = [c[0] + sd[0], c[1] + sd[1]]
-    dst[0] = [dst_w * 0.5, dst_h * 0.5]; dst[1] = [dst_w * 0.5, dst_h * 0.5 - dst_w * 0.5]
-    for p in (src, dst):
-        d = p[0] - p[1]
-        p[2] = p[1] + np.array([-d[1], d[0]], np.float32)
-    return cv2.getAffineTransform(dst, src) if inv else cv2.getAffineTransform(src, dst)
+from reference_pose import box2cs, crop_transform
 
 boxes = [[10, 20, 100, 300], [50.5, 60.25, 300, 100], [0, 0, 192, 256], [5, 7, 33, 17]]
 out['boxes'] = [{'box': b, 'center': c, 'scale': s} for b in boxes for c, s in [box2cs(*b, 192 / 256)]]

@@ -1,0 +1,184 @@
+import DNN
+import Foundation
+import HRNet
+import Imaging
+
+/// Top-down pose estimation as the official code runs it at test time: each person box is
+/// widened to the network's aspect ratio and padded by 1.25, cropped with the official affine
+/// transform, normalized, run through HRNet (with the mirrored crop too when flip testing),
+/// and the heatmaps are decoded and mapped back to the image.
+///
+/// ```swift
+/// let estimator = try PoseEstimator(config: Presets.config(named: "pose_w32_256x192"),
+///                                   weights: URL(fileURLWithPath: "pose_hrnet_w32_256x192.pth"))
+/// let image = try Image.load(URL(fileURLWithPath: "photo.jpg"))
+/// for person in try estimator.estimate(image: image, boxes: [PersonBox(x: 40, y: 20, width: 120, height: 300)]) {
+///     print(person.score, person.keypoints.map { ($0.x, $0.y, $0.score) })
+/// }
+/// ```
+///
+/// Crops of many boxes and many images go through the network together, `batchSize` at a
+/// time. The estimator compiles one plan per batch size it meets and keeps the two most recent.
+public final class PoseEstimator {
+    public struct Options: Sendable {
+        /// Average with the heatmaps of the mirrored crop (TEST.FLIP_TEST).
+        public var flipTest: Bool
+        /// Shift the flipped heatmaps one pixel right (TEST.SHIFT_HEATMAP, true in the official configs).
+        public var shiftHeatmap = true
+        public var decoding: HeatmapDecoder.Method = .standard
+        /// People per network run (with flip test the network sees twice as many crops).
+        public var batchSize = 8
+        /// Joints above this score count in the re-score (TEST.IN_VIS_THRE).
+        public var visibilityThreshold = 0.2
+        /// OKS-NMS over the people of one image (TEST.OKS_THRE); nil keeps every person.
+        public var nmsThreshold: Double? = 0.9
+        /// Box padding around the person (the official 1.25).
+        public var padding = 1.25
+        public var threads: Int?
+        public var plan = Plan.Options()
+
+        public init(flipTest: Bool = true) { self.flipTest = flipTest }
+    }
+
+    public let config: HRNetConfig
+    public let keypoints: KeypointSet
+    public var options: Options
+    private let model: HRNetModel
+    private let parameters: [String: Tensor]
+    /// Compiled plans by network batch size, most recently used last.
+    private var plans: [(batch: Int, plan: Plan)] = []
+    /// Seconds spent in the network (plan compiles and runs) since this estimator was made;
+    /// the rest of a caller's time is decoding, cropping and post-processing.
+    public private(set) var networkSeconds = 0.0
+
+    /// Network input and heatmap sizes (width, height).
+    public var inputSize: (width: Int, height: Int) { config.imageSize }
+
+    /// - Parameter keypoints: the joints' names, flip pairs and skeleton; COCO's 17 by default.
+    public init(config: HRNetConfig, parameters: [String: Tensor], keypoints: KeypointSet? = nil, options: Options? = nil) throws {
+        guard config.task == .pose, let joints = config.numJoints else {
+            throw PoseError("\(config.source) is a \(config.task.rawValue) model; pose estimation needs MODEL.NAME pose_hrnet")
+        }
+        let set = keypoints ?? (joints == KeypointSet.coco.count ? .coco : .unnamed(joints))
+        guard set.count == joints else {
+            throw PoseError("the keypoint definition has \(set.count) keypoints, the model \(config.source) predicts \(joints)")
+        }
+        self.config = config
+        self.keypoints = set
+        self.options = options ?? Options(flipTest: config.flipTest)
+        self.model = HRNetModel(config: config)
+        self.parameters = parameters
+    }
+
+    /// Loads `weights` (.pth or .safetensors) for `config`; every key must match.
+    public convenience init(config: HRNetConfig, weights: URL, keypoints: KeypointSet? = nil, options: Options? = nil) throws {
+        let (parameters, _) = try HRNetModel(config: config).loadWeights(weights)
+        try self.init(config: config, parameters: parameters, keypoints: keypoints, options: options)
+    }
+
+    /// The people in `image`, one per box (the whole image when `boxes` is nil), re-scored and,
+    /// when `options.nmsThreshold` is set, with OKS-NMS applied; best first.
+    public func estimate(image: Image, boxes: [PersonBox]? = nil) throws -> [Person] {
+        try estimate([(image, boxes ?? [.whole(width: image.width, height: image.height)])])[0]
+    }
+
+    /// Many images at once: crops of all of them share network runs. One result list per image.
+    public func estimate(_ items: [(image: Image, boxes: [PersonBox])]) throws -> [[Person]] {
+        var jobs: [(item: Int, box: PersonBox)] = []
+        for (i, item) in items.enumerated() {
+            for (b, box) in item.boxes.enumerated() {
+                if let why = box.problem(imageWidth: item.image.width, imageHeight: item.image.height) {
+                    throw PoseError("box \(b) of image \(i) \(why)")
+                }
+                jobs.append((i, box))
+            }
+        }
+        var people = [[Person]](repeating: [], count: items.count)
+        var start = 0
+        while start < jobs.count {
+            let chunk = jobs[start..<min(start + max(1, options.batchSize), jobs.count)]
+            let crops = chunk.map { crop(for: $0.box) }
+            let heatmaps = try self.heatmaps(crops.indices.map { (items[chunk[chunk.startIndex + $0].item].image, crops[$0]) })
+            for (k, job) in chunk.enumerated() {
+                let joints = HeatmapDecoder.decode(heatmaps, image: k, crop: crops[k], method: options.decoding)
+                var person = Person(keypoints: joints, score: job.box.score,
+                                    area: crops[k].scale.w * crops[k].scale.h * 200 * 200, crop: crops[k])
+                person.score = OKS.rescore(person, boxScore: job.box.score, threshold: options.visibilityThreshold)
+                people[job.item].append(person)
+            }
+            start += chunk.count
+        }
+        return people.map { found in
+            guard let t = options.nmsThreshold else { return found.sorted { $0.score > $1.score } }
+            return OKS.nms(found, threshold: t, sigmas: keypoints.sigmas).map { found[$0] }
+        }
+    }
+
+    /// The crop for a box: widened to the input's aspect ratio, padded.
+    public func crop(for box: PersonBox) -> PersonCrop {
+        PersonCrop(box: box.x, box.y, box.width, box.height,
+                   aspectRatio: Double(inputSize.width) / Double(inputSize.height), padding: options.padding)
+    }
+
+    /// Heatmaps (N, joints, H/4, W/4) of crops, flip-test averaged when the options say so.
+    public func heatmaps(_ crops: [(image: Image, crop: PersonCrop)]) throws -> Tensor {
+        let (w, h) = inputSize
+        let n = crops.count, plane = 3 * h * w
+        let copies = options.flipTest ? 2 : 1
+        var input = Tensor(zeros: [n * copies, 3, h, w])
+        input.scalars.withUnsafeMutableBufferPointer { buffer in
+            let base = UnsafeSendablePointer(buffer.baseAddress!)
+            // Crops are independent: prepare them on all cores.
+            DispatchQueue.concurrentPerform(iterations: n) { i in
+                let (image, crop) = crops[i]
+                let pixels = image.warpAffine(crop.transform(width: w, height: h).m, width: w, height: h)
+                    .normalizedCHW(mean: Self.mean, std: Self.std)
+                let plain = base.pointer + i * plane
+                pixels.withUnsafeBufferPointer { plain.update(from: $0.baseAddress!, count: plane) }
+                if copies == 2 {
+                    // The mirrored crop, as the official code flips the normalized input.
+                    let mirrored = base.pointer + (n + i) * plane
+                    for row in 0..<(3 * h) {
+                        for x in 0..<w { mirrored[row * w + x] = plain[row * w + w - 1 - x] }
+                    }
+                }
+            }
+        }
+        let started = DispatchTime.now()
+        let output = try plan(batch: n * copies).run(input)[0]
+        networkSeconds += Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        guard copies == 2 else { return output }
+        let shape = output.shape, half = output.count / 2
+        let plainMaps = Tensor(shape: [n] + shape.dropFirst(), scalars: Array(output.scalars[..<half]))
+        let flipped = Tensor(shape: [n] + shape.dropFirst(), scalars: Array(output.scalars[half...]))
+        return FlipTest.average(plainMaps, FlipTest.flipBack(flipped, pairs: keypoints.flipPairs, shift: options.shiftHeatmap))
+    }
+
+    /// ImageNet statistics, as the official pose code normalizes (RGB).
+    public static let mean: [Float] = [0.485, 0.456, 0.406]
+    public static let std: [Float] = [0.229, 0.224, 0.225]
+
+    private func plan(batch: Int) throws -> Plan {
+        if let i = plans.firstIndex(where: { $0.batch == batch }) {
+            let entry = plans.remove(at: i)
+            plans.append(entry)
+            return entry.plan
+        }
+        if plans.count >= 2 { plans.removeFirst() }
+        let plan = try model.compile(parameters: parameters, batch: batch, threads: options.threads, options: options.plan)
+        plans.append((batch, plan))
+        return plan
+    }
+}
+
+/// A pointer that may cross into `concurrentPerform` (each iteration writes its own rows).
+struct UnsafeSendablePointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
+}
+
+/// A pose request that cannot be carried out; says which box or model and why.
+public struct PoseError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,153 @@
+import ArgumentParser
+import DNN
+import Foundation
+import HRNet
+import Imaging
+import Pose
+
+struct PoseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pose",
+        abstract: "Top-down pose estimation on images: person boxes in, COCO keypoints out.",
+        discussion: """
+        IMAGE may be a file (JPEG or PNG), a directory (its .jpg/.jpeg/.png files) or a quoted
+        glob ('photos/*.jpg'). Boxes come from a COCO detection-results JSON (--boxes: image_id,
+        or file_name, bbox, score, category_id 1) or from --box; with neither, the whole image
+        is one box. Results are COCO keypoint results (image_id, category_id 1, keypoints
+        [x, y, score] per joint, score = box score x mean joint score above 0.2), after OKS-NMS
+        at 0.9, as the official test pipeline. The image_id is the detection file's, else the
+        number a COCO file name spells, else the image's position on the command line.
+        """
+    )
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var compute: ComputeOptions
+
+    @Argument(help: "Images, directories of images, or quoted glob patterns.")
+    var images: [String] = []
+
+    @Option(help: "Person boxes: a COCO detection-results JSON.")
+    var boxes: String?
+
+    @Option(name: .customLong("box"), help: ArgumentHelp("A person box x,y,w,h in pixels, for every image (repeatable).", valueName: "x,y,w,h"))
+    var boxList: [String] = []
+
+    @Option(help: "Leave out detections scoring below this (TEST.IMAGE_THRE).")
+    var minBoxScore: Double = 0
+
+    @Flag(inversion: .prefixedNo, help: "Average with the mirrored crop's heatmaps (default: the config's TEST.FLIP_TEST).")
+    var flipTest: Bool?
+
+    @Flag(help: "Decode heatmaps with DARK (distribution-aware refinement) instead of the quarter-pixel offset.")
+    var dark = false
+
+    @Option(help: "OKS-NMS threshold over each image's people (TEST.OKS_THRE); 1 keeps everyone.")
+    var oksThreshold: Double = 0.9
+
+    @Option(help: "Keypoint names, flip pairs and skeleton (YAML or JSON); default COCO's 17 for 17-joint models.")
+    var keypoints: String?
+
+    @Option(help: "Write the COCO results JSON here.")
+    var outJSON: String?
+
+    @Option(help: "Write each image with its skeletons drawn into this directory (<name>.pose.jpg).")
+    var draw: String?
+
+    @Option(help: "People per network run (with flip test the network sees twice as many crops).")
+    var batch: Int = 8
+
+    @Option(help: "Refuse images with more pixels than this, before decoding them.")
+    var maxPixels: Int = Image.defaultMaxPixels
+
+    @Flag(help: "Replace existing output files.")
+    var force = false
+
+    func validate() throws {
+        if images.isEmpty { throw ValidationError("give at least one image, directory or glob") }
+        if batch < 1 || batch > 4096 { throw ValidationError("--batch must be 1...4096") }
+        if boxes != nil && !boxList.isEmpty { throw ValidationError("give --boxes FILE or --box, not both") }
+        if !(0...1).contains(oksThreshold) { throw ValidationError("--oks-threshold must be within 0...1") }
+        if maxPixels < 1 { throw ValidationError("--max-pixels must be positive") }
+    }
+
+    func run() throws {
+        let files = try ImageFiles.expand(images)
+        let manual = try boxList.map(Self.parseBox)
+        let detections = try boxes.map { try DetectionFile.load(URL(fileURLWithPath: $0), minScore: minBoxScore) }
+        let outURL = outJSON.map { URL(fileURLWithPath: $0) }
+        if let outURL, FileManager.default.fileExists(atPath: outURL.path), !force {
+            throw ValidationError("\(outURL.path) exists; pass --force to replace it")
+        }
+        let drawDir = draw.map { URL(fileURLWithPath: $0, isDirectory: true) }
+        if let drawDir { try OutputDirectory.prepare(drawDir, files: files.map { Self.drawnName($0) }, force: force) }
+
+        let (net, parameters, _) = try model.load(requireWeights: true)
+        var options = PoseEstimator.Options(flipTest: flipTest ?? net.config.flipTest)
+        options.decoding = dark ? .dark(kernel: 11) : .standard
+        options.batchSize = batch
+        options.nmsThreshold = oksThreshold < 1 ? oksThreshold : nil
+        options.threads = compute.threads
+        options.plan = compute.planOptions
+        let keypointSet = try keypoints.map { try KeypointSet.load(URL(fileURLWithPath: $0)) }
+        let estimator = try PoseEstimator(config: net.config, parameters: parameters, keypoints: keypointSet, options: options)
+
+        var results: [PoseResult] = []
+        let progress = Progress("pose", total: files.count)
+        var networkSeconds = 0.0
+        // Images go through in groups whose boxes fill about two network batches, so crops of
+        // several images share a run while memory stays bounded by the group.
+        var index = 0
+        while index < files.count {
+            var group: [(url: URL, image: Image, boxes: [PersonBox])] = []
+            var crops = 0
+            while index < files.count && (group.isEmpty || crops < 2 * batch) && group.count < 64 {
+                let url = files[index]
+                let image = try Image.load(url, maxPixels: maxPixels)
+                let boxes = detections?.boxes(forFile: url) ?? (manual.isEmpty ? [.whole(width: image.width, height: image.height)] : manual)
+                for (b, box) in boxes.enumerated() {
+                    if let why = box.problem(imageWidth: image.width, imageHeight: image.height) {
+                        throw ValidationError("\(url.path): box \(b) \(why)")
+                    }
+                }
+                group.append((url, image, boxes))
+                crops += boxes.count
+                index += 1
+            }
+            let before = estimator.networkSeconds
+            let people = try estimator.estimate(group.map { ($0.image, $0.boxes) })
+            networkSeconds += estimator.networkSeconds - before
+            for (item, found) in zip(group, people) {
+                let imageID = DetectionFile.imageID(of: item.url) ?? (files.firstIndex(of: item.url) ?? 0) + 1
+                results += found.map { PoseResult(imageID: imageID, fileName: item.url.lastPathComponent, person: $0) }
+                if let drawDir {
+                    var picture = item.image
+                    // PoseDrawing.draw(found, on: &picture, keypoints: estimator.keypoints)
+                    try picture.write(to: drawDir.appendingPathComponent(Self.drawnName(item.url)))
+                }
+            }
+            progress.advance(group.count, note: "\(results.count) people")
+        }
+        progress.finish()
+        if let outURL { try writeAtomically(Data(PoseResult.json(results).utf8), to: outURL) }
+        let total = progress.elapsedSeconds
+        print(String(format: "%d images, %d people in %.2f s: %.2f images/s; network %.2f s (%.0f%%), the rest %.0f%%",
+                     files.count, results.count, total, Double(files.count) / total, networkSeconds,
+                     100 * networkSeconds / total, 100 * (1 - networkSeconds / total)))
+        if let outURL { print("results: \(outURL.path)") }
+        if let drawDir { print("drawings: \(drawDir.path)") }
+        if outURL == nil && drawDir == nil {
+            for r in results { print(r.summary(names: estimator.keypoints.names)) }
+        }
+    }
+
+    static func drawnName(_ url: URL) -> String { url.deletingPathExtension().lastPathComponent + ".pose.jpg" }
+
+    static func parseBox(_ text: String) throws -> PersonBox {
+        let v = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard v.count == 4, let x = v[0], let y = v[1], let w = v[2], let h = v[3], w > 0, h > 0,
+              [x, y, w, h].allSatisfy(\.isFinite) else {
+            throw ValidationError("--box '\(text)' must be x,y,w,h with a positive width and height")
+        }
+        return PersonBox(x: x, y: y, width: w, height: h)
+    }
+}
