@@ -59,13 +59,18 @@ public final class PoseEstimator {
         guard config.task == .pose, let joints = config.numJoints else {
             throw PoseError("\(config.source) is a \(config.task.rawValue) model; pose estimation needs MODEL.NAME pose_hrnet")
         }
+        let options = options ?? Options(flipTest: config.flipTest)
         let set = keypoints ?? (joints == KeypointSet.coco.count ? .coco : .unnamed(joints))
         guard set.count == joints else {
             throw PoseError("the keypoint definition has \(set.count) keypoints, the model \(config.source) predicts \(joints)")
         }
+        if keypoints == nil && joints != KeypointSet.coco.count && options.flipTest {
+            throw PoseError("\(config.source) predicts \(joints) keypoints, not COCO's 17: flip test needs their left/right pairs "
+                            + "(give a keypoint definition, or turn flip test off)")
+        }
         self.config = config
         self.keypoints = set
-        self.options = options ?? Options(flipTest: config.flipTest)
+        self.options = options
         self.model = HRNetModel(config: config)
         self.parameters = parameters
     }

@@ -18,6 +18,10 @@ struct COCOEvalCommand: ParsableCommand {
     @Option(name: .customLong("iou-type"), help: "keypoints (OKS) or bbox (IoU).")
     var iouType: IoU = .keypoints
 
+    @Option(help: ArgumentHelp("OKS sigmas, one per keypoint (default: COCO's for 17 keypoints, else their mean 0.0626 for each).",
+                               valueName: "s1,s2,..."))
+    var sigmas: String?
+
     @Flag(help: "Print {\"stats\": [...]} instead of the table.")
     var json = false
 
@@ -26,7 +30,19 @@ struct COCOEvalCommand: ParsableCommand {
         let start = DispatchTime.now()
         let truth = try COCOGroundTruth.load(URL(fileURLWithPath: gt))
         let dt = try COCOResults.load(URL(fileURLWithPath: results), for: truth, iouType: type)
-        let eval = COCOEval(groundTruth: truth, results: dt, iouType: type)
+        let coco = COCOEval(groundTruth: truth, results: [], iouType: type).sigmas
+        var perKeypoint = coco
+        if let sigmas {
+            let values = sigmas.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                throw ValidationError("--sigmas '\(sigmas)' must be positive numbers separated by commas")
+            }
+            perKeypoint = values.compactMap { $0 }
+        } else if type == .keypoints, let count = truth.keypointNames.values.first?.count, count != coco.count {
+            perKeypoint = Array(repeating: coco.reduce(0, +) / Double(coco.count), count: count)
+            warn("\(count) keypoints, not COCO's 17: every OKS sigma is COCO's mean, \(perKeypoint[0]) (give --sigmas)")
+        }
+        let eval = COCOEval(groundTruth: truth, results: dt, iouType: type, sigmas: perKeypoint)
         let stats = try eval.run()
         if json {
             print("{\"stats\": [" + stats.map { String(format: "%.17g", $0) }.joined(separator: ", ") + "]}")
