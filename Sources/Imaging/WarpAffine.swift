@@ -33,17 +33,29 @@ extension Image {
         var out = [UInt8](repeating: 0, count: dw * dh * 3)
         guard m.count == 6 else { return Image(uncheckedWidth: dw, height: dh, pixels: out) }
         let inverse = Image.invertAffineLikeOpenCV(m)
+        // Rows are independent: large outputs are split into bands run on separate cores
+        // (a 192x256 crop is about 4 bands); small ones stay on the calling thread.
+        let bands = Image.warpBands(pixels: dw * dh)
         pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                switch arithmetic {
-                case .float32:
-                    warpFloat32(src.baseAddress!, dst.baseAddress!, dw, dh, inverse)
-                case .fixedPoint:
-                    warpFixedPoint(src.baseAddress!, dst.baseAddress!, dw, dh, inverse)
+                let buffers = WarpBuffers(source: src.baseAddress!, destination: dst.baseAddress!)
+                let run: @Sendable (Int) -> Void = { band in
+                    let s = buffers.source, d = buffers.destination
+                    let rows = (dh * band / bands)..<(dh * (band + 1) / bands)
+                    switch arithmetic {
+                    case .float32: self.warpFloat32(s, d, dw, dh, rows, inverse)
+                    case .fixedPoint: self.warpFixedPoint(s, d, dw, dh, rows, inverse)
+                    }
                 }
+                if bands == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: bands, execute: run) }
             }
         }
         return Image(uncheckedWidth: dw, height: dh, pixels: out)
+    }
+
+    /// One band per 12k output pixels, at most one per core.
+    static func warpBands(pixels: Int) -> Int {
+        max(1, min(ProcessInfo.processInfo.activeProcessorCount, pixels / 12_288))
     }
 
     /// cv::warpAffine's inversion (imgwarp.cpp), term for term: a singular matrix gives zeros.
@@ -72,60 +84,77 @@ extension Image {
     }
 
     private func warpFloat32(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>,
-                             _ dw: Int, _ dh: Int, _ inv: [Double]) {
-        let M = inv.map { Float($0) }
+                             _ dw: Int, _ dh: Int, _ rows: Range<Int>, _ inv: [Double]) {
+        let m0 = Float(inv[0]), m1 = Float(inv[1]), m2 = Float(inv[2])
+        let m3 = Float(inv[3]), m4 = Float(inv[4]), m5 = Float(inv[5])
         let sw = width, sh = height, stride = width * 3
         let vectorEnd = dw - dw % 16  // OpenCV's AVX2 loop: `for (; x <= dstcols - 16; x += 16)`
-        for y in 0..<dh {
+        for y in rows {
             let fy = Float(y)
             // CV_WARPAFFINE_VECTOR_COMPUTE_MAPPED_COORD1: static_cast<float>(y * M[1] + M[2]).
-            let rowX = fy * M[1] + M[2], rowY = fy * M[4] + M[5]
-            var d = dst + y * dw * 3
+            let rowX = fy * m1 + m2, rowY = fy * m4 + m5
+            let yM1 = fy * m1, yM4 = fy * m4
+            let row = dst + y * dw * 3
             for x in 0..<dw {
                 let fx = Float(x)
                 let sx: Float, sy: Float
                 if x < vectorEnd {
-                    sx = Image.fma32(M[0], fx, rowX)
-                    sy = Image.fma32(M[3], fx, rowY)
+                    sx = Image.fma32(m0, fx, rowX)
+                    sy = Image.fma32(m3, fx, rowY)
                 } else {  // scalar tail: x*M[0] + y*M[1] + M[2], contracted by the compiler
-                    sx = Image.fma32(fx, M[0], fy * M[1]) + M[2]
-                    sy = Image.fma32(fx, M[3], fy * M[4]) + M[5]
+                    sx = Image.fma32(fx, m0, yM1) + m2
+                    sy = Image.fma32(fx, m3, yM4) + m5
                 }
-                defer { d += 3 }
                 guard abs(sx) < 1e9, abs(sy) < 1e9 else { continue }  // also rejects NaN; far outside is border
-                let fxFloor = sx.rounded(.down), fyFloor = sy.rounded(.down)
-                let ix = Int(fxFloor), iy = Int(fyFloor)
-                let ax = sx - fxFloor, ay = sy - fyFloor
+                let ix = Image.floorToInt(sx), iy = Image.floorToInt(sy)
+                let ax = sx - Float(ix), ay = sy - Float(iy)
+                let d = row + x * 3
                 if ix >= 0 && iy >= 0 && ix < sw - 1 && iy < sh - 1 {
-                    let p = src + iy * stride + ix * 3
-                    for c in 0..<3 {
-                        let p00 = Float(p[c]), p01 = Float(p[c + 3])
-                        let p10 = Float(p[stride + c]), p11 = Float(p[stride + c + 3])
-                        let v0 = Image.fma32(ax, p01 - p00, p00)
-                        let v1 = Image.fma32(ax, p11 - p10, p10)
-                        d[c] = Image.roundToByte(Image.fma32(ay, v1 - v0, v0))
-                    }
+                    let p = src + iy * stride + ix * 3, q = p + stride
+                    d[0] = Image.lerp2(ax, ay, p[0], p[3], q[0], q[3])
+                    d[1] = Image.lerp2(ax, ay, p[1], p[4], q[1], q[4])
+                    d[2] = Image.lerp2(ax, ay, p[2], p[5], q[2], q[5])
                 } else {
                     if ix + 1 < 0 || ix >= sw || iy + 1 < 0 || iy >= sh { continue }  // all four outside: border 0
+                    // Missing neighbours read as the border value 0.
+                    let top = iy >= 0, bottom = iy + 1 < sh, left = ix >= 0, right = ix + 1 < sw
+                    let base = iy * stride + ix * 3  // only read where the neighbour exists
                     for c in 0..<3 {
-                        @inline(__always) func at(_ yy: Int, _ xx: Int) -> Float {
-                            (xx >= 0 && yy >= 0 && xx < sw && yy < sh) ? Float(src[yy * stride + xx * 3 + c]) : 0
-                        }
-                        let p00 = at(iy, ix), p01 = at(iy, ix + 1), p10 = at(iy + 1, ix), p11 = at(iy + 1, ix + 1)
-                        let v0 = Image.fma32(ax, p01 - p00, p00)
-                        let v1 = Image.fma32(ax, p11 - p10, p10)
-                        d[c] = Image.roundToByte(Image.fma32(ay, v1 - v0, v0))
+                        let p00: UInt8 = top && left ? src[base + c] : 0
+                        let p01: UInt8 = top && right ? src[base + c + 3] : 0
+                        let p10: UInt8 = bottom && left ? src[base + stride + c] : 0
+                        let p11: UInt8 = bottom && right ? src[base + stride + c + 3] : 0
+                        d[c] = Image.lerp2(ax, ay, p00, p01, p10, p11)
                     }
                 }
             }
         }
     }
 
-    /// v_round (round half to even) then v_pack_u (saturate to 0...255).
+    /// OpenCV's CV_WARP_LINEAR_VECTOR_INTER_CALC_ALPHA/BETA_F32: three FMAs, then round.
+    @inline(__always)
+    private static func lerp2(_ ax: Float, _ ay: Float, _ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> UInt8 {
+        let p00 = Float(a), p01 = Float(b), p10 = Float(c), p11 = Float(d)
+        let v0 = fma32(ax, p01 - p00, p00)
+        let v1 = fma32(ax, p11 - p10, p10)
+        return roundToByte(fma32(ay, v1 - v0, v0))
+    }
+
+    /// v_round (round half to even) then v_pack_u (saturate to 0...255). Adding and removing
+    /// 1.5 * 2^23 rounds to an integer in the current (nearest-even) mode without a libm call;
+    /// exact for |v| < 2^22, and interpolated samples lie in [0, 255].
     @inline(__always)
     private static func roundToByte(_ v: Float) -> UInt8 {
-        let r = v.rounded(.toNearestOrEven)
+        let magic: Float = 12_582_912
+        let r = (v + magic) - magic
         return r <= 0 ? 0 : (r >= 255 ? 255 : UInt8(r))
+    }
+
+    /// floor for |v| < 1e9 without a libm call (truncate, then step down for negatives).
+    @inline(__always)
+    private static func floorToInt(_ v: Float) -> Int {
+        let t = Int(v)
+        return Float(t) > v ? t - 1 : t
     }
 
     // MARK: fixed point (OpenCV <= 4.10)
@@ -138,7 +167,7 @@ extension Image {
     }
 
     private func warpFixedPoint(_ src: UnsafePointer<UInt8>, _ dst: UnsafeMutablePointer<UInt8>,
-                                _ dw: Int, _ dh: Int, _ M: [Double]) {
+                                _ dw: Int, _ dh: Int, _ rows: Range<Int>, _ M: [Double]) {
         let abScale = 1024.0             // AB_BITS = 10
         let roundDelta: Int32 = 16       // AB_SCALE / INTER_TAB_SIZE / 2
         let sw = width, sh = height, stride = width * 3
@@ -149,7 +178,7 @@ extension Image {
         }
         adelta.withUnsafeBufferPointer { ad in
             bdelta.withUnsafeBufferPointer { bd in
-                for y in 0..<dh {
+                for y in rows {
                     let X0 = Image.cvRound((M[1] * Double(y) + M[2]) * abScale) &+ roundDelta
                     let Y0 = Image.cvRound((M[4] * Double(y) + M[5]) * abScale) &+ roundDelta
                     var d = dst + y * dw * 3
@@ -187,4 +216,11 @@ extension Image {
             }
         }
     }
+}
+
+/// The source (read only) and destination of one warp, shared by the row bands of
+/// concurrentPerform; each band writes disjoint rows, and both buffers outlive the call.
+struct WarpBuffers: @unchecked Sendable {
+    let source: UnsafePointer<UInt8>
+    let destination: UnsafeMutablePointer<UInt8>
 }
