@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "PoseTests", dependencies: ["Pose", "DNN", "HRNet", "Imaging", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         // Drives the built `hrnet` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["DNN", "TestSupport", "hrnet"]),
+        .testTarget(name: "CLITests", dependencies: ["DNN", "Imaging", "TestSupport", "hrnet"]),
     ]
 )
 

@@ -7,8 +7,10 @@ public struct Person: Equatable, Sendable {
     public var score: Double
     public var area: Double
     public var crop: PersonCrop?
-    public init(keypoints: [Keypoint], score: Double, area: Double, crop: PersonCrop? = nil) {
-        (self.keypoints, self.score, self.area, self.crop) = (keypoints, score, area, crop)
+    /// The detection the person was cropped from.
+    public var box: PersonBox?
+    public init(keypoints: [Keypoint], score: Double, area: Double, crop: PersonCrop? = nil, box: PersonBox? = nil) {
+        (self.keypoints, self.score, self.area, self.crop, self.box) = (keypoints, score, area, crop, box)
     }
 }
 

@@ -107,7 +107,7 @@ public final class PoseEstimator {
             for (k, job) in chunk.enumerated() {
                 let joints = HeatmapDecoder.decode(heatmaps, image: k, crop: crops[k], method: options.decoding)
                 var person = Person(keypoints: joints, score: job.box.score,
-                                    area: crops[k].scale.w * crops[k].scale.h * 200 * 200, crop: crops[k])
+                                    area: crops[k].scale.w * crops[k].scale.h * 200 * 200, crop: crops[k], box: job.box)
                 person.score = OKS.rescore(person, boxScore: job.box.score, threshold: options.visibilityThreshold)
                 people[job.item].append(person)
             }

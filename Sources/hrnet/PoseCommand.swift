@@ -121,7 +121,7 @@ struct PoseCommand: ParsableCommand {
                 results += found.map { PoseResult(imageID: imageID, fileName: item.url.lastPathComponent, person: $0) }
                 if let drawDir {
                     var picture = item.image
-                    // PoseDrawing.draw(found, on: &picture, keypoints: estimator.keypoints)
+                    PoseDrawing.draw(found, on: &picture, keypoints: estimator.keypoints)
                     try picture.write(to: drawDir.appendingPathComponent(Self.drawnName(item.url)))
                 }
             }

@@ -1,4 +1,5 @@
 import XCTest
+import Imaging
 import TestSupport
 
 /// `hrnet pose` and `hrnet eval` on the tiny pose model and the committed photo, against the
@@ -72,7 +73,20 @@ final class PoseCLITests: XCTestCase {
         try assertMatchesReference(results)
         XCTAssertEqual(results.first?["file_name"] as? String, "person.jpg")
         XCTAssertEqual(results.first?["category_id"] as? Int, 1)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: temp("drawn/person.pose.jpg").path))
+        // Joints are drawn as white discs (radius 2 px here) where the score reaches 0.3.
+        let drawn = try Image.load(temp("drawn/person.pose.jpg"))
+        let photo = try Image.load(Fixtures.url("imaging/person.jpg"))
+        XCTAssertEqual(drawn.width, photo.width)
+        var checked = 0
+        for r in results {
+            let kp = try XCTUnwrap(r["keypoints"] as? [Double])
+            for j in 0..<5 where kp[3 * j + 2] >= 0.3 {
+                guard let p = drawn.pixel(x: Int(kp[3 * j].rounded()), y: Int(kp[3 * j + 1].rounded())) else { continue }
+                XCTAssertGreaterThan(Int(p.0) + Int(p.1) + Int(p.2), 3 * 200, "joint \(j) at \(kp[3 * j]), \(kp[3 * j + 1]) not drawn")
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 3)
 
         // A second run without --force changes nothing.
         let before = try Data(contentsOf: out)
