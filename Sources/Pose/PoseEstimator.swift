@@ -18,7 +18,8 @@ import Imaging
 /// ```
 ///
 /// Crops of many boxes and many images go through the network together, `batchSize` at a
-/// time. The estimator compiles one plan per batch size it meets and keeps the two most recent.
+/// time. The estimator compiles a plan per network batch size it needs (see `networkBatch`)
+/// and keeps the three most recent.
 public final class PoseEstimator {
     public struct Options: Sendable {
         /// Average with the heatmaps of the mirrored crop (TEST.FLIP_TEST).
@@ -50,6 +51,9 @@ public final class PoseEstimator {
     /// Seconds spent in the network (plan compiles and runs) since this estimator was made;
     /// the rest of a caller's time is decoding, cropping and post-processing.
     public private(set) var networkSeconds = 0.0
+    /// The part of `networkSeconds` spent compiling plans, and how many were compiled.
+    public private(set) var compileSeconds = 0.0
+    public private(set) var compiledPlans = 0
 
     /// Network input and heatmap sizes (width, height).
     public var inputSize: (width: Int, height: Int) { config.imageSize }
@@ -129,8 +133,11 @@ public final class PoseEstimator {
     public func heatmaps(_ crops: [(image: Image, crop: PersonCrop)]) throws -> Tensor {
         let (w, h) = inputSize
         let n = crops.count, plane = 3 * h * w
+        // Plans are compiled for a few batch sizes only (the full batch, or a power of two
+        // under it); a smaller chunk runs padded with blank crops, whose outputs are dropped.
+        let padded = Self.networkBatch(for: n, batchSize: max(options.batchSize, n))
         let copies = options.flipTest ? 2 : 1
-        var input = Tensor(zeros: [n * copies, 3, h, w])
+        var input = Tensor(zeros: [padded * copies, 3, h, w])
         input.scalars.withUnsafeMutableBufferPointer { buffer in
             let base = UnsafeSendablePointer(buffer.baseAddress!)
             // Crops are independent: prepare them on all cores.
@@ -142,7 +149,7 @@ public final class PoseEstimator {
                 pixels.withUnsafeBufferPointer { plain.update(from: $0.baseAddress!, count: plane) }
                 if copies == 2 {
                     // The mirrored crop, as the official code flips the normalized input.
-                    let mirrored = base.pointer + (n + i) * plane
+                    let mirrored = base.pointer + (padded + i) * plane
                     for row in 0..<(3 * h) {
                         for x in 0..<w { mirrored[row * w + x] = plain[row * w + w - 1 - x] }
                     }
@@ -150,13 +157,23 @@ public final class PoseEstimator {
             }
         }
         let started = DispatchTime.now()
-        let output = try plan(batch: n * copies).run(input)[0]
+        let output = try plan(batch: padded * copies).run(input)[0]
         networkSeconds += Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        guard copies == 2 else { return output }
-        let shape = output.shape, half = output.count / 2
-        let plainMaps = Tensor(shape: [n] + shape.dropFirst(), scalars: Array(output.scalars[..<half]))
-        let flipped = Tensor(shape: [n] + shape.dropFirst(), scalars: Array(output.scalars[half...]))
-        return FlipTest.average(plainMaps, FlipTest.flipBack(flipped, pairs: keypoints.flipPairs, shift: options.shiftHeatmap))
+        let map = output.count / output.shape[0]
+        func images(from first: Int) -> Tensor {
+            Tensor(shape: [n] + output.shape.dropFirst(), scalars: Array(output.scalars[(first * map)..<((first + n) * map)]))
+        }
+        guard copies == 2 else { return images(from: 0) }
+        return FlipTest.average(images(from: 0), FlipTest.flipBack(images(from: padded), pairs: keypoints.flipPairs, shift: options.shiftHeatmap))
+    }
+
+    /// The batch a chunk of `count` crops runs at: `batchSize` when full, else the next power
+    /// of two (at most `batchSize`), so a stream of images compiles at most log2(batchSize) + 1 plans.
+    static func networkBatch(for count: Int, batchSize: Int) -> Int {
+        guard count < batchSize else { return count }
+        var p = 1
+        while p < count { p *= 2 }
+        return min(p, batchSize)
     }
 
     /// ImageNet statistics, as the official pose code normalizes (RGB).
@@ -169,8 +186,11 @@ public final class PoseEstimator {
             plans.append(entry)
             return entry.plan
         }
-        if plans.count >= 2 { plans.removeFirst() }
+        if plans.count >= 3 { plans.removeFirst() }
+        let started = DispatchTime.now()
         let plan = try model.compile(parameters: parameters, batch: batch, threads: options.threads, options: options.plan)
+        compileSeconds += Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        compiledPlans += 1
         plans.append((batch, plan))
         return plan
     }

@@ -106,7 +106,7 @@ struct EvalCommand: ParsableCommand {
             // Several images per step so their crops share network runs.
             var group: [(id: Int, file: String, image: Image, boxes: [PersonBox])] = []
             var crops = 0
-            while next < truth.imageIDs.count && crops < 2 * batch && group.count < 64 {
+            while next < truth.imageIDs.count && crops < 4 * batch && group.count < 64 {
                 let id = truth.imageIDs[next]
                 next += 1
                 let info = truth.images[id]!

@@ -94,13 +94,13 @@ struct PoseCommand: ParsableCommand {
         var results: [PoseResult] = []
         let progress = Progress("pose", total: files.count)
         var networkSeconds = 0.0
-        // Images go through in groups whose boxes fill about two network batches, so crops of
-        // several images share a run while memory stays bounded by the group.
+        // Images go through in groups whose boxes fill about four network batches, so crops of
+        // several images share runs (few padded ones) while memory stays bounded by the group.
         var index = 0
         while index < files.count {
             var group: [(url: URL, image: Image, boxes: [PersonBox])] = []
             var crops = 0
-            while index < files.count && (group.isEmpty || crops < 2 * batch) && group.count < 64 {
+            while index < files.count && (group.isEmpty || crops < 4 * batch) && group.count < 64 {
                 let url = files[index]
                 let image = try Image.load(url, maxPixels: maxPixels)
                 let boxes = detections?.boxes(forFile: url) ?? (manual.isEmpty ? [.whole(width: image.width, height: image.height)] : manual)
@@ -130,9 +130,9 @@ struct PoseCommand: ParsableCommand {
         progress.finish()
         if let outURL { try writeAtomically(Data(PoseResult.json(results).utf8), to: outURL) }
         let total = progress.elapsedSeconds
-        print(String(format: "%d images, %d people in %.2f s: %.2f images/s; network %.2f s (%.0f%%), the rest %.0f%%",
+        print(String(format: "%d images, %d people in %.2f s: %.2f images/s; network %.2f s (%.0f%%; %d plan compiles %.2f s), the rest %.0f%%",
                      files.count, results.count, total, Double(files.count) / total, networkSeconds,
-                     100 * networkSeconds / total, 100 * (1 - networkSeconds / total)))
+                     100 * networkSeconds / total, estimator.compiledPlans, estimator.compileSeconds, 100 * (1 - networkSeconds / total)))
         if let outURL { print("results: \(outURL.path)") }
         if let drawDir { print("drawings: \(drawDir.path)") }
         if outURL == nil && drawDir == nil {
