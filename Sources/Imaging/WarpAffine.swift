@@ -29,6 +29,11 @@ extension Image {
 
     /// `warpAffine` with a chosen OpenCV arithmetic.
     public func warpAffine(_ m: [Double], width: Int, height: Int, arithmetic: AffineWarpArithmetic) -> Image {
+        warpAffine(m, width: width, height: height, arithmetic: arithmetic, bands: nil)
+    }
+
+    /// `bands` overrides the row-band split (tests check that it never changes the result).
+    func warpAffine(_ m: [Double], width: Int, height: Int, arithmetic: AffineWarpArithmetic, bands requested: Int?) -> Image {
         let dw = max(1, width), dh = max(1, height)
         var out = [UInt8](repeating: 0, count: dw * dh * 3)
         guard m.count == 6 else { return Image(uncheckedWidth: dw, height: dh, pixels: out) }
@@ -37,7 +42,7 @@ extension Image {
         // separate cores. Person crops (192x256 = 49k pixels) stay on the calling thread: the
         // pipeline runs them beside the network's own threads, and splitting them measured
         // slower than one thread on a busy 2-core machine.
-        let bands = Image.warpBands(pixels: dw * dh)
+        let bands = max(1, min(dh, requested ?? Image.warpBands(pixels: dw * dh)))
         pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 let buffers = WarpBuffers(source: src.baseAddress!, destination: dst.baseAddress!)
