@@ -58,12 +58,20 @@ static void hr_jpeg_error_exit(j_common_ptr cinfo) {
 }
 
 // Warnings: libjpeg pads a truncated stream with grey and only warns; we refuse such data
-// (PIL refuses it too). Other warnings (e.g. extraneous bytes before a marker) are tolerated,
+// (PIL refuses it too). The entropy decoder warns JWRN_HIT_MARKER when it needs bits that are
+// not there: always fatal. JWRN_JPEG_EOF alone (the reader ran off the end) also comes from a
+// sequential JPEG that lacks only its final EOI marker, whose pixels are all present: we
+// accept that case, as OpenCV does; for progressive JPEGs it can mean missing refinement scans,
+// so it is fatal there. Other warnings (e.g. extraneous bytes before a marker) are tolerated,
 // as PIL and OpenCV tolerate them.
 static void hr_jpeg_emit_message(j_common_ptr cinfo, int level) {
     if (level >= 0) return;
     int code = cinfo->err->msg_code;
-    if (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER) {
+    int fatal = code == JWRN_HIT_MARKER;
+    if (code == JWRN_JPEG_EOF) {
+        fatal = !cinfo->is_decompressor || ((j_decompress_ptr)cinfo)->progressive_mode;
+    }
+    if (fatal) {
         hr_jpeg_error *err = (hr_jpeg_error *)cinfo->err;
         char text[JMSG_LENGTH_MAX];
         (*cinfo->err->format_message)(cinfo, text);

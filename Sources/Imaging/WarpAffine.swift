@@ -29,13 +29,20 @@ extension Image {
 
     /// `warpAffine` with a chosen OpenCV arithmetic.
     public func warpAffine(_ m: [Double], width: Int, height: Int, arithmetic: AffineWarpArithmetic) -> Image {
+        warpAffine(m, width: width, height: height, arithmetic: arithmetic, bands: nil)
+    }
+
+    /// `bands` overrides the row-band split (tests check that it never changes the result).
+    func warpAffine(_ m: [Double], width: Int, height: Int, arithmetic: AffineWarpArithmetic, bands requested: Int?) -> Image {
         let dw = max(1, width), dh = max(1, height)
         var out = [UInt8](repeating: 0, count: dw * dh * 3)
         guard m.count == 6 else { return Image(uncheckedWidth: dw, height: dh, pixels: out) }
         let inverse = Image.invertAffineLikeOpenCV(m)
-        // Rows are independent: large outputs are split into bands run on separate cores
-        // (a 192x256 crop is about 4 bands); small ones stay on the calling thread.
-        let bands = Image.warpBands(pixels: dw * dh)
+        // Rows are independent: large outputs (whole frames) are split into bands run on
+        // separate cores. Person crops (192x256 = 49k pixels) stay on the calling thread: the
+        // pipeline runs them beside the network's own threads, and splitting them measured
+        // slower than one thread on a busy 2-core machine.
+        let bands = max(1, min(dh, requested ?? Image.warpBands(pixels: dw * dh)))
         pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 let buffers = WarpBuffers(source: src.baseAddress!, destination: dst.baseAddress!)
@@ -53,9 +60,9 @@ extension Image {
         return Image(uncheckedWidth: dw, height: dh, pixels: out)
     }
 
-    /// One band per 12k output pixels, at most one per core.
+    /// One band per 256k output pixels, at most one per core.
     static func warpBands(pixels: Int) -> Int {
-        max(1, min(ProcessInfo.processInfo.activeProcessorCount, pixels / 12_288))
+        max(1, min(ProcessInfo.processInfo.activeProcessorCount, pixels / 262_144))
     }
 
     /// cv::warpAffine's inversion (imgwarp.cpp), term for term: a singular matrix gives zeros.
@@ -111,9 +118,10 @@ extension Image {
                 let d = row + x * 3
                 if ix >= 0 && iy >= 0 && ix < sw - 1 && iy < sh - 1 {
                     let p = src + iy * stride + ix * 3, q = p + stride
-                    d[0] = Image.lerp2(ax, ay, p[0], p[3], q[0], q[3])
-                    d[1] = Image.lerp2(ax, ay, p[1], p[4], q[1], q[4])
-                    d[2] = Image.lerp2(ax, ay, p[2], p[5], q[2], q[5])
+                    let axd = Double(ax), ayd = Double(ay)
+                    d[0] = Image.lerp2(axd, ayd, p[0], p[3], q[0], q[3])
+                    d[1] = Image.lerp2(axd, ayd, p[1], p[4], q[1], q[4])
+                    d[2] = Image.lerp2(axd, ayd, p[2], p[5], q[2], q[5])
                 } else {
                     if ix + 1 < 0 || ix >= sw || iy + 1 < 0 || iy >= sh { continue }  // all four outside: border 0
                     // Missing neighbours read as the border value 0.
@@ -124,20 +132,23 @@ extension Image {
                         let p01: UInt8 = top && right ? src[base + c + 3] : 0
                         let p10: UInt8 = bottom && left ? src[base + stride + c] : 0
                         let p11: UInt8 = bottom && right ? src[base + stride + c + 3] : 0
-                        d[c] = Image.lerp2(ax, ay, p00, p01, p10, p11)
+                        d[c] = Image.lerp2(Double(ax), Double(ay), p00, p01, p10, p11)
                     }
                 }
             }
         }
     }
 
-    /// OpenCV's CV_WARP_LINEAR_VECTOR_INTER_CALC_ALPHA/BETA_F32: three FMAs, then round.
+    /// OpenCV's CV_WARP_LINEAR_VECTOR_INTER_CALC_ALPHA/BETA_F32: three float32 FMAs, then
+    /// round. Each FMA is evaluated in Double (see `fma32`): `ax * (p01 - p00) + p00` is exact
+    /// there, so one conversion to Float gives the fused result; the weights arrive as Double
+    /// (exact copies of the Float weights) so the three channels share their conversion.
     @inline(__always)
-    private static func lerp2(_ ax: Float, _ ay: Float, _ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> UInt8 {
-        let p00 = Float(a), p01 = Float(b), p10 = Float(c), p11 = Float(d)
-        let v0 = fma32(ax, p01 - p00, p00)
-        let v1 = fma32(ax, p11 - p10, p10)
-        return roundToByte(fma32(ay, v1 - v0, v0))
+    private static func lerp2(_ ax: Double, _ ay: Double, _ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> UInt8 {
+        let p00 = Double(a), p01 = Double(b), p10 = Double(c), p11 = Double(d)
+        let v0 = Float(ax * (p01 - p00) + p00)
+        let v1 = Float(ax * (p11 - p10) + p10)
+        return roundToByte(Float(ay * Double(v1 - v0) + Double(v0)))
     }
 
     /// v_round (round half to even) then v_pack_u (saturate to 0...255). Adding and removing
