@@ -1,5 +1,4 @@
 // swift-tools-version: 6.1
-import Foundation
 import PackageDescription
 
 let package = Package(
@@ -55,14 +54,8 @@ let package = Package(
         ),
         .testTarget(name: "PoseTests", dependencies: ["Pose", "DNN", "HRNet", "Imaging", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         // Drives the built `hrnet` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["DNN", "Imaging", "TestSupport", "hrnet"]),
     ]
 )
-
-// The imaging tests join the package once their sources are in (the module is being written).
-if let files = try? FileManager.default.contentsOfDirectory(atPath: Context.packageDirectory + "/Tests/ImagingTests"),
-   files.contains(where: { $0.hasSuffix(".swift") }) {
-    package.targets.append(.testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]))
-}
-
