@@ -40,6 +40,9 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Decode with DARK instead of the quarter-pixel offset.")
     var dark = false
 
+    @Flag(help: "Soft OKS-NMS (Gaussian score decay, TEST.SOFT_NMS) instead of the hard one.")
+    var softNMS = false
+
     @Option(help: "Evaluate only the first N images (by id).")
     var limit: Int?
 
@@ -90,6 +93,7 @@ struct EvalCommand: ParsableCommand {
         options.decoding = dark ? .dark(kernel: 11) : .standard
         options.batchSize = batch
         options.threads = compute.threads
+        options.softNMS = softNMS
         options.plan = compute.planOptions
         // The data set's keypoint names give the flip pairs (COCO's own names: COCO's set).
         var keypoints: KeypointSet?
