@@ -59,6 +59,21 @@ public final class ParameterStore {
         }
     }
 
+    /// A store of standalone tensors (keys in the given order; `running_mean`/`running_var`
+    /// keys become state), e.g. to drive an optimizer without a graph.
+    public convenience init(_ tensors: [(key: String, value: Tensor)]) throws {
+        try self.init(specs: tensors.map { Graph.ParameterSpec(key: $0.key, shape: $0.value.shape) },
+                      parameters: Dictionary(tensors.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a }))
+    }
+
+    /// Sets a parameter's gradient (same shape), e.g. one computed outside a plan.
+    public func setGradient(_ key: String, _ t: Tensor) throws {
+        guard let e = entry(key), e.shape == t.shape else {
+            throw GraphError("no parameter \(key) of shape \(t.shape)")
+        }
+        t.scalars.withUnsafeBufferPointer { (gradients + e.offset).update(from: $0.baseAddress!, count: e.count) }
+    }
+
     deinit {
         values.deallocate()
         gradients.deallocate()
