@@ -100,4 +100,22 @@ final class TrainingGoldenTests: XCTestCase {
             XCTAssertEqual(value, s.losses[k - 1], accuracy: 1e-3 * s.losses[k - 1], "loss of step \(k)")
         }
     }
+
+    /// The exported weights carry exactly PyTorch's state-dict keys, shapes and dtypes
+    /// (golden_step1 is PyTorch's own `state_dict()`), so the official code loads them strictly.
+    func testExportUsesOfficialKeys() throws {
+        let s = try makeSetup()
+        _ = try step(s, Adam(learningRate: lr))
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try TrainingCheckpoint.exportWeights(s.trainer.parameters, to: url)
+        let exported = try Checkpoint.load(url)
+        let official = try Checkpoint.load(Fixtures.url("training/golden_step1.safetensors"))
+        XCTAssertEqual(Set(exported.keys), Set(official.keys))
+        for (k, t) in official {
+            XCTAssertEqual(exported[k]?.dtype, t.dtype, k)
+            XCTAssertEqual(exported[k]?.shape, t.shape, k)
+        }
+        XCTAssertEqual(exported["bn1.num_batches_tracked"]?.floatTensor().scalars, [1])
+    }
 }

@@ -3,8 +3,8 @@ import Foundation
 /// A learning-rate schedule: the rate at step (or epoch) t from the base rate, in closed form
 /// so a resumed run needs only t. The official HRNet recipes use MultiStep (pose: x0.1 at
 /// epochs 170 and 200) and poly (segmentation: (1 - t/T)^0.9 per iteration).
-public struct LRSchedule: Sendable, Equatable {
-    public enum Kind: Sendable, Equatable {
+public struct LRSchedule: Sendable, Equatable, Codable {
+    public enum Kind: Sendable, Equatable, Codable {
         case constant
         /// `torch.optim.lr_scheduler.MultiStepLR`: base x gamma^(milestones passed).
         case multiStep(milestones: [Int], gamma: Float)
