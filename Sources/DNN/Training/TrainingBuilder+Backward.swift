@@ -21,7 +21,7 @@ extension TrainingPlan.Builder {
             started.insert(x)
             let gx = pointer(try gradient(x)), gy = pointer(try gradient(y)), out = pointer(try activation(y))
             let count = MemoryDesc.size(desc[y]!) / 4
-            kernel(.backward) { TrainingKernels.reluBackward(gx: gx, gy: gy, y: out, count: count, accumulate: !first, threads: threads) }
+            kernel(.backward, "relu") { TrainingKernels.reluBackward(gx: gx, gy: gy, y: out, count: count, accumulate: !first, threads: threads) }
         case .add:
             let gy = pointer(try gradient(y))
             let count = MemoryDesc.size(desc[y]!) / 4
@@ -30,7 +30,7 @@ extension TrainingPlan.Builder {
                 started.insert(x)
                 let gx = pointer(try gradient(x))
                 if first && gx == gy { continue }  // took over the output's gradient buffer
-                kernel(.backward) { TrainingKernels.accumulate(gx, gy, count: count, copy: first, threads: threads) }
+                kernel(.backward, "add") { TrainingKernels.accumulate(gx, gy, count: count, copy: first, threads: threads) }
             }
         case .resize(let r):
             let x = step.inputs[0]
@@ -42,7 +42,7 @@ extension TrainingPlan.Builder {
             let first = !started.contains(x)
             started.insert(x)
             let gx = pointer(try gradient(x)), gy = pointer(try gradient(y))
-            kernel(.backward) {
+            kernel(.backward, "resize") {
                 TrainingKernels.resizeBackward(gx: gx, gy: gy, planes: planes, inH: xs.h, inW: xs.w, rows: rows, cols: cols,
                                                block: blk, accumulate: !first, threads: threads)
             }
@@ -57,7 +57,7 @@ extension TrainingPlan.Builder {
                 let first = !started.contains(x)
                 started.insert(x)
                 let gx = pointer(try gradient(x)), o = offset, blk = block
-                kernel(.backward) {
+                kernel(.backward, "concat") {
                     TrainingKernels.concatBackward(gx: gx, xChannels: c, gy: gy, yChannels: ys.c, offset: o, batch: ys.n,
                                                    pixels: ys.h * ys.w, block: blk, accumulate: !first, threads: threads)
                 }
@@ -118,10 +118,12 @@ extension TrainingPlan.Builder {
         let wmd = dpd.md(dnnl_query_weights_md)
         var packed = packedWeights["\(c.key).weight"]!
         if !MemoryDesc.equal(wmd, packed.desc) {
-            // Backward data wants another weight layout: keep a second packed copy.
-            let other = try Memory(wmd, pointer: ownedPointer(bytes: MemoryDesc.size(wmd)))
+            // Backward data wants another weight layout (transposed blocks): packed just before
+            // use into the shared staging buffer, which saves a second copy of every weight.
+            let other = try Memory(wmd, pointer: nil)
+            staging.append(other)
             keepAlive.append(other)
-            try reorder(from: try storeMemory(store.valuePointer("\(c.key).weight")!, dims: wdims), to: other, .prepare,
+            try reorder(from: try storeMemory(store.valuePointer("\(c.key).weight")!, dims: wdims), to: other, .backward,
                         name: "pack \(c.key).weight for backward")
             packed = other
         }

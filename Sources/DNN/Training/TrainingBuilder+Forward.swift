@@ -47,19 +47,19 @@ extension TrainingPlan.Builder {
         case .relu:
             let d = pointer(try activation(out)), a = pointer(try activation(step.inputs[0]))
             let count = MemoryDesc.size(desc[out]!) / 4
-            kernel(.forward) { Kernels.relu(.f32, dst: d, src: a, count: count, threads: threads) }
+            kernel(.forward, "relu") { Kernels.relu(.f32, dst: d, src: a, count: count, threads: threads) }
         case .add:
             let d = pointer(try activation(out))
             let a = pointer(try activation(step.inputs[0])), b = pointer(try activation(step.inputs[1]))
             let count = MemoryDesc.size(desc[out]!) / 4
-            kernel(.forward) { Kernels.add(.f32, dst: d, a, b, count: count, relu: false, threads: threads) }
+            kernel(.forward, "add") { Kernels.add(.f32, dst: d, a, b, count: count, relu: false, threads: threads) }
         case .resize(let r):
             let xs = shapes[step.inputs[0]], ys = shapes[out]
             let rows = Kernels.ResizeAxis(inSize: xs.h, outSize: ys.h, mode: r.mode)
             let cols = Kernels.ResizeAxis(inSize: xs.w, outSize: ys.w, mode: r.mode)
             let planes = xs.n * ((xs.c + block - 1) / block), blk = block
             let d = pointer(try activation(out)), x = pointer(try activation(step.inputs[0]))
-            kernel(.forward) {
+            kernel(.forward, "resize") {
                 Kernels.resize(.f32, dst: d, src: x, base: nil, planes: planes, inH: xs.h, inW: xs.w, rows: rows, cols: cols,
                                block: blk, relu: false, threads: threads)
             }
@@ -150,7 +150,7 @@ extension TrainingPlan.Builder {
         // Train mode: fold the batch statistics into the running ones (PyTorch's update).
         let rm = pointer(runningMean), rv = pointer(runningVariance), bm = pointer(mean), bv = pointer(variance)
         let samples = xs.n * xs.h * xs.w, c = xs.c
-        kernel(.forward, mode: 0) { [unowned plan] in
+        kernel(.forward, mode: 0, "running statistics") { [unowned plan] in
             TrainingKernels.updateRunningStatistics(mean: rm, variance: rv, batchMean: bm, batchVariance: bv, channels: c,
                                                     samples: samples, momentum: plan.batchNormMomentum)
         }

@@ -215,7 +215,12 @@ extension TrainingPlan {
             implementations.append((name, pd.implementation))
             keepAlive.append(p)
             args.forEach { keepAlive.append($0.1) }
-            let step = Step.call(p, args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) })
+            // Profile key: the op kind, pass and implementation (not the layer).
+            let kind = name.split(separator: " ").prefix { !$0.contains(".") && $0 != "pack" && $0 != "unpack" }.joined(separator: " ")
+            let key = "\(pass) \(name.hasPrefix("pack") ? "pack weights" : name.hasPrefix("unpack") ? "unpack gradient" : kind)"
+                + (name.contains("backward") ? " backward" : "") + (name.contains("weights") && name.contains("backward") ? " weights" : "")
+                + (name.contains("data") ? " data" : "") + " [\(pd.implementation)]"
+            let step = Step.call(p, args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }, key)
             let scratch = pd.md(dnnl_query_scratchpad_md)
             for m in mode.map({ [$0] }) ?? [0, 1] {
                 switch pass {
@@ -232,12 +237,13 @@ extension TrainingPlan {
             if pass == .prepare, MemoryDesc.size(scratch) > 0 { scratchpads.append((nil, true, prepare.count - 1, scratch)) }
         }
 
-        mutating func kernel(_ pass: Pass, mode: Int? = nil, _ body: @escaping () -> Void) {
+        mutating func kernel(_ pass: Pass, mode: Int? = nil, _ name: String, _ body: @escaping () -> Void) {
+            let key = "\(pass) \(name) [swift]"
             for m in mode.map({ [$0] }) ?? [0, 1] {
                 switch pass {
-                case .prepare: if m == 0 { prepare.append(.kernel(body)) }
-                case .forward: forward[m].append(.kernel(body))
-                case .backward: backward[m].append(.kernel(body))
+                case .prepare: if m == 0 { prepare.append(.kernel(key, body)) }
+                case .forward: forward[m].append(.kernel(key, body))
+                case .backward: backward[m].append(.kernel(key, body))
                 }
             }
         }
@@ -264,7 +270,7 @@ extension TrainingPlan {
         mutating func accumulateTemp(_ s: Int, into x: Int) throws {
             let dst = pointer(try gradient(x)), src = pointer(try memory(tempID(s)))
             let count = MemoryDesc.size(desc[x]!) / 4, threads = threads
-            kernel(.backward) { TrainingKernels.accumulate(dst, src, count: count, copy: false, threads: threads) }
+            kernel(.backward, "accumulate") { TrainingKernels.accumulate(dst, src, count: count, copy: false, threads: threads) }
         }
 
         /// Emits every step into `plan`.
@@ -303,7 +309,7 @@ extension TrainingPlan {
                     keepAlive.append(t)
                     try reorder(from: m, to: t, .backward)
                     let dst = pointer(try gradient(v.id)), src = pointer(t), count = MemoryDesc.size(desc[v.id]!) / 4
-                    kernel(.backward) { TrainingKernels.accumulate(dst, src, count: count, copy: false, threads: 1) }
+                    kernel(.backward, "accumulate") { TrainingKernels.accumulate(dst, src, count: count, copy: false, threads: 1) }
                 } else {
                     started.insert(v.id)
                     try reorder(from: m, to: try gradient(v.id), .backward)
@@ -346,9 +352,9 @@ extension TrainingPlan {
                 keepAlive.append(m)
                 let arg = dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: m.handle)
                 func patch(_ list: inout [Step]) {
-                    guard case .call(let p, var args) = list[sp.index] else { return }
+                    guard case .call(let p, var args, let name) = list[sp.index] else { return }
                     args.append(arg)
-                    list[sp.index] = .call(p, args)
+                    list[sp.index] = .call(p, args, name)
                 }
                 if let mode = sp.mode {
                     if sp.forward { patch(&forward[mode]) } else { patch(&backward[mode]) }

@@ -30,6 +30,8 @@ public final class TrainingPlan {
     public var mode: Mode = .train
     /// BN running-statistics momentum (PyTorch's default 0.1).
     public var batchNormMomentum: Float = 0.1
+    /// FLOP of one forward pass (a training step does about three times this).
+    public let flops: Double
     /// Bytes of the activation and gradient arena.
     public let arenaBytes: Int
     /// Each oneDNN primitive and the implementation oneDNN chose for it.
@@ -37,8 +39,8 @@ public final class TrainingPlan {
 
     /// One unit of work: a oneDNN primitive or an engine kernel.
     enum Step {
-        case call(Primitive, [dnnl_exec_arg_t])
-        case kernel(() -> Void)
+        case call(Primitive, [dnnl_exec_arg_t], String)
+        case kernel(String, () -> Void)
     }
 
     var prepare: [Step] = []
@@ -63,14 +65,18 @@ public final class TrainingPlan {
     ///   - parameters: every parameter of `graph` (BN running statistics included) by key.
     ///   - inputGradient: also compute the gradient with respect to the input (`inputGradient`).
     ///   - threads: oneDNN and kernel threads; all cores when nil.
-    public init(graph: Graph, parameters: [String: Tensor], input: Shape4, threads: Int? = nil,
+    public init(graph: Graph, parameters: consuming [String: Tensor], input: Shape4, threads: Int? = nil,
                 inputGradient: Bool = false) throws {
         inputShape = input
         self.threads = max(1, threads ?? Threads.available)
         let shapes = try graph.inferShapes(input: input)
         outputShapes = graph.outputs.map { shapes[$0.id] }
+        flops = try graph.flops(input: input)
         guard !graph.outputs.isEmpty else { throw GraphError("graph has no outputs") }
-        self.parameters = try ParameterStore(specs: graph.parameters, parameters: parameters)
+        var given = consume parameters
+        self.parameters = try ParameterStore(specs: graph.parameters, parameters: given)
+        // Copied into the store: a caller that handed over its only copy gets it freed before the arena is touched.
+        given = [:]
         inputBuffer = .allocate(capacity: input.count)
         inputBuffer.initialize(repeating: 0, count: input.count)
         owned.append(UnsafeMutableRawPointer(inputBuffer))
@@ -162,16 +168,26 @@ public final class TrainingPlan {
         }
     }
 
+    /// When set, each step's time is added here by kind (milliseconds), for finding hot spots.
+    public var profile: [String: Double]?
+
     private func execute(_ steps: [Step]) throws {
         let stream = Engine.shared.stream
         for step in steps {
+            let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             switch step {
-            case .call(let p, let args):
+            case .call(let p, let args, _):
                 try check(args.withUnsafeBufferPointer { dnnl_primitive_execute(p.handle, stream, Int32($0.count), $0.baseAddress) },
                           "primitive_execute")
-            case .kernel(let body):
+            case .kernel(_, let body):
                 try check(dnnl_stream_wait(stream), "stream_wait")
                 body()
+            }
+            if profile != nil {
+                try check(dnnl_stream_wait(stream), "stream_wait")
+                let name: String
+                switch step { case .call(_, _, let n): name = n; case .kernel(let n, _): name = n }
+                profile![name, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             }
         }
         try check(dnnl_stream_wait(stream), "stream_wait")
