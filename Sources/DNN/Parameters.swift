@@ -92,6 +92,8 @@ extension Graph {
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
     public init(seed: UInt64) { state = seed }
+    /// The generator's position; `SplitMix64(seed: g.position)` continues where `g` is (checkpoints).
+    public var position: UInt64 { state }
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
