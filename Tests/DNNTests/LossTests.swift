@@ -11,7 +11,7 @@ final class LossTests: XCTestCase {
 
     func testLossesMatchPyTorch() throws {
         let cases = try JSONSerialization.jsonObject(with: try Data(contentsOf: Fixtures.url("training/losses.json"))) as! [[String: Any]]
-        XCTAssertEqual(cases.count, 6)
+        XCTAssertEqual(cases.count, 7)
         for c in cases {
             let name = c["loss"] as! String
             let shape = c["shape"] as! [Int]
@@ -23,6 +23,9 @@ final class LossTests: XCTestCase {
             case "joints_mse":
                 result = try JointsMSELoss()(output, target: Tensor(shape: shape, scalars: floats(c["target"])),
                                              targetWeight: Tensor(shape: [shape[0], shape[1], 1], scalars: floats(c["target_weight"])))
+            case "joints_ohkm_top3":
+                result = try JointsOHKMMSELoss(topK: 3)(output, target: Tensor(shape: shape, scalars: floats(c["target"])),
+                                                        targetWeight: Tensor(shape: [shape[0], shape[1], 1], scalars: floats(c["target_weight"])))
             case "mse":
                 result = try MSELoss()(output, target: Tensor(shape: shape, scalars: floats(c["target"])))
             case "cross_entropy", "cross_entropy_unweighted":
@@ -48,6 +51,9 @@ final class LossTests: XCTestCase {
         XCTAssertThrowsError(try JointsMSELoss()(logits, target: Tensor(zeros: [1, 3, 2, 3]), targetWeight: nil))
         XCTAssertThrowsError(try JointsMSELoss()(logits, target: logits, targetWeight: nil)) { XCTAssertTrue("\($0)".contains("target weight")) }
         XCTAssertThrowsError(try MSELoss()(logits, target: Tensor(zeros: [3])))
+        XCTAssertThrowsError(try JointsOHKMMSELoss(topK: 8)(logits, target: logits, targetWeight: Tensor(zeros: [1, 3]))) {
+            XCTAssertTrue("\($0)".contains("top-k 8"), "\($0)")
+        }
         // Every pixel ignored: zero loss and gradient (PyTorch gives NaN, which would stop training).
         let all = try? CrossEntropyLoss()(logits, labels: [255, 255, 255, 255])
         XCTAssertEqual(all?.loss, 0)

@@ -56,6 +56,58 @@ public struct JointsMSELoss: Sendable {
     }
 }
 
+/// Online hard keypoint mining (the official `JointsOHKMMSELoss`, LOSS.USE_OHKM): per image,
+/// each joint's loss 0.5 x mean over pixels of (w (o - t))^2, the `topK` largest summed and
+/// divided by `topK`, then averaged over the batch. Only the chosen joints get a gradient,
+/// w^2 (o - t) / (P topK N).
+public struct JointsOHKMMSELoss: Sendable {
+    public var useTargetWeight: Bool
+    public var topK: Int
+    public init(useTargetWeight: Bool = true, topK: Int = 8) { (self.useTargetWeight, self.topK) = (useTargetWeight, topK) }
+
+    public func callAsFunction(_ output: Tensor, target: Tensor, targetWeight: Tensor?) throws -> LossValue {
+        guard output.rank == 4, target.shape == output.shape else {
+            throw LossError("JointsOHKMMSELoss: heatmaps \(output.shape) and target \(target.shape) must both be (N, J, H, W)")
+        }
+        let (n, j, p) = (output.shape[0], output.shape[1], output.shape[2] * output.shape[3])
+        guard (1...j).contains(topK) else { throw LossError("JointsOHKMMSELoss: top-k \(topK) must be 1...\(j) (the joints)") }
+        var weights = [Float](repeating: 1, count: n * j)
+        if useTargetWeight {
+            guard let tw = targetWeight, tw.count == n * j, tw.shape.first == n else {
+                throw LossError("JointsOHKMMSELoss: target weight \(targetWeight?.shape.description ?? "missing") must be (\(n), \(j)) or (\(n), \(j), 1)")
+            }
+            weights = tw.scalars
+        }
+        var perJoint = [Double](repeating: 0, count: n * j)
+        for k in 0..<(n * j) {
+            let w = Double(weights[k])
+            var sum = 0.0
+            for i in (k * p)..<((k + 1) * p) {
+                let d = w * Double(output.scalars[i] - target.scalars[i])
+                sum += d * d
+            }
+            perJoint[k] = 0.5 * sum / Double(p)
+        }
+        var total = 0.0
+        var gradient = Tensor(zeros: output.shape)
+        let gScale = 1 / Double(p * topK * n)
+        for b in 0..<n {
+            // The topK hardest joints of this image (ties: the lower index first).
+            let hardest = (0..<j).sorted { perJoint[b * j + $0] != perJoint[b * j + $1] ? perJoint[b * j + $0] > perJoint[b * j + $1] : $0 < $1 }
+                .prefix(topK)
+            for joint in hardest {
+                let k = b * j + joint
+                total += perJoint[k]
+                let w2 = Double(weights[k] * weights[k])
+                for i in (k * p)..<((k + 1) * p) {
+                    gradient.scalars[i] = Float(w2 * gScale * Double(output.scalars[i] - target.scalars[i]))
+                }
+            }
+        }
+        return LossValue(loss: total / Double(topK) / Double(n), gradient: gradient)
+    }
+}
+
 /// Mean squared error over every element (PyTorch's `nn.MSELoss()`): mean (o - t)^2, gradient 2 (o - t) / count.
 public struct MSELoss: Sendable {
     public init() {}

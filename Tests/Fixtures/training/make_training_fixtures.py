@@ -13,7 +13,7 @@ What it writes:
 - optimizers.json: SGD (momentum, nesterov, weight decay), Adam, AdamW, gradient clipping and a
   frozen parameter on two small tensors over four steps of fixed gradients; learning rates of
   MultiStepLR, CosineAnnealingLR, LinearLR warm-up and the official poly rule.
-- losses.json: JointsMSELoss, CrossEntropyLoss (class weights, ignore 255), the official
+- losses.json: JointsMSELoss, JointsOHKMMSELoss (top 3 of 5), CrossEntropyLoss (class weights, ignore 255), the official
   OhemCrossEntropy and MSELoss on small random inputs: loss and gradient (autograd).
 
 The losses are written here from their definitions (the official code's formulas: pose
@@ -211,6 +211,17 @@ def make_losses():
         cases.append({'loss': name, 'shape': [2, 4, 3, 5], 'output': tolist(z), 'labels': [int(v) for v in labels.reshape(-1)],
                       'class_weights': tolist(weights) if 'unweighted' not in name else None,
                       'value': loss.item(), 'gradient': tolist(z.grad)})
+    # Online hard keypoint mining (the official JointsOHKMMSELoss): per image, the top-k joints'
+    # 0.5 x mean squared (weighted) error, summed / k, averaged over images. Distinct per-joint
+    # losses, so the top-k choice has no ties.
+    out = (torch.randn(2, 5, 3, 4, generator=g) * torch.arange(1, 6).reshape(1, 5, 1, 1)).requires_grad_(True)
+    target = torch.rand(2, 5, 3, 4, generator=g)
+    tw = torch.tensor([[1.0, 0.0, 1.0, 1.0, 0.5], [1.0, 1.0, 0.5, 0.0, 1.0]]).reshape(2, 5, 1)
+    per_joint = 0.5 * ((out - target) * tw.unsqueeze(3)).pow(2).reshape(2, 5, -1).mean(2)
+    loss = sum(per_joint[i].topk(3).values.sum() / 3 for i in range(2)) / 2
+    loss.backward()
+    cases.append({'loss': 'joints_ohkm_top3', 'shape': [2, 5, 3, 4], 'output': tolist(out), 'target': tolist(target),
+                  'target_weight': tolist(tw), 'value': loss.item(), 'gradient': tolist(out.grad)})
     with open(os.path.join(HERE, 'losses.json'), 'w') as f:
         json.dump(cases, f)
 
