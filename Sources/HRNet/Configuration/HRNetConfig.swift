@@ -44,21 +44,12 @@ public struct ConfigError: Error, CustomStringConvertible {
 extension HRNetConfig {
     /// Reads an official experiment YAML file.
     public static func load(_ url: URL) throws -> HRNetConfig {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw ConfigError(url.lastPathComponent, FileManager.default.fileExists(atPath: url.path) ? "cannot be read as UTF-8 text" : "no such file")
-        }
-        return try parse(yaml: text, source: url.lastPathComponent)
+        try parse(yaml: Reader.text(of: url), source: url.lastPathComponent)
     }
 
     /// Parses the text of an official experiment YAML file.
     public static func parse(yaml text: String, source: String) throws -> HRNetConfig {
-        let root: Any?
-        do { root = try Yams.load(yaml: text) } catch {
-            throw ConfigError(source, "not valid YAML: \(Self.describe(error))")
-        }
-        guard let doc = root as? [String: Any] else { throw ConfigError(source, "expected a mapping at the top level") }
-        let r = Reader(source: source, root: doc)
+        let r = try Reader(yaml: text, source: source)
 
         let name = try r.string("MODEL.NAME")
         let task: Task
@@ -108,6 +99,25 @@ extension HRNetConfig {
 struct Reader {
     let source: String
     let root: [String: Any]
+
+    init(source: String, root: [String: Any]) { (self.source, self.root) = (source, root) }
+
+    /// Parses an experiment file's text; the top level must be a mapping.
+    init(yaml text: String, source: String) throws {
+        let root: Any?
+        do { root = try Yams.load(yaml: text) } catch {
+            throw ConfigError(source, "not valid YAML: \(HRNetConfig.describe(error))")
+        }
+        guard let doc = root as? [String: Any] else { throw ConfigError(source, "expected a mapping at the top level") }
+        self.init(source: source, root: doc)
+    }
+
+    /// A config file's text, with errors naming the file.
+    static func text(of url: URL) throws -> String {
+        do { return try String(contentsOf: url, encoding: .utf8) } catch {
+            throw ConfigError(url.lastPathComponent, FileManager.default.fileExists(atPath: url.path) ? "cannot be read as UTF-8 text" : "no such file")
+        }
+    }
 
     func value(_ path: String) -> Any? {
         var node: Any? = root

@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// The training part of an official pose experiment file (TRAIN, LOSS, DATASET augmentation,
 /// MODEL target). Fields the file leaves out take the official defaults
@@ -46,20 +45,11 @@ public struct TrainingConfig: Sendable, Equatable {
 
     /// Reads the training sections of an official experiment YAML file.
     public static func load(_ url: URL) throws -> TrainingConfig {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw ConfigError(url.lastPathComponent, FileManager.default.fileExists(atPath: url.path) ? "cannot be read as UTF-8 text" : "no such file")
-        }
-        return try parse(yaml: text, source: url.lastPathComponent)
+        try parse(yaml: Reader.text(of: url), source: url.lastPathComponent)
     }
 
     public static func parse(yaml text: String, source: String) throws -> TrainingConfig {
-        let root: Any?
-        do { root = try Yams.load(yaml: text) } catch {
-            throw ConfigError(source, "not valid YAML: \(HRNetConfig.describe(error))")
-        }
-        guard let doc = root as? [String: Any] else { throw ConfigError(source, "expected a mapping at the top level") }
-        let r = Reader(source: source, root: doc)
+        let r = try Reader(yaml: text, source: source)
         var c = TrainingConfig()
         if let v = try r.optionalInt("TRAIN.BATCH_SIZE_PER_GPU") {
             guard (1...4096).contains(v) else { throw r.fail("TRAIN.BATCH_SIZE_PER_GPU", "must be 1...4096, got \(v)") }
