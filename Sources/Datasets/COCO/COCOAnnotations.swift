@@ -41,6 +41,8 @@ public struct COCOGroundTruth: Sendable {
     /// Image entries by id (file name and size; 0 where the file leaves a size out).
     public var images: [Int: COCOImage] = [:]
     public var categoryIDs: [Int]
+    /// Category ids in the file's order (the official pose code trains on the first one).
+    public var categoryOrder: [Int] = []
     public var keypointNames: [Int: [String]]
     public var skeletons: [Int: [[Int]]]
     public var annotations: [COCOObject]
@@ -62,6 +64,7 @@ public struct COCOGroundTruth: Sendable {
         for (i, item) in categories.enumerated() {
             guard let id = item["id"]?.int else { throw COCOError(name, "categories[\(i)] has no integer 'id'") }
             gt.categoryIDs.append(id)
+            gt.categoryOrder.append(id)
             if let k = item["keypoints"]?.array { gt.keypointNames[id] = k.compactMap(\.string) }
             if let s = item["skeleton"]?.array { gt.skeletons[id] = s.map { ($0.doubles ?? []).map { Int($0) } } }
         }
