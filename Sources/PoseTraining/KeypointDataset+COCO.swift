@@ -14,7 +14,8 @@ extension KeypointDataset {
 
     /// The training db of a COCO-format keypoint file, built as the official `COCODataset`
     /// builds it (coco.py, `_load_coco_keypoint_annotation_kernal`):
-    /// - images in id order; for each, its non-crowd annotations in file order;
+    /// - images in file order (pycocotools' getImgIds); for each, its non-crowd annotations in
+    ///   file order;
     /// - boxes cleaned (x1 = max(0, x), x2 = min(width - 1, x1 + max(0, w - 1)), likewise y;
     ///   kept when area > 0 and x2 >= x1, y2 >= y1);
     /// - only the first category of the file (the official class index 1), and only people with
@@ -50,7 +51,7 @@ extension KeypointDataset {
         for (i, a) in truth.annotations.enumerated() where !a.isCrowd { byImage[a.imageID, default: []].append(i) }
         var samples: [KeypointSample] = []
         var missingFiles: [String] = []
-        for imageID in truth.imageIDs {
+        for imageID in truth.imageOrder {
             guard let indices = byImage[imageID], let info = truth.images[imageID] else { continue }
             var people: [KeypointSample] = []
             for index in indices {

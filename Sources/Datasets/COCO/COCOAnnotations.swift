@@ -38,6 +38,9 @@ public struct COCOImage: Sendable, Equatable {
 /// The parts of a COCO file evaluation reads: images, categories, annotations.
 public struct COCOGroundTruth: Sendable {
     public var imageIDs: [Int]
+    /// Image ids in the file's order, each once (pycocotools' getImgIds(): the official pose
+    /// code builds its training db in this order).
+    public var imageOrder: [Int] = []
     /// Image entries by id (file name and size; 0 where the file leaves a size out).
     public var images: [Int: COCOImage] = [:]
     public var categoryIDs: [Int]
@@ -68,7 +71,9 @@ public struct COCOGroundTruth: Sendable {
             if let k = item["keypoints"]?.array { gt.keypointNames[id] = k.compactMap(\.string) }
             if let s = item["skeleton"]?.array { gt.skeletons[id] = s.map { ($0.doubles ?? []).map { Int($0) } } }
         }
-        gt.imageIDs = Array(Set(gt.imageIDs)).sorted()
+        var seen = Set<Int>()
+        gt.imageOrder = gt.imageIDs.filter { seen.insert($0).inserted }
+        gt.imageIDs = Array(seen).sorted()
         gt.categoryIDs = Array(Set(gt.categoryIDs)).sorted()
         gt.annotations.reserveCapacity(anns.count)
         for (i, item) in anns.enumerated() {
