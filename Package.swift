@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Pose", targets: ["Pose"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "PoseTraining", targets: ["PoseTraining"]),
         .executable(name: "hrnet", targets: ["hrnet"]),
     ],
     dependencies: [
@@ -38,13 +39,20 @@ let package = Package(
         .target(name: "Datasets"),
         // Top-down pose estimation: crops, heatmap decoding, flip test, OKS-NMS.
         .target(name: "Pose", dependencies: ["DNN", "HRNet", "Imaging", "Datasets", .product(name: "Yams", package: "Yams")]),
+        // What feeds pose training: data sets (COCO, MPII), the official augmentation and
+        // Gaussian targets, and the synthetic keypoint data set.
+        .target(
+            name: "PoseTraining",
+            dependencies: ["Pose", "Imaging", "Datasets", "DNN"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
         .target(
             name: "HRNet",
             dependencies: ["DNN", .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "hrnet",
-            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "Imaging", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "PoseTraining", "Imaging", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),
         .testTarget(name: "DNNTests", dependencies: ["DNN", "TestSupport"]),
@@ -53,6 +61,7 @@ let package = Package(
             dependencies: ["HRNet", "DNN", "TestSupport"]
         ),
         .testTarget(name: "PoseTests", dependencies: ["Pose", "DNN", "HRNet", "Imaging", "TestSupport"]),
+        .testTarget(name: "PoseTrainingTests", dependencies: ["PoseTraining", "Pose", "Datasets", "Imaging", "DNN", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         // Drives the built `hrnet` binary as a user would.
