@@ -19,6 +19,8 @@ public struct SyntheticPerson: Sendable {
 public struct SyntheticScene: Sendable {
     public var image: Image
     public var people: [SyntheticPerson]
+    /// What was drawn, back to front (for tests that check the ground truth against it).
+    var shapes: [SyntheticShape] = []
 
     /// Scene `index` of the set made with `seed`.
     public static func make(seed: UInt64, index: Int, width: Int, height: Int) -> SyntheticScene {
@@ -92,7 +94,7 @@ public struct SyntheticScene: Sendable {
             people.append(SyntheticPerson(keypoints: keypoints, bbox: bbox, area: area, numKeypoints: labelled))
             start = end
         }
-        return SyntheticScene(image: image, people: people)
+        return SyntheticScene(image: image, people: people, shapes: shapes)
     }
 
     static func inside(_ p: (x: Double, y: Double), _ width: Int, _ height: Int) -> Bool {
