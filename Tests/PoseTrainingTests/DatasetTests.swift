@@ -176,6 +176,24 @@ final class DatasetTests: XCTestCase {
 
     // MARK: batches
 
+    /// The README's training-data example, on the COCO fixture (input 48x64, batches of 2).
+    func testReadmeExample() throws {
+        let train = try KeypointDataset.coco(annotations: cocoFile, images: cocoImages, aspectRatio: 48.0 / 64)
+        let data = try PoseTrainingData(dataset: train, augmentation: .coco(width: 48, height: 64), seed: 1)
+        var seen: [Int] = []
+        for epoch in 0..<2 {
+            let order = data.order(epoch: epoch)
+            for start in stride(from: 0, to: order.count, by: 2) {
+                let batch = try data.batch(Array(order[start..<min(start + 2, order.count)]), epoch: epoch, threads: 2)
+                XCTAssertEqual(Array(batch.input.shape[1...]), [3, 64, 48])
+                XCTAssertEqual(Array(batch.target.shape[1...]), [17, 16, 12])
+                XCTAssertEqual(Array(batch.targetWeight.shape[1...]), [17, 1])
+                seen += batch.indices
+            }
+        }
+        XCTAssertEqual(seen.sorted(), (Array(0..<train.count) + Array(0..<train.count)).sorted())
+    }
+
     func testBatchesAreDeterministicAndThreadIndependent() throws {
         let set = try KeypointDataset.coco(annotations: cocoFile, images: cocoImages, aspectRatio: 0.75)
         let data = try PoseTrainingData(dataset: set, augmentation: .coco(width: 48, height: 64), seed: 9)
