@@ -126,7 +126,7 @@ extension TrainingPlan {
             for (s, step) in steps.enumerated() where sched.needsGradient[step.output] {
                 let t = sched.backwardTime(s)
                 var donated = false
-                for x in Set(step.inputs) where sched.needsGradient[x] && sched.gradientBirth[x] == t {
+                for x in Set(step.differentiableInputs) where sched.needsGradient[x] && sched.gradientBirth[x] == t {
                     var donor: Int?
                     switch step.kind {
                     case .relu, .add, .batchNorm:
