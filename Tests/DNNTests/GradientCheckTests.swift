@@ -192,4 +192,27 @@ final class GradientCheckTests: XCTestCase {
         try plan.backward([Tensor(zeros: [1, 4, 4, 4])])
         XCTAssertThrowsError(try plan.backward([Tensor(zeros: [1, 4, 4, 4])]))    // activations consumed
     }
+
+    func testBadInputsAreClearErrors() throws {
+        let g = Graph()
+        g.outputs = [g.batchNorm(g.conv(g.input(channels: 3), key: "c", outChannels: 4, kernel: 1), key: "bn")]
+        var params = g.randomParameters()
+        params["bn.running_var"] = nil
+        XCTAssertThrowsError(try TrainingPlan(graph: g, parameters: params, input: Shape4(1, 3, 4, 4))) {
+            XCTAssertTrue("\($0)".contains("bn.running_var"), "\($0)")
+        }
+        params = g.randomParameters()
+        params["c.weight"] = Tensor(zeros: [4, 3, 3, 3])
+        XCTAssertThrowsError(try TrainingPlan(graph: g, parameters: params, input: Shape4(1, 3, 4, 4))) {
+            XCTAssertTrue("\($0)".contains("c.weight"), "\($0)")
+        }
+        XCTAssertThrowsError(try TrainingPlan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 5, 4, 4)))
+        // A non-finite loss stops the step before the backward pass.
+        let plan = try TrainingPlan(graph: g, parameters: g.randomParameters(), input: Shape4(2, 3, 4, 4), threads: 1)
+        XCTAssertThrowsError(try plan.step(Tensor(zeros: [2, 3, 4, 4])) { _ in (Double.nan, [Tensor(zeros: [2, 4, 4, 4])]) }) {
+            XCTAssertTrue("\($0)".contains("nan"), "\($0)")
+        }
+        // Reading back what was given: a packed layout converts back exactly.
+        XCTAssertEqual(plan.parameters.value("c.weight"), g.randomParameters()["c.weight"])
+    }
 }

@@ -53,7 +53,7 @@ public final class DataLoader<Sample: Sendable>: Sendable {
     public func epoch(_ epoch: Int) -> Epoch { Epoch(loader: self, epoch: epoch) }
 
     /// One epoch's batches, in order. Workers stop when it is exhausted, stopped or released.
-    public final class Epoch: IteratorProtocol {
+    public final class Epoch: IteratorProtocol, Sequence {
         private let state: State
 
         init(loader: DataLoader, epoch: Int) {

@@ -100,8 +100,10 @@ public final class SGD: Optimizer {
     public func state(_ p: ParameterStore) -> [String: Tensor] {
         var out: [String: Tensor] = [:]
         guard momentum != 0, buffer.count == p.count else { return out }
-        for (k, e) in p.entries.enumerated() where hasBuffer[k] {
-            out["momentum_buffer.\(e.key)"] = Tensor(shape: e.shape, scalars: Array(buffer[e.offset..<(e.offset + e.count)]))
+        buffer.withUnsafeBufferPointer { b in
+            for (k, e) in p.entries.enumerated() where hasBuffer[k] {
+                out["momentum_buffer.\(e.key)"] = try? p.plain(b.baseAddress! + e.offset, e)
+            }
         }
         return out
     }
@@ -109,11 +111,13 @@ public final class SGD: Optimizer {
     public func loadState(_ state: [String: Tensor], _ p: ParameterStore) throws {
         buffer = [Float](repeating: 0, count: p.count)
         hasBuffer = Array(repeating: false, count: p.entries.count)
-        for (k, e) in p.entries.enumerated() {
-            guard let t = state["momentum_buffer.\(e.key)"] else { continue }
-            guard t.count == e.count else { throw GraphError("momentum buffer of \(e.key) has \(t.count) values, the parameter \(e.count)") }
-            buffer.replaceSubrange(e.offset..<(e.offset + e.count), with: t.scalars)
-            hasBuffer[k] = true
+        try buffer.withUnsafeMutableBufferPointer { b in
+            for (k, e) in p.entries.enumerated() {
+                guard let t = state["momentum_buffer.\(e.key)"] else { continue }
+                guard t.shape == e.shape else { throw GraphError("momentum buffer of \(e.key) has shape \(t.shape), the parameter \(e.shape)") }
+                try p.store(t, into: b.baseAddress! + e.offset, e)
+                hasBuffer[k] = true
+            }
         }
     }
 }
@@ -186,10 +190,14 @@ public final class Adam: Optimizer {
     public func state(_ p: ParameterStore) -> [String: Tensor] {
         ensureState(p)
         var out: [String: Tensor] = [:]
-        for (k, e) in p.entries.enumerated() where steps[k] > 0 {
-            out["exp_avg.\(e.key)"] = Tensor(shape: e.shape, scalars: Array(m[e.offset..<(e.offset + e.count)]))
-            out["exp_avg_sq.\(e.key)"] = Tensor(shape: e.shape, scalars: Array(v[e.offset..<(e.offset + e.count)]))
-            out["step.\(e.key)"] = Tensor(shape: [1], scalars: [Float(steps[k])])
+        m.withUnsafeBufferPointer { mb in
+            v.withUnsafeBufferPointer { vb in
+                for (k, e) in p.entries.enumerated() where steps[k] > 0 {
+                    out["exp_avg.\(e.key)"] = try? p.plain(mb.baseAddress! + e.offset, e)
+                    out["exp_avg_sq.\(e.key)"] = try? p.plain(vb.baseAddress! + e.offset, e)
+                    out["step.\(e.key)"] = Tensor(shape: [1], scalars: [Float(steps[k])])
+                }
+            }
         }
         return out
     }
@@ -200,11 +208,11 @@ public final class Adam: Optimizer {
         steps = Array(repeating: 0, count: p.entries.count)
         for (k, e) in p.entries.enumerated() {
             guard let a = state["exp_avg.\(e.key)"], let b = state["exp_avg_sq.\(e.key)"], let s = state["step.\(e.key)"] else { continue }
-            guard a.count == e.count, b.count == e.count, s.count == 1 else {
-                throw GraphError("optimizer state of \(e.key) does not fit the parameter (\(e.count) values)")
+            guard a.shape == e.shape, b.shape == e.shape, s.count == 1 else {
+                throw GraphError("optimizer state of \(e.key) does not fit the parameter (shape \(e.shape))")
             }
-            m.replaceSubrange(e.offset..<(e.offset + e.count), with: a.scalars)
-            v.replaceSubrange(e.offset..<(e.offset + e.count), with: b.scalars)
+            try m.withUnsafeMutableBufferPointer { try p.store(a, into: $0.baseAddress! + e.offset, e) }
+            try v.withUnsafeMutableBufferPointer { try p.store(b, into: $0.baseAddress! + e.offset, e) }
             steps[k] = Int(s.scalars[0])
         }
     }

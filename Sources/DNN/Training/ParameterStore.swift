@@ -3,12 +3,19 @@
 ///
 /// One flat buffer lets an optimizer update every parameter in one vectorized pass and lets
 /// gradient clipping take one global norm. Entries are in the graph's declaration order.
+///
+/// Convolution weights of a training plan are kept in the layout oneDNN's forward kernel
+/// reads (e.g. OIhw16i16o, channels padded with zeros), and their gradients in the same
+/// layout, so no step re-packs weights; optimizers are elementwise, so the layout does not
+/// matter to them and padding stays zero. `value`, `gradient`, `setValue` and `state`
+/// convert to and from the plain PyTorch layout.
 public final class ParameterStore {
     public struct Entry: Sendable {
         public let key: String
         public let shape: [Int]
         /// First scalar in the flat buffers.
         public let offset: Int
+        /// Scalars stored (more than the shape's product when a packed layout pads channels).
         public let count: Int
         /// A frozen parameter keeps its value: optimizers skip it.
         public internal(set) var frozen: Bool
@@ -30,10 +37,14 @@ public final class ParameterStore {
     /// BN statistics are state, not parameters.
     static func isBuffer(_ key: String) -> Bool { key.hasSuffix(".running_mean") || key.hasSuffix(".running_var") }
 
-    init(specs: [Graph.ParameterSpec], parameters: [String: Tensor]) throws {
+    /// Packed layouts by key (convolution weights of a training plan).
+    let layouts: [String: PackedLayout]
+
+    init(specs: [Graph.ParameterSpec], parameters: [String: Tensor], layouts: [String: PackedLayout] = [:]) throws {
+        self.layouts = layouts
         var offset = 0
         for spec in specs where !Self.isBuffer(spec.key) {
-            let n = spec.shape.reduce(1, *)
+            let n = layouts[spec.key].map { MemoryDesc.size($0.desc) / 4 } ?? spec.shape.reduce(1, *)
             index[spec.key] = entries.count
             entries.append(Entry(key: spec.key, shape: spec.shape, offset: offset, count: n, frozen: false))
             offset += n
@@ -54,7 +65,7 @@ public final class ParameterStore {
                 buffers[spec.key] = (p, t.count)
             } else {
                 let e = entries[index[spec.key]!]
-                t.scalars.withUnsafeBufferPointer { (values + e.offset).update(from: $0.baseAddress!, count: e.count) }
+                try store(t, into: values + e.offset, e)
             }
         }
     }
@@ -71,7 +82,7 @@ public final class ParameterStore {
         guard let e = entry(key), e.shape == t.shape else {
             throw GraphError("no parameter \(key) of shape \(t.shape)")
         }
-        t.scalars.withUnsafeBufferPointer { (gradients + e.offset).update(from: $0.baseAddress!, count: e.count) }
+        try store(t, into: gradients + e.offset, e)
     }
 
     deinit {
@@ -90,7 +101,7 @@ public final class ParameterStore {
 
     /// A parameter's (or running statistic's) current value.
     public func value(_ key: String) -> Tensor? {
-        if let e = entry(key) { return Tensor(shape: e.shape, scalars: Array(UnsafeBufferPointer(start: values + e.offset, count: e.count))) }
+        if let e = entry(key) { return try? plain(values + e.offset, e) }
         if let b = buffers[key] { return Tensor(shape: [b.count], scalars: Array(UnsafeBufferPointer(start: b.pointer, count: b.count))) }
         return nil
     }
@@ -98,17 +109,20 @@ public final class ParameterStore {
     /// The gradient of the last backward pass.
     public func gradient(_ key: String) -> Tensor? {
         guard let e = entry(key) else { return nil }
-        return Tensor(shape: e.shape, scalars: Array(UnsafeBufferPointer(start: gradients + e.offset, count: e.count)))
+        return try? plain(gradients + e.offset, e)
     }
 
     /// Replaces a parameter's or running statistic's value (same shape).
     public func setValue(_ key: String, _ t: Tensor) throws {
         guard let p = valuePointer(key) else { throw GraphError("no parameter \(key)") }
-        let n = entry(key)?.count ?? buffers[key]!.count
-        guard t.count == n, entry(key).map({ $0.shape == t.shape }) ?? true else {
-            throw GraphError("parameter \(key) has \(n) values, got shape \(t.shape)")
+        if let e = entry(key) {
+            guard e.shape == t.shape else { throw GraphError("parameter \(key) has shape \(e.shape), got \(t.shape)") }
+            try store(t, into: p, e)
+        } else {
+            let n = buffers[key]!.count
+            guard t.count == n else { throw GraphError("\(key) has \(n) values, got shape \(t.shape)") }
+            t.scalars.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: n) }
         }
-        t.scalars.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: n) }
         version += 1
     }
 

@@ -90,46 +90,72 @@ extension TrainingPlan.Builder {
         let wdims = weightDims(c, step)
         let oc = shapes[y].c
         let hint = forwardDescs[s]![0]
+        let key = "\(c.key).weight"
+        let stored = try storedMemory(key, gradient: true)
         var src = desc[x]!, diffDst = desc[y]!
-        var diffWeights = try MemoryDesc.any(wdims)
         var diffBias = try MemoryDesc.plain([oc])
-        var cd = dnnl_convolution_desc_t()
-        try withUnsafeMutablePointer(to: &diffBias) { bp in
-            try check(dnnl_dilated_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &src, &diffWeights,
-                                                                          c.hasBias ? bp : nil, &diffDst, geometry.strides,
-                                                                          geometry.dilates, geometry.padL, geometry.padR),
-                      "convolution \(c.key) backward weights")
+
+        /// Backward weights writing `layout`; nil where oneDNN has only its reference kernel for it.
+        func weightsDesc(_ layout: dnnl_memory_desc_t, allowReference: Bool = false) throws -> PrimitiveDesc? {
+            var diffWeights = layout
+            var cd = dnnl_convolution_desc_t()
+            try withUnsafeMutablePointer(to: &diffBias) { bp in
+                try check(dnnl_dilated_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &src, &diffWeights,
+                                                                              c.hasBias ? bp : nil, &diffDst, geometry.strides,
+                                                                              geometry.dilates, geometry.padL, geometry.padR),
+                          "convolution \(c.key) backward weights")
+            }
+            guard let pd = try? primitiveDesc(&cd, hint: hint, "convolution \(c.key) backward weights") else { return nil }
+            return pd.implementation.hasPrefix("ref") && !allowReference ? nil : pd
         }
-        let wpd = try primitiveDesc(&cd, hint: hint, "convolution \(c.key) backward weights")
-        let (dw, dwStore) = try weightGradient(wpd.md(dnnl_query_diff_weights_md), key: "\(c.key).weight", dims: wdims)
+        // Straight into the stored gradient when the kernel can write the weights' layout;
+        // else into the staging buffer, reordered after.
+        var dw = stored
+        var wpd = try weightsDesc(stored.desc)
+        if wpd == nil {
+            guard let any = try weightsDesc(try MemoryDesc.any(wdims)) ?? weightsDesc(try MemoryDesc.any(wdims), allowReference: true) else {
+                throw GraphError("convolution \(c.key): oneDNN has no backward-weights kernel")
+            }
+            wpd = any
+            dw = try Memory(any.md(dnnl_query_diff_weights_md), pointer: nil)
+            staging.append(dw)
+            keepAlive.append(dw)
+        }
         var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, try activation(x)), (DNNL_ARG_DIFF_DST, try gradient(y)), (DNNL_ARG_DIFF_WEIGHTS, dw)]
         if c.hasBias { args.append((DNNL_ARG_DIFF_BIAS, try storeMemory(store.gradientPointer("\(c.key).bias")!, dims: [oc]))) }
-        try call(wpd, "convolution \(c.key) backward weights", args, .backward)
-        if let dwStore { try reorder(from: dw, to: dwStore, .backward, name: "unpack \(c.key).weight gradient") }
+        try call(wpd!, "convolution \(c.key) backward weights", args, .backward)
+        if dw !== stored { try reorder(from: dw, to: stored, .backward, name: "unpack \(c.key).weight gradient") }
 
         guard schedule.needsGradient[x] else { return }
         var diffSrc = desc[x]!
-        var weights = try MemoryDesc.any(wdims)
-        var dd = dnnl_convolution_desc_t()
-        try check(dnnl_dilated_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
-                                                                   geometry.strides, geometry.dilates, geometry.padL, geometry.padR),
-                  "convolution \(c.key) backward data")
-        let dpd = try primitiveDesc(&dd, hint: hint, "convolution \(c.key) backward data")
-        let wmd = dpd.md(dnnl_query_weights_md)
-        var packed = packedWeights["\(c.key).weight"]!
-        if !MemoryDesc.equal(wmd, packed.desc) {
+        let packed = packedWeights[key]!
+        /// Backward data reading `layout`; nil where only the reference kernel would do.
+        func dataDesc(_ layout: dnnl_memory_desc_t, allowReference: Bool = false) throws -> PrimitiveDesc? {
+            var weights = layout
+            var dd = dnnl_convolution_desc_t()
+            try check(dnnl_dilated_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
+                                                                       geometry.strides, geometry.dilates, geometry.padL, geometry.padR),
+                      "convolution \(c.key) backward data")
+            guard let pd = try? primitiveDesc(&dd, hint: hint, "convolution \(c.key) backward data") else { return nil }
+            return pd.implementation.hasPrefix("ref") && !allowReference ? nil : pd
+        }
+        var weights = packed
+        var dpd = try dataDesc(packed.desc)
+        if dpd == nil {
             // Backward data wants another weight layout (transposed blocks): packed just before
-            // use into the shared staging buffer, which saves a second copy of every weight.
-            let other = try Memory(wmd, pointer: nil)
-            staging.append(other)
-            keepAlive.append(other)
-            try reorder(from: try storeMemory(store.valuePointer("\(c.key).weight")!, dims: wdims), to: other, .backward,
-                        name: "pack \(c.key).weight for backward")
-            packed = other
+            // use into the shared staging buffer rather than keeping a second copy of every weight.
+            guard let any = try dataDesc(try MemoryDesc.any(wdims)) ?? dataDesc(try MemoryDesc.any(wdims), allowReference: true) else {
+                throw GraphError("convolution \(c.key): oneDNN has no backward-data kernel")
+            }
+            dpd = any
+            weights = try Memory(any.md(dnnl_query_weights_md), pointer: nil)
+            staging.append(weights)
+            keepAlive.append(weights)
+            try reorder(from: packed, to: weights, .backward, name: "pack \(c.key).weight for backward")
         }
         let (target, accumulate) = try gradientTarget(s, x)
-        try call(dpd, "convolution \(c.key) backward data",
-                 [(DNNL_ARG_DIFF_DST, try gradient(y)), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DIFF_SRC, target)], .backward)
+        try call(dpd!, "convolution \(c.key) backward data",
+                 [(DNNL_ARG_DIFF_DST, try gradient(y)), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DIFF_SRC, target)], .backward)
         if accumulate { try accumulateTemp(s, into: x) }
     }
 

@@ -85,7 +85,21 @@ extension TrainingPlan.Builder {
         }
     }
 
-    mutating func convolutionForward(_ s: Int, _ step: TrainingStep, _ c: Conv, plan: TrainingPlan) throws {
+    /// Creates every convolution's forward primitive descriptor and returns the weight layouts
+    /// they read, so the parameter store can keep the weights that way.
+    mutating func convolutionLayouts() throws -> [String: PackedLayout] {
+        var layouts: [String: PackedLayout] = [:]
+        for (s, step) in steps.enumerated() {
+            guard case .conv(let c) = step.kind else { continue }
+            let pd = try convolutionForwardDesc(step, c)
+            forwardDescs[s] = [pd]
+            keepAlive.append(pd)
+            layouts["\(c.key).weight"] = PackedLayout(desc: pd.md(dnnl_query_weights_md), dims: weightDims(c, step))
+        }
+        return layouts
+    }
+
+    func convolutionForwardDesc(_ step: TrainingStep, _ c: Conv) throws -> PrimitiveDesc {
         let x = step.inputs[0], y = step.output
         let geometry = ConvGeometry(c, shapes[x], shapes[y])
         let wdims = weightDims(c, step)
@@ -99,13 +113,15 @@ extension TrainingPlan.Builder {
                                                                  c.hasBias ? bp : nil, &dst, geometry.strides, geometry.dilates,
                                                                  geometry.padL, geometry.padR), "convolution \(c.key)")
         }
-        let pd = try primitiveDesc(&cd, "convolution \(c.key)")
-        forwardDescs[s] = [pd]
-        keepAlive.append(pd)
-        // The weights are packed from the parameter store before each forward that follows an update.
-        let packed = try ownedMemory(pd.md(dnnl_query_weights_md), plan: plan)
-        let plain = try storeMemory(store.valuePointer("\(c.key).weight")!, dims: wdims)
-        try reorder(from: plain, to: packed, .prepare, name: "pack \(c.key).weight")
+        return try primitiveDesc(&cd, "convolution \(c.key)")
+    }
+
+    mutating func convolutionForward(_ s: Int, _ step: TrainingStep, _ c: Conv, plan: TrainingPlan) throws {
+        let x = step.inputs[0], y = step.output
+        let oc = shapes[y].c
+        let pd = forwardDescs[s]![0]
+        // The store keeps the weights in this primitive's layout: it reads them in place.
+        let packed = try storedMemory("\(c.key).weight", gradient: false)
         packedWeights["\(c.key).weight"] = packed
         var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, try activation(x)), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, try activation(y))]
         if c.hasBias { args.append((DNNL_ARG_BIAS, try storeMemory(store.valuePointer("\(c.key).bias")!, dims: [oc]))) }

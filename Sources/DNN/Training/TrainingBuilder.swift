@@ -12,7 +12,8 @@ extension TrainingPlan {
         let shapes: [Shape4]
         let steps: [TrainingStep]
         let schedule: TrainingSchedule
-        let store: ParameterStore
+        /// Set once the convolution layouts are known (`convolutionLayouts`).
+        var store: ParameterStore!
         let threads: Int
         let block = Engine.shared.channelBlock
         let inputValue: Int
@@ -47,10 +48,9 @@ extension TrainingPlan {
         func gradientID(_ v: Int) -> Int { N + v }
         func tempID(_ s: Int) -> Int { 2 * N + s }
 
-        init(graph: Graph, shapes: [Shape4], input: Shape4, inputGradient: Bool, store: ParameterStore, threads: Int) throws {
+        init(graph: Graph, shapes: [Shape4], input: Shape4, inputGradient: Bool, threads: Int) throws {
             self.graph = graph
             self.shapes = shapes
-            self.store = store
             self.threads = threads
             self.inputGradient = inputGradient
             steps = graph.trainingSteps()
@@ -126,7 +126,7 @@ extension TrainingPlan {
             for (s, step) in steps.enumerated() where sched.needsGradient[step.output] {
                 let t = sched.backwardTime(s)
                 var donated = false
-                for x in Set(step.inputs) where sched.needsGradient[x] && sched.gradientBirth[x] == t {
+                for x in Set(step.differentiableInputs) where sched.needsGradient[x] && sched.gradientBirth[x] == t {
                     var donor: Int?
                     switch step.kind {
                     case .relu, .add, .batchNorm:
@@ -198,6 +198,16 @@ extension TrainingPlan {
             keepAlive.append(m)
             return m
         }
+        /// A parameter's stored value or gradient as a oneDNN memory (packed or plain as stored).
+        mutating func storedMemory(_ key: String, gradient: Bool) throws -> Memory {
+            let e = store.entry(key)!
+            let p = (gradient ? store.gradients : store.values) + e.offset
+            let md = try store.layouts[key]?.desc ?? MemoryDesc.plain(e.shape)
+            let m = try Memory(md, pointer: UnsafeMutableRawPointer(p))
+            keepAlive.append(m)
+            return m
+        }
+
         /// A plain fp32 memory over the parameter store (values or gradients).
         mutating func storeMemory(_ p: UnsafeMutablePointer<Float>, dims: [Int]) throws -> Memory {
             let m = try Memory(try MemoryDesc.plain(dims), pointer: UnsafeMutableRawPointer(p))

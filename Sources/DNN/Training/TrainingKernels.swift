@@ -6,20 +6,40 @@ import Foundation
 /// (N, ceil(C/B), H, W, B) as the forward kernels in `Kernels`.
 enum TrainingKernels {
     /// gx (+)= y > 0 ? gy : 0. `gx` may be `gy` (in place).
+    /// `count` is a multiple of 16 for blocked activations; any tail is done scalar.
     static func reluBackward(gx: UnsafeMutablePointer<Float>, gy: UnsafePointer<Float>, y: UnsafePointer<Float>,
                              count: Int, accumulate: Bool, threads: Int) {
-        Kernels.parallel(count, threads: threads, minimumChunk: 1 << 16) { r in
-            if accumulate { for i in r where y[i] > 0 { gx[i] += gy[i] } }
-            else { for i in r { gx[i] = y[i] > 0 ? gy[i] : 0 } }
+        typealias V = SIMD16<Float>
+        let vectors = count / 16
+        Kernels.parallel(vectors, threads: threads, minimumChunk: 1 << 12) { r in
+            let zero = V(repeating: 0)
+            for k in r {
+                let o = k * 16
+                let yv = UnsafeRawPointer(y + o).loadUnaligned(as: V.self)
+                var g = UnsafeRawPointer(gy + o).loadUnaligned(as: V.self).replacing(with: zero, where: yv .<= zero)
+                if accumulate { g += UnsafeRawPointer(gx + o).loadUnaligned(as: V.self) }
+                UnsafeMutableRawPointer(gx + o).storeBytes(of: g, as: V.self)
+            }
+        }
+        for i in (vectors * 16)..<count {
+            let g = y[i] > 0 ? gy[i] : 0
+            gx[i] = accumulate ? gx[i] + g : g
         }
     }
 
     /// dst (+)= src.
     static func accumulate(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int, copy: Bool, threads: Int) {
-        Kernels.parallel(count, threads: threads, minimumChunk: 1 << 16) { r in
-            if copy { (dst + r.lowerBound).update(from: src + r.lowerBound, count: r.count) }
-            else { for i in r { dst[i] += src[i] } }
+        typealias V = SIMD16<Float>
+        let vectors = count / 16
+        Kernels.parallel(vectors, threads: threads, minimumChunk: 1 << 12) { r in
+            if copy { (dst + r.lowerBound * 16).update(from: src + r.lowerBound * 16, count: r.count * 16); return }
+            for k in r {
+                let o = k * 16
+                let v = UnsafeRawPointer(dst + o).loadUnaligned(as: V.self) + UnsafeRawPointer(src + o).loadUnaligned(as: V.self)
+                UnsafeMutableRawPointer(dst + o).storeBytes(of: v, as: V.self)
+            }
         }
+        for i in (vectors * 16)..<count { dst[i] = copy ? src[i] : dst[i] + src[i] }
     }
 
     /// Running statistics as PyTorch updates them in training mode: an exponential average

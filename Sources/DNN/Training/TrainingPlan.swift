@@ -73,16 +73,18 @@ public final class TrainingPlan {
         outputShapes = graph.outputs.map { shapes[$0.id] }
         flops = try graph.flops(input: input)
         guard !graph.outputs.isEmpty else { throw GraphError("graph has no outputs") }
+        var builder = try Builder(graph: graph, shapes: shapes, input: input, inputGradient: inputGradient, threads: self.threads)
+        // Convolution weights live in the layout their forward kernels read.
+        let layouts = try builder.convolutionLayouts()
         var given = consume parameters
-        self.parameters = try ParameterStore(specs: graph.parameters, parameters: given)
+        self.parameters = try ParameterStore(specs: graph.parameters, parameters: given, layouts: layouts)
         // Copied into the store: a caller that handed over its only copy gets it freed before the arena is touched.
         given = [:]
+        builder.store = self.parameters
         inputBuffer = .allocate(capacity: input.count)
         inputBuffer.initialize(repeating: 0, count: input.count)
         owned.append(UnsafeMutableRawPointer(inputBuffer))
 
-        var builder = try Builder(graph: graph, shapes: shapes, input: input, inputGradient: inputGradient,
-                                  store: self.parameters, threads: self.threads)
         arenaBytes = builder.arenaBytes
         cdnnl_set_num_threads(Int32(self.threads))
         let plan = self

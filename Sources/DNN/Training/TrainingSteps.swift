@@ -25,6 +25,12 @@ struct TrainingStep {
     let inputs: [Int]
     /// The value produced (the absorbed ReLU's id for BN + ReLU).
     let output: Int
+
+    /// The inputs the output depends on: a resize to another value's size reads only its shape.
+    var differentiableInputs: ArraySlice<Int> {
+        if case .resize = kind { return inputs.prefix(1) }
+        return inputs[...]
+    }
 }
 
 extension Graph {
@@ -95,7 +101,7 @@ struct TrainingSchedule {
         needsGradient = Array(repeating: false, count: n)
         for v in graph.outputs { needsGradient[v.id] = true }
         for step in steps.reversed() where needsGradient[step.output] {
-            for x in step.inputs { needsGradient[x] = true }
+            for x in step.differentiableInputs { needsGradient[x] = true }
         }
         let inputValue = steps.first?.output ?? 0
         if !inputGradient { needsGradient[inputValue] = false }
@@ -120,7 +126,7 @@ struct TrainingSchedule {
             default: break
             }
             gradientDeath[step.output] = max(gradientDeath[step.output], t)
-            for x in step.inputs where needsGradient[x] { gradientBirth[x] = min(gradientBirth[x], t) }
+            for x in step.differentiableInputs where needsGradient[x] { gradientBirth[x] = min(gradientBirth[x], t) }
         }
         if inputGradient { gradientDeath[inputValue] = 2 * S + 2 }
     }
