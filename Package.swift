@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Pose", targets: ["Pose"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Classification", targets: ["Classification"]),
         .executable(name: "hrnet", targets: ["hrnet"]),
     ],
     dependencies: [
@@ -40,9 +41,11 @@ let package = Package(
             name: "HRNet",
             dependencies: ["DNN", .product(name: "Yams", package: "Yams")]
         ),
+        // Image classification: class labels (ImageNet-1k built in), softmax, top-k, the classifier.
+        .target(name: "Classification", dependencies: ["HRNet", "DNN"]),
         .executableTarget(
             name: "hrnet",
-            dependencies: ["HRNet", "DNN", "Datasets", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["HRNet", "DNN", "Datasets", "Classification", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),
         .testTarget(name: "DNNTests", dependencies: ["DNN", "TestSupport"]),
@@ -52,6 +55,7 @@ let package = Package(
         ),
         .testTarget(name: "PoseTests", dependencies: ["Pose", "DNN", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+        .testTarget(name: "ClassificationTests", dependencies: ["Classification", "HRNet", "DNN", "TestSupport"]),
         // Drives the built `hrnet` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["DNN", "TestSupport", "hrnet"]),
         // Drives the built `hrnet` binary as a user would (it must be built first: `swift build`).

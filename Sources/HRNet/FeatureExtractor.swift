@@ -10,26 +10,16 @@ import Foundation
 /// let streams = try extractor.features(batch)   // (N,3,224,224) -> (N,18,56,56) (N,36,28,28) (N,72,14,14) (N,144,7,7)
 /// ```
 ///
-/// A plan is compiled for the first input shape and kept; a batch of another shape compiles a
-/// new one (the parameters are kept for that). Not for concurrent use: make one per thread.
+/// The same as compiling `HRNetModel(config:output: .features)` yourself; this keeps one plan per
+/// input shape (see `ModelRunner`). Not for concurrent use: make one per thread.
 public final class FeatureExtractor {
-    public let model: HRNetModel
-    public let threads: Int?
-    public let options: Plan.Options
-    private let parameters: [String: Tensor]
-    private var plan: Plan?
+    public let runner: ModelRunner
+    public var model: HRNetModel { runner.model }
 
-    /// `parameters` by checkpoint key, for the backbone only (see `HRNetModel.bind`).
+    /// `parameters` by checkpoint key: the backbone's (extra ones, such as a head's, are dropped).
     public init(config: HRNetConfig, parameters: [String: Tensor], threads: Int? = nil, options: Plan.Options = .init()) throws {
-        let model = HRNetModel(config: config, output: .features)
-        for spec in model.graph.parameters {
-            guard let t = parameters[spec.key] else { throw GraphError("parameter \(spec.key) is missing") }
-            guard t.shape == spec.shape else { throw GraphError("parameter \(spec.key) has shape \(t.shape), the model needs \(spec.shape)") }
-        }
-        let keys = Set(model.graph.parameters.map(\.key))
-        self.model = model
-        self.parameters = parameters.filter { keys.contains($0.key) }
-        (self.threads, self.options) = (threads, options)
+        runner = try ModelRunner(model: HRNetModel(config: config, output: .features), parameters: parameters,
+                                 threads: threads, options: options)
     }
 
     /// Loads a whole model's checkpoint (its head's keys are left out; every other missing,
@@ -43,13 +33,6 @@ public final class FeatureExtractor {
     /// Stage-4 streams of a normalized NCHW image batch, highest resolution first.
     /// - Complexity: one network pass; the first call at a new input shape also compiles a plan.
     public func features(_ images: Tensor) throws -> [Tensor] {
-        guard images.rank == 4, let shape = Shape4(images.shape) else {
-            throw GraphError("features: expected an NCHW batch (rank 4), got shape \(images.shape)")
-        }
-        if plan?.inputShape != shape {
-            plan = nil  // free the old arena before building the new one
-            plan = try Plan(graph: model.graph, parameters: parameters, input: shape, threads: threads, options: options)
-        }
-        return try plan!.run(images)
+        try runner.run(images)
     }
 }

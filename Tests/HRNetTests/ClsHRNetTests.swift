@@ -7,7 +7,7 @@ import TestSupport
 /// and outputs equal the official cls_hrnet.py's). Tolerance 1e-4 absolute on logits and streams
 /// of magnitude ~0.1-2: fp32 sums in another order differ by ~1e-6 here, while any wrong weight,
 /// wiring or key moves them by far more than 1e-4.
-final class ClassificationTests: XCTestCase {
+final class ClsHRNetTests: XCTestCase {
     let tolerance: Float = 1e-4
 
     func fixture(_ name: String) -> URL { Fixtures.url("classify/\(name)") }
