@@ -79,7 +79,7 @@ final class ClsHRNetTests: XCTestCase {
     }
 
     /// The real timm `hrnet_w18_small` (W18-small v1, 13.2M weights, official head) with weights the
-    /// test regenerates from their keys (see keyedTensor), on a (2, 3, 32, 32) batch.
+    /// test regenerates from their keys (TestSupport.keyedTensor), on a (2, 3, 32, 32) batch.
     func testFullSizeW18SmallV1() throws {
         let model = HRNetModel(config: try Presets.config(named: "cls_w18_small_v1"))
         var parameters: [String: Tensor] = [:]
@@ -114,11 +114,7 @@ final class ClsHRNetTests: XCTestCase {
     }
 
     func keyList(_ preset: String) throws -> [(key: String, shape: [Int])] {
-        let text = try String(contentsOf: fixture("keys/\(preset)_keys.txt"), encoding: .utf8)
-        return text.split(separator: "\n").map { line in
-            let parts = line.split(separator: " ")
-            return (String(parts[0]), parts.count > 1 ? parts[1].split(separator: ",").map { Int($0)! } : [])
-        }
+        TestSupport.keyList(try String(contentsOf: fixture("keys/\(preset)_keys.txt"), encoding: .utf8))
     }
 
     /// The official experiment file (HRNet-Image-Classification
@@ -193,24 +189,4 @@ final class ClsHRNetTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("missing keys") && "\($0)".contains("unexpected keys"), "\($0)")
         }
     }
-}
-
-/// The fixture script's keyed random weights: tensor `key` is the SplitMix64 stream seeded with
-/// FNV-1a-64 of the key; u = (z >> 40) / 2^24. Conv and linear weights (2u - 1) sqrt(3 / fan_in);
-/// BN weight 0.5 + 0.5u; running_var 0.5 + u; biases and running_mean 0.2 (u - 0.5).
-func keyedTensor(_ key: String, _ shape: [Int]) -> Tensor {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-    var rng = SplitMix64(seed: hash)
-    var t = Tensor(zeros: shape)
-    let fanIn = shape.dropFirst().reduce(1, *)
-    let bound = (3 / Float(fanIn)).squareRoot()
-    for i in 0..<t.count {
-        let u = rng.nextUnitFloat()
-        if shape.count >= 2 { t.scalars[i] = (2 * u - 1) * bound }
-        else if key.hasSuffix("running_var") { t.scalars[i] = 0.5 + u }
-        else if key.hasSuffix(".weight") { t.scalars[i] = 0.5 + 0.5 * u }
-        else { t.scalars[i] = 0.2 * (u - 0.5) }
-    }
-    return t
 }
