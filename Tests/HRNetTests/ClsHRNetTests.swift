@@ -85,7 +85,12 @@ final class ClsHRNetTests: XCTestCase {
         var parameters: [String: Tensor] = [:]
         for spec in model.graph.parameters { parameters[spec.key] = keyedTensor(spec.key, spec.shape) }
         let x = try NPY.read(fixture("w18_small_input.npy"))
-        let y = try model.compile(parameters: parameters, batch: 2, height: 32, width: 32, threads: 2).run(x)[0]
+        let plan = try model.compile(parameters: parameters, batch: 2, height: 32, width: 32, threads: 2)
+        let y = try plan.run(x)[0]
+        // The head's `incre + ReLU(downsamp)` must not reach oneDNN's reference convolution (it has no
+        // JIT kernel for ReLU-then-sum post-ops; the add runs as its own step): 1000x slower.
+        let slow = plan.implementations.filter { $0.implementation.hasPrefix("ref") }
+        XCTAssertTrue(slow.isEmpty, "reference kernels: \(slow)")
         XCTAssertEqual(y.shape, [2, 1000, 1, 1])
         assertClose(y, try NPY.read(fixture("w18_small_logits.npy")), "hrnet_w18_small logits")
     }
