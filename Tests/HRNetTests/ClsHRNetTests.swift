@@ -4,11 +4,14 @@ import HRNet
 import TestSupport
 
 /// cls_hrnet against timm's HRNet (Tests/Fixtures/classify/make_classify_fixtures.py; timm's keys
-/// and outputs equal the official cls_hrnet.py's). Tolerance 1e-4 absolute on logits and streams
-/// of magnitude ~0.1-2: fp32 sums in another order differ by ~1e-6 here, while any wrong weight,
-/// wiring or key moves them by far more than 1e-4.
+/// and outputs equal the official cls_hrnet.py's). Logits (magnitude <= 2): 1e-4 absolute; measured
+/// 3e-6 (tiny) and 3e-7 (W18-small). Stage-4 streams (magnitude <= 15): 2e-4, because timm's fp32
+/// streams are themselves up to 3.7e-5 from an fp64 run of the same model and ours ~4e-5 from
+/// timm's; two fp32 orders of summation may differ by twice that. Any wrong weight, wiring or key
+/// moves these outputs by far more.
 final class ClsHRNetTests: XCTestCase {
     let tolerance: Float = 1e-4
+    let streamTolerance: Float = 2e-4
 
     func fixture(_ name: String) -> URL { Fixtures.url("classify/\(name)") }
 
@@ -24,7 +27,9 @@ final class ClsHRNetTests: XCTestCase {
         return c
     }
 
-    func assertClose(_ got: Tensor, _ expected: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    func assertClose(_ got: Tensor, _ expected: Tensor, _ what: String, tolerance: Float? = nil,
+                     file: StaticString = #filePath, line: UInt = #line) {
+        let tolerance = tolerance ?? self.tolerance
         XCTAssertEqual(got.count, expected.count, what, file: file, line: line)
         guard got.count == expected.count else { return }
         let err = zip(got.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? 0
@@ -68,7 +73,7 @@ final class ClsHRNetTests: XCTestCase {
         for (i, s) in streams.enumerated() {
             let expected = try NPY.read(fixture("tiny_cls_stream\(i).npy"))
             XCTAssertEqual(s.shape, expected.shape)
-            assertClose(s, expected, "stream \(i)")
+            assertClose(s, expected, "stream \(i)", tolerance: streamTolerance)
         }
         // Another input shape compiles another plan: the first image alone gives its own streams.
         let first = Tensor(shape: [1, 3, 64, 32], scalars: Array(x.scalars[0..<(3 * 64 * 32)]))
