@@ -97,9 +97,13 @@ final class ClassificationTests: XCTestCase {
         XCTAssertThrowsError(try Classifier(config: try Presets.config(named: "pose_w32_256x192"), parameters: [:])) {
             XCTAssertTrue("\($0)".contains("not a classifier"), "\($0)")
         }
-        // A 1000-class model gets the ImageNet names by default.
-        let w18 = try Presets.config(named: "cls_w18_small_v1")
-        let model = HRNetModel(config: w18)
-        XCTAssertEqual(try Classifier(config: w18, parameters: model.graph.randomParameters()).labels, .imageNet)
+        // A 1000-class model gets the ImageNet names by default, others none.
+        XCTAssertNil(try classifierWithRandomWeights(config).labels)
+        config.architecture.head = .classification(ClassifierSpec(classes: 1000, increPlanes: [2, 3, 4, 5], features: 24))
+        XCTAssertEqual(try classifierWithRandomWeights(config).labels, .imageNet)
+    }
+
+    func classifierWithRandomWeights(_ config: HRNetConfig) throws -> Classifier {
+        try Classifier(config: config, parameters: HRNetModel(config: config).graph.randomParameters())
     }
 }
