@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Pose", targets: ["Pose"]),
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "PoseTraining", targets: ["PoseTraining"]),
+        .library(name: "Classification", targets: ["Classification"]),
         .executable(name: "hrnet", targets: ["hrnet"]),
     ],
     dependencies: [
@@ -50,9 +51,12 @@ let package = Package(
             name: "HRNet",
             dependencies: ["DNN", .product(name: "Yams", package: "Yams")]
         ),
+        // Image classification: class labels (ImageNet-1k built in), softmax, top-k, the classifier.
+        .target(name: "Classification", dependencies: ["HRNet", "DNN"]),
         .executableTarget(
             name: "hrnet",
-            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "PoseTraining", "Imaging", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),
         .testTarget(name: "DNNTests", dependencies: ["DNN", "TestSupport"]),
@@ -64,7 +68,8 @@ let package = Package(
         .testTarget(name: "PoseTrainingTests", dependencies: ["PoseTraining", "Pose", "Datasets", "Imaging", "DNN", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
+        .testTarget(name: "ClassificationTests", dependencies: ["Classification", "HRNet", "DNN", "TestSupport"]),
         // Drives the built `hrnet` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["DNN", "Imaging", "TestSupport", "hrnet"]),
+        .testTarget(name: "CLITests", dependencies: ["DNN", "Imaging", "Classification", "TestSupport", "hrnet"]),
     ]
 )
