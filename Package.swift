@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Pose", targets: ["Pose"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Segmentation", targets: ["Segmentation"]),
         .executable(name: "hrnet", targets: ["hrnet"]),
     ],
     dependencies: [
@@ -38,13 +39,20 @@ let package = Package(
         .target(name: "Datasets"),
         // Top-down pose estimation: crops, heatmap decoding, flip test, OKS-NMS.
         .target(name: "Pose", dependencies: ["DNN", "HRNet", "Imaging", "Datasets", .product(name: "Yams", package: "Yams")]),
+        // Semantic segmentation: the official multi-scale / sliding-window test, label maps,
+        // palettes, confusion matrix and mIoU, data set readers, synthetic data.
+        .target(
+            name: "Segmentation",
+            dependencies: ["DNN", "HRNet", "Imaging"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
         .target(
             name: "HRNet",
             dependencies: ["DNN", .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "hrnet",
-            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "Imaging", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "Imaging", "Segmentation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),
         .testTarget(name: "DNNTests", dependencies: ["DNN", "TestSupport"]),
@@ -54,6 +62,7 @@ let package = Package(
         ),
         .testTarget(name: "PoseTests", dependencies: ["Pose", "DNN", "HRNet", "Imaging", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "DNN", "HRNet", "Imaging", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         // Drives the built `hrnet` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["DNN", "Imaging", "TestSupport", "hrnet"]),
