@@ -59,6 +59,12 @@ public struct ConfusionMatrix: Sendable, Equatable {
         return (0..<classes).map { Double(tp[$0]) / Double(max(1, pos[$0] + res[$0] - tp[$0])) }
     }
     public var meanIoU: Double { iou.reduce(0, +) / Double(classes) }
+    /// The mean IoU over the classes that occur in the ground truth (not the official number;
+    /// it differs from `meanIoU` on subsets that miss some classes). 0 when nothing is labelled.
+    public var meanIoUOfPresentClasses: Double {
+        let present = truthCounts.enumerated().filter { $0.element > 0 }.map(\.offset)
+        return present.isEmpty ? 0 : present.map { iou[$0] }.reduce(0, +) / Double(present.count)
+    }
     public var pixelAccuracy: Double {
         let total = truthCounts.reduce(0, +)
         return total == 0 ? 0 : Double(truePositives.reduce(0, +)) / Double(total)
