@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "PoseTraining", targets: ["PoseTraining"]),
         .library(name: "Classification", targets: ["Classification"]),
+        .library(name: "Segmentation", targets: ["Segmentation"]),
         .executable(name: "hrnet", targets: ["hrnet"]),
     ],
     dependencies: [
@@ -44,7 +45,14 @@ let package = Package(
         // Gaussian targets, and the synthetic keypoint data set.
         .target(
             name: "PoseTraining",
-            dependencies: ["Pose", "Imaging", "Datasets", "DNN"],
+            dependencies: ["Pose", "HRNet", "Imaging", "Datasets", "DNN"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        // Semantic segmentation: the official multi-scale / sliding-window test, label maps,
+        // palettes, confusion matrix and mIoU, data set readers, synthetic data.
+        .target(
+            name: "Segmentation",
+            dependencies: ["DNN", "HRNet", "Imaging"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(
@@ -55,7 +63,7 @@ let package = Package(
         .target(name: "Classification", dependencies: ["HRNet", "DNN"]),
         .executableTarget(
             name: "hrnet",
-            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification",
+            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification", "Segmentation",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),
@@ -67,9 +75,10 @@ let package = Package(
         .testTarget(name: "PoseTests", dependencies: ["Pose", "DNN", "HRNet", "Imaging", "TestSupport"]),
         .testTarget(name: "PoseTrainingTests", dependencies: ["PoseTraining", "Pose", "Datasets", "Imaging", "DNN", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+        .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "DNN", "HRNet", "Imaging", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "ClassificationTests", dependencies: ["Classification", "HRNet", "DNN", "TestSupport"]),
         // Drives the built `hrnet` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["DNN", "Imaging", "Classification", "TestSupport", "hrnet"]),
+        .testTarget(name: "CLITests", dependencies: ["DNN", "Imaging", "Classification", "Segmentation", "TestSupport", "hrnet"]),
     ]
 )

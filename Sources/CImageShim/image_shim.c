@@ -417,4 +417,103 @@ int hr_png_encode(const uint8_t *rgb, int32_t width, int32_t height, hr_buffer *
     return HR_OK;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Label PNGs (one byte per pixel, values kept)                                                */
+
+int hr_png_decode_index(const uint8_t *data, size_t size, int64_t max_pixels,
+                        uint8_t *out, size_t out_capacity, hr_info *info) {
+    memset(info, 0, sizeof *info);
+    int status = hr_png_precheck(data, size, max_pixels, info);
+    if (status != HR_OK) return status;
+    int type = info->colorspace, depth = info->bit_depth;
+    if (!((type == PNG_COLOR_TYPE_GRAY || type == PNG_COLOR_TYPE_PALETTE) && depth <= 8)) {
+        const char *name = type == PNG_COLOR_TYPE_RGB ? "RGB" : type == PNG_COLOR_TYPE_RGB_ALPHA ? "RGBA"
+            : type == PNG_COLOR_TYPE_GRAY_ALPHA ? "grayscale with alpha" : type == PNG_COLOR_TYPE_GRAY ? "grayscale"
+            : type == PNG_COLOR_TYPE_PALETTE ? "palette" : "unknown";
+        snprintf(info->message, HR_MESSAGE_CAPACITY,
+                 "a label PNG must be 8-bit grayscale or palette (one class id per pixel); this one is %d-bit %s",
+                 depth, name);
+        return HR_BAD_ARGUMENT;
+    }
+    if ((size_t)info->width * (size_t)info->height > out_capacity) {
+        hr_set_message(info->message, "output buffer too small");
+        return HR_BAD_ARGUMENT;
+    }
+    hr_png_source source = { data, size, 0 };
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, info->message, hr_png_error, hr_png_warning);
+    if (png == NULL) {
+        hr_set_message(info->message, "out of memory");
+        return HR_NO_MEMORY;
+    }
+    png_infop pinfo = png_create_info_struct(png);
+    png_bytep *volatile rows = NULL;
+    if (pinfo == NULL) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        hr_set_message(info->message, "out of memory");
+        return HR_NO_MEMORY;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &pinfo, NULL);
+        free(rows);
+        return HR_CORRUPT;
+    }
+    png_set_read_fn(png, &source, hr_png_read);
+    png_read_info(png, pinfo);
+    png_uint_32 width = 0, height = 0;
+    int bit_depth = 0, color_type = 0, interlace = 0;
+    png_get_IHDR(png, pinfo, &width, &height, &bit_depth, &color_type, &interlace, NULL, NULL);
+    info->components = png_get_channels(png, pinfo);
+    // Unpack 1/2/4-bit samples to one byte each, keeping their values (no palette expansion,
+    // no gray rescaling): the stored class ids.
+    if (bit_depth < 8) png_set_packing(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, pinfo);
+    size_t stride = (size_t)width;
+    if (png_get_rowbytes(png, pinfo) != stride) png_error(png, "unexpected row layout for a one-byte label map");
+    rows = malloc(sizeof(png_bytep) * height);
+    if (rows == NULL) png_error(png, "out of memory");
+    for (png_uint_32 y = 0; y < height; y++) rows[y] = out + (size_t)y * stride;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    png_destroy_read_struct(&png, &pinfo, NULL);
+    free(rows);
+    return HR_OK;
+}
+
+int hr_png_encode_gray(const uint8_t *gray, int32_t width, int32_t height, hr_buffer *out) {
+    memset(out, 0, sizeof *out);
+    if (width <= 0 || height <= 0) {
+        hr_set_message(out->message, "bad size");
+        return HR_BAD_ARGUMENT;
+    }
+    hr_png_sink sink = { NULL, 0, 0 };
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, out->message, hr_png_error, hr_png_warning);
+    if (png == NULL) {
+        hr_set_message(out->message, "out of memory");
+        return HR_NO_MEMORY;
+    }
+    png_infop pinfo = png_create_info_struct(png);
+    if (pinfo == NULL) {
+        png_destroy_write_struct(&png, NULL);
+        hr_set_message(out->message, "out of memory");
+        return HR_NO_MEMORY;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &pinfo);
+        free(sink.data);
+        return HR_CORRUPT;
+    }
+    png_set_write_fn(png, &sink, hr_png_write, hr_png_flush);
+    png_set_IHDR(png, pinfo, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_GRAY,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_compression_level(png, 6);
+    png_write_info(png, pinfo);
+    for (int32_t y = 0; y < height; y++) png_write_row(png, (png_const_bytep)(gray + (size_t)y * (size_t)width));
+    png_write_end(png, pinfo);
+    png_destroy_write_struct(&png, &pinfo);
+    out->data = sink.data;
+    out->size = sink.size;
+    return HR_OK;
+}
+
 void hr_free(void *pointer) { free(pointer); }

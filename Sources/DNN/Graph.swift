@@ -33,6 +33,11 @@ public final class Graph {
 
     public func channels(of v: Value) -> Int { nodes[v.id].channels }
 
+    /// The graph's input (its first `input` node), e.g. to resize an output to the input's size.
+    public var inputValue: Value? {
+        nodes.firstIndex { if case .input = $0.op { true } else { false } }.map { Value(id: $0) }
+    }
+
     // MARK: - Building
 
     private func append(_ op: Op, _ inputs: [Value], channels: Int) -> Value {

@@ -136,7 +136,7 @@ extension Image {
         }
     }
 
-    private static func take(_ buffer: inout hr_buffer, status: Int32, format: String) throws -> Data {
+    static func take(_ buffer: inout hr_buffer, status: Int32, format: String) throws -> Data {
         guard status == Int32(HR_OK.rawValue), let bytes = buffer.data else {
             let message = messageString(&buffer.message)
             throw ImageError(.invalidArgument, file: "<memory>", "\(format) encoding failed: \(message)")
@@ -145,7 +145,7 @@ extension Image {
         return Data(bytes: bytes, count: buffer.size)
     }
 
-    private static func check<T>(_ status: Int32, _ message: inout T, file: String, format: ImageFormat) throws {
+    static func check<T>(_ status: Int32, _ message: inout T, file: String, format: ImageFormat) throws {
         if status == Int32(HR_OK.rawValue) { return }
         let text = messageString(&message)
         let what = format == .jpeg ? "JPEG" : "PNG"
@@ -158,7 +158,7 @@ extension Image {
     }
 
     /// The NUL-terminated message a C call left in a fixed char array.
-    private static func messageString<T>(_ tuple: inout T) -> String {
+    static func messageString<T>(_ tuple: inout T) -> String {
         withUnsafeBytes(of: &tuple) { raw in
             let bytes = raw.bindMemory(to: UInt8.self)
             let end = bytes.firstIndex(of: 0) ?? bytes.count

@@ -64,6 +64,18 @@ int hr_jpeg_encode(const uint8_t *rgb, int32_t width, int32_t height, int32_t qu
 /// 8-bit RGB PNG, non-interlaced, zlib level 6.
 int hr_png_encode(const uint8_t *rgb, int32_t width, int32_t height, hr_buffer *out);
 
+/// Decodes a single-channel label PNG to one byte per pixel without any value conversion:
+/// 8-bit (or 1/2/4-bit, unpacked, not rescaled) grayscale gives the stored values, a palette
+/// image its palette indices (what PIL's `np.array(Image.open(f))` gives for mode L and P).
+/// Other colour types (RGB, alpha, 16-bit) fail with HR_BAD_ARGUMENT and a message naming the
+/// type; `info->colorspace` and `info->bit_depth` hold the PNG colour type and depth.
+/// `out` must hold width*height bytes.
+int hr_png_decode_index(const uint8_t *data, size_t size, int64_t max_pixels,
+                        uint8_t *out, size_t out_capacity, hr_info *info);
+
+/// 8-bit grayscale PNG (label maps), non-interlaced, zlib level 6.
+int hr_png_encode_gray(const uint8_t *gray, int32_t width, int32_t height, hr_buffer *out);
+
 void hr_free(void *pointer);
 
 #endif

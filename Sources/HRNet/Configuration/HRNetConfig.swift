@@ -24,6 +24,12 @@ public struct HRNetConfig: Sendable, Equatable {
     public var flipTest: Bool
     /// TEST.SCALE_LIST (segmentation multi-scale test).
     public var testScales: [Double]
+    /// TEST.IMAGE_SIZE [width, height] (segmentation): the test crop; larger (scaled) images are
+    /// run in sliding windows of this size. Official default [2048, 1024].
+    public var testImageSize: (width: Int, height: Int) = (2048, 1024)
+    /// TEST.BASE_SIZE (segmentation): the long side an image is resized to at scale 1.
+    /// Official default 2048.
+    public var testBaseSize: Int = 2048
 
     public var numJoints: Int? { if case .pose(let j, _) = architecture.head { j } else { nil } }
     /// Segmentation classes or classification logits.
@@ -38,7 +44,8 @@ public struct HRNetConfig: Sendable, Equatable {
     public static func == (a: HRNetConfig, b: HRNetConfig) -> Bool {
         a.modelName == b.modelName && a.architecture == b.architecture && a.imageSize == b.imageSize
             && a.heatmapSize == b.heatmapSize && a.sigma == b.sigma && a.dataset == b.dataset
-            && a.flipTest == b.flipTest && a.testScales == b.testScales
+            && a.flipTest == b.flipTest && a.testScales == b.testScales && a.testImageSize == b.testImageSize
+            && a.testBaseSize == b.testBaseSize
     }
 }
 
@@ -93,7 +100,7 @@ extension HRNetConfig {
         let defaultDataset = switch task { case .pose: "coco"; case .segmentation: "cityscapes"; case .classification: "imagenet" }
         let size = try r.optionalPair("MODEL.IMAGE_SIZE") ?? r.optionalPair("TRAIN.IMAGE_SIZE") ?? defaultSize
         let heatmap = try r.optionalPair("MODEL.HEATMAP_SIZE") ?? (size.0 / 4, size.1 / 4)
-        return HRNetConfig(
+        var config = HRNetConfig(
             source: source, modelName: name, task: task,
             architecture: Architecture(stage1: stage1, stages: stages, head: head),
             imageSize: size, heatmapSize: heatmap,
@@ -101,6 +108,17 @@ extension HRNetConfig {
             dataset: (try? r.string("DATASET.DATASET")) ?? defaultDataset,
             flipTest: try r.optionalBool("TEST.FLIP_TEST") ?? (task == .pose),
             testScales: try r.optionalDoubles("TEST.SCALE_LIST") ?? [1])
+        if task == .segmentation {
+            if let test = try r.optionalPair("TEST.IMAGE_SIZE") { config.testImageSize = test }
+            if let base = try r.optionalInt("TEST.BASE_SIZE") {
+                guard base > 0, base <= Reader.limit else { throw ConfigError(source, "TEST.BASE_SIZE must be 1...\(Reader.limit), got \(base)") }
+                config.testBaseSize = base
+            }
+            guard config.testScales.allSatisfy({ $0 > 0 && $0 <= 16 }) else {
+                throw ConfigError(source, "TEST.SCALE_LIST must hold scales in (0, 16], got \(config.testScales)")
+            }
+        }
+        return config
     }
 
     static func describe(_ error: Error) -> String {

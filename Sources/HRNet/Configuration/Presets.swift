@@ -47,17 +47,21 @@ public enum Presets {
                                imageSize: (w, h), heatmapSize: (w / 4, h / 4), sigma: h >= 384 ? 3 : 2, dataset: "coco",
                                flipTest: true, testScales: [1])
         case "seg":
-            let (classes, size, dataset, scales): (Int, (Int, Int), String, [Double])
+            let (classes, size, dataset, scales, test, base): (Int, (Int, Int), String, [Double], (Int, Int), Int)
             switch suffix {
-            case "", "cityscapes": (classes, size, dataset, scales) = (19, (1024, 512), "cityscapes", [1])
-            case "pascal_context": (classes, size, dataset, scales) = (59, (520, 520), "pascal_ctx", [0.5, 0.75, 1, 1.25, 1.5, 1.75])
+            case "", "cityscapes": (classes, size, dataset, scales, test, base) = (19, (1024, 512), "cityscapes", [1], (2048, 1024), 2048)
+            case "pascal_context":
+                (classes, size, dataset, scales, test, base) = (59, (520, 520), "pascal_ctx", [0.5, 0.75, 1, 1.25, 1.5, 1.75], (520, 520), 520)
             default: throw fail("unknown data set '\(suffix)'")
             }
-            return HRNetConfig(source: "preset \(name)", modelName: "seg_hrnet", task: .segmentation,
+            var config = HRNetConfig(source: "preset \(name)", modelName: "seg_hrnet", task: .segmentation,
                                architecture: Architecture(stage1: stage1, stages: stages,
                                                           head: .segmentation(classes: classes, finalKernel: 1, alignCorners: false)),
                                imageSize: size, heatmapSize: (size.0 / 4, size.1 / 4), sigma: 2, dataset: dataset,
                                flipTest: false, testScales: scales)
+            config.testImageSize = test
+            config.testBaseSize = base
+            return config
         case "cls":
             var spec = ClassifierSpec()
             switch suffix {

@@ -1,0 +1,206 @@
+import DNN
+import Foundation
+import HRNet
+import Imaging
+
+/// The official HRNet segmentation test, on the CPU: normalization, single- or multi-scale
+/// (TEST.SCALE_LIST) inference with optional flip averaging, sliding windows of the test crop
+/// (TEST.IMAGE_SIZE), logits upsampled to the input and the outputs resized to the image,
+/// arg-max (HRNet-Semantic-Segmentation lib/datasets/base_dataset.py `inference` and
+/// `multi_scale_inference`, lib/datasets/cityscapes.py; see `WindowPolicy`).
+///
+/// How each step matches the official code:
+/// - The photo is RGB (the official code reads BGR with cv2 and reverses the channels), scaled
+///   by 1/255, minus the ImageNet mean, over the std, in float32.
+/// - Each scale resizes the normalized float image with cv2.resize INTER_LINEAR
+///   (`OpenCVResize.linear`, float path) so that the long side is `int(base * scale + 0.5)`.
+/// - Each network run's logits are upsampled inside the compiled plan to the run's input size
+///   (the graph's bilinear resize with the config's ALIGN_CORNERS, = F.interpolate), averaged
+///   with the mirrored run's mirrored logits when flipping (one batch of two), then exp'd.
+/// - Window outputs are summed, divided by the window count per pixel, cropped to the scaled
+///   image, resized to the image size (bilinear, ALIGN_CORNERS; `Reference.resize` = F.interpolate)
+///   and summed over scales.
+///
+/// A plan is compiled once per network input shape and reused (all windows of a scale share one).
+/// Not thread-safe: use one `Segmenter` per thread.
+public final class Segmenter {
+    public struct Options: Sendable {
+        /// TEST.SCALE_LIST.
+        public var scales: [Double]
+        /// TEST.FLIP_TEST.
+        public var flip: Bool
+        /// TEST.BASE_SIZE: the long side at scale 1.
+        public var baseSize: Int
+        /// TEST.IMAGE_SIZE as (height, width): the window size.
+        public var crop: (height: Int, width: Int)
+        public var policy: WindowPolicy
+        public var mean: [Float] = [0.485, 0.456, 0.406]
+        public var std: [Float] = [0.229, 0.224, 0.225]
+
+        public init(scales: [Double], flip: Bool, baseSize: Int, crop: (height: Int, width: Int), policy: WindowPolicy) {
+            (self.scales, self.flip, self.baseSize, self.crop, self.policy) = (scales, flip, baseSize, crop, policy)
+        }
+
+        /// The official test settings of a config.
+        public init(config: HRNetConfig) {
+            self.init(scales: config.testScales, flip: config.flipTest, baseSize: config.testBaseSize,
+                      crop: (config.testImageSize.height, config.testImageSize.width),
+                      policy: WindowPolicy.forDataset(config.dataset))
+        }
+
+        func validate() throws {
+            guard !scales.isEmpty, scales.allSatisfy({ $0 > 0 && $0 <= 16 }) else {
+                throw SegmentationError("scales must be in (0, 16], got \(scales)")
+            }
+            guard baseSize > 0, baseSize <= 100_000 else { throw SegmentationError("base size must be 1...100000, got \(baseSize)") }
+            guard crop.height >= 2, crop.width >= 2, crop.height <= 100_000, crop.width <= 100_000 else {
+                throw SegmentationError("crop size must be at least 2 x 2, got \(crop.height) x \(crop.width)")
+            }
+            guard mean.count == 3, std.count == 3, std.allSatisfy({ $0 > 0 }) else {
+                throw SegmentationError("mean and std need 3 entries each, std positive")
+            }
+        }
+    }
+
+    public let config: HRNetConfig
+    public let classes: Int
+    public var options: Options
+    public let threads: Int?
+    public let planOptions: Plan.Options
+    /// Seconds spent compiling plans, and how many were compiled.
+    public private(set) var compileSeconds = 0.0
+    public private(set) var compiledPlans = 0
+
+    private let graph: Graph
+    private let alignCorners: Bool
+    private let parameters: [String: Tensor]
+    private var plans: [Shape4: Plan] = [:]
+
+    /// - Parameter parameters: the model's weights by checkpoint key (see `HRNetModel.loadWeights`).
+    public init(model: HRNetModel, parameters: [String: Tensor], options: Options? = nil, threads: Int? = nil,
+                planOptions: Plan.Options = .init()) throws {
+        guard case .segmentation(let classes, _, let alignCorners) = model.config.architecture.head else {
+            throw SegmentationError("\(model.config.source): MODEL.NAME is \(model.config.modelName); segmentation needs seg_hrnet")
+        }
+        guard classes <= 255 else { throw SegmentationError("\(model.config.source): \(classes) classes; label maps hold at most 255 (255 is ignore)") }
+        self.config = model.config
+        self.classes = classes
+        self.alignCorners = alignCorners
+        self.options = options ?? Options(config: model.config)
+        try self.options.validate()
+        self.threads = threads
+        self.planOptions = planOptions
+        self.parameters = parameters
+        // The network, then its logits upsampled to the input's size (official `inference`).
+        let g = Network.build(model.config.architecture)
+        guard let input = g.inputValue, let logits = g.outputs.first else { throw SegmentationError("the network has no input or output") }
+        g.outputs = [g.resize(logits, like: input, mode: .bilinear(alignCorners: alignCorners))]
+        self.graph = g
+    }
+
+    // MARK: - Steps
+
+    /// The network input for a photo: RGB, (x / 255 - mean) / std, CHW float32.
+    public func normalize(_ image: Image) -> [Float] {
+        image.normalizedCHW(mean: options.mean, std: options.std)
+    }
+
+    private func plan(batch: Int, height: Int, width: Int) throws -> Plan {
+        let shape = Shape4(batch, 3, height, width)
+        if let p = plans[shape] { return p }
+        let start = DispatchTime.now()
+        let p = try Plan(graph: graph, parameters: parameters, input: shape, threads: threads, options: planOptions)
+        compileSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        compiledPlans += 1
+        plans[shape] = p
+        return p
+    }
+
+    /// One network run: logits upsampled to the input (`classes x height x width`), before exp,
+    /// for a normalized CHW input. With `flip`, the mean of these and the mirrored run's mirrored logits.
+    public func logits(normalized x: [Float], height: Int, width: Int, flip: Bool) throws -> [Float] {
+        precondition(x.count == 3 * height * width, "input does not match 3 x \(height) x \(width)")
+        let plane = height * width
+        var batch = x
+        if flip {
+            batch += [Float](repeating: 0, count: x.count)
+            batch.withUnsafeMutableBufferPointer { b in
+                for r in 0..<(3 * height) {
+                    let row = r * width
+                    for j in 0..<width { b[x.count + row + j] = b[row + width - 1 - j] }
+                }
+            }
+        }
+        let plan = try plan(batch: flip ? 2 : 1, height: height, width: width)
+        let out = try plan.run(Tensor(shape: [flip ? 2 : 1, 3, height, width], scalars: batch))[0].scalars
+        guard flip else { return out }
+        let n = classes * plane
+        var y = [Float](repeating: 0, count: n)
+        out.withUnsafeBufferPointer { o in
+            y.withUnsafeMutableBufferPointer { d in
+                for r in 0..<(classes * height) {
+                    let row = r * width
+                    for j in 0..<width { d[row + j] = (o[row + j] + o[n + row + width - 1 - j]) * 0.5 }
+                }
+            }
+        }
+        return y
+    }
+
+    /// The official multi-scale test on a normalized CHW image: `classes x height x width` scores.
+    public func scores(normalized x: [Float], height: Int, width: Int) throws -> [Float] {
+        let plane = height * width
+        var total = [Float](repeating: 0, count: classes * plane)
+        let pad = (0..<3).map { Float(-Double(options.mean[$0]) / Double(options.std[$0])) }
+        for scale in options.scales {
+            let (sh, sw) = scaledSize(height: height, width: width, baseSize: options.baseSize, scale: scale)
+            let scaled = OpenCVResize.linear(x, planes: 3, width: width, height: height, toWidth: sw, toHeight: sh)
+            let layout = WindowLayout(height: sh, width: sw, crop: options.crop, policy: options.policy, scale: scale)
+            let (ch, cw) = (layout.canvasHeight, layout.canvasWidth)
+            var sum = [Float](repeating: 0, count: classes * ch * cw)
+            var count = [Float](repeating: 0, count: ch * cw)
+            for w in layout.windows {
+                let (ih, iw) = (w.inputHeight, w.inputWidth)
+                // The window's pixels of the scaled image; padding (-mean/std) outside it.
+                var input = [Float](repeating: 0, count: 3 * ih * iw)
+                for c in 0..<3 {
+                    for i in 0..<ih {
+                        let y = w.y0 + i, row = (c * ih + i) * iw
+                        for j in 0..<iw {
+                            let xx = w.x0 + j
+                            input[row + j] = (y < sh && xx < sw) ? scaled[(c * sh + y) * sw + xx] : pad[c]
+                        }
+                    }
+                }
+                var out = try logits(normalized: input, height: ih, width: iw, flip: options.flip)
+                for k in 0..<out.count { out[k] = exp(out[k]) }
+                for c in 0..<classes {
+                    for i in 0..<(w.y1 - w.y0) {
+                        let src = (c * ih + i) * iw, dst = (c * ch + w.y0 + i) * cw + w.x0
+                        for j in 0..<(w.x1 - w.x0) { sum[dst + j] += out[src + j] }
+                    }
+                }
+                for i in w.y0..<w.y1 { for j in w.x0..<w.x1 { count[i * cw + j] += 1 } }
+            }
+            // Average the windows, keep the scaled image's part of the canvas.
+            var preds = [Float](repeating: 0, count: classes * sh * sw)
+            for c in 0..<classes {
+                for i in 0..<sh { for j in 0..<sw {
+                    preds[(c * sh + i) * sw + j] = sum[(c * ch + i) * cw + j] / count[i * cw + j]
+                }}
+            }
+            if sh != height || sw != width {
+                preds = Reference.resize(Tensor(shape: [1, classes, sh, sw], scalars: preds), toHeight: height, width: width,
+                                         mode: .bilinear(alignCorners: alignCorners)).scalars
+            }
+            for k in 0..<total.count { total[k] += preds[k] }
+        }
+        return total
+    }
+
+    /// Segments a photo: scores and arg-max labels at the photo's size.
+    public func segment(_ image: Image) throws -> SegmentationPrediction {
+        let s = try scores(normalized: normalize(image), height: image.height, width: image.width)
+        return SegmentationPrediction(classes: classes, height: image.height, width: image.width, scores: s)
+    }
+}
