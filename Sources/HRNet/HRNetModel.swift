@@ -57,3 +57,30 @@ extension HRNetModel {
                         threads: threads, options: options)
     }
 }
+
+extension HRNetModel {
+    /// The official pose code's `init_weights`: every convolution weight drawn from a normal of
+    /// standard deviation 0.001 and its bias 0, BN weight 1 and bias 0 (running mean 0,
+    /// variance 1). With BN after each inner convolution the scale only matters for the head,
+    /// whose heatmaps start near zero, as the official training starts.
+    public func officialInitialParameters(seed: UInt64 = 0) -> [String: Tensor] {
+        var rng = SplitMix64(seed: seed)
+        func normal() -> Float {
+            // Box-Muller from two uniforms in (0, 1].
+            let u1 = 1 - Double(rng.nextUnitFloat()), u2 = Double(rng.nextUnitFloat())
+            return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+        }
+        var out: [String: Tensor] = [:]
+        for spec in graph.parameters {
+            let count = spec.shape.reduce(1, *)
+            if spec.shape.count > 1 {
+                out[spec.key] = Tensor(shape: spec.shape, scalars: (0..<count).map { _ in normal() * 0.001 })
+            } else if spec.key.hasSuffix(".running_var") || spec.key.hasSuffix(".weight") {
+                out[spec.key] = Tensor(shape: spec.shape, repeating: 1)
+            } else {
+                out[spec.key] = Tensor(zeros: spec.shape)
+            }
+        }
+        return out
+    }
+}

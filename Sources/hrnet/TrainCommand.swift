@@ -116,8 +116,7 @@ struct TrainCommand: ParsableCommand {
         }
         try OutputDirectory.prepare(outDir, files: [], force: true)
 
-        let graph = HRNetModel(config: model).graph
-        var parameters = graph.initialParameters(seed: seed)
+        var parameters = HRNetModel(config: model).officialInitialParameters(seed: seed)
         if let weights {
             let (loaded, report) = try HRNetModel(config: model).loadWeights(URL(fileURLWithPath: weights), allowPartial: allowPartial)
             parameters = loaded
