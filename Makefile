@@ -21,9 +21,8 @@ test: deps
 	$(SWIFT) test --disable-swift-testing
 
 demo: build
-	@mkdir -p out
-	@echo "demo: pose W32 256x192 with RANDOM weights on a random input (the trained default model is not embedded yet)"
-	$(RELEASE) run --preset pose_w32_256x192 --random-weights --random-input 1 --repeats 5 --output out/demo_heatmaps.npy --force
+	@echo "demo: the pose pipeline on synthetic photos with pose W32 256x192 and RANDOM weights (the trained default model is not embedded yet)"
+	$(RELEASE) demo --preset pose_w32_256x192 --random-weights --out out/demo --force
 
 clean:
 	rm -rf .build out

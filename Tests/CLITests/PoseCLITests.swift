@@ -162,3 +162,30 @@ final class PoseCLITests: XCTestCase {
         XCTAssertTrue(noSplit.stderr.contains("person_keypoints_train.json"), noSplit.stderr)
     }
 }
+
+/// `hrnet demo` end to end on a small 17-joint model (random weights: the numbers mean nothing,
+/// the files and their shape do).
+final class DemoCLITests: XCTestCase {
+    func testDemoWritesPicturesKeypointsAndAP() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("hrnet-demo-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let config = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("models/default/pose_w18s_128x96_synth.yaml")
+        let args = ["demo", "--config", config.path, "--random-weights", "--out", out.path, "--images", "5", "--threads", "2"]
+        let r = try HRNetCLI.run(args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("COCO AP"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("random weights"), r.stdout)
+        let pictures = try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("pictures").path)
+        XCTAssertFalse(pictures.isEmpty)
+        XCTAssertTrue(pictures.allSatisfy { $0.hasSuffix(".pose.jpg") })
+        let results = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("keypoints.json"))) as? [[String: Any]])
+        XCTAssertFalse(results.isEmpty)
+        XCTAssertEqual((results[0]["keypoints"] as? [Double])?.count, 51)
+        let again = try HRNetCLI.run(args)
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.stderr.contains("--force"), again.stderr)
+        let tiny = try HRNetCLI.run(["demo", "--config", Fixtures.url("hrnet/tiny_pose.yaml").path, "--random-weights", "--out", out.path, "--force"])
+        XCTAssertTrue(tiny.stderr.contains("17 keypoints"), tiny.stderr)
+    }
+}
