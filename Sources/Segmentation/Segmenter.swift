@@ -70,6 +70,8 @@ public final class Segmenter {
     /// Seconds spent compiling plans, and how many were compiled.
     public private(set) var compileSeconds = 0.0
     public private(set) var compiledPlans = 0
+    /// Seconds inside network runs (`Plan.run`), the rest of `segment` being pre/post-processing.
+    public private(set) var networkSeconds = 0.0
 
     private let graph: Graph
     private let alignCorners: Bool
@@ -132,7 +134,9 @@ public final class Segmenter {
             }
         }
         let plan = try plan(batch: flip ? 2 : 1, height: height, width: width)
+        let start = DispatchTime.now()
         let out = try plan.run(Tensor(shape: [flip ? 2 : 1, 3, height, width], scalars: batch))[0].scalars
+        networkSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         guard flip else { return out }
         let n = classes * plane
         var y = [Float](repeating: 0, count: n)

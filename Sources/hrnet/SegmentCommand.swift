@@ -154,9 +154,10 @@ struct SegmentCommand: ParsableCommand {
         }
         progress.finish()
         let total = progress.elapsedSeconds
-        print(String(format: "%d images in %.2f s: %.2f s/image; segmentation %.2f s (%d plan compiles %.2f s)",
-                     files.count, total, total / Double(max(1, files.count)), networkSeconds,
-                     segmenter.compiledPlans, segmenter.compileSeconds))
+        print(String(format: "%d images in %.2f s: %.2f s/image; segmentation %.2f s (network runs %.2f s, %d plan compiles %.2f s, pre/post-processing %.2f s)",
+                     files.count, total, total / Double(max(1, files.count)), networkSeconds, segmenter.networkSeconds,
+                     segmenter.compiledPlans, segmenter.compileSeconds,
+                     networkSeconds - segmenter.networkSeconds - segmenter.compileSeconds))
         if let outDir { print("outputs: \(outDir.path)") }
     }
 
