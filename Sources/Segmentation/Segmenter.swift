@@ -73,6 +73,9 @@ public final class Segmenter {
     /// Seconds inside network runs (`Plan.run`), the rest of `segment` being pre/post-processing.
     public private(set) var networkSeconds = 0.0
 
+    /// The largest scaled image accepted (its scores alone take classes x 4 bytes a pixel).
+    public static let maxScaledPixels = 64 * 1024 * 1024
+
     private let graph: Graph
     private let alignCorners: Bool
     private let parameters: [String: Tensor]
@@ -158,6 +161,10 @@ public final class Segmenter {
         let pad = (0..<3).map { Float(-Double(options.mean[$0]) / Double(options.std[$0])) }
         for scale in options.scales {
             let (sh, sw) = scaledSize(height: height, width: width, baseSize: options.baseSize, scale: scale)
+            guard sh * sw <= Self.maxScaledPixels else {
+                throw SegmentationError("scale \(scale) of a \(width) x \(height) image with base size \(options.baseSize) gives "
+                                        + "\(sw) x \(sh), above the limit of \(Self.maxScaledPixels) pixels; lower --scales or --base-size")
+            }
             let scaled = OpenCVResize.linear(x, planes: 3, width: width, height: height, toWidth: sw, toHeight: sh)
             let layout = WindowLayout(height: sh, width: sw, crop: options.crop, policy: options.policy, scale: scale)
             let (ch, cw) = (layout.canvasHeight, layout.canvasWidth)
