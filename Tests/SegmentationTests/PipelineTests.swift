@@ -97,6 +97,11 @@ final class PipelineTests: XCTestCase {
         o = Segmenter.Options(config: model.config)
         o.crop = (1, 10)
         XCTAssertThrowsError(try Segmenter(model: model, parameters: parameters, options: o)) { XCTAssertTrue("\($0)".contains("crop")) }
+        o = Segmenter.Options(config: model.config)
+        o.scales = [16]
+        o.baseSize = 100_000
+        let huge = try Segmenter(model: model, parameters: parameters, options: o)
+        XCTAssertThrowsError(try huge.segment(try photo())) { XCTAssertTrue("\($0)".contains("above the limit"), "\($0)") }
         let pose = HRNetModel(config: try HRNetConfig.load(Fixtures.url("hrnet/tiny_pose.yaml")))
         XCTAssertThrowsError(try Segmenter(model: pose, parameters: [:])) { XCTAssertTrue("\($0)".contains("seg_hrnet")) }
     }
