@@ -80,6 +80,10 @@ public final class Segmenter {
     private let alignCorners: Bool
     private let parameters: [String: Tensor]
     private var plans: [Shape4: Plan] = [:]
+    /// Input shapes by last use, oldest first; at most `maxCachedPlans` plans are kept, so a
+    /// folder of photos of many sizes does not hold one set of packed weights per size.
+    private var recent: [Shape4] = []
+    public var maxCachedPlans = 4
 
     /// - Parameter parameters: the model's weights by checkpoint key (see `HRNetModel.loadWeights`).
     public init(model: HRNetModel, parameters: [String: Tensor], options: Options? = nil, threads: Int? = nil,
@@ -112,7 +116,13 @@ public final class Segmenter {
 
     private func plan(batch: Int, height: Int, width: Int) throws -> Plan {
         let shape = Shape4(batch, 3, height, width)
+        recent.removeAll { $0 == shape }
+        recent.append(shape)
         if let p = plans[shape] { return p }
+        while plans.count >= max(1, maxCachedPlans), let oldest = recent.first(where: { plans[$0] != nil }) {
+            plans[oldest] = nil
+            recent.removeAll { $0 == oldest }
+        }
         let start = DispatchTime.now()
         let p = try Plan(graph: graph, parameters: parameters, input: shape, threads: threads, options: planOptions)
         compileSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9

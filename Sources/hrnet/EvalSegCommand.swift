@@ -86,6 +86,13 @@ struct EvalSegCommand: ParsableCommand {
         print(String(format: "mIoU %.2f  pixel accuracy %.2f  mean accuracy %.2f  (%d images, %d labelled pixels, %.1f s)",
                      100 * matrix.meanIoU, 100 * matrix.pixelAccuracy, 100 * matrix.meanAccuracy, count,
                      truth.reduce(0, +), progress.elapsedSeconds))
+        if classes <= 12 {
+            print("confusion matrix (rows: truth, columns: prediction):")
+            for r in 0..<classes {
+                print(names[r].padding(toLength: width, withPad: " ", startingAt: 0)
+                      + (0..<classes).map { String(format: " %9d", matrix[r, $0]) }.joined())
+            }
+        }
         let present = truth.filter { $0 > 0 }.count
         if present < classes {
             print(String(format: "(mIoU counts the %d classes absent from these labels as 0, as the official code; over the %d present: %.2f)",

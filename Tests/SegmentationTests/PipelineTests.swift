@@ -89,6 +89,18 @@ final class PipelineTests: XCTestCase {
         XCTAssertTrue(scaledSize(height: 375, width: 500, baseSize: 520, scale: 1.25) == (488, 650))
     }
 
+    /// Plans are compiled once per input shape and at most `maxCachedPlans` are kept.
+    func testPlanCacheIsBounded() throws {
+        let (model, parameters) = try SegFixtures.model("tiny_seg")
+        let segmenter = try Segmenter(model: model, parameters: parameters,
+                                      options: .init(scales: [1], flip: false, baseSize: 32, crop: (64, 64), policy: .cityscapes), threads: 1)
+        segmenter.maxCachedPlans = 2
+        // Shapes A, B, A (cached), C (evicts B, the least recently used), A (still cached), B (again).
+        let sizes = [(32, 40), (40, 32), (32, 40), (24, 32), (32, 40), (40, 32)]
+        for (w, h) in sizes { _ = try segmenter.segment(Image(width: w, height: h, fill: (90, 120, 30))) }
+        XCTAssertEqual(segmenter.compiledPlans, 4)
+    }
+
     func testBadOptionsAndModels() throws {
         let (model, parameters) = try SegFixtures.model("tiny_seg")
         var o = Segmenter.Options(config: model.config)
