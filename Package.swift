@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Pose", targets: ["Pose"]),
         .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "PoseTraining", targets: ["PoseTraining"]),
+        .library(name: "Classification", targets: ["Classification"]),
         .library(name: "Segmentation", targets: ["Segmentation"]),
         .executable(name: "hrnet", targets: ["hrnet"]),
     ],
@@ -39,6 +41,13 @@ let package = Package(
         .target(name: "Datasets"),
         // Top-down pose estimation: crops, heatmap decoding, flip test, OKS-NMS.
         .target(name: "Pose", dependencies: ["DNN", "HRNet", "Imaging", "Datasets", .product(name: "Yams", package: "Yams")]),
+        // What feeds pose training: data sets (COCO, MPII), the official augmentation and
+        // Gaussian targets, and the synthetic keypoint data set.
+        .target(
+            name: "PoseTraining",
+            dependencies: ["Pose", "HRNet", "Imaging", "Datasets", "DNN"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
         // Semantic segmentation: the official multi-scale / sliding-window test, label maps,
         // palettes, confusion matrix and mIoU, data set readers, synthetic data.
         .target(
@@ -50,9 +59,12 @@ let package = Package(
             name: "HRNet",
             dependencies: ["DNN", .product(name: "Yams", package: "Yams")]
         ),
+        // Image classification: class labels (ImageNet-1k built in), softmax, top-k, the classifier.
+        .target(name: "Classification", dependencies: ["HRNet", "DNN"]),
         .executableTarget(
             name: "hrnet",
-            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "Imaging", "Segmentation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification", "Segmentation",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),
         .testTarget(name: "DNNTests", dependencies: ["DNN", "TestSupport"]),
@@ -61,10 +73,12 @@ let package = Package(
             dependencies: ["HRNet", "DNN", "TestSupport"]
         ),
         .testTarget(name: "PoseTests", dependencies: ["Pose", "DNN", "HRNet", "Imaging", "TestSupport"]),
+        .testTarget(name: "PoseTrainingTests", dependencies: ["PoseTraining", "Pose", "Datasets", "Imaging", "DNN", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "DNN", "HRNet", "Imaging", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
+        .testTarget(name: "ClassificationTests", dependencies: ["Classification", "HRNet", "DNN", "TestSupport"]),
         // Drives the built `hrnet` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["DNN", "Imaging", "Segmentation", "TestSupport", "hrnet"]),
+        .testTarget(name: "CLITests", dependencies: ["DNN", "Imaging", "Classification", "Segmentation", "TestSupport", "hrnet"]),
     ]
 )

@@ -66,6 +66,29 @@ extension Graph {
         return t
     }
 
+    /// PyTorch's default initial values for every key (nn.Conv2d and nn.Linear kaiming-uniform
+    /// weights and biases bound 1/sqrt(fan_in), BN weight 1 and bias 0, running mean 0 and
+    /// variance 1): a model to train from scratch.
+    public func initialParameters(seed: UInt64 = 0) -> [String: Tensor] {
+        var rng = SplitMix64(seed: seed)
+        var out: [String: Tensor] = [:]
+        var fanIn: [String: Int] = [:]
+        for spec in parameters where spec.shape.count > 1 && spec.key.hasSuffix(".weight") {
+            fanIn[String(spec.key.dropLast(".weight".count))] = spec.shape.dropFirst().reduce(1, *)
+        }
+        for spec in parameters {
+            let module = spec.key.split(separator: ".").dropLast().joined(separator: ".")
+            if spec.key.hasSuffix(".bias"), let f = fanIn[module] {
+                // A conv or linear bias: uniform within 1/sqrt(fan_in), as PyTorch.
+                let bound = 1 / Float(f).squareRoot()
+                out[spec.key] = Tensor(shape: spec.shape, scalars: (0..<spec.shape.reduce(1, *)).map { _ in (rng.nextUnitFloat() * 2 - 1) * bound })
+            } else {
+                out[spec.key] = Self.initialValue(key: spec.key, shape: spec.shape, rng: &rng)
+            }
+        }
+        return out
+    }
+
     /// Random parameters for every key (BN statistics included), for benchmarks and tests
     /// where values do not matter but must be finite and of a sane scale.
     public func randomParameters(seed: UInt64 = 0) -> [String: Tensor] {
@@ -92,6 +115,8 @@ extension Graph {
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
     public init(seed: UInt64) { state = seed }
+    /// The generator's position; `SplitMix64(seed: g.position)` continues where `g` is (checkpoints).
+    public var position: UInt64 { state }
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

@@ -4,11 +4,14 @@ import Foundation
 /// An HRNet built from a config: the graph, with parameters named by the official keys.
 public struct HRNetModel {
     public let config: HRNetConfig
+    /// The head's output, or the backbone's stage-4 streams (`.features`, for your own heads).
+    public let output: Network.Output
     public let graph: Graph
 
-    public init(config: HRNetConfig) {
+    public init(config: HRNetConfig, output: Network.Output = .head) {
         self.config = config
-        self.graph = Network.build(config.architecture)
+        self.output = output
+        self.graph = Network.build(config.architecture, output: output)
     }
 
     /// Learnable parameters (BN running statistics excluded), as the paper counts them.
@@ -27,8 +30,22 @@ extension HRNetModel {
     /// Loads a checkpoint (.pth zip or legacy, or .safetensors) and matches it to this model's keys.
     /// Throws one error listing every missing, unexpected and mis-shaped key; with `allowPartial`,
     /// missing keys start from PyTorch's initial values and are listed in the report.
+    /// A `.features` model takes the whole model's checkpoint and leaves out the head's keys.
     public func loadWeights(_ url: URL, allowPartial: Bool = false) throws -> (parameters: [String: Tensor], report: BindReport) {
-        try graph.bind(try Checkpoint.loadFloat(url), allowPartial: allowPartial, source: url.lastPathComponent)
+        try bind(try Checkpoint.loadFloat(url), allowPartial: allowPartial, source: url.lastPathComponent)
+    }
+
+    /// Matches tensors by key (see `loadWeights`).
+    public func bind(_ tensors: [String: Tensor], allowPartial: Bool = false, source: String = "checkpoint") throws
+        -> (parameters: [String: Tensor], report: BindReport) {
+        var tensors = tensors
+        if output == .features {
+            let backbone = Set(graph.parameters.map(\.key))
+            for spec in Network.build(config.architecture).parameters where !backbone.contains(spec.key) {
+                tensors.removeValue(forKey: spec.key)
+            }
+        }
+        return try graph.bind(tensors, allowPartial: allowPartial, source: source)
     }
 
     /// Compiles the network for a batch at the config's IMAGE_SIZE (or `height` x `width`).

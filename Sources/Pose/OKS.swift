@@ -46,6 +46,27 @@ public enum OKS {
         return keep
     }
 
+    /// Soft OKS-NMS (the official soft_oks_nms, TEST.SOFT_NMS): keep the best person, lower
+    /// every other score by exp(-oks^2 / threshold) (Gaussian decay), re-sort, repeat; at most
+    /// `maxDetections` (20, COCO's keypoint maxDets) are kept. Returns the kept indices in the
+    /// order kept; the people keep their own scores. Ties keep the later index first.
+    public static func softNMS(_ people: [Person], threshold: Double, sigmas: [Double], visibility: Double? = nil,
+                               maxDetections: Int = 20) -> [Int] {
+        func ranked(_ items: [(index: Int, score: Double)]) -> [(index: Int, score: Double)] {
+            items.sorted { $0.score != $1.score ? $0.score > $1.score : $0.index > $1.index }
+        }
+        var order = ranked(people.indices.map { ($0, people[$0].score) })
+        var keep: [Int] = []
+        while let first = order.first, keep.count < maxDetections {
+            keep.append(first.index)
+            order = ranked(order.dropFirst().map { item in
+                let oks = similarity(people[first.index], people[item.index], sigmas: sigmas, visibility: visibility)
+                return (item.index, item.score * exp(-oks * oks / threshold))
+            })
+        }
+        return keep
+    }
+
     /// The official re-scoring: box score x mean of the joint scores above `threshold` (0.2).
     public static func rescore(_ p: Person, boxScore: Double, threshold: Double = 0.2) -> Double {
         let visible = p.keypoints.map(\.score).filter { $0 > threshold }

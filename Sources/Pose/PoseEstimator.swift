@@ -33,6 +33,8 @@ public final class PoseEstimator {
         public var visibilityThreshold = 0.2
         /// OKS-NMS over the people of one image (TEST.OKS_THRE); nil keeps every person.
         public var nmsThreshold: Double? = 0.9
+        /// Soft OKS-NMS (TEST.SOFT_NMS) instead of the hard one, at `nmsThreshold`.
+        public var softNMS = false
         /// Box padding around the person (the official 1.25).
         public var padding = 1.25
         public var threads: Int?
@@ -119,7 +121,9 @@ public final class PoseEstimator {
         }
         return people.map { found in
             guard let t = options.nmsThreshold else { return found.sorted { $0.score > $1.score } }
-            return OKS.nms(found, threshold: t, sigmas: keypoints.sigmas).map { found[$0] }
+            let keep = options.softNMS ? OKS.softNMS(found, threshold: t, sigmas: keypoints.sigmas)
+                : OKS.nms(found, threshold: t, sigmas: keypoints.sigmas)
+            return keep.map { found[$0] }
         }
     }
 

@@ -31,6 +31,12 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
+    @Flag(help: ArgumentHelp("With --train: time every kind of step and print the totals.", visibility: .hidden))
+    var profile = false
+
+    @Flag(help: "Time training steps instead (train-mode forward, loss, backward, Adam update) on random data.")
+    var train = false
+
     func validate() throws {
         guard batch >= 1, runs >= 1, warmup >= 0 else { throw ValidationError("--batch and --runs must be at least 1, --warmup at least 0") }
         if let h = height, h < 1 { throw ValidationError("--height must be positive") }
@@ -41,6 +47,7 @@ struct BenchCommand: ParsableCommand {
         let net = HRNetModel(config: try model.loadConfig())
         let parameters = model.weights == nil ? net.graph.randomParameters(seed: 0) : try model.load(requireWeights: true).parameters
         func say(_ message: String) { if !json { Progress.say(message + "...") } }
+        if train { return try runTraining(net, parameters: consume parameters) }
 
         say("measuring this machine's fp32 peak")
         let peak = try Benchmark.peakGFLOPs(threads: compute.threads)

@@ -40,6 +40,9 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Decode with DARK instead of the quarter-pixel offset.")
     var dark = false
 
+    @Flag(help: "Soft OKS-NMS (Gaussian score decay, TEST.SOFT_NMS) instead of the hard one.")
+    var softNMS = false
+
     @Option(help: "Evaluate only the first N images (by id).")
     var limit: Int?
 
@@ -83,73 +86,29 @@ struct EvalCommand: ParsableCommand {
             truth.annotations = truth.annotations.filter { kept.contains($0.imageID) }
         }
         let detections = try boxes.map { try DetectionFile.load(URL(fileURLWithPath: $0)) }
-        let gtBoxes = truth.personBoxesByImage()
-
         let (net, parameters, _) = try model.load(requireWeights: true)
         var options = PoseEstimator.Options(flipTest: flipTest ?? net.config.flipTest)
         options.decoding = dark ? .dark(kernel: 11) : .standard
         options.batchSize = batch
         options.threads = compute.threads
+        options.softNMS = softNMS
         options.plan = compute.planOptions
+        var evaluation = COCOPoseEvaluation(truth: truth, imageDirectory: imageDir, detections: detections)
+        evaluation.groupCrops = 4 * batch
         // The data set's keypoint names give the flip pairs (COCO's own names: COCO's set).
-        var keypoints: KeypointSet?
-        if let names = truth.keypointNames[1], names.count == net.config.numJoints {
-            keypoints = .named(names, skeleton: (truth.skeletons[1] ?? []).map { $0.map { $0 - 1 } })
-        }
-        let estimator = try PoseEstimator(config: net.config, parameters: parameters, keypoints: keypoints, options: options)
-
-        var results: [COCOObject] = []
-        var written: [PoseResult] = []
+        let estimator = try PoseEstimator(config: net.config, parameters: parameters,
+                                          keypoints: evaluation.keypoints(joints: net.config.numJoints ?? 0), options: options)
         let progress = Progress("eval \(split)", total: truth.imageIDs.count)
-        var next = 0
-        while next < truth.imageIDs.count {
-            // Several images per step so their crops share network runs.
-            var group: [(id: Int, file: String, image: Image, boxes: [PersonBox])] = []
-            var crops = 0
-            while next < truth.imageIDs.count && crops < 4 * batch && group.count < 64 {
-                let id = truth.imageIDs[next]
-                next += 1
-                let info = truth.images[id]!
-                let boxes: [PersonBox]
-                if let detections {
-                    boxes = detections.byImageID[id] ?? detections.byFileName[info.fileName] ?? []
-                } else {
-                    boxes = (gtBoxes[id] ?? []).map { PersonBox(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) }
-                }
-                if boxes.isEmpty { progress.advance(); continue }
-                let url = imageDir.appendingPathComponent(info.fileName)
-                guard FileManager.default.fileExists(atPath: url.path) else {
-                    throw ValidationError("\(url.path): image \(id) of \(annotations.lastPathComponent) is missing")
-                }
-                // The official code reads with IMREAD_IGNORE_ORIENTATION: annotations are in stored pixels.
-                let image = try Image.load(url, applyOrientation: false)
-                group.append((id, info.fileName, image, boxes))
-                crops += boxes.count
-            }
-            if group.isEmpty { continue }
-            let people = try estimator.estimate(group.map { ($0.image, $0.boxes) })
-            for (item, found) in zip(group, people) {
-                for person in found {
-                    results.append(COCOObject(imageID: item.id, categoryID: 1,
-                                              keypoints: person.keypoints.flatMap { [$0.x, $0.y, $0.score] }, score: person.score))
-                    written.append(PoseResult(imageID: item.id, fileName: item.file, person: person))
-                }
-            }
-            progress.advance(group.count, note: "\(results.count) people")
+        let result = try evaluation.run(estimator) { images, people in
+            progress.advance(images - progress.done, note: "\(people) people")
         }
         progress.finish()
-        try writeAtomically(Data(PoseResult.json(written).utf8), to: outURL)
+        try writeAtomically(Data(PoseResult.json(result.results).utf8), to: outURL)
         FileHandle.standardError.write(Data("results: \(outURL.path)\n".utf8))
-        guard !results.isEmpty else {
-            throw ValidationError("no person was found in \(truth.imageIDs.count) images: nothing to evaluate")
-        }
-        let eval = COCOEval(groundTruth: truth, results: COCOResults.complete(results, iouType: .keypoints), iouType: .keypoints,
-                            sigmas: estimator.keypoints.sigmas)
-        let stats = try eval.run()
         if json {
-            print("{\"stats\": [" + stats.map { String(format: "%.17g", $0) }.joined(separator: ", ") + "]}")
+            print("{\"stats\": [" + result.stats.map { String(format: "%.17g", $0) }.joined(separator: ", ") + "]}")
         } else {
-            print(eval.format(stats))
+            print(COCOEval(groundTruth: truth, results: [], iouType: .keypoints).format(result.stats))
         }
     }
 }

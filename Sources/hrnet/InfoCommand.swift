@@ -27,6 +27,9 @@ struct InfoCommand: ParsableCommand {
         switch config.architecture.head {
         case .pose(let j, _): print("task       pose estimation, \(j) joints")
         case .segmentation(let c, _, let ac): print("task       segmentation, \(c) classes, align_corners \(ac ? "True" : "False")")
+        case .classification(let s):
+            print("task       classification, \(s.classes) classes (incre \(s.increPlanes.map { $0 * 4 }), final \(s.features), "
+                  + "head conv bias \(s.convBias ? "yes" : "no"))")
         }
         print("input      3x\(input.h)x\(input.w) (IMAGE_SIZE \(config.imageSize.width)x\(config.imageSize.height), w x h)")
         print("output     \(outShape.c)x\(outShape.h)x\(outShape.w)")

@@ -44,6 +44,9 @@ struct PoseCommand: ParsableCommand {
     @Option(help: "OKS-NMS threshold over each image's people (TEST.OKS_THRE); 1 keeps everyone.")
     var oksThreshold: Double = 0.9
 
+    @Flag(help: "Soft OKS-NMS (Gaussian score decay, TEST.SOFT_NMS) instead of the hard one.")
+    var softNMS = false
+
     @Option(help: "Keypoint names, flip pairs and skeleton (YAML or JSON); default COCO's 17 for 17-joint models.")
     var keypoints: String?
 
@@ -87,6 +90,7 @@ struct PoseCommand: ParsableCommand {
         options.batchSize = batch
         options.nmsThreshold = oksThreshold < 1 ? oksThreshold : nil
         options.threads = compute.threads
+        options.softNMS = softNMS
         options.plan = compute.planOptions
         let keypointSet = try keypoints.map { try KeypointSet.load(URL(fileURLWithPath: $0)) }
         let estimator = try PoseEstimator(config: net.config, parameters: parameters, keypoints: keypointSet, options: options)

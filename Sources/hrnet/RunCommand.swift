@@ -1,4 +1,5 @@
 import ArgumentParser
+import Classification
 import Foundation
 import HRNet
 
@@ -8,7 +9,8 @@ struct RunCommand: ParsableCommand {
         abstract: "Run the network on an NCHW float32 .npy batch and write its raw output as .npy.",
         discussion: """
         Pose models give heatmaps (N, joints, H/4, W/4); segmentation models give logits
-        (N, classes, H/4, W/4). The input is the normalized image batch (RGB, mean/std as the
+        (N, classes, H/4, W/4); classification models give logits (N, classes, 1, 1), and with
+        --top K also print each image's K most probable classes. The input is the normalized image batch (RGB, mean/std as the
         official code), any batch size and any H, W the model accepts.
         """
     )
@@ -31,10 +33,18 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Run the batch this many times and report the median model time.")
     var repeats: Int = 1
 
+    @Option(help: "Classification: print the K most probable classes of each image.")
+    var top: Int?
+
+    @Option(help: "Classification: class names, one per line, one per output (default: ImageNet-1k for 1000 classes).")
+    var labels: String?
+
     func validate() throws {
         if (input == nil) == (randomInput == nil) { throw ValidationError("give exactly one of --input FILE or --random-input N") }
         if let n = randomInput, n < 1 { throw ValidationError("--random-input must be at least 1") }
         if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+        if let top, top < 1 { throw ValidationError("--top must be at least 1") }
+        if labels != nil && top == nil { throw ValidationError("--labels needs --top K") }
     }
 
     func run() throws {
@@ -43,6 +53,18 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("\(output) exists; pass --force to replace it")
         }
         let (net, parameters, _) = try model.load(requireWeights: true)
+        var classLabels: ClassLabels?
+        if top != nil {
+            guard case .classification(let spec) = net.config.architecture.head else {
+                throw ClassificationError("--top needs a classification model (MODEL.NAME cls_hrnet); this is \(net.config.modelName)")
+            }
+            if let labels {
+                classLabels = try ClassLabels(contentsOf: URL(fileURLWithPath: labels))
+                try classLabels!.check(classes: spec.classes)
+            } else if spec.classes == ClassLabels.imageNet.count {
+                classLabels = .imageNet
+            }
+        }
         let x: Tensor
         if let input {
             x = try NPY.read(URL(fileURLWithPath: input))
@@ -71,6 +93,13 @@ struct RunCommand: ParsableCommand {
         try NPY.write(y[0], to: out)
         let median = times.sorted()[times.count / 2]
         print(String(format: "output %@ -> %@", "\(y[0].shape)", output))
+        if let top {
+            for (n, predictions) in try Scores.top(y[0], k: top, labels: classLabels).enumerated() {
+                // "image 0: 281 tabby 0.4123, 285 Egyptian cat 0.2011, ..." (class index, name, probability)
+                let ranked = predictions.map { p in "\(p.index)" + (p.label.map { " \($0)" } ?? "") + String(format: " %.4f", p.probability) }
+                print("image \(n): " + ranked.joined(separator: ", "))
+            }
+        }
         print(String(format: "model: %.1f ms median of %d (%.1f GFLOP, %.1f GFLOP/s, %d threads); plan compile %.0f ms",
                      median, times.count, plan.flops / 1e9, plan.flops / 1e6 / median, plan.threads, compileMs))
     }

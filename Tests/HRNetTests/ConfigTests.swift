@@ -131,3 +131,38 @@ extension ConfigTests {
         XCTAssertThrowsError(try HRNetConfig.parse(yaml: huge, source: "huge.yaml")) { XCTAssertTrue("\($0)".contains("MODEL.NUM_JOINTS"), "\($0)") }
     }
 }
+
+/// The training sections of the official pose files, with the official defaults for what they omit.
+final class TrainingConfigTests: XCTestCase {
+    func testReadsTheOfficialTrainingSections() throws {
+        let c = try TrainingConfig.load(Fixtures.url("hrnet/tiny_pose.yaml"))
+        XCTAssertEqual(c.batchSize, 32)
+        XCTAssertEqual(c.optimizer, .adam)
+        XCTAssertEqual(c.learningRate, 0.001)
+        XCTAssertEqual(c.lrSteps, [170, 200])
+        XCTAssertEqual(c.lrFactor, 0.1)
+        XCTAssertEqual(c.endEpoch, 210)
+        XCTAssertEqual(c.scaleFactor, 0.35)
+        XCTAssertEqual(c.rotationFactor, 45)
+        XCTAssertEqual(c.halfBodyProbability, 0.3)
+        XCTAssertEqual(c.halfBodyJoints, 8)
+        XCTAssertTrue(c.colorRGB && c.flip && c.useTargetWeight && !c.useOHKM)
+        XCTAssertEqual(c.trainSet, "train2017")
+        // Omitted fields: lib/config/default.py.
+        let d = try TrainingConfig.parse(yaml: "MODEL: {NAME: pose_hrnet}", source: "x.yaml")
+        XCTAssertEqual(d, TrainingConfig())
+        XCTAssertEqual(d.endEpoch, 140)
+        XCTAssertEqual(d.lrSteps, [90, 110])
+    }
+
+    func testBadTrainingValuesNameTheKey() {
+        for (yaml, words) in [("TRAIN: {OPTIMIZER: rmsprop}", "TRAIN.OPTIMIZER"), ("TRAIN: {LR: -1}", "TRAIN.LR"),
+                              ("TRAIN: {BEGIN_EPOCH: 5, END_EPOCH: 5}", "TRAIN.END_EPOCH"), ("TRAIN: {BATCH_SIZE_PER_GPU: 0}", "BATCH_SIZE"),
+                              ("DATASET: {SCALE_FACTOR: 1.5}", "SCALE_FACTOR"), ("MODEL: {TARGET_TYPE: offset}", "TARGET_TYPE"),
+                              ("TRAIN: {LR_STEP: [a]}", "LR_STEP"), ("TRAIN: [", "not valid YAML")] {
+            XCTAssertThrowsError(try TrainingConfig.parse(yaml: yaml, source: "bad.yaml")) { error in
+                XCTAssertTrue("\(error)".contains(words) && "\(error)".contains("bad.yaml"), "\(yaml): \(error)")
+            }
+        }
+    }
+}

@@ -95,6 +95,10 @@ final class PoseMathTests: XCTestCase {
         XCTAssertEqual(OKS.nms(people, threshold: 0.9, sigmas: sigmas), doubles(o["nms_0.9"]).map { Int($0) })
         XCTAssertEqual(OKS.nms(people, threshold: 0.5, sigmas: sigmas), doubles(o["nms_0.5"]).map { Int($0) })
         XCTAssertEqual(OKS.nms(people, threshold: 0.5, sigmas: sigmas, visibility: 0.2), doubles(o["nms_0.5_vis"]).map { Int($0) })
+        // Soft OKS-NMS keeps more people than hard NMS at the same threshold (scores decay, nobody is dropped
+        // outright) and stops at maxDetections.
+        XCTAssertEqual(OKS.softNMS(people, threshold: 0.9, sigmas: sigmas), doubles(o["soft_nms_0.9"]).map { Int($0) })
+        XCTAssertEqual(OKS.softNMS(people, threshold: 0.3, sigmas: sigmas, maxDetections: 5), doubles(o["soft_nms_0.3_max5"]).map { Int($0) })
     }
 
     func testRescore() {

@@ -181,3 +181,24 @@ final class PosePipelineTests: XCTestCase {
         }
     }
 }
+
+/// The pose example of README.md, on the tiny fixture model (5 joints, so with its keypoint
+/// definition), so the README cannot rot.
+final class PoseReadmeExampleTests: XCTestCase {
+    func testReadmeExample() throws {
+        let estimator = try PoseEstimator(config: HRNetConfig.load(Fixtures.url("hrnet/tiny_pose.yaml")),
+                                          weights: Fixtures.url("hrnet/tiny_pose.safetensors"),
+                                          keypoints: PosePipelineTests.tinyKeypoints)
+        let image = try Image.load(Fixtures.url("imaging/person.jpg"))
+        let people = try estimator.estimate(image: image, boxes: [PersonBox(x: 120, y: 40, width: 80, height: 180, score: 0.98)])
+        XCTAssertEqual(people.count, 1)
+        XCTAssertEqual(people[0].keypoints.count, 5)
+        var picture = image
+        PoseDrawing.draw(people, on: &picture, keypoints: estimator.keypoints)
+        XCTAssertNotEqual(picture, image)
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("pose-\(UUID().uuidString).jpg")
+        defer { try? FileManager.default.removeItem(at: out) }
+        try picture.write(to: out)
+        XCTAssertEqual(try Image.load(out).width, image.width)
+    }
+}

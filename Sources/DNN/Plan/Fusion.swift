@@ -73,7 +73,10 @@ extension Graph {
                 while let c = sole(head), !absorbed.contains(c) {
                     if isRelu(c), postOps.last != .relu {
                         postOps.append(.relu)
-                    } else if isAdd(c), residual == nil, resizeInto[c] == nil {
+                    } else if isAdd(c), residual == nil, resizeInto[c] == nil, !postOps.contains(.relu) {
+                        // Only "sum then ReLU": oneDNN 2.6 has no JIT kernel for ReLU then sum and
+                        // falls back to its reference convolution (~1000x slower; cls_hrnet's
+                        // `incre(x) + ReLU(BN(downsamp conv(y)))` has that shape). The add runs alone.
                         let pair = nodes[c].inputs.map(\.id)
                         residual = pair[0] == head ? pair[1] : pair[0]
                         postOps.append(.sum)

@@ -38,9 +38,14 @@ public struct COCOImage: Sendable, Equatable {
 /// The parts of a COCO file evaluation reads: images, categories, annotations.
 public struct COCOGroundTruth: Sendable {
     public var imageIDs: [Int]
+    /// Image ids in the file's order, each once (pycocotools' getImgIds(): the official pose
+    /// code builds its training db in this order).
+    public var imageOrder: [Int] = []
     /// Image entries by id (file name and size; 0 where the file leaves a size out).
     public var images: [Int: COCOImage] = [:]
     public var categoryIDs: [Int]
+    /// Category ids in the file's order (the official pose code trains on the first one).
+    public var categoryOrder: [Int] = []
     public var keypointNames: [Int: [String]]
     public var skeletons: [Int: [[Int]]]
     public var annotations: [COCOObject]
@@ -62,10 +67,13 @@ public struct COCOGroundTruth: Sendable {
         for (i, item) in categories.enumerated() {
             guard let id = item["id"]?.int else { throw COCOError(name, "categories[\(i)] has no integer 'id'") }
             gt.categoryIDs.append(id)
+            gt.categoryOrder.append(id)
             if let k = item["keypoints"]?.array { gt.keypointNames[id] = k.compactMap(\.string) }
             if let s = item["skeleton"]?.array { gt.skeletons[id] = s.map { ($0.doubles ?? []).map { Int($0) } } }
         }
-        gt.imageIDs = Array(Set(gt.imageIDs)).sorted()
+        var seen = Set<Int>()
+        gt.imageOrder = gt.imageIDs.filter { seen.insert($0).inserted }
+        gt.imageIDs = Array(seen).sorted()
         gt.categoryIDs = Array(Set(gt.categoryIDs)).sorted()
         gt.annotations.reserveCapacity(anns.count)
         for (i, item) in anns.enumerated() {

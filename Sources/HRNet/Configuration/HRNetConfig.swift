@@ -1,14 +1,14 @@
 import Foundation
 import Yams
 
-/// The parts of an official HRNet experiment file (pose or segmentation) that decide the
+/// The parts of an official HRNet experiment file (pose, segmentation or classification) that decide the
 /// network and its pipeline. Read from the official YAML files unchanged, or from a preset.
 public struct HRNetConfig: Sendable, Equatable {
-    public enum Task: String, Sendable { case pose, segmentation }
+    public enum Task: String, Sendable { case pose, segmentation, classification }
 
     /// Where it came from (a file name or `preset NAME`), for messages.
     public var source: String
-    /// MODEL.NAME: pose_hrnet or seg_hrnet.
+    /// MODEL.NAME: pose_hrnet, seg_hrnet or cls_hrnet.
     public var modelName: String
     public var task: Task
     public var architecture: Architecture
@@ -32,7 +32,14 @@ public struct HRNetConfig: Sendable, Equatable {
     public var testBaseSize: Int = 2048
 
     public var numJoints: Int? { if case .pose(let j, _) = architecture.head { j } else { nil } }
-    public var numClasses: Int? { if case .segmentation(let c, _, _) = architecture.head { c } else { nil } }
+    /// Segmentation classes or classification logits.
+    public var numClasses: Int? {
+        switch architecture.head {
+        case .segmentation(let c, _, _): c
+        case .classification(let spec): spec.classes
+        case .pose: nil
+        }
+    }
 
     public static func == (a: HRNetConfig, b: HRNetConfig) -> Bool {
         a.modelName == b.modelName && a.architecture == b.architecture && a.imageSize == b.imageSize
@@ -51,28 +58,20 @@ public struct ConfigError: Error, CustomStringConvertible {
 extension HRNetConfig {
     /// Reads an official experiment YAML file.
     public static func load(_ url: URL) throws -> HRNetConfig {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw ConfigError(url.lastPathComponent, FileManager.default.fileExists(atPath: url.path) ? "cannot be read as UTF-8 text" : "no such file")
-        }
-        return try parse(yaml: text, source: url.lastPathComponent)
+        try parse(yaml: Reader.text(of: url), source: url.lastPathComponent)
     }
 
     /// Parses the text of an official experiment YAML file.
     public static func parse(yaml text: String, source: String) throws -> HRNetConfig {
-        let root: Any?
-        do { root = try Yams.load(yaml: text) } catch {
-            throw ConfigError(source, "not valid YAML: \(Self.describe(error))")
-        }
-        guard let doc = root as? [String: Any] else { throw ConfigError(source, "expected a mapping at the top level") }
-        let r = Reader(source: source, root: doc)
+        let r = try Reader(yaml: text, source: source)
 
         let name = try r.string("MODEL.NAME")
         let task: Task
         switch name {
         case "pose_hrnet": task = .pose
         case "seg_hrnet": task = .segmentation
-        default: throw ConfigError(source, "MODEL.NAME '\(name)' is not supported (pose_hrnet or seg_hrnet)")
+        case "cls_hrnet": task = .classification
+        default: throw ConfigError(source, "MODEL.NAME '\(name)' is not supported (pose_hrnet, seg_hrnet or cls_hrnet)")
         }
         let finalKernel = try r.optionalInt("MODEL.EXTRA.FINAL_CONV_KERNEL") ?? 1
         guard finalKernel == 1 || finalKernel == 3 else {
@@ -84,6 +83,9 @@ extension HRNetConfig {
         case .segmentation:
             head = .segmentation(classes: try r.positiveInt("DATASET.NUM_CLASSES"), finalKernel: finalKernel,
                                  alignCorners: try r.optionalBool("MODEL.ALIGN_CORNERS") ?? true)
+        case .classification:
+            // The official files leave MODEL.NUM_CLASSES at its default, 1000 (lib/config/default.py).
+            head = .classification(ClassifierSpec(classes: r.has("MODEL.NUM_CLASSES") ? try r.positiveInt("MODEL.NUM_CLASSES") : 1000))
         }
         let stage1 = try r.has("MODEL.EXTRA.STAGE1") ? r.stage("MODEL.EXTRA.STAGE1", expectedBranches: 1) : StageSpec.officialPoseStage1
         var stages: [StageSpec] = []
@@ -93,14 +95,17 @@ extension HRNetConfig {
         }
         // Pose files give MODEL.IMAGE_SIZE; the official segmentation files give the training crop
         // as TRAIN.IMAGE_SIZE (and the full test image as TEST.IMAGE_SIZE).
-        let size = try r.optionalPair("MODEL.IMAGE_SIZE") ?? r.optionalPair("TRAIN.IMAGE_SIZE") ?? (task == .pose ? (192, 256) : (1024, 512))
+        // Classification: every official experiment file (and timm) uses 224x224.
+        let defaultSize = switch task { case .pose: (192, 256); case .segmentation: (1024, 512); case .classification: (224, 224) }
+        let defaultDataset = switch task { case .pose: "coco"; case .segmentation: "cityscapes"; case .classification: "imagenet" }
+        let size = try r.optionalPair("MODEL.IMAGE_SIZE") ?? r.optionalPair("TRAIN.IMAGE_SIZE") ?? defaultSize
         let heatmap = try r.optionalPair("MODEL.HEATMAP_SIZE") ?? (size.0 / 4, size.1 / 4)
         var config = HRNetConfig(
             source: source, modelName: name, task: task,
             architecture: Architecture(stage1: stage1, stages: stages, head: head),
             imageSize: size, heatmapSize: heatmap,
             sigma: try r.optionalDouble("MODEL.SIGMA") ?? 2,
-            dataset: (try? r.string("DATASET.DATASET")) ?? (task == .pose ? "coco" : "cityscapes"),
+            dataset: (try? r.string("DATASET.DATASET")) ?? defaultDataset,
             flipTest: try r.optionalBool("TEST.FLIP_TEST") ?? (task == .pose),
             testScales: try r.optionalDoubles("TEST.SCALE_LIST") ?? [1])
         if task == .segmentation {
@@ -126,6 +131,25 @@ extension HRNetConfig {
 struct Reader {
     let source: String
     let root: [String: Any]
+
+    init(source: String, root: [String: Any]) { (self.source, self.root) = (source, root) }
+
+    /// Parses an experiment file's text; the top level must be a mapping.
+    init(yaml text: String, source: String) throws {
+        let root: Any?
+        do { root = try Yams.load(yaml: text) } catch {
+            throw ConfigError(source, "not valid YAML: \(HRNetConfig.describe(error))")
+        }
+        guard let doc = root as? [String: Any] else { throw ConfigError(source, "expected a mapping at the top level") }
+        self.init(source: source, root: doc)
+    }
+
+    /// A config file's text, with errors naming the file.
+    static func text(of url: URL) throws -> String {
+        do { return try String(contentsOf: url, encoding: .utf8) } catch {
+            throw ConfigError(url.lastPathComponent, FileManager.default.fileExists(atPath: url.path) ? "cannot be read as UTF-8 text" : "no such file")
+        }
+    }
 
     func value(_ path: String) -> Any? {
         var node: Any? = root

@@ -1,11 +1,13 @@
-/// Built-in configs, so users need no file: `{pose|seg}_{width}[_{suffix}]`.
+/// Built-in configs, so users need no file: `{pose|seg|cls}_{width}[_{suffix}]`.
 ///
 /// Widths and their stages follow the official configs (HRNet-Image-Classification and
 /// HRNet-Semantic-Segmentation experiments): W18-small v1 and v2, and W18...W64, whose
 /// stage 2/3/4 have 1/4/3 modules of 4 BasicBlocks per branch with C, 2C, 4C, 8C channels.
 /// Pose suffix: the input `HxW` (default 256x192), 17 COCO joints. Segmentation suffix:
 /// `cityscapes` (19 classes, 1024x512 crops) or `pascal_context` (59 classes, 520x520), with
-/// ALIGN_CORNERS False as their official files.
+/// ALIGN_CORNERS False as their official files. Classification (`cls_{width}`): the official
+/// cls_hrnet / timm `hrnet_*` ImageNet models, 1000 classes, 224x224; `cls_w18_ssld` and
+/// `cls_w48_ssld` are timm's `hrnet_w18_ssld`/`hrnet_w48_ssld` (no bias in the head's convs).
 public enum Presets {
     public static let widths = ["w18_small_v1", "w18_small_v2", "w18", "w30", "w32", "w40", "w44", "w48", "w64"]
 
@@ -13,13 +15,13 @@ public enum Presets {
     public static var names: [String] {
         widths.flatMap { w in
             ["pose_\(w)_256x192", "pose_\(w)_384x288", "seg_\(w)_cityscapes", "seg_\(w)_pascal_context"]
-        }
+        } + widths.map { "cls_\($0)" } + ["cls_w18_ssld", "cls_w48_ssld"]
     }
 
     public static func config(named name: String) throws -> HRNetConfig {
         func fail(_ why: String) -> ConfigError {
-            ConfigError("preset \(name)", "\(why). Presets are {pose|seg}_{width}[_{HxW}|_cityscapes|_pascal_context], "
-                        + "width one of \(widths.joined(separator: ", ")); e.g. pose_w32_256x192, pose_w48_384x288, seg_w48_cityscapes")
+            ConfigError("preset \(name)", "\(why). Presets are {pose|seg}_{width}[_{HxW}|_cityscapes|_pascal_context] and cls_{width}, "
+                        + "width one of \(widths.joined(separator: ", ")); e.g. pose_w32_256x192, pose_w48_384x288, seg_w48_cityscapes, cls_w18_small_v2")
         }
         var parts = name.lowercased().split(separator: "_").map(String.init)
         guard parts.count >= 2 else { throw fail("not a preset name") }
@@ -61,7 +63,16 @@ public enum Presets {
             config.testBaseSize = base
             return config
         case "cls":
-            throw ConfigError("preset \(name)", "classification models are not available yet; pose_ and seg_ presets are")
+            var spec = ClassifierSpec()
+            switch suffix {
+            case "": break
+            case "ssld" where width == "w18" || width == "w48": spec.convBias = false
+            default: throw fail("unknown classification variant '\(suffix)' (cls_w18_ssld and cls_w48_ssld exist)")
+            }
+            return HRNetConfig(source: "preset \(name)", modelName: "cls_hrnet", task: .classification,
+                               architecture: Architecture(stage1: stage1, stages: stages, head: .classification(spec)),
+                               imageSize: (224, 224), heatmapSize: (56, 56), sigma: 2, dataset: "imagenet",
+                               flipTest: false, testScales: [1])
         default:
             throw fail("unknown task '\(task)'")
         }

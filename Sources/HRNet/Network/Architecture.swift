@@ -51,4 +51,27 @@ public enum Head: Sendable, Equatable {
     case pose(joints: Int, finalKernel: Int)
     /// seg_hrnet (HRNetV2): all streams upsampled to the highest, concatenated, `last_layer` to classes.
     case segmentation(classes: Int, finalKernel: Int, alignCorners: Bool)
+    /// cls_hrnet (HRNet-Image-Classification, timm `hrnet_*`): all four streams widened by
+    /// `incre_modules`, merged from high to low resolution by `downsamp_modules`, `final_layer`
+    /// to 2048 features, global average pool, `classifier` to class logits.
+    case classification(ClassifierSpec)
+}
+
+/// The classification head's sizes. The official code and timm fix all but the classes; the
+/// others are parameters so small test models can be built (the fixed head alone is ~9M weights).
+public struct ClassifierSpec: Sendable, Equatable {
+    /// Output logits (MODEL.NUM_CLASSES; 1000 for ImageNet).
+    public var classes: Int
+    /// Bottleneck planes of `incre_modules.i` (each outputs 4x): officially 32, 64, 128, 256,
+    /// one per stream, so the streams become 128, 256, 512, 1024 channels.
+    public var increPlanes: [Int]
+    /// Channels of `final_layer` and of the pooled feature vector (officially 2048).
+    public var features: Int
+    /// Whether `downsamp_modules.i.0` and `final_layer.0` have a bias: true in the official code
+    /// and timm's `hrnet_*`; false in timm's `hrnet_w18_ssld`/`hrnet_w48_ssld` (head_conv_bias).
+    public var convBias: Bool
+
+    public init(classes: Int = 1000, increPlanes: [Int] = [32, 64, 128, 256], features: Int = 2048, convBias: Bool = true) {
+        (self.classes, self.increPlanes, self.features, self.convBias) = (classes, increPlanes, features, convBias)
+    }
 }

@@ -3,7 +3,17 @@ import DNN
 /// Builds the HRNet graph for an architecture, with the official state-dict key names, so
 /// official checkpoints load by key.
 public enum Network {
-    public static func build(_ a: Architecture) -> Graph {
+    /// What the graph returns.
+    public enum Output: Sendable, Equatable {
+        /// The task head's output: heatmaps, segmentation logits or class logits.
+        case head
+        /// The backbone's representation: the streams leaving stage 4, highest resolution first
+        /// (at 1/4, 1/8, 1/16, 1/32 of the input; C, 2C, 4C, 8C channels), with no head. pose_hrnet's
+        /// last module fuses into the highest stream only, so a pose config gives that one stream.
+        case features
+    }
+
+    public static func build(_ a: Architecture, output: Output = .head) -> Graph {
         let g = Graph()
         // Stem: two stride-2 conv3x3 (input / 4).
         var x = g.input(channels: 3)
@@ -30,11 +40,17 @@ public enum Network {
             }
         }
 
+        if output == .features {
+            g.outputs = streams
+            return g
+        }
         switch a.head {
         case .pose(let joints, let k):
             g.outputs = [g.conv(streams[0], key: "final_layer", outChannels: joints, kernel: k, padding: k == 3 ? 1 : 0, bias: true)]
         case .segmentation(let classes, let k, let ac):
             g.outputs = [SegmentationHead.build(g, streams: streams, classes: classes, finalKernel: k, alignCorners: ac)]
+        case .classification(let spec):
+            g.outputs = [ClassificationHead.build(g, streams: streams, spec: spec)]
         }
         return g
     }

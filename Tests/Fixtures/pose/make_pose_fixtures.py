@@ -126,11 +126,23 @@ def nms(ps, thresh, thr):
         order = order[np.where(ov <= thresh)[0] + 1]
     return keep
 
+def soft_nms(ps, thresh, thr, max_dets=20):
+    scores = np.array([p['score'] for p in ps]); kp = np.array([p['keypoints'] for p in ps]); ar = np.array([p['area'] for p in ps])
+    order = scores.argsort()[::-1]; scores = scores[order]; keep = []
+    while order.size > 0 and len(keep) < max_dets:
+        i = order[0]
+        ov = oks_iou(kp[i], kp[order[1:]], ar[i], ar[order[1:]], thr)
+        order = order[1:]; scores = scores[1:] * np.exp(-ov ** 2 / thresh)   # Gaussian rescore
+        t = scores.argsort()[::-1]; order = order[t]; scores = scores[t]
+        keep.append(int(i))
+    return keep
+
 kp = np.array([p['keypoints'] for p in people]); ar = np.array([p['area'] for p in people])
 out['oks'] = {'people': [{k: v for k, v in p.items() if k != 'base'} for p in people],
               'oks_0_vs_all': oks_iou(kp[0], kp, ar[0], ar, None).tolist(),
               'oks_0_vs_all_vis': oks_iou(kp[0], kp, ar[0], ar, 0.2).tolist(),
-              'nms_0.9': nms(people, 0.9, None), 'nms_0.5': nms(people, 0.5, None), 'nms_0.5_vis': nms(people, 0.5, 0.2)}
+              'nms_0.9': nms(people, 0.9, None), 'nms_0.5': nms(people, 0.5, None), 'nms_0.5_vis': nms(people, 0.5, 0.2),
+              'soft_nms_0.9': soft_nms(people, 0.9, None), 'soft_nms_0.3_max5': soft_nms(people, 0.3, None, 5)}
 
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'pose_cases.json'), 'w') as fh:
     json.dump(out, fh)

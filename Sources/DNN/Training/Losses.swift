@@ -1,0 +1,245 @@
+import Foundation
+
+/// A loss value and its gradient with respect to the prediction.
+public struct LossValue: Sendable {
+    public var loss: Double
+    public var gradient: Tensor
+    public init(loss: Double, gradient: Tensor) { self.loss = loss; self.gradient = gradient }
+}
+
+/// A loss was given inputs that do not fit together; says which and how.
+public struct LossError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The official pose loss (deep-high-resolution-net.pytorch `JointsMSELoss`): for each joint,
+/// 0.5 x the mean over batch and pixels of (w * (prediction - target))^2, averaged over the
+/// joints; w is the joint's target weight (visibility) when `useTargetWeight`.
+/// So loss = 0.5 / (N J P) * sum (w (o - t))^2 and d/do = w^2 (o - t) / (N J P).
+public struct JointsMSELoss: Sendable {
+    public var useTargetWeight: Bool
+    public init(useTargetWeight: Bool = true) { self.useTargetWeight = useTargetWeight }
+
+    /// - Parameters:
+    ///   - output, target: heatmaps (N, J, H, W).
+    ///   - targetWeight: (N, J) or (N, J, 1) weights; required when `useTargetWeight`.
+    public func callAsFunction(_ output: Tensor, target: Tensor, targetWeight: Tensor?) throws -> LossValue {
+        guard output.rank == 4, target.shape == output.shape else {
+            throw LossError("JointsMSELoss: heatmaps \(output.shape) and target \(target.shape) must both be (N, J, H, W)")
+        }
+        let (n, j) = (output.shape[0], output.shape[1])
+        let p = output.shape[2] * output.shape[3]
+        var weights = [Float](repeating: 1, count: n * j)
+        if useTargetWeight {
+            guard let tw = targetWeight, tw.count == n * j, tw.shape.first == n else {
+                throw LossError("JointsMSELoss: target weight \(targetWeight?.shape.description ?? "missing") must be (\(n), \(j)) or (\(n), \(j), 1)")
+            }
+            weights = tw.scalars
+        }
+        let scale = 1 / Double(n * j * p)
+        var total = 0.0
+        var gradient = Tensor(zeros: output.shape)
+        for k in 0..<(n * j) {
+            let w = weights[k], w2 = w * w
+            let gScale = Float(Double(w2) * scale)
+            var sum: Double = 0
+            for i in (k * p)..<((k + 1) * p) {
+                let d = output.scalars[i] - target.scalars[i]
+                let wd = Double(w * d)
+                sum += wd * wd
+                gradient.scalars[i] = gScale * d
+            }
+            total += sum
+        }
+        return LossValue(loss: 0.5 * total * scale, gradient: gradient)
+    }
+}
+
+/// Online hard keypoint mining (the official `JointsOHKMMSELoss`, LOSS.USE_OHKM): per image,
+/// each joint's loss 0.5 x mean over pixels of (w (o - t))^2, the `topK` largest summed and
+/// divided by `topK`, then averaged over the batch. Only the chosen joints get a gradient,
+/// w^2 (o - t) / (P topK N).
+public struct JointsOHKMMSELoss: Sendable {
+    public var useTargetWeight: Bool
+    public var topK: Int
+    public init(useTargetWeight: Bool = true, topK: Int = 8) { (self.useTargetWeight, self.topK) = (useTargetWeight, topK) }
+
+    public func callAsFunction(_ output: Tensor, target: Tensor, targetWeight: Tensor?) throws -> LossValue {
+        guard output.rank == 4, target.shape == output.shape else {
+            throw LossError("JointsOHKMMSELoss: heatmaps \(output.shape) and target \(target.shape) must both be (N, J, H, W)")
+        }
+        let (n, j, p) = (output.shape[0], output.shape[1], output.shape[2] * output.shape[3])
+        guard (1...j).contains(topK) else { throw LossError("JointsOHKMMSELoss: top-k \(topK) must be 1...\(j) (the joints)") }
+        var weights = [Float](repeating: 1, count: n * j)
+        if useTargetWeight {
+            guard let tw = targetWeight, tw.count == n * j, tw.shape.first == n else {
+                throw LossError("JointsOHKMMSELoss: target weight \(targetWeight?.shape.description ?? "missing") must be (\(n), \(j)) or (\(n), \(j), 1)")
+            }
+            weights = tw.scalars
+        }
+        var perJoint = [Double](repeating: 0, count: n * j)
+        for k in 0..<(n * j) {
+            let w = Double(weights[k])
+            var sum = 0.0
+            for i in (k * p)..<((k + 1) * p) {
+                let d = w * Double(output.scalars[i] - target.scalars[i])
+                sum += d * d
+            }
+            perJoint[k] = 0.5 * sum / Double(p)
+        }
+        var total = 0.0
+        var gradient = Tensor(zeros: output.shape)
+        let gScale = 1 / Double(p * topK * n)
+        for b in 0..<n {
+            // The topK hardest joints of this image (ties: the lower index first).
+            let hardest = (0..<j).sorted { perJoint[b * j + $0] != perJoint[b * j + $1] ? perJoint[b * j + $0] > perJoint[b * j + $1] : $0 < $1 }
+                .prefix(topK)
+            for joint in hardest {
+                let k = b * j + joint
+                total += perJoint[k]
+                let w2 = Double(weights[k] * weights[k])
+                for i in (k * p)..<((k + 1) * p) {
+                    gradient.scalars[i] = Float(w2 * gScale * Double(output.scalars[i] - target.scalars[i]))
+                }
+            }
+        }
+        return LossValue(loss: total / Double(topK) / Double(n), gradient: gradient)
+    }
+}
+
+/// Mean squared error over every element (PyTorch's `nn.MSELoss()`): mean (o - t)^2, gradient 2 (o - t) / count.
+public struct MSELoss: Sendable {
+    public init() {}
+    public func callAsFunction(_ output: Tensor, target: Tensor) throws -> LossValue {
+        guard output.shape == target.shape, output.count > 0 else {
+            throw LossError("MSELoss: prediction \(output.shape) and target \(target.shape) differ or are empty")
+        }
+        var total = 0.0
+        var gradient = Tensor(zeros: output.shape)
+        let scale = 2 / Float(output.count)
+        for i in 0..<output.count {
+            let d = output.scalars[i] - target.scalars[i]
+            total += Double(d) * Double(d)
+            gradient.scalars[i] = scale * d
+        }
+        return LossValue(loss: total / Double(output.count), gradient: gradient)
+    }
+}
+
+/// Per-pixel softmax cross-entropy over (N, C, H, W) logits and (N, H, W) labels, as PyTorch's
+/// `nn.CrossEntropyLoss(weight:, ignore_index: 255)` (the official segmentation `CrossEntropy`):
+/// sum_i w[y_i] (-log p_i[y_i]) / sum_i w[y_i] over pixels whose label is not ignored.
+public struct CrossEntropyLoss: Sendable {
+    public var ignoreIndex: Int32
+    /// One weight per class (e.g. the official Cityscapes class weights); nil for 1.
+    public var classWeights: [Float]?
+
+    public init(ignoreIndex: Int32 = 255, classWeights: [Float]? = nil) {
+        self.ignoreIndex = ignoreIndex
+        self.classWeights = classWeights
+    }
+
+    /// - Parameter labels: N*H*W class indices (row-major), `ignoreIndex` for unlabelled pixels.
+    public func callAsFunction(_ logits: Tensor, labels: [Int32]) throws -> LossValue {
+        let pixels = try Softmax(logits, labels: labels, ignoreIndex: ignoreIndex, classWeights: classWeights, loss: "CrossEntropyLoss")
+        let kept = pixels.indices.filter { pixels.label($0) != nil }
+        return pixels.loss(over: kept, normalizer: kept.reduce(0.0) { $0 + pixels.weight($1) })
+    }
+}
+
+/// The official segmentation `OhemCrossEntropy` (online hard example mining): among labelled
+/// pixels, keep those whose probability of the true class is below
+/// max(threshold, the `minKept`-th smallest such probability), so at least `minKept` pixels
+/// count; the loss is the plain mean of their (class-weighted) cross-entropies.
+public struct OHEMCrossEntropyLoss: Sendable {
+    public var ignoreIndex: Int32
+    public var threshold: Float
+    public var minKept: Int
+    public var classWeights: [Float]?
+
+    public init(ignoreIndex: Int32 = 255, threshold: Float = 0.7, minKept: Int = 100_000, classWeights: [Float]? = nil) {
+        self.ignoreIndex = ignoreIndex
+        self.threshold = threshold
+        self.minKept = max(1, minKept)
+        self.classWeights = classWeights
+    }
+
+    public func callAsFunction(_ logits: Tensor, labels: [Int32]) throws -> LossValue {
+        let pixels = try Softmax(logits, labels: labels, ignoreIndex: ignoreIndex, classWeights: classWeights, loss: "OHEMCrossEntropyLoss")
+        let labelled = pixels.indices.filter { pixels.label($0) != nil }
+        guard !labelled.isEmpty else { return pixels.loss(over: [], normalizer: 0) }
+        let probabilities = labelled.map { pixels.trueProbability($0) }.sorted()
+        let cut = max(probabilities[min(minKept, probabilities.count - 1)], threshold)
+        let kept = labelled.filter { pixels.trueProbability($0) < cut }
+        return pixels.loss(over: kept, normalizer: Double(kept.count))
+    }
+}
+
+/// Softmax probabilities of per-pixel logits, shared by the cross-entropy losses.
+struct Softmax {
+    let shape: [Int]
+    let classes: Int
+    let planeSize: Int
+    /// Probabilities in the logits' (N, C, H, W) order.
+    var p: [Double]
+    let labels: [Int32]
+    let ignoreIndex: Int32
+    let classWeights: [Float]?
+
+    init(_ logits: Tensor, labels: [Int32], ignoreIndex: Int32, classWeights: [Float]?, loss: String) throws {
+        guard logits.rank == 4 else { throw LossError("\(loss): logits must be (N, C, H, W), got \(logits.shape)") }
+        shape = logits.shape
+        classes = shape[1]
+        planeSize = shape[2] * shape[3]
+        let pixels = shape[0] * planeSize
+        guard labels.count == pixels else {
+            throw LossError("\(loss): \(labels.count) labels for \(pixels) pixels (logits \(shape), labels must be N*H*W)")
+        }
+        if let w = classWeights, w.count != classes {
+            throw LossError("\(loss): \(w.count) class weights for \(classes) classes")
+        }
+        let c = shape[1]
+        if let bad = labels.first(where: { $0 != ignoreIndex && ($0 < 0 || Int($0) >= c) }) {
+            throw LossError("\(loss): label \(bad) is neither a class (0..<\(classes)) nor the ignore index \(ignoreIndex)")
+        }
+        self.labels = labels
+        self.ignoreIndex = ignoreIndex
+        self.classWeights = classWeights
+        p = [Double](repeating: 0, count: logits.count)
+        for i in 0..<pixels {
+            let (n, q) = (i / planeSize, i % planeSize)
+            var m = -Double.infinity
+            for c in 0..<classes { m = max(m, Double(logits.scalars[(n * classes + c) * planeSize + q])) }
+            var sum = 0.0
+            for c in 0..<classes {
+                let e = exp(Double(logits.scalars[(n * classes + c) * planeSize + q]) - m)
+                p[(n * classes + c) * planeSize + q] = e
+                sum += e
+            }
+            for c in 0..<classes { p[(n * classes + c) * planeSize + q] /= sum }
+        }
+    }
+
+    var indices: Range<Int> { 0..<(shape[0] * planeSize) }
+    func label(_ i: Int) -> Int? { labels[i] == ignoreIndex ? nil : Int(labels[i]) }
+    func weight(_ i: Int) -> Double { Double(classWeights?[label(i) ?? 0] ?? 1) }
+    func index(_ i: Int, _ c: Int) -> Int { (i / planeSize * classes + c) * planeSize + i % planeSize }
+    func trueProbability(_ i: Int) -> Float { Float(p[index(i, label(i)!)]) }
+
+    /// sum over `pixels` of w (-log p_y) / normalizer, and its gradient w (p - onehot) / normalizer.
+    func loss(over pixels: [Int], normalizer: Double) -> LossValue {
+        var gradient = Tensor(zeros: shape)
+        guard normalizer > 0 else { return LossValue(loss: 0, gradient: gradient) }
+        var total = 0.0
+        for i in pixels {
+            let y = label(i)!, w = weight(i)
+            total += w * -log(max(p[index(i, y)], .leastNormalMagnitude))
+            for c in 0..<classes {
+                let k = index(i, c)
+                gradient.scalars[k] = Float(w * (p[k] - (c == y ? 1 : 0)) / normalizer)
+            }
+        }
+        return LossValue(loss: total / normalizer, gradient: gradient)
+    }
+}

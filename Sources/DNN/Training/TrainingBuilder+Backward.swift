@@ -1,0 +1,250 @@
+import CDNNL
+
+extension TrainingPlan.Builder {
+    /// Emits the backward of step `s`: parameter gradients into the store, input gradients
+    /// written (first consumer) or added (later consumers) into the inputs' gradients.
+    mutating func emitBackward(_ s: Int, _ step: TrainingStep, plan: TrainingPlan) throws {
+        let y = step.output
+        let threads = threads
+        let needs = schedule.needsGradient
+        switch step.kind {
+        case .input:
+            break
+        case .conv(let c):
+            try convolutionBackward(s, step, c)
+        case .batchNorm(let b, let relu):
+            try batchNormBackward(s, step, b, relu: relu)
+        case .relu:
+            let x = step.inputs[0]
+            guard needs[x] else { return }
+            let first = !started.contains(x)
+            started.insert(x)
+            let gx = pointer(try gradient(x)), gy = pointer(try gradient(y)), out = pointer(try activation(y))
+            let count = MemoryDesc.size(desc[y]!) / 4
+            kernel(.backward, "relu") { TrainingKernels.reluBackward(gx: gx, gy: gy, y: out, count: count, accumulate: !first, threads: threads) }
+        case .add:
+            let gy = pointer(try gradient(y))
+            let count = MemoryDesc.size(desc[y]!) / 4
+            for x in step.inputs where needs[x] {
+                let first = !started.contains(x)
+                started.insert(x)
+                let gx = pointer(try gradient(x))
+                if first && gx == gy { continue }  // took over the output's gradient buffer
+                kernel(.backward, "add") { TrainingKernels.accumulate(gx, gy, count: count, copy: first, threads: threads) }
+            }
+        case .resize(let r):
+            let x = step.inputs[0]
+            guard needs[x] else { return }
+            let xs = shapes[x], ys = shapes[y]
+            let rows = Kernels.ResizeAxis(inSize: xs.h, outSize: ys.h, mode: r.mode)
+            let cols = Kernels.ResizeAxis(inSize: xs.w, outSize: ys.w, mode: r.mode)
+            let planes = xs.n * ((xs.c + block - 1) / block), blk = block
+            let first = !started.contains(x)
+            started.insert(x)
+            let gx = pointer(try gradient(x)), gy = pointer(try gradient(y))
+            kernel(.backward, "resize") {
+                TrainingKernels.resizeBackward(gx: gx, gy: gy, planes: planes, inH: xs.h, inW: xs.w, rows: rows, cols: cols,
+                                               block: blk, accumulate: !first, threads: threads)
+            }
+        case .concat:
+            let ys = shapes[y]
+            let gy = pointer(try gradient(y))
+            var offset = 0
+            for x in step.inputs {
+                let c = shapes[x].c
+                defer { offset += c }
+                guard needs[x] else { continue }
+                let first = !started.contains(x)
+                started.insert(x)
+                let gx = pointer(try gradient(x)), o = offset, blk = block
+                kernel(.backward, "concat") {
+                    TrainingKernels.concatBackward(gx: gx, xChannels: c, gy: gy, yChannels: ys.c, offset: o, batch: ys.n,
+                                                   pixels: ys.h * ys.w, block: blk, accumulate: !first, threads: threads)
+                }
+            }
+        case .pool(let p):
+            try poolBackward(s, step, algorithm: p.kind == .max ? dnnl_pooling_max : dnnl_pooling_avg_include_padding,
+                             kernel: (p.kernel, p.kernel), stride: p.stride, padding: p.padding)
+        case .globalAveragePool:
+            let xs = shapes[step.inputs[0]]
+            try poolBackward(s, step, algorithm: dnnl_pooling_avg_exclude_padding, kernel: (xs.h, xs.w), stride: 1, padding: 0)
+        case .linear(let l):
+            try linearBackward(s, step, l)
+        }
+    }
+
+    /// Where the weight gradient of a primitive goes: straight into the store when oneDNN
+    /// wants the plain layout, else into the shared staging buffer and reordered after.
+    mutating func weightGradient(_ md: dnnl_memory_desc_t, key: String, dims: [Int]) throws -> (target: Memory, store: Memory?) {
+        let plain = try storeMemory(store.gradientPointer(key)!, dims: dims)
+        if MemoryDesc.equal(md, plain.desc) { return (plain, nil) }
+        let m = try Memory(md, pointer: nil)
+        staging.append(m)
+        keepAlive.append(m)
+        return (m, plain)
+    }
+
+    mutating func convolutionBackward(_ s: Int, _ step: TrainingStep, _ c: Conv) throws {
+        let x = step.inputs[0], y = step.output
+        let geometry = ConvGeometry(c, shapes[x], shapes[y])
+        let wdims = weightDims(c, step)
+        let oc = shapes[y].c
+        let hint = forwardDescs[s]![0]
+        let key = "\(c.key).weight"
+        let stored = try storedMemory(key, gradient: true)
+        var src = desc[x]!, diffDst = desc[y]!
+        var diffBias = try MemoryDesc.plain([oc])
+
+        /// Backward weights writing `layout`; nil where oneDNN has only its reference kernel for it.
+        func weightsDesc(_ layout: dnnl_memory_desc_t, allowReference: Bool = false) throws -> PrimitiveDesc? {
+            var diffWeights = layout
+            var cd = dnnl_convolution_desc_t()
+            try withUnsafeMutablePointer(to: &diffBias) { bp in
+                try check(dnnl_dilated_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &src, &diffWeights,
+                                                                              c.hasBias ? bp : nil, &diffDst, geometry.strides,
+                                                                              geometry.dilates, geometry.padL, geometry.padR),
+                          "convolution \(c.key) backward weights")
+            }
+            guard let pd = try? primitiveDesc(&cd, hint: hint, "convolution \(c.key) backward weights") else { return nil }
+            return pd.implementation.hasPrefix("ref") && !allowReference ? nil : pd
+        }
+        // Straight into the stored gradient when the kernel can write the weights' layout;
+        // else into the staging buffer, reordered after.
+        var dw = stored
+        var wpd = try weightsDesc(stored.desc)
+        if wpd == nil {
+            guard let any = try weightsDesc(try MemoryDesc.any(wdims)) ?? weightsDesc(try MemoryDesc.any(wdims), allowReference: true) else {
+                throw GraphError("convolution \(c.key): oneDNN has no backward-weights kernel")
+            }
+            wpd = any
+            dw = try Memory(any.md(dnnl_query_diff_weights_md), pointer: nil)
+            staging.append(dw)
+            keepAlive.append(dw)
+        }
+        var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, try activation(x)), (DNNL_ARG_DIFF_DST, try gradient(y)), (DNNL_ARG_DIFF_WEIGHTS, dw)]
+        if c.hasBias { args.append((DNNL_ARG_DIFF_BIAS, try storeMemory(store.gradientPointer("\(c.key).bias")!, dims: [oc]))) }
+        try call(wpd!, "convolution \(c.key) backward weights", args, .backward)
+        if dw !== stored { try reorder(from: dw, to: stored, .backward, name: "unpack \(c.key).weight gradient") }
+
+        guard schedule.needsGradient[x] else { return }
+        var diffSrc = desc[x]!
+        let packed = packedWeights[key]!
+        /// Backward data reading `layout`; nil where only the reference kernel would do.
+        func dataDesc(_ layout: dnnl_memory_desc_t, allowReference: Bool = false) throws -> PrimitiveDesc? {
+            var weights = layout
+            var dd = dnnl_convolution_desc_t()
+            try check(dnnl_dilated_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
+                                                                       geometry.strides, geometry.dilates, geometry.padL, geometry.padR),
+                      "convolution \(c.key) backward data")
+            guard let pd = try? primitiveDesc(&dd, hint: hint, "convolution \(c.key) backward data") else { return nil }
+            return pd.implementation.hasPrefix("ref") && !allowReference ? nil : pd
+        }
+        var weights = packed
+        var dpd = try dataDesc(packed.desc)
+        if dpd == nil {
+            // Backward data wants another weight layout (transposed blocks): packed just before
+            // use into the shared staging buffer rather than keeping a second copy of every weight.
+            guard let any = try dataDesc(try MemoryDesc.any(wdims)) ?? dataDesc(try MemoryDesc.any(wdims), allowReference: true) else {
+                throw GraphError("convolution \(c.key): oneDNN has no backward-data kernel")
+            }
+            dpd = any
+            weights = try Memory(any.md(dnnl_query_weights_md), pointer: nil)
+            staging.append(weights)
+            keepAlive.append(weights)
+            try reorder(from: packed, to: weights, .backward, name: "pack \(c.key).weight for backward")
+        }
+        let (target, accumulate) = try gradientTarget(s, x)
+        try call(dpd!, "convolution \(c.key) backward data",
+                 [(DNNL_ARG_DIFF_DST, try gradient(y)), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DIFF_SRC, target)], .backward)
+        if accumulate { try accumulateTemp(s, into: x) }
+    }
+
+    mutating func batchNormBackward(_ s: Int, _ step: TrainingStep, _ b: BatchNorm, relu: Bool) throws {
+        let x = step.inputs[0], y = step.output
+        let xs = shapes[x]
+        var data = desc[x]!, diffData = desc[y]!
+        let stats = batchStatistics[s]!
+        let scale = try storeMemory(store.valuePointer("\(b.key).weight")!, dims: [xs.c])
+        // oneDNN 2.6 checks that the shift is given to backward too (it does not read it).
+        let shift = try storeMemory(store.valuePointer("\(b.key).bias")!, dims: [xs.c])
+        let runningMean = try storeMemory(store.valuePointer("\(b.key).running_mean")!, dims: [xs.c])
+        let runningVariance = try storeMemory(store.valuePointer("\(b.key).running_var")!, dims: [xs.c])
+        let diffScale = try storeMemory(store.gradientPointer("\(b.key).weight")!, dims: [xs.c])
+        let diffShift = try storeMemory(store.gradientPointer("\(b.key).bias")!, dims: [xs.c])
+        // A BN straight on an input that needs no gradient still gives its parameters one.
+        let (target, accumulate): (Memory, Bool) = schedule.needsGradient[x] ? try gradientTarget(s, x) : (try memory(tempID(s)), false)
+        for eval in [false, true] {
+            var bd = dnnl_batch_normalization_desc_t()
+            try check(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &diffData, &data, b.eps,
+                                                                  Self.batchNormFlags(relu: relu, eval: eval)), "batch norm \(b.key) backward")
+            let m = eval ? 1 : 0
+            let pd = try primitiveDesc(&bd, hint: forwardDescs[s]![m], "batch norm \(b.key) backward")
+            var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, try activation(x)),
+                                           (DNNL_ARG_MEAN, eval ? runningMean : stats.mean),
+                                           (DNNL_ARG_VARIANCE, eval ? runningVariance : stats.variance),
+                                           (DNNL_ARG_DIFF_DST, try gradient(y)), (DNNL_ARG_SCALE, scale), (DNNL_ARG_SHIFT, shift),
+                                           (DNNL_ARG_DIFF_SRC, target), (DNNL_ARG_DIFF_SCALE, diffScale), (DNNL_ARG_DIFF_SHIFT, diffShift)]
+            if let ws = stats.workspace { args.append((DNNL_ARG_WORKSPACE, ws)) }
+            try call(pd, "batch norm \(b.key) backward", args, .backward, mode: m)
+        }
+        if accumulate { try accumulateTemp(s, into: x) }
+    }
+
+    mutating func poolBackward(_ s: Int, _ step: TrainingStep, algorithm: dnnl_alg_kind_t, kernel: (Int, Int), stride: Int,
+                               padding: Int) throws {
+        let x = step.inputs[0], y = step.output
+        guard schedule.needsGradient[x] else { return }
+        var diffSrc = desc[x]!, diffDst = desc[y]!
+        var pdesc = dnnl_pooling_v2_desc_t()
+        try check(dnnl_pooling_v2_backward_desc_init(&pdesc, algorithm, &diffSrc, &diffDst, [Int64(stride), Int64(stride)],
+                                                     [Int64(kernel.0), Int64(kernel.1)], [0, 0], [Int64(padding), Int64(padding)],
+                                                     poolPadding(step, kernel: kernel, stride: stride, padding: padding)),
+                  "pooling backward")
+        let pd = try primitiveDesc(&pdesc, hint: forwardDescs[s]![0], "pooling backward")
+        let (target, accumulate) = try gradientTarget(s, x)
+        var args: [(Int32, Memory)] = [(DNNL_ARG_DIFF_DST, try gradient(y)), (DNNL_ARG_DIFF_SRC, target)]
+        if let ws = batchStatistics[s]?.workspace { args.append((DNNL_ARG_WORKSPACE, ws)) }
+        try call(pd, "pooling backward", args, .backward)
+        if accumulate { try accumulateTemp(s, into: x) }
+    }
+
+    mutating func linearBackward(_ s: Int, _ step: TrainingStep, _ l: Linear) throws {
+        let x = step.inputs[0], y = step.output
+        let wdims = linearWeightDims(step)
+        let hint = forwardDescs[s]![0]
+        var src = desc[x]!, diffDst = desc[y]!
+        var diffWeights = try MemoryDesc.any(wdims)
+        var diffBias = try MemoryDesc.plain([wdims[0]])
+        var wd = dnnl_inner_product_desc_t()
+        try withUnsafeMutablePointer(to: &diffBias) { bp in
+            try check(dnnl_inner_product_backward_weights_desc_init(&wd, &src, &diffWeights, l.hasBias ? bp : nil, &diffDst),
+                      "linear \(l.key) backward weights")
+        }
+        let wpd = try primitiveDesc(&wd, hint: hint, "linear \(l.key) backward weights")
+        let (dw, dwStore) = try weightGradient(wpd.md(dnnl_query_diff_weights_md), key: "\(l.key).weight", dims: wdims)
+        var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, try activation(x)), (DNNL_ARG_DIFF_DST, try gradient(y)), (DNNL_ARG_DIFF_WEIGHTS, dw)]
+        if l.hasBias { args.append((DNNL_ARG_DIFF_BIAS, try storeMemory(store.gradientPointer("\(l.key).bias")!, dims: [wdims[0]]))) }
+        try call(wpd, "linear \(l.key) backward weights", args, .backward)
+        if let dwStore { try reorder(from: dw, to: dwStore, .backward, name: "unpack \(l.key).weight gradient") }
+
+        guard schedule.needsGradient[x] else { return }
+        var diffSrc = desc[x]!
+        var weights = try MemoryDesc.any(wdims)
+        var dd = dnnl_inner_product_desc_t()
+        try check(dnnl_inner_product_backward_data_desc_init(&dd, &diffSrc, &weights, &diffDst), "linear \(l.key) backward data")
+        let dpd = try primitiveDesc(&dd, hint: hint, "linear \(l.key) backward data")
+        var packed = packedWeights["\(l.key).weight"]!
+        if !MemoryDesc.equal(dpd.md(dnnl_query_weights_md), packed.desc) {
+            let md = dpd.md(dnnl_query_weights_md)
+            let other = try Memory(md, pointer: ownedPointer(bytes: MemoryDesc.size(md)))
+            keepAlive.append(other)
+            try reorder(from: try storeMemory(store.valuePointer("\(l.key).weight")!, dims: wdims), to: other, .prepare,
+                        name: "pack \(l.key).weight for backward")
+            packed = other
+        }
+        let (target, accumulate) = try gradientTarget(s, x)
+        try call(dpd, "linear \(l.key) backward data",
+                 [(DNNL_ARG_DIFF_DST, try gradient(y)), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DIFF_SRC, target)], .backward)
+        if accumulate { try accumulateTemp(s, into: x) }
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+
+/// The engine's own backward kernels, for what oneDNN 2.6 has no primitive for or where a
+/// memory-bound loop is all there is: ReLU from its output, gradient accumulation, resize
+/// (nearest and bilinear with either corner rule) and concat. fp32, blocked layout
+/// (N, ceil(C/B), H, W, B) as the forward kernels in `Kernels`.
+enum TrainingKernels {
+    /// gx (+)= y > 0 ? gy : 0. `gx` may be `gy` (in place).
+    /// `count` is a multiple of 16 for blocked activations; any tail is done scalar.
+    static func reluBackward(gx: UnsafeMutablePointer<Float>, gy: UnsafePointer<Float>, y: UnsafePointer<Float>,
+                             count: Int, accumulate: Bool, threads: Int) {
+        typealias V = SIMD16<Float>
+        let vectors = count / 16
+        Kernels.parallel(vectors, threads: threads, minimumChunk: 1 << 12) { r in
+            let zero = V(repeating: 0)
+            for k in r {
+                let o = k * 16
+                let yv = UnsafeRawPointer(y + o).loadUnaligned(as: V.self)
+                var g = UnsafeRawPointer(gy + o).loadUnaligned(as: V.self).replacing(with: zero, where: yv .<= zero)
+                if accumulate { g += UnsafeRawPointer(gx + o).loadUnaligned(as: V.self) }
+                UnsafeMutableRawPointer(gx + o).storeBytes(of: g, as: V.self)
+            }
+        }
+        for i in (vectors * 16)..<count {
+            let g = y[i] > 0 ? gy[i] : 0
+            gx[i] = accumulate ? gx[i] + g : g
+        }
+    }
+
+    /// dst (+)= src.
+    static func accumulate(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int, copy: Bool, threads: Int) {
+        typealias V = SIMD16<Float>
+        let vectors = count / 16
+        Kernels.parallel(vectors, threads: threads, minimumChunk: 1 << 12) { r in
+            if copy { (dst + r.lowerBound * 16).update(from: src + r.lowerBound * 16, count: r.count * 16); return }
+            for k in r {
+                let o = k * 16
+                let v = UnsafeRawPointer(dst + o).loadUnaligned(as: V.self) + UnsafeRawPointer(src + o).loadUnaligned(as: V.self)
+                UnsafeMutableRawPointer(dst + o).storeBytes(of: v, as: V.self)
+            }
+        }
+        for i in (vectors * 16)..<count { dst[i] = copy ? src[i] : dst[i] + src[i] }
+    }
+
+    /// Running statistics as PyTorch updates them in training mode: an exponential average
+    /// with `momentum` of the batch mean and of the *unbiased* batch variance (n / (n - 1)).
+    static func updateRunningStatistics(mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
+                                        batchMean: UnsafePointer<Float>, batchVariance: UnsafePointer<Float>,
+                                        channels: Int, samples: Int, momentum: Float) {
+        let unbias = samples > 1 ? Float(samples) / Float(samples - 1) : 1
+        for c in 0..<channels {
+            mean[c] = (1 - momentum) * mean[c] + momentum * batchMean[c]
+            variance[c] = (1 - momentum) * variance[c] + momentum * batchVariance[c] * unbias
+        }
+    }
+
+    /// gx (+)= the adjoint of resize(x) applied to gy: each output pixel's gradient goes back
+    /// to the (up to four) input pixels it was interpolated from, with the same weights.
+    /// One plane (image, channel block) per task, so scattered adds never race.
+    static func resizeBackward(gx: UnsafeMutablePointer<Float>, gy: UnsafePointer<Float>, planes: Int, inH: Int, inW: Int,
+                               rows: Kernels.ResizeAxis, cols: Kernels.ResizeAxis, block: Int, accumulate: Bool, threads: Int) {
+        switch block {
+        case 16: resizeBackward(SIMD16<Float>.self, gx, gy, planes, inH, inW, rows, cols, accumulate, threads)
+        default: resizeBackward(SIMD8<Float>.self, gx, gy, planes, inH, inW, rows, cols, accumulate, threads)
+        }
+    }
+
+    private static func resizeBackward<V: SIMD>(_: V.Type, _ gx: UnsafeMutablePointer<Float>, _ gy: UnsafePointer<Float>,
+                                                _ planes: Int, _ inH: Int, _ inW: Int, _ rows: Kernels.ResizeAxis,
+                                                _ cols: Kernels.ResizeAxis, _ accumulate: Bool, _ threads: Int)
+    where V.Scalar == Float {
+        let outH = rows.lo.count, outW = cols.lo.count, b = V.scalarCount
+        let src = UnsafeRawPointer(gy), dst = UnsafeMutableRawPointer(gx)
+        @inline(__always) func load(_ p: UnsafeRawPointer, _ i: Int) -> V { p.loadUnaligned(fromByteOffset: i * b * 4, as: V.self) }
+        @inline(__always) func add(_ v: V, _ i: Int) {
+            dst.storeBytes(of: load(UnsafeRawPointer(dst), i) + v, toByteOffset: i * b * 4, as: V.self)
+        }
+        // Nearest: each output pixel came from one input pixel.
+        let nearest = rows.lo == rows.hi && cols.lo == cols.hi
+        Kernels.parallel(planes, threads: threads) { r in
+            for plane in r {
+                let sIn = plane * inH * inW, sOut = plane * outH * outW
+                if !accumulate { (gx + sIn * b).initialize(repeating: 0, count: inH * inW * b) }
+                if nearest {
+                    for i in 0..<outH {
+                        let r0 = sIn + Int(rows.lo[i]) * inW
+                        for j in 0..<outW { add(load(src, sOut + i * outW + j), r0 + Int(cols.lo[j])) }
+                    }
+                    continue
+                }
+                for i in 0..<outH {
+                    let r0 = sIn + Int(rows.lo[i]) * inW, r1 = sIn + Int(rows.hi[i]) * inW
+                    let wy = V(repeating: rows.weight[i])
+                    for j in 0..<outW {
+                        let g = load(src, sOut + i * outW + j)
+                        let c0 = Int(cols.lo[j]), c1 = Int(cols.hi[j])
+                        let wx = V(repeating: cols.weight[j])
+                        // Forward: (1-wy)((1-wx)a + wx b) + wy((1-wx)c + wx d); nearest has all weights 0.
+                        let top = g - g * wy, bottom = g * wy
+                        add(top - top * wx, r0 + c0)
+                        add(top * wx, r0 + c1)
+                        add(bottom - bottom * wx, r1 + c0)
+                        add(bottom * wx, r1 + c1)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Concat's backward: each input's gradient (+)= its channel slice of gy.
+    /// `offset` is the input's first channel in the concatenation.
+    static func concatBackward(gx: UnsafeMutablePointer<Float>, xChannels: Int, gy: UnsafePointer<Float>, yChannels: Int,
+                               offset: Int, batch: Int, pixels: Int, block: Int, accumulate: Bool, threads: Int) {
+        let xBlocks = (xChannels + block - 1) / block, yBlocks = (yChannels + block - 1) / block
+        if !accumulate { gx.initialize(repeating: 0, count: batch * xBlocks * pixels * block) }
+        Kernels.parallel(batch * xBlocks, threads: threads) { r in
+            for task in r {
+                let n = task / xBlocks, cb = task % xBlocks
+                for l in 0..<block {
+                    let c = cb * block + l
+                    guard c < xChannels else { break }
+                    let yc = c + offset
+                    let xBase = (n * xBlocks + cb) * pixels * block + l
+                    let yBase = (n * yBlocks + yc / block) * pixels * block + yc % block
+                    for p in 0..<pixels { gx[xBase + p * block] += gy[yBase + p * block] }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import CDNNL
+import Foundation
+
+/// A graph compiled for training on one input shape: a forward pass that saves what the
+/// backward pass needs, and a backward pass of oneDNN backward primitives (convolution data
+/// and weights, batch norm with batch statistics, pooling, inner product) and engine kernels
+/// (ReLU, add, resize, concat), accumulating the gradient of a value read by several ops.
+///
+/// Activations and gradients live in one arena laid out by liveness over both passes: a
+/// value is freed when its last reader (forward or backward) is done, a gradient when its
+/// producer's backward has used it, and ReLU, add and batch norm work in place where the
+/// value they overwrite is dead. Parameters and gradients live in `parameters` (flat fp32),
+/// which an optimizer updates between steps; weights are re-packed for oneDNN when changed.
+///
+/// ```swift
+/// let trainer = try TrainingPlan(graph: g, parameters: weights, input: Shape4(8, 3, 256, 192))
+/// let loss = try trainer.step(images) { heatmaps in try JointsMSELoss()(heatmaps[0], target: t, targetWeight: w) }
+/// optimizer.update(trainer.parameters)
+/// ```
+public final class TrainingPlan {
+    /// Batch norm with batch statistics (updating the running ones) or with the running ones.
+    public enum Mode: Sendable { case train, eval }
+
+    public let inputShape: Shape4
+    public let outputShapes: [Shape4]
+    public let threads: Int
+    /// Learnable parameters, their gradients and the BN running statistics.
+    public let parameters: ParameterStore
+    /// `.train` (PyTorch's `model.train()`) or `.eval` for the next `forward`.
+    public var mode: Mode = .train
+    /// BN running-statistics momentum (PyTorch's default 0.1).
+    public var batchNormMomentum: Float = 0.1
+    /// FLOP of one forward pass (a training step does about three times this).
+    public let flops: Double
+    /// Bytes of the activation and gradient arena.
+    public let arenaBytes: Int
+    /// Each oneDNN primitive and the implementation oneDNN chose for it.
+    public private(set) var implementations: [(step: String, implementation: String)] = []
+
+    /// One unit of work: a oneDNN primitive or an engine kernel.
+    enum Step {
+        case call(Primitive, [dnnl_exec_arg_t], String)
+        case kernel(String, () -> Void)
+    }
+
+    var prepare: [Step] = []
+    /// Indexed by mode: [train, eval].
+    var forwardSteps: [[Step]] = [[], []]
+    var backwardSteps: [[Step]] = [[], []]
+    var outputCopy: [Step] = []
+    var seedSteps: [Step] = []
+    var inputGradientCopy: [Step] = []
+
+    let inputBuffer: UnsafeMutablePointer<Float>
+    var outputBuffers: [UnsafeMutablePointer<Float>] = []
+    var outputGradientBuffers: [UnsafeMutablePointer<Float>] = []
+    var inputGradientBuffer: UnsafeMutablePointer<Float>?
+    var owned: [UnsafeMutableRawPointer] = []
+    var keepAlive: [AnyObject] = []
+    private var packedVersion = -1
+    /// What the arena holds: activations of a forward in some mode, or nothing usable.
+    private var saved: Mode?
+
+    /// - Parameters:
+    ///   - parameters: every parameter of `graph` (BN running statistics included) by key.
+    ///   - inputGradient: also compute the gradient with respect to the input (`inputGradient`).
+    ///   - threads: oneDNN and kernel threads; all cores when nil.
+    public init(graph: Graph, parameters: consuming [String: Tensor], input: Shape4, threads: Int? = nil,
+                inputGradient: Bool = false) throws {
+        inputShape = input
+        self.threads = max(1, threads ?? Threads.available)
+        let shapes = try graph.inferShapes(input: input)
+        outputShapes = graph.outputs.map { shapes[$0.id] }
+        flops = try graph.flops(input: input)
+        guard !graph.outputs.isEmpty else { throw GraphError("graph has no outputs") }
+        var builder = try Builder(graph: graph, shapes: shapes, input: input, inputGradient: inputGradient, threads: self.threads)
+        // Convolution weights live in the layout their forward kernels read.
+        let layouts = try builder.convolutionLayouts()
+        var given = consume parameters
+        self.parameters = try ParameterStore(specs: graph.parameters, parameters: given, layouts: layouts)
+        // Copied into the store: a caller that handed over its only copy gets it freed before the arena is touched.
+        given = [:]
+        builder.store = self.parameters
+        inputBuffer = .allocate(capacity: input.count)
+        inputBuffer.initialize(repeating: 0, count: input.count)
+        owned.append(UnsafeMutableRawPointer(inputBuffer))
+
+        arenaBytes = builder.arenaBytes
+        cdnnl_set_num_threads(Int32(self.threads))
+        let plan = self
+        try ComputeThread.shared.run { try builder.emit(plan: plan) }
+        implementations = builder.implementations.map { (step: $0.0, implementation: $0.1) }
+    }
+
+    deinit { for p in owned { p.deallocate() } }
+
+    /// Memory the plan owns, 64-byte aligned and zeroed.
+    func allocate(bytes: Int) -> UnsafeMutableRawPointer {
+        let p = Plan.allocate(bytes)
+        owned.append(p)
+        return p
+    }
+
+    /// Runs the forward pass (in `mode`) and returns the outputs (NCHW). In `.train` mode the
+    /// BN running statistics are updated, as PyTorch does.
+    public func forward(_ x: Tensor) throws -> [Tensor] {
+        guard x.shape == inputShape.dims else {
+            throw GraphError("input has shape \(x.shape), this training plan was compiled for \(inputShape.dims)")
+        }
+        x.scalars.withUnsafeBufferPointer { inputBuffer.update(from: $0.baseAddress!, count: x.count) }
+        let m = mode
+        try ComputeThread.shared.run {
+            cdnnl_set_num_threads(Int32(threads))
+            if packedVersion != parameters.version {
+                try execute(prepare)
+                packedVersion = parameters.version
+            }
+            try execute(forwardSteps[m == .train ? 0 : 1])
+            try execute(outputCopy)
+        }
+        if m == .train { parameters.batchesTracked += 1 }
+        saved = m
+        return zip(outputBuffers, outputShapes).map { p, s in Tensor(shape: s.dims, scalars: Array(UnsafeBufferPointer(start: p, count: s.count))) }
+    }
+
+    /// Runs the backward pass of the last `forward`, given d(loss)/d(output) for every output;
+    /// leaves the parameter gradients in `parameters` (overwritten, not accumulated).
+    public func backward(_ outputGradients: [Tensor]) throws {
+        guard let m = saved else {
+            throw GraphError("backward needs a forward first (each backward consumes the saved activations)")
+        }
+        guard outputGradients.count == outputShapes.count else {
+            throw GraphError("backward takes \(outputShapes.count) output gradients, got \(outputGradients.count)")
+        }
+        for (k, (g, s)) in zip(outputGradients, outputShapes).enumerated() {
+            guard g.shape == s.dims else { throw GraphError("output gradient \(k) has shape \(g.shape), the output is \(s.dims)") }
+            g.scalars.withUnsafeBufferPointer { outputGradientBuffers[k].update(from: $0.baseAddress!, count: g.count) }
+        }
+        saved = nil
+        try ComputeThread.shared.run {
+            cdnnl_set_num_threads(Int32(threads))
+            try execute(seedSteps)
+            try execute(backwardSteps[m == .train ? 0 : 1])
+            try execute(inputGradientCopy)
+        }
+    }
+
+    /// d(loss)/d(input) of the last backward, when the plan was built with `inputGradient`.
+    public var inputGradient: Tensor? {
+        inputGradientBuffer.map { Tensor(shape: inputShape.dims, scalars: Array(UnsafeBufferPointer(start: $0, count: inputShape.count))) }
+    }
+
+    /// Forward, loss and backward in one call: `loss` maps the outputs to the loss value and
+    /// d(loss)/d(output) of each. Returns the loss.
+    @discardableResult
+    public func step(_ x: Tensor, loss: ([Tensor]) throws -> (loss: Double, gradients: [Tensor])) throws -> Double {
+        let outputs = try forward(x)
+        let (value, gradients) = try loss(outputs)
+        guard value.isFinite else { throw GraphError("loss is \(value); stopping before the weights are spoiled") }
+        try backward(gradients)
+        return value
+    }
+
+    /// Convenience for a one-output graph and a loss of that output.
+    @discardableResult
+    public func step(_ x: Tensor, loss: (Tensor) throws -> LossValue) throws -> Double {
+        try step(x) { outputs in
+            let l = try loss(outputs[0])
+            return (l.loss, [l.gradient])
+        }
+    }
+
+    /// When set, each step's time is added here by kind (milliseconds), for finding hot spots.
+    public var profile: [String: Double]?
+
+    private func execute(_ steps: [Step]) throws {
+        let stream = Engine.shared.stream
+        for step in steps {
+            let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            switch step {
+            case .call(let p, let args, _):
+                try check(args.withUnsafeBufferPointer { dnnl_primitive_execute(p.handle, stream, Int32($0.count), $0.baseAddress) },
+                          "primitive_execute")
+            case .kernel(_, let body):
+                try check(dnnl_stream_wait(stream), "stream_wait")
+                body()
+            }
+            if profile != nil {
+                try check(dnnl_stream_wait(stream), "stream_wait")
+                let name: String
+                switch step { case .call(_, _, let n): name = n; case .kernel(let n, _): name = n }
+                profile![name, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            }
+        }
+        try check(dnnl_stream_wait(stream), "stream_wait")
+    }
+}

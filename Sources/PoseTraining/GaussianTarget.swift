@@ -1,0 +1,62 @@
+import Foundation
+
+/// The official training target (JointsDataset.generate_target, TARGET_TYPE gaussian): one
+/// heatmap per joint with an unnormalized Gaussian (peak 1) at the joint, and a weight per
+/// joint that says whether the loss looks at it.
+public enum GaussianTarget {
+    /// Heatmaps (joints x height x width, row-major) and target weights.
+    ///
+    /// For each joint: the weight starts as its visibility. The joint maps to the heatmap cell
+    /// mu = int(x / stride + 0.5) (truncating toward zero, as Python's `int`), stride = input
+    /// size / heatmap size per axis. The Gaussian window reaches 3 sigma each way: upper-left
+    /// ul = int(mu - 3 sigma), bottom-right br = int(mu + 3 sigma + 1) (exclusive). When the
+    /// window misses the heatmap entirely (ul >= size or br < 0) the weight becomes 0 and the map
+    /// stays empty. Otherwise, when the weight is above 0.5, the window's part inside the map
+    /// gets exp(-((x - x0)^2 + (y - y0)^2) / (2 sigma^2)) with (x0, y0) the window's center
+    /// cell (size // 2), in float32 as numpy computes it. USE_DIFFERENT_JOINTS_WEIGHT is off.
+    /// - Complexity: O(joints x heatmap area) to clear the maps, plus O(joints x sigma^2).
+    public static func make(joints: [(x: Double, y: Double)], visibility: [Double], imageSize: (width: Int, height: Int),
+                            heatmapSize: (width: Int, height: Int), sigma: Double) -> (target: [Float], weight: [Float]) {
+        let (hw, hh) = (heatmapSize.width, heatmapSize.height)
+        var target = [Float](repeating: 0, count: joints.count * hw * hh)
+        var weight = [Float](repeating: 0, count: joints.count)
+        let stride = (x: Double(imageSize.width) / Double(hw), y: Double(imageSize.height) / Double(hh))
+        let tmp = sigma * 3
+        // The window: numpy's arange(0, 2 * tmp + 1) has ceil(2 * tmp + 1) entries; center size // 2.
+        let size = Int((2 * tmp + 1).rounded(.up))
+        let center = Double(Int((2 * tmp + 1) / 2))
+        let twoSigma2 = Float(2 * sigma * sigma)
+        var window = [Float](repeating: 0, count: size * size)
+        for gy in 0..<size {
+            for gx in 0..<size {
+                let dx = Float(Double(gx) - center), dy = Float(Double(gy) - center)
+                window[gy * size + gx] = Float(exp(Double(-(dx * dx + dy * dy) / twoSigma2)))
+            }
+        }
+        for j in joints.indices {
+            weight[j] = Float(j < visibility.count ? visibility[j] : 0)
+            let px = joints[j].x / stride.x + 0.5, py = joints[j].y / stride.y + 0.5
+            guard px.isFinite, py.isFinite, abs(px) < 1e9, abs(py) < 1e9 else { weight[j] = 0; continue }
+            let mx = Int(px), my = Int(py)  // truncation toward zero, as int()
+            let ul = (x: Int(Double(mx) - tmp), y: Int(Double(my) - tmp))
+            let br = (x: Int(Double(mx) + tmp + 1), y: Int(Double(my) + tmp + 1))
+            if ul.x >= hw || ul.y >= hh || br.x < 0 || br.y < 0 {
+                weight[j] = 0
+                continue
+            }
+            guard weight[j] > 0.5 else { continue }
+            let (x0, x1) = (max(0, ul.x), min(br.x, hw)), (y0, y1) = (max(0, ul.y), min(br.y, hh))
+            let base = j * hw * hh
+            for y in y0..<max(y0, y1) {
+                let gy = y - ul.y
+                guard gy < size else { break }
+                for x in x0..<max(x0, x1) {
+                    let gx = x - ul.x
+                    guard gx < size else { break }
+                    target[base + y * hw + x] = window[gy * size + gx]
+                }
+            }
+        }
+        return (target, weight)
+    }
+}

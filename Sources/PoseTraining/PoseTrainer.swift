@@ -1,0 +1,178 @@
+import DNN
+import Foundation
+import HRNet
+
+/// Trains a pose HRNet as the official recipe does: augmented crops and Gaussian targets from
+/// `PoseTrainingData`, JointsMSELoss (or OHKM) with target weights, Adam (or SGD) whose rate
+/// follows MultiStep at TRAIN.LR_STEP epochs, BN in training mode. Batches are prepared on
+/// worker threads while the network computes.
+///
+/// ```swift
+/// let trainer = try PoseTrainer(config: config, training: TrainingConfig.load(yaml),
+///                               data: data, parameters: model.graph.initialParameters(seed: 0))
+/// for epoch in trainer.epoch..<trainer.training.endEpoch {
+///     let report = try trainer.trainEpoch { step in print(step.loss) }
+/// }
+/// try trainer.save(URL(fileURLWithPath: "run/checkpoint.json"))
+/// ```
+public final class PoseTrainer {
+    public let config: HRNetConfig
+    public let training: TrainingConfig
+    public let data: PoseTrainingData
+    public let plan: TrainingPlan
+    public let optimizer: Optimizer
+    public let schedule: LRSchedule
+    /// The next epoch to train and the optimizer steps taken so far.
+    public private(set) var epoch: Int
+    public private(set) var step = 0
+    /// Decode/augment threads.
+    public var workers = 2
+    let loss: (Tensor, Tensor, Tensor) throws -> LossValue
+    let seed: UInt64
+
+    public struct StepReport: Sendable {
+        public var epoch: Int
+        public var step: Int
+        /// The batch within the epoch, and how many the epoch has.
+        public var batch: Int
+        public var batches: Int
+        public var loss: Double
+        public var learningRate: Float
+    }
+
+    public struct EpochReport: Sendable {
+        public var epoch: Int
+        public var meanLoss: Double
+        public var steps: Int
+        public var seconds: Double
+        public var imagesPerSecond: Double
+        /// False when `shouldStop` ended the epoch early.
+        public var completed: Bool
+    }
+
+    public init(config: HRNetConfig, training: TrainingConfig, data: PoseTrainingData, parameters: consuming [String: Tensor],
+                threads: Int? = nil, seed: UInt64 = 0) throws {
+        guard config.task == .pose, let joints = config.numJoints else {
+            throw PoseTrainingError("\(config.source) is not a pose model (MODEL.NAME pose_hrnet)")
+        }
+        guard joints == data.dataset.keypoints.count else {
+            throw PoseTrainingError("\(config.source) predicts \(joints) keypoints; the data set \(data.dataset.name) has \(data.dataset.keypoints.count)")
+        }
+        let (w, h) = data.augmentation.imageSize
+        guard (w, h) == config.imageSize, data.augmentation.heatmapSize == config.heatmapSize else {
+            throw PoseTrainingError("the augmentation makes \(w)x\(h) crops and \(data.augmentation.heatmapSize) heatmaps; "
+                                    + "\(config.source) takes \(config.imageSize) and gives \(config.heatmapSize)")
+        }
+        guard data.count >= training.batchSize else {
+            throw PoseTrainingError("the data set \(data.dataset.name) has \(data.count) people, fewer than one batch of \(training.batchSize)")
+        }
+        self.config = config
+        self.training = training
+        self.data = data
+        self.seed = seed
+        self.epoch = training.beginEpoch
+        let graph = HRNetModel(config: config).graph
+        plan = try TrainingPlan(graph: graph, parameters: parameters, input: Shape4(training.batchSize, 3, h, w), threads: threads)
+        let lr = Float(training.learningRate)
+        switch training.optimizer {
+        // The official get_optimizer gives Adam the learning rate alone (no weight decay).
+        case .adam: optimizer = Adam(learningRate: lr)
+        case .adamw: optimizer = Adam.adamW(learningRate: lr, weightDecay: Float(training.weightDecay))
+        case .sgd: optimizer = SGD(learningRate: lr, momentum: Float(training.momentum), weightDecay: Float(training.weightDecay),
+                                   nesterov: training.nesterov)
+        }
+        schedule = LRSchedule(.multiStep(milestones: training.lrSteps, gamma: Float(training.lrFactor)))
+        if training.useOHKM {
+            let l = JointsOHKMMSELoss(useTargetWeight: training.useTargetWeight, topK: min(training.ohkmTopK, joints))
+            loss = { try l($0, target: $1, targetWeight: $2) }
+        } else {
+            let l = JointsMSELoss(useTargetWeight: training.useTargetWeight)
+            loss = { try l($0, target: $1, targetWeight: $2) }
+        }
+    }
+
+    /// The learning rate of an epoch (MultiStep over epochs, as the official scheduler).
+    public func learningRate(epoch: Int) -> Float { schedule.learningRate(base: Float(training.learningRate), at: epoch) }
+
+    /// Trains the next epoch. `onStep` hears every step; `shouldStop` is asked before each step
+    /// (Ctrl-C): the epoch then ends early and `epoch` stays, so a resume repeats it.
+    public func trainEpoch(onStep: (StepReport) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> EpochReport {
+        let e = epoch
+        let data = self.data
+        let loader = try DataLoader<TrainingExample>(count: data.count, batchSize: training.batchSize, workers: workers,
+                                                     seed: seed, shuffle: training.shuffle, dropLast: true) { index, _ in
+            try data.example(index: index, epoch: e)
+        }
+        plan.mode = .train
+        optimizer.learningRate = learningRate(epoch: e)
+        let started = DispatchTime.now()
+        let batches = loader.batchesPerEpoch
+        var total = 0.0, steps = 0
+        let iterator = loader.epoch(e)
+        defer { iterator.stop() }
+        while !shouldStop(), let examples = try iterator.nextBatch() {
+            let batch = Self.collate(examples, data: data)
+            let outputs = try plan.forward(batch.input)
+            let value = try loss(outputs[0], batch.target, batch.targetWeight)
+            guard value.loss.isFinite else {
+                throw PoseTrainingError("the loss became \(value.loss) at epoch \(e), step \(step): lower TRAIN.LR")
+            }
+            try plan.backward([value.gradient])
+            optimizer.update(plan.parameters)
+            step += 1
+            steps += 1
+            total += value.loss
+            onStep(StepReport(epoch: e, step: step, batch: steps, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        let completed = steps == batches
+        if completed { epoch += 1 }
+        return EpochReport(epoch: e, meanLoss: steps > 0 ? total / Double(steps) : .nan, steps: steps, seconds: seconds,
+                           imagesPerSecond: Double(steps * training.batchSize) / max(seconds, 1e-9), completed: completed)
+    }
+
+    /// Every weight and BN statistic by its official key, for `PoseEstimator` or export.
+    public var weights: [String: Tensor] { plan.parameters.state() }
+
+    /// Saves the run (weights, optimizer state, epoch, step) atomically to `url` (a JSON with a
+    /// safetensors file beside it).
+    public func save(_ url: URL, metadata: [String: String] = [:]) throws {
+        var meta = metadata
+        meta["config"] = config.source
+        let progress = TrainingProgress(step: step, epoch: epoch, baseLearningRate: Float(training.learningRate), schedule: schedule,
+                                        metadata: meta)
+        try TrainingCheckpoint.save(url, parameters: plan.parameters, optimizer: optimizer, progress: progress)
+    }
+
+    /// Continues a run saved by `save`: weights, optimizer moments, epoch and step.
+    /// - Returns: the saved metadata.
+    @discardableResult
+    public func resume(_ url: URL) throws -> [String: String] {
+        let progress = try TrainingCheckpoint.load(url, parameters: plan.parameters, optimizer: optimizer)
+        epoch = progress.epoch
+        step = progress.step
+        return progress.metadata
+    }
+
+    /// Stacks examples into the batch tensors the loss takes.
+    static func collate(_ examples: [TrainingExample], data: PoseTrainingData) -> PoseBatch {
+        let n = examples.count, joints = data.dataset.keypoints.count
+        let (w, h) = data.augmentation.imageSize, (hw, hh) = data.augmentation.heatmapSize
+        var input = [Float](), target = [Float](), weight = [Float]()
+        input.reserveCapacity(n * 3 * w * h)
+        target.reserveCapacity(n * joints * hw * hh)
+        for e in examples {
+            input += e.input
+            target += e.target
+            weight += e.targetWeight
+        }
+        return PoseBatch(input: Tensor(shape: [n, 3, h, w], scalars: input), target: Tensor(shape: [n, joints, hh, hw], scalars: target),
+                         targetWeight: Tensor(shape: [n, joints, 1], scalars: weight), indices: [])
+    }
+}
+
+/// A training run that cannot start or go on; says why.
+public struct PoseTrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

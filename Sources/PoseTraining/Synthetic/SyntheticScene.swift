@@ -1,0 +1,192 @@
+import Foundation
+import Imaging
+
+/// One person of a synthetic image, in COCO's annotation terms.
+public struct SyntheticPerson: Sendable {
+    /// 17 x (x, y, v): v 2 visible, 1 hidden behind another person or an occluder, 0 not
+    /// labelled (outside the image, or the face of a figure seen from behind; x = y = 0).
+    public var keypoints: [Double]
+    /// x, y, w, h: the figure's extent, clipped to the image.
+    public var bbox: [Double]
+    /// Pixels of the figure's silhouette inside the image (occluded parts included).
+    public var area: Double
+    /// Keypoints with v > 0.
+    public var numKeypoints: Int
+}
+
+/// A procedural image of several figures on a textured background with occluders, and its
+/// ground truth. Everything follows from (seed, index), so any image can be regenerated alone.
+public struct SyntheticScene: Sendable {
+    public var image: Image
+    public var people: [SyntheticPerson]
+    /// What was drawn, back to front (for tests that check the ground truth against it).
+    var shapes: [SyntheticShape] = []
+
+    /// Scene `index` of the set made with `seed`.
+    public static func make(seed: UInt64, index: Int, width: Int, height: Int) -> SyntheticScene {
+        var random = AugmentationRandom(seed: seed, epoch: -7, index: index)
+        var image = background(&random, width: width, height: height)
+        let W = Double(width), H = Double(height)
+
+        // People, far (small) to near (large), so nearer figures cover farther ones.
+        let count = [1, 1, 1, 2, 2, 2, 3, 3, 4, 5][random.int(below: 10)]
+        var heights = (0..<count).map { _ in H * random.uniform(0.3, 1.0) * (count > 3 ? 0.8 : 1) }
+        heights.sort()
+        var figures: [SyntheticFigure] = []
+        for (i, h) in heights.enumerated() {
+            // A figure with at least 4 joints in view (a few tries; else it is left out).
+            for _ in 0..<8 {
+                let pelvis = (x: random.uniform(0.05, 0.95) * W, y: random.uniform(0.3, 0.85) * H + (h - 0.6 * H) * 0.15)
+                let figure = SyntheticFigure.random(&random, height: h, pelvis: pelvis, owner: i)
+                let labelled = figure.joints.indices.filter { !figure.hidden.contains($0) && inside(figure.joints[$0], width, height) }
+                if labelled.count >= 4 { figures.append(figure); break }
+            }
+        }
+        var shapes = figures.flatMap(\.shapes)
+        // Occluders in front of everyone: boxes, poles and balls, often over someone's joint.
+        let occluders = [0, 0, 1, 1, 1, 2, 3][random.int(below: 7)]
+        for _ in 0..<occluders {
+            var at = (x: random.uniform(0, W), y: random.uniform(0, H))
+            if !figures.isEmpty, random.uniform() < 0.7 {
+                let f = figures[random.int(below: figures.count)]
+                let j = f.joints[random.int(below: f.joints.count)]
+                at = (j.x + random.normal() * 0.03 * W, j.y + random.normal() * 0.03 * H)
+            }
+            let color = Color(UInt8(random.int(below: 256)), UInt8(random.int(below: 256)), UInt8(random.int(below: 256)))
+            let size = random.uniform(0.04, 0.16) * min(W, H)
+            switch random.int(below: 3) {
+            case 0:
+                let aspect = random.uniform(0.4, 2.5)
+                shapes.append(SyntheticShape(kind: .box(x0: at.x - size * aspect / 2, y0: at.y - size / aspect / 2,
+                                                        x1: at.x + size * aspect / 2, y1: at.y + size / aspect / 2),
+                                             color: color, owner: -1, outline: true))
+            case 1:
+                let angle = random.uniform(0, .pi), length = size * random.uniform(1.5, 4)
+                let d = (x: cos(angle) * length / 2, y: sin(angle) * length / 2)
+                shapes.append(SyntheticShape(kind: .capsule(a: (at.x - d.x, at.y - d.y), b: (at.x + d.x, at.y + d.y), radius: size * 0.25),
+                                             color: color, owner: -1, outline: true))
+            default:
+                shapes.append(SyntheticShape(kind: .disc(center: at, radius: size * 0.6), color: color, owner: -1, outline: true))
+            }
+        }
+        for shape in shapes { shape.draw(on: &image) }
+
+        // Ground truth from the shapes: a joint is hidden (v 1) when a shape drawn after its
+        // figure and not its own covers it.
+        var people: [SyntheticPerson] = []
+        var start = 0
+        for (i, figure) in figures.enumerated() {
+            let end = start + figure.shapes.count
+            let later = shapes[end...]
+            var keypoints: [Double] = []
+            var labelled = 0
+            for (j, p) in figure.joints.enumerated() {
+                if figure.hidden.contains(j) || !inside(p, width, height) {
+                    keypoints += [0, 0, 0]
+                    continue
+                }
+                let (x, y) = (rounded(p.x), rounded(p.y))
+                let covered = later.contains { $0.owner != i && $0.covers((x, y)) }
+                keypoints += [x, y, covered ? 1 : 2]
+                labelled += 1
+            }
+            let (bbox, area) = extent(figure.shapes, width: width, height: height)
+            people.append(SyntheticPerson(keypoints: keypoints, bbox: bbox, area: area, numKeypoints: labelled))
+            start = end
+        }
+        return SyntheticScene(image: image, people: people, shapes: shapes)
+    }
+
+    static func inside(_ p: (x: Double, y: Double), _ width: Int, _ height: Int) -> Bool {
+        p.x >= 0 && p.y >= 0 && p.x <= Double(width - 1) && p.y <= Double(height - 1)
+    }
+
+    /// Coordinates as written to the JSON (two decimals).
+    static func rounded(_ v: Double) -> Double { (v * 100).rounded() / 100 }
+
+    /// The box around a figure's shapes, clipped to the image, and the silhouette's pixel count
+    /// (pixel centres covered by one of its shapes).
+    static func extent(_ shapes: [SyntheticShape], width: Int, height: Int) -> (bbox: [Double], area: Double) {
+        var (x0, y0, x1, y1) = (Double.infinity, Double.infinity, -Double.infinity, -Double.infinity)
+        for s in shapes {
+            let b = s.bounds
+            (x0, y0, x1, y1) = (min(x0, b.x0), min(y0, b.y0), max(x1, b.x1), max(y1, b.y1))
+        }
+        x0 = max(0, x0); y0 = max(0, y0); x1 = min(Double(width), x1); y1 = min(Double(height), y1)
+        var area = 0
+        if x1 > x0, y1 > y0 {
+            for y in Int(y0.rounded(.down))..<min(height, Int(y1.rounded(.up))) {
+                for x in Int(x0.rounded(.down))..<min(width, Int(x1.rounded(.up))) {
+                    let p = (x: Double(x), y: Double(y))
+                    for s in shapes where s.covers(p) { area += 1; break }
+                }
+            }
+        }
+        let r = { (v: Double) in (v * 100).rounded() / 100 }
+        return ([r(x0), r(y0), r(max(0, x1 - x0)), r(max(0, y1 - y0))], Double(area))
+    }
+
+    /// A textured background: smooth colour fields, stripes, checks or a room (wall and floor),
+    /// with scattered clutter and per-pixel noise.
+    static func background(_ random: inout AugmentationRandom, width: Int, height: Int) -> Image {
+        func color() -> Color { Color(UInt8(random.int(below: 256)), UInt8(random.int(below: 256)), UInt8(random.int(below: 256))) }
+        var image: Image
+        let kind = random.int(below: 4)
+        switch kind {
+        case 0:  // smooth colour field: a coarse random grid, resized bilinearly
+            let gw = 2 + random.int(below: 6), gh = 2 + random.int(below: 5)
+            var grid = [UInt8](repeating: 0, count: gw * gh * 3)
+            for i in grid.indices { grid[i] = UInt8(random.int(below: 256)) }
+            image = (try? Image(width: gw, height: gh, pixels: grid))?.resized(width: width, height: height)
+                ?? Image(width: width, height: height, fill: (128, 128, 128))
+        case 1, 2:  // stripes or checks at a random angle and period
+            let a = color(), b = color()
+            let period = random.uniform(4, 40), angle = random.uniform(0, .pi)
+            let (c, s) = (cos(angle), sin(angle))
+            var pixels = [UInt8](repeating: 0, count: width * height * 3)
+            for y in 0..<height {
+                for x in 0..<width {
+                    let u = (Double(x) * c + Double(y) * s) / period, v = (Double(y) * c - Double(x) * s) / period
+                    let odd = kind == 1 ? Int(u.rounded(.down)) & 1 == 1 : (Int(u.rounded(.down)) + Int(v.rounded(.down))) & 1 == 1
+                    let k = odd ? b : a, i = (y * width + x) * 3
+                    pixels[i] = k.r; pixels[i + 1] = k.g; pixels[i + 2] = k.b
+                }
+            }
+            image = (try? Image(width: width, height: height, pixels: pixels)) ?? Image(width: width, height: height, fill: (a.r, a.g, a.b))
+        default:  // a room: wall above, floor below, shaded toward the horizon
+            let wall = color(), floor = color().darkened(0.7)
+            let horizon = Int(Double(height) * random.uniform(0.35, 0.75))
+            var pixels = [UInt8](repeating: 0, count: width * height * 3)
+            for y in 0..<height {
+                let k = y < horizon ? wall.darkened(0.75 + 0.25 * Double(y) / Double(max(1, horizon)))
+                    : floor.darkened(0.6 + 0.4 * Double(y - horizon) / Double(max(1, height - horizon)))
+                for x in 0..<width { let i = (y * width + x) * 3; pixels[i] = k.r; pixels[i + 1] = k.g; pixels[i + 2] = k.b }
+            }
+            image = (try? Image(width: width, height: height, pixels: pixels)) ?? Image(width: width, height: height, fill: (wall.r, wall.g, wall.b))
+        }
+        // Clutter: muted boxes and discs.
+        for _ in 0..<random.int(below: 6) {
+            let c = color().darkened(random.uniform(0.5, 0.9))
+            let x = random.uniform(0, Double(width)), y = random.uniform(0, Double(height))
+            let s = random.uniform(0.03, 0.2) * Double(min(width, height))
+            if random.uniform() < 0.5 {
+                image.drawRectangle(x: Int(x), y: Int(y), width: Int(s * random.uniform(0.5, 3)), height: Int(s), color: c, filled: true)
+            } else {
+                image.drawCircle(center: (x, y), radius: s / 2, color: c)
+            }
+        }
+        // Sensor-like noise, amplitude 0...24 levels (xorshift per pixel: cheap).
+        let amplitude = random.int(below: 25)
+        if amplitude > 0 {
+            var state = UInt32(truncatingIfNeeded: random.int(below: Int(UInt32.max))) | 1
+            image.pixels.withUnsafeMutableBufferPointer { p in
+                for i in 0..<p.count {
+                    state ^= state << 13; state ^= state >> 17; state ^= state << 5
+                    let n = Int(state % UInt32(2 * amplitude + 1)) - amplitude
+                    p[i] = UInt8(max(0, min(255, Int(p[i]) + n)))
+                }
+            }
+        }
+        return image
+    }
+}

@@ -1,0 +1,75 @@
+import DNN
+import Foundation
+import HRNet
+
+extension BenchCommand {
+    /// `hrnet bench --train`: full training steps (forward in train mode, loss, backward, Adam
+    /// update) on random data of the model's shape, after the warm-up.
+    func runTraining(_ net: HRNetModel, parameters: consuming [String: Tensor]) throws {
+        let base = net.inputShape(batch: batch)
+        let input = Shape4(batch, 3, height ?? base.h, width ?? base.w)
+        if !json { Progress.say("compiling the training plan...") }
+        let start = DispatchTime.now()
+        let trainer = try TrainingPlan(graph: net.graph, parameters: consume parameters, input: input, threads: compute.threads)
+        let compileMs = milliseconds(since: start)
+        let out = trainer.outputShapes[0]
+        var rng = SplitMix64(seed: 1)
+        func random(_ shape: [Int]) -> Tensor {
+            Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in rng.nextUnitFloat() * 2 - 1 })
+        }
+        let x = random(input.dims)
+        let loss: (Tensor) throws -> LossValue
+        switch net.config.task {
+        case .pose:
+            let target = Tensor(shape: out.dims, scalars: random(out.dims).scalars.map { abs($0) })
+            let weight = Tensor(shape: [out.n, out.c, 1], repeating: 1)
+            loss = { try JointsMSELoss()($0, target: target, targetWeight: weight) }
+        default:
+            let labels = (0..<(out.n * out.h * out.w)).map { _ in Int32(rng.next() % UInt64(out.c)) }
+            loss = { try CrossEntropyLoss()($0, labels: labels) }
+        }
+        let adam = Adam(learningRate: 1e-4)
+        var outside: [String: Double] = [:]
+        func step() throws {
+            let outputs = try trainer.forward(x)
+            var t = DispatchTime.now()
+            let l = try loss(outputs[0])
+            outside["loss [swift]", default: 0] += milliseconds(since: t)
+            try trainer.backward([l.gradient])
+            t = DispatchTime.now()
+            adam.update(trainer.parameters)
+            outside["adam [swift]", default: 0] += milliseconds(since: t)
+        }
+        let firstStart = DispatchTime.now()
+        try step()
+        let firstStepMs = milliseconds(since: firstStart)
+        if profile { trainer.profile = [:]; outside = [:] }
+        let times = try Benchmark.time(runs: runs, warmup: warmup, showProgress: !json, step)
+        if profile, var totals = trainer.profile {
+            totals.merge(outside) { $0 + $1 }
+            let all = totals.values.reduce(0, +)
+            for (k, v) in totals.sorted(by: { $0.value > $1.value }) {
+                FileHandle.standardError.write(Data(String(format: "%8.1f ms/step %5.1f%%  %@\n", v / Double(runs + warmup), 100 * v / all, k).utf8))
+            }
+        }
+        let sorted = times.sorted()
+        let median = sorted[sorted.count / 2]
+        let gflop = 3 * trainer.flops / 1e9
+        let result: [(String, Double)] = [
+            ("median_ms", median), ("min_ms", sorted[0]), ("max_ms", sorted[sorted.count - 1]),
+            ("images_per_s", Double(batch) * 1000 / median), ("gflops", gflop * 1000 / median),
+            ("compile_ms", compileMs), ("first_step_ms", firstStepMs), ("arena_mb", Double(trainer.arenaBytes) / 1e6),
+            ("peak_rss_mb", Benchmark.peakRSSMegabytes()),
+        ]
+        if json {
+            let body = result.map { "\"\($0.0)\": \(String(format: "%.3f", $0.1))" }.joined(separator: ", ")
+            print("{\"model\": \"\(net.config.source)\", \"mode\": \"train\", \"batch\": \(batch), \"threads\": \(trainer.threads), \(body)}")
+            return
+        }
+        print("\(net.config.source) training: input \(input), \(trainer.threads) threads, \(runs) steps (forward, loss, backward, Adam)")
+        print(String(format: "  median %.0f ms per step (min %.0f, max %.0f)   %.2f images/s   ~%.0f GFLOP/s (3x forward FLOP)",
+                     median, sorted[0], sorted[sorted.count - 1], Double(batch) * 1000 / median, gflop * 1000 / median))
+        print(String(format: "  compile %.0f ms, first step %.0f ms   arena %.0f MB   peak RSS %.0f MB",
+                     compileMs, firstStepMs, Double(trainer.arenaBytes) / 1e6, Benchmark.peakRSSMegabytes()))
+    }
+}

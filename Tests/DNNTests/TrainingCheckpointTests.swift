@@ -1,0 +1,131 @@
+import XCTest
+import DNN
+import TestSupport
+
+/// Training checkpoints: exact resume, crash safety (a save killed at any point leaves the
+/// previous checkpoint loadable), clear errors for damaged files.
+final class TrainingCheckpointTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func graph() -> Graph {
+        let g = Graph()
+        let x = g.input(channels: 3)
+        let y = g.relu(g.batchNorm(g.conv(x, key: "conv1", outChannels: 8, kernel: 3), key: "bn1"))
+        g.outputs = [g.conv(y, key: "head", outChannels: 2, kernel: 1, bias: true)]
+        return g
+    }
+
+    func train(_ t: TrainingPlan, _ o: Optimizer, steps: Range<Int>) throws {
+        for k in steps {
+            try t.step(randomTensor([2, 3, 6, 6], seed: UInt64(k))) { try MSELoss()($0, target: randomTensor([2, 2, 6, 6], seed: 100 + UInt64(k))) }
+            o.update(t.parameters)
+        }
+    }
+
+    func testResumeIsExact() throws {
+        let g = graph()
+        let params = g.randomParameters(seed: 1)
+        let url = dir.appendingPathComponent("run.json")
+        let a = try TrainingPlan(graph: g, parameters: params, input: Shape4(2, 3, 6, 6), threads: 1)
+        let adamA = Adam(learningRate: 0.01)
+        a.parameters.freeze(prefixes: ["head.bias"])
+        try train(a, adamA, steps: 0..<2)
+        var rng = SplitMix64(seed: 9)
+        _ = rng.next()
+        let progress = TrainingProgress(step: 2, epoch: 1, rngPosition: rng.position, baseLearningRate: 0.01,
+                                        schedule: LRSchedule(.multiStep(milestones: [170, 200], gamma: 0.1)), metadata: ["config": "test"])
+        try TrainingCheckpoint.save(url, parameters: a.parameters, optimizer: adamA, progress: progress)
+        try train(a, adamA, steps: 2..<4)
+
+        let b = try TrainingPlan(graph: g, parameters: params, input: Shape4(2, 3, 6, 6), threads: 1)
+        let adamB = Adam(learningRate: 0.01)
+        let restored = try TrainingCheckpoint.load(url, parameters: b.parameters, optimizer: adamB)
+        XCTAssertEqual(restored, progress)
+        XCTAssertEqual(b.parameters.batchesTracked, 2)
+        XCTAssertEqual(b.parameters.entries.filter(\.frozen).map(\.key), ["head.bias"])
+        var resumed = SplitMix64(seed: restored.rngPosition)
+        XCTAssertEqual(resumed.next(), rng.next())
+        try train(b, adamB, steps: 2..<4)
+        // Same operations on the same values: bit-identical.
+        XCTAssertEqual(a.parameters.state(), b.parameters.state())
+        XCTAssertEqual(b.parameters.batchesTracked, 4)
+    }
+
+    func testKilledSaveLeavesThePreviousCheckpoint() throws {
+        let g = graph()
+        let url = dir.appendingPathComponent("run.json")
+        let t = try TrainingPlan(graph: g, parameters: g.randomParameters(seed: 2), input: Shape4(2, 3, 6, 6), threads: 1)
+        let sgd = SGD(learningRate: 0.1, momentum: 0.9)
+        try train(t, sgd, steps: 0..<2)
+        try TrainingCheckpoint.save(url, parameters: t.parameters, optimizer: sgd, progress: TrainingProgress(step: 2, baseLearningRate: 0.1))
+        let saved = t.parameters.state()
+        try train(t, sgd, steps: 2..<3)
+        XCTAssertNotEqual(t.parameters.state(), saved)
+        for crash in [TrainingCheckpoint.CrashPoint.whileWritingTensors, .beforeCommit, .whileWritingManifest] {
+            XCTAssertThrowsError(try TrainingCheckpoint.save(url, parameters: t.parameters, optimizer: sgd,
+                                                             progress: TrainingProgress(step: 3, baseLearningRate: 0.1),
+                                                             simulatingCrashAt: crash))
+            let fresh = try TrainingPlan(graph: g, parameters: g.randomParameters(seed: 5), input: Shape4(2, 3, 6, 6), threads: 1)
+            let progress = try TrainingCheckpoint.load(url, parameters: fresh.parameters, optimizer: SGD(learningRate: 0.1, momentum: 0.9))
+            XCTAssertEqual(progress.step, 2, "after a crash \(crash)")
+            XCTAssertEqual(fresh.parameters.state(), saved, "after a crash \(crash)")
+        }
+        // The next good save commits and sweeps the leftovers of the killed ones.
+        try TrainingCheckpoint.save(url, parameters: t.parameters, optimizer: sgd, progress: TrainingProgress(step: 3, baseLearningRate: 0.1))
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        XCTAssertEqual(files.count, 2, "\(files)")
+        XCTAssertTrue(files[0] == "run.json" || files[1] == "run.json")
+        let fresh = try TrainingPlan(graph: g, parameters: g.randomParameters(seed: 5), input: Shape4(2, 3, 6, 6), threads: 1)
+        XCTAssertEqual(try TrainingCheckpoint.load(url, parameters: fresh.parameters, optimizer: SGD(learningRate: 0.1, momentum: 0.9)).step, 3)
+        XCTAssertEqual(fresh.parameters.state(), t.parameters.state())
+    }
+
+    func testDamagedCheckpointsAreClearErrors() throws {
+        let g = graph()
+        let url = dir.appendingPathComponent("run.json")
+        let t = try TrainingPlan(graph: g, parameters: g.randomParameters(seed: 3), input: Shape4(2, 3, 6, 6), threads: 1)
+        let adam = Adam()
+        try train(t, adam, steps: 0..<1)
+        try TrainingCheckpoint.save(url, parameters: t.parameters, optimizer: adam, progress: TrainingProgress(step: 1, baseLearningRate: 1e-3))
+        func loadError() -> String {
+            do { _ = try TrainingCheckpoint.load(url, parameters: t.parameters, optimizer: Adam()); return "no error" } catch { return "\(error)" }
+        }
+        // Resuming with another optimizer kind.
+        XCTAssertThrowsError(try TrainingCheckpoint.load(url, parameters: t.parameters, optimizer: SGD(learningRate: 0.1))) {
+            XCTAssertTrue("\($0)".contains("optimizer adam"), "\($0)")
+        }
+        let tensors = try FileManager.default.contentsOfDirectory(atPath: dir.path).first { $0.hasSuffix(".safetensors") }!
+        let tensorsURL = dir.appendingPathComponent(tensors)
+        let bytes = try Data(contentsOf: tensorsURL)
+        try bytes.prefix(bytes.count - 100).write(to: tensorsURL)
+        XCTAssertTrue(loadError().contains(tensors) && loadError().contains("truncated"), loadError())
+        try FileManager.default.removeItem(at: tensorsURL)
+        XCTAssertTrue(loadError().contains("no such file"), loadError())
+        try Data("{\"format\": 3".utf8).write(to: url)
+        XCTAssertTrue(loadError().contains("run.json") && loadError().contains("not a training checkpoint"), loadError())
+        // A checkpoint of another model.
+        let other = Graph()
+        other.outputs = [other.conv(other.input(channels: 3), key: "c", outChannels: 2, kernel: 1)]
+        let o = try TrainingPlan(graph: other, parameters: other.randomParameters(), input: Shape4(1, 3, 4, 4), threads: 1)
+        try TrainingCheckpoint.save(url, parameters: o.parameters, optimizer: adam, progress: TrainingProgress(baseLearningRate: 1))
+        XCTAssertTrue(loadError().contains("does not fit the model"), loadError())
+    }
+
+    func testExportRefusesToOverwrite() throws {
+        let g = graph()
+        let t = try TrainingPlan(graph: g, parameters: g.randomParameters(seed: 4), input: Shape4(2, 3, 6, 6), threads: 1)
+        let url = dir.appendingPathComponent("w.safetensors")
+        try TrainingCheckpoint.exportWeights(t.parameters, to: url)
+        XCTAssertThrowsError(try TrainingCheckpoint.exportWeights(t.parameters, to: url)) { XCTAssertTrue("\($0)".contains("--force")) }
+        try TrainingCheckpoint.exportWeights(t.parameters, to: url, overwrite: true)
+        let loaded = try Checkpoint.load(url)
+        XCTAssertEqual(loaded["bn1.num_batches_tracked"]?.dtype, .int64)
+        XCTAssertEqual(try Checkpoint.loadFloat(url), t.parameters.state())
+    }
+}

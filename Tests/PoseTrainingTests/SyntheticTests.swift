@@ -1,0 +1,175 @@
+import XCTest
+import Datasets
+import Imaging
+import Pose
+@testable import PoseTraining
+import TestSupport
+
+/// The synthetic keypoint data set: written files load back through the COCO readers with
+/// consistent boxes, keypoints and visibility; generation is deterministic; bad output folders
+/// are refused.
+final class SyntheticTests: XCTestCase {
+    var dir: URL!
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("synth-\(UUID().uuidString)")
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func testWrittenSetLoadsBackConsistently() throws {
+        var options = SyntheticKeypointSet.Options(images: 6)
+        (options.seed, options.width, options.height, options.threads) = (4, 160, 120, 2)
+        var reported: [Int] = []
+        let summary = try SyntheticKeypointSet.write(to: dir, options: options) { reported.append($0) }
+        XCTAssertEqual(reported.last, 6)
+        XCTAssertEqual(summary.trainImages, 5)   // round(6 x 0.2) = 1 val image
+        XCTAssertEqual(summary.valImages, 1)
+        var people = 0
+        for (split, ids) in [("train", 1...5), ("val", 6...6)] {
+            let file = dir.appendingPathComponent("annotations/person_keypoints_\(split).json")
+            let truth = try COCOGroundTruth.load(file)
+            XCTAssertEqual(truth.imageIDs, Array(ids))
+            XCTAssertEqual(truth.keypointNames[1], KeypointSet.coco.names)
+            for id in ids {
+                let info = try XCTUnwrap(truth.images[id])
+                let image = try Image.load(dir.appendingPathComponent("images/\(split)/\(info.fileName)"))
+                XCTAssertEqual([image.width, image.height], [160, 120])
+                XCTAssertEqual([info.width, info.height], [160, 120])
+            }
+            for a in truth.annotations {
+                people += 1
+                let (x, y, w, h) = (a.bbox[0], a.bbox[1], a.bbox[2], a.bbox[3])
+                XCTAssert(x >= 0 && y >= 0 && x + w <= 160.01 && y + h <= 120.01 && w > 0 && h > 0, "bbox \(a.bbox)")
+                XCTAssert(a.area > 0 && a.area <= (w + 1) * (h + 1), "area \(a.area) vs bbox \(a.bbox)")
+                XCTAssertEqual(a.keypoints.count, 51)
+                var labelled = 0
+                for j in 0..<17 {
+                    let (kx, ky, v) = (a.keypoints[3 * j], a.keypoints[3 * j + 1], a.keypoints[3 * j + 2])
+                    XCTAssert([0, 1, 2].contains(v))
+                    if v == 0 { XCTAssertEqual([kx, ky], [0, 0]); continue }
+                    labelled += 1
+                    // Every labelled joint lies in the image and in its person's box.
+                    XCTAssert(kx >= x - 0.01 && kx <= x + w + 0.01 && ky >= y - 0.01 && ky <= y + h + 0.01,
+                              "joint \(j) (\(kx), \(ky)) outside bbox \(a.bbox)")
+                }
+                XCTAssertEqual(a.numKeypoints, labelled)
+                XCTAssertGreaterThanOrEqual(labelled, 4)
+            }
+            // The training loader takes the split as it is (no keypoint outside, no missing file).
+            let set = try KeypointDataset.coco(annotations: file, images: dir.appendingPathComponent("images/\(split)"), aspectRatio: 0.75)
+            XCTAssertEqual(set.count, truth.annotations.count)
+            let data = try PoseTrainingData(dataset: set, augmentation: .coco(width: 48, height: 64), seed: 1)
+            let batch = try data.batch(Array(0..<min(4, set.count)), epoch: 0)
+            XCTAssertGreaterThan(batch.targetWeight.scalars.reduce(0, +), 0)
+        }
+        XCTAssertEqual(people, summary.people)
+
+        // The same seed gives the same images; a folder with files is refused without force.
+        let again = dir.appendingPathComponent("again")
+        _ = try SyntheticKeypointSet.write(to: again, options: options)
+        for id in 1...5 {
+            let name = "images/train/\(SyntheticKeypointSet.fileName(id: id))"
+            XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent(name)), try Data(contentsOf: again.appendingPathComponent(name)))
+        }
+        XCTAssertThrowsError(try SyntheticKeypointSet.write(to: again, options: options)) { error in
+            XCTAssertTrue("\(error)".contains("not empty"), "\(error)")
+        }
+        options.force = true
+        XCTAssertNoThrow(try SyntheticKeypointSet.write(to: again, options: options))
+    }
+
+    /// Over many scenes: several people per image, every visibility flag, scenes that differ.
+    func testScenesVaryAndUseEveryVisibilityFlag() {
+        var flags = [0: 0, 1: 0, 2: 0], multi = 0, total = 0
+        var first: [UInt8]?
+        for index in 0..<40 {
+            let scene = SyntheticScene.make(seed: 11, index: index, width: 128, height: 96)
+            if index == 0 { first = scene.image.pixels } else { XCTAssertNotEqual(scene.image.pixels, first) }
+            if scene.people.count > 1 { multi += 1 }
+            for p in scene.people {
+                total += 1
+                for j in 0..<17 { flags[Int(p.keypoints[3 * j + 2]), default: 0] += 1 }
+            }
+        }
+        XCTAssertGreaterThan(multi, 10)
+        XCTAssertGreaterThan(total, 60)
+        XCTAssertGreaterThan(flags[0]!, 20)
+        XCTAssertGreaterThan(flags[1]!, 20)
+        XCTAssertGreaterThan(flags[2]!, 500)
+        // Deterministic per (seed, index).
+        XCTAssertEqual(SyntheticScene.make(seed: 11, index: 3, width: 128, height: 96).image,
+                       SyntheticScene.make(seed: 11, index: 3, width: 128, height: 96).image)
+    }
+
+    /// Visibility flags against a painted owner map: each scene's shapes are painted in order
+    /// with their owner's id (pixel centres they cover); a visible joint's pixel shows its own
+    /// person, a hidden one's shows someone or something else.
+    func testVisibilityAgreesWithAPaintedOwnerMap() {
+        var agree = 0, total = 0, hidden = 0
+        for index in 0..<25 {
+            let scene = SyntheticScene.make(seed: 5, index: index, width: 128, height: 96)
+            var owner = [Int](repeating: -2, count: 128 * 96)
+            for shape in scene.shapes {
+                let b = shape.bounds
+                let (ya, yb) = (max(0, Int(b.y0.rounded(.down))), min(96, Int(b.y1.rounded(.up)) + 1))
+                let (xa, xb) = (max(0, Int(b.x0.rounded(.down))), min(128, Int(b.x1.rounded(.up)) + 1))
+                guard ya < yb, xa < xb else { continue }
+                for y in ya..<yb {
+                    for x in xa..<xb where shape.covers((Double(x), Double(y))) {
+                        owner[y * 128 + x] = shape.owner
+                    }
+                }
+            }
+            for (i, p) in scene.people.enumerated() {
+                for j in 0..<17 where p.keypoints[3 * j + 2] > 0 {
+                    let x = Int(p.keypoints[3 * j].rounded()), y = Int(p.keypoints[3 * j + 1].rounded())
+                    let shown = owner[y * 128 + x]
+                    let visible = p.keypoints[3 * j + 2] == 2
+                    total += 1
+                    hidden += visible ? 0 : 1
+                    if visible == (shown == i) { agree += 1 }
+                }
+            }
+        }
+        // Joints right at a shape's edge can fall either way once moved to the nearest pixel.
+        XCTAssertGreaterThan(hidden, 10)
+        XCTAssertGreaterThan(Double(agree) / Double(total), 0.97, "\(agree) of \(total)")
+    }
+
+    func testShapesCoverWhatTheyPaint() {
+        let occluder = SyntheticShape(kind: .box(x0: 10, y0: 10, x1: 20, y1: 20), color: .red, owner: -1)
+        XCTAssertTrue(occluder.covers((15, 15)))
+        XCTAssertFalse(occluder.covers((25, 15)))
+        let limb = SyntheticShape(kind: .capsule(a: (0, 0), b: (10, 0), radius: 2), color: .red, owner: 0)
+        XCTAssertTrue(limb.covers((12, 0)))
+        XCTAssertFalse(limb.covers((5, 2.5)))
+        var image = Image(width: 30, height: 30, fill: (0, 0, 0))
+        occluder.draw(on: &image)
+        limb.draw(on: &image)
+        for y in 0..<30 { for x in 0..<30 {
+            let painted = image.pixel(x: x, y: y)!.0 > 0  // anti-aliased rims are partly painted
+            let covered = occluder.covers((Double(x), Double(y))) || limb.covers((Double(x), Double(y)))
+            if covered { XCTAssertTrue(painted, "(\(x), \(y)) covered but not painted") }
+        } }
+    }
+
+    func testUnwritableOutputIsAClearError() throws {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let file = dir.appendingPathComponent("plain-file")
+        try Data("x".utf8).write(to: file)
+        // A path below a regular file cannot be created.
+        XCTAssertThrowsError(try SyntheticKeypointSet.write(to: file.appendingPathComponent("out"), options: .init(images: 2))) { error in
+            XCTAssertTrue("\(error)".contains("cannot create the folder"), "\(error)")
+        }
+        XCTAssertThrowsError(try SyntheticKeypointSet.write(to: file, options: .init(images: 2))) { error in
+            XCTAssertTrue("\(error)".contains("not a folder"), "\(error)")
+        }
+        // A read-only folder (meaningless for root, which may write anywhere).
+        if geteuid() != 0 {
+            let locked = dir.appendingPathComponent("locked")
+            try FileManager.default.createDirectory(at: locked, withIntermediateDirectories: true)
+            try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: locked.path)
+            defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: locked.path) }
+            XCTAssertThrowsError(try SyntheticKeypointSet.write(to: locked, options: .init(images: 2)))
+        }
+    }
+}
