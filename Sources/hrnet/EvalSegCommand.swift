@@ -10,12 +10,12 @@ struct EvalSegCommand: ParsableCommand {
         commandName: "eval-seg",
         abstract: "Evaluate a segmentation model on a labelled data set: confusion matrix, IoU per class, mIoU, accuracies.",
         discussion: """
-        --data is a Cityscapes folder (leftImg8bit/, gtFine/ *_labelIds.png), a PASCAL-Context
-        folder (JPEGImages/, SegmentationClassContext/, ImageSets/SegmentationContext/<split>.txt)
-        or your own data (classes.txt, images/<split>/, labels/<split>/ with class ids, 255 =
-        ignore; `hrnet synth-seg` writes one). The layout is found from the folders. Predictions
-        follow the official test procedure (see `hrnet segment --help`); metrics are the official
-        ones: IoU = TP / max(1, TP + FP + FN) per class, mIoU the mean over all classes, pixel
+        --data is a Cityscapes folder (leftImg8bit/, gtFine/ *_labelIds.png), a PASCAL-Context \
+        folder (JPEGImages/, SegmentationClassContext/, ImageSets/SegmentationContext/<split>.txt) \
+        or your own data (classes.txt, images/<split>/, labels/<split>/ with class ids, 255 = \
+        ignore; `hrnet synth-seg` writes one). The layout is found from the folders. Predictions \
+        follow the official test procedure (see `hrnet segment --help`); metrics are the official \
+        ones: IoU = TP / max(1, TP + FP + FN) per class, mIoU the mean over all classes, pixel \
         accuracy, and mean of per-class accuracies, over pixels not labelled ignore.
         """
     )
