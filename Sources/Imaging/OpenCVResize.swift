@@ -141,3 +141,31 @@ extension Image {
                      pixels: OpenCVResize.linear(pixels, channels: 3, width: width, height: height, toWidth: ow, toHeight: oh))
     }
 }
+
+extension OpenCVResize {
+    /// `cv2.resize(src, (width, height), interpolation=cv2.INTER_NEAREST)` for one-channel 8-bit
+    /// maps (the official training resizes label maps this way): output column x reads source
+    /// column `min(floor(x * (1 / (dst / src))), src - 1)` (OpenCV resizeNN), rows alike.
+    public static func nearest(_ src: [UInt8], width w: Int, height h: Int, toWidth ow: Int, toHeight oh: Int) -> [UInt8] {
+        precondition(src.count == w * h && ow > 0 && oh > 0, "OpenCVResize.nearest: sizes do not match the samples")
+        if ow == w && oh == h { return src }
+        let fx = 1.0 / (Double(ow) / Double(w)), fy = 1.0 / (Double(oh) / Double(h))
+        let xs = (0..<ow).map { min(Int((Double($0) * fx).rounded(.down)), w - 1) }
+        var out = [UInt8](repeating: 0, count: ow * oh)
+        for y in 0..<oh {
+            let sy = min(Int((Double(y) * fy).rounded(.down)), h - 1)
+            for x in 0..<ow { out[y * ow + x] = src[sy * w + xs[x]] }
+        }
+        return out
+    }
+}
+
+extension GrayImage {
+    /// `cv2.resize(map, (width, height), interpolation=cv2.INTER_NEAREST)`: label maps keep
+    /// their class ids. Sizes below 1 are raised to 1.
+    public func resizedNearestCV(width newWidth: Int, height newHeight: Int) -> GrayImage {
+        let ow = max(1, newWidth), oh = max(1, newHeight)
+        return GrayImage(uncheckedWidth: ow, height: oh,
+                         pixels: OpenCVResize.nearest(pixels, width: width, height: height, toWidth: ow, toHeight: oh))
+    }
+}

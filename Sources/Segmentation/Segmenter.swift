@@ -70,11 +70,20 @@ public final class Segmenter {
     /// Seconds spent compiling plans, and how many were compiled.
     public private(set) var compileSeconds = 0.0
     public private(set) var compiledPlans = 0
+    /// Seconds inside network runs (`Plan.run`), the rest of `segment` being pre/post-processing.
+    public private(set) var networkSeconds = 0.0
+
+    /// The largest scaled image accepted (its scores alone take classes x 4 bytes a pixel).
+    public static let maxScaledPixels = 64 * 1024 * 1024
 
     private let graph: Graph
     private let alignCorners: Bool
     private let parameters: [String: Tensor]
     private var plans: [Shape4: Plan] = [:]
+    /// Input shapes by last use, oldest first; at most `maxCachedPlans` plans are kept, so a
+    /// folder of photos of many sizes does not hold one set of packed weights per size.
+    private var recent: [Shape4] = []
+    public var maxCachedPlans = 4
 
     /// - Parameter parameters: the model's weights by checkpoint key (see `HRNetModel.loadWeights`).
     public init(model: HRNetModel, parameters: [String: Tensor], options: Options? = nil, threads: Int? = nil,
@@ -107,7 +116,13 @@ public final class Segmenter {
 
     private func plan(batch: Int, height: Int, width: Int) throws -> Plan {
         let shape = Shape4(batch, 3, height, width)
+        recent.removeAll { $0 == shape }
+        recent.append(shape)
         if let p = plans[shape] { return p }
+        while plans.count >= max(1, maxCachedPlans), let oldest = recent.first(where: { plans[$0] != nil }) {
+            plans[oldest] = nil
+            recent.removeAll { $0 == oldest }
+        }
         let start = DispatchTime.now()
         let p = try Plan(graph: graph, parameters: parameters, input: shape, threads: threads, options: planOptions)
         compileSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
@@ -132,7 +147,9 @@ public final class Segmenter {
             }
         }
         let plan = try plan(batch: flip ? 2 : 1, height: height, width: width)
+        let start = DispatchTime.now()
         let out = try plan.run(Tensor(shape: [flip ? 2 : 1, 3, height, width], scalars: batch))[0].scalars
+        networkSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         guard flip else { return out }
         let n = classes * plane
         var y = [Float](repeating: 0, count: n)
@@ -154,6 +171,10 @@ public final class Segmenter {
         let pad = (0..<3).map { Float(-Double(options.mean[$0]) / Double(options.std[$0])) }
         for scale in options.scales {
             let (sh, sw) = scaledSize(height: height, width: width, baseSize: options.baseSize, scale: scale)
+            guard sh * sw <= Self.maxScaledPixels else {
+                throw SegmentationError("scale \(scale) of a \(width) x \(height) image with base size \(options.baseSize) gives "
+                                        + "\(sw) x \(sh), above the limit of \(Self.maxScaledPixels) pixels; lower --scales or --base-size")
+            }
             let scaled = OpenCVResize.linear(x, planes: 3, width: width, height: height, toWidth: sw, toHeight: sh)
             let layout = WindowLayout(height: sh, width: sw, crop: options.crop, policy: options.policy, scale: scale)
             let (ch, cw) = (layout.canvasHeight, layout.canvasWidth)

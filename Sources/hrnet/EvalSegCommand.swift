@@ -10,12 +10,12 @@ struct EvalSegCommand: ParsableCommand {
         commandName: "eval-seg",
         abstract: "Evaluate a segmentation model on a labelled data set: confusion matrix, IoU per class, mIoU, accuracies.",
         discussion: """
-        --data is a Cityscapes folder (leftImg8bit/, gtFine/ *_labelIds.png), a PASCAL-Context
-        folder (JPEGImages/, SegmentationClassContext/, ImageSets/SegmentationContext/<split>.txt)
-        or your own data (classes.txt, images/<split>/, labels/<split>/ with class ids, 255 =
-        ignore; `hrnet synth-seg` writes one). The layout is found from the folders. Predictions
-        follow the official test procedure (see `hrnet segment --help`); metrics are the official
-        ones: IoU = TP / max(1, TP + FP + FN) per class, mIoU the mean over all classes, pixel
+        --data is a Cityscapes folder (leftImg8bit/, gtFine/ *_labelIds.png), a PASCAL-Context \
+        folder (JPEGImages/, SegmentationClassContext/, ImageSets/SegmentationContext/<split>.txt) \
+        or your own data (classes.txt, images/<split>/, labels/<split>/ with class ids, 255 = \
+        ignore; `hrnet synth-seg` writes one). The layout is found from the folders. Predictions \
+        follow the official test procedure (see `hrnet segment --help`); metrics are the official \
+        ones: IoU = TP / max(1, TP + FP + FN) per class, mIoU the mean over all classes, pixel \
         accuracy, and mean of per-class accuracies, over pixels not labelled ignore.
         """
     )
@@ -86,6 +86,13 @@ struct EvalSegCommand: ParsableCommand {
         print(String(format: "mIoU %.2f  pixel accuracy %.2f  mean accuracy %.2f  (%d images, %d labelled pixels, %.1f s)",
                      100 * matrix.meanIoU, 100 * matrix.pixelAccuracy, 100 * matrix.meanAccuracy, count,
                      truth.reduce(0, +), progress.elapsedSeconds))
+        if classes <= 12 {
+            print("confusion matrix (rows: truth, columns: prediction):")
+            for r in 0..<classes {
+                print(names[r].padding(toLength: width, withPad: " ", startingAt: 0)
+                      + (0..<classes).map { String(format: " %9d", matrix[r, $0]) }.joined())
+            }
+        }
         let present = truth.filter { $0 > 0 }.count
         if present < classes {
             print(String(format: "(mIoU counts the %d classes absent from these labels as 0, as the official code; over the %d present: %.2f)",

@@ -63,13 +63,13 @@ struct SegmentCommand: ParsableCommand {
         commandName: "segment",
         abstract: "Semantic segmentation of images with an HRNetV2 (seg_hrnet) model.",
         discussion: """
-        Runs the official test procedure: each scale resizes the image so its long side is
-        TEST.BASE_SIZE x scale (OpenCV bilinear), images larger than the window (TEST.IMAGE_SIZE)
-        run in sliding windows, logits are upsampled to the input, optionally averaged with the
-        mirrored image, exp'd, resized to the image and summed over scales; the arg-max is the
-        class. With --out DIR, writes for each image <name>.labels.png (8-bit class ids: train
-        ids, or Cityscapes label ids with --label-ids), <name>.color.png (the data set's palette)
-        and with --overlay <name>.overlay.jpg (the colours blended over the photo). Without
+        Runs the official test procedure: each scale resizes the image so its long side is \
+        TEST.BASE_SIZE x scale (OpenCV bilinear), images larger than the window (TEST.IMAGE_SIZE) \
+        run in sliding windows, logits are upsampled to the input, optionally averaged with the \
+        mirrored image, exp'd, resized to the image and summed over scales; the arg-max is the \
+        class. With --out DIR, writes for each image <name>.labels.png (8-bit class ids: train \
+        ids, or Cityscapes label ids with --label-ids), <name>.color.png (the data set's palette) \
+        and with --overlay <name>.overlay.jpg (the colours blended over the photo). Without \
         --out, prints each image's class areas.
         """
     )
@@ -154,9 +154,10 @@ struct SegmentCommand: ParsableCommand {
         }
         progress.finish()
         let total = progress.elapsedSeconds
-        print(String(format: "%d images in %.2f s: %.2f s/image; segmentation %.2f s (%d plan compiles %.2f s)",
-                     files.count, total, total / Double(max(1, files.count)), networkSeconds,
-                     segmenter.compiledPlans, segmenter.compileSeconds))
+        print(String(format: "%d images in %.2f s: %.2f s/image; segmentation %.2f s (network runs %.2f s, %d plan compiles %.2f s, pre/post-processing %.2f s)",
+                     files.count, total, total / Double(max(1, files.count)), networkSeconds, segmenter.networkSeconds,
+                     segmenter.compiledPlans, segmenter.compileSeconds,
+                     networkSeconds - segmenter.networkSeconds - segmenter.compileSeconds))
         if let outDir { print("outputs: \(outDir.path)") }
     }
 

@@ -7,10 +7,10 @@ struct SynthSegCommand: ParsableCommand {
         commandName: "synth-seg",
         abstract: "Write a procedural synthetic segmentation data set (no download needed).",
         discussion: """
-        Textured backgrounds with discs, boxes, triangles, thin wires and rings (class 0 is the
-        background; --classes takes the first N of background, disc, box, triangle, wire, ring).
-        Written in the folder layout that `hrnet eval-seg --data` reads: classes.txt,
-        images/{train,val}/NNNNN.png and labels/{train,val}/NNNNN.png (8-bit class ids).
+        Textured backgrounds with discs, boxes, triangles, thin wires and rings (class 0 is the \
+        background; --classes takes the first N of background, disc, box, triangle, wire, ring). \
+        Written in the folder layout that `hrnet eval-seg --data` reads: classes.txt, \
+        images/{train,val}/NNNNN.png and labels/{train,val}/NNNNN.png (8-bit class ids). \
         The same seed gives the same files.
         """
     )

@@ -38,6 +38,17 @@ final class OpenCVResizeTests: XCTestCase {
         XCTAssertEqual(source.resizedLinearCV(width: s.w, height: s.h), source)
     }
 
+    /// INTER_NEAREST on a one-channel map (how label maps are resized): tolerance 0 (an index rule).
+    func testNearestOnLabelMapsMatchesOpenCVExactly() throws {
+        let (s, list) = try cases()
+        let rgb = [UInt8](try Data(contentsOf: Self.url("source.rgb")))
+        let gray = try GrayImage(width: s.w, height: s.h, pixels: stride(from: 0, to: rgb.count, by: 3).map { rgb[$0] })
+        for c in list {
+            let expected = [UInt8](try Data(contentsOf: Self.url(c.name + ".nearest.gray")))
+            XCTAssertEqual(gray.resizedNearestCV(width: c.w, height: c.h).pixels, expected, c.name)
+        }
+    }
+
     /// Float planes: tolerance 1e-5 absolute on values of magnitude <= 2.7. The weights and the
     /// order of the two products are OpenCV's; only its SIMD's fused multiply-adds may round
     /// the last bit differently (float ulp at 2.7 is 2.4e-7).

@@ -89,6 +89,18 @@ final class PipelineTests: XCTestCase {
         XCTAssertTrue(scaledSize(height: 375, width: 500, baseSize: 520, scale: 1.25) == (488, 650))
     }
 
+    /// Plans are compiled once per input shape and at most `maxCachedPlans` are kept.
+    func testPlanCacheIsBounded() throws {
+        let (model, parameters) = try SegFixtures.model("tiny_seg")
+        let segmenter = try Segmenter(model: model, parameters: parameters,
+                                      options: .init(scales: [1], flip: false, baseSize: 32, crop: (64, 64), policy: .cityscapes), threads: 1)
+        segmenter.maxCachedPlans = 2
+        // Shapes A, B, A (cached), C (evicts B, the least recently used), A (still cached), B (again).
+        let sizes = [(32, 40), (40, 32), (32, 40), (24, 32), (32, 40), (40, 32)]
+        for (w, h) in sizes { _ = try segmenter.segment(Image(width: w, height: h, fill: (90, 120, 30))) }
+        XCTAssertEqual(segmenter.compiledPlans, 4)
+    }
+
     func testBadOptionsAndModels() throws {
         let (model, parameters) = try SegFixtures.model("tiny_seg")
         var o = Segmenter.Options(config: model.config)
@@ -97,6 +109,11 @@ final class PipelineTests: XCTestCase {
         o = Segmenter.Options(config: model.config)
         o.crop = (1, 10)
         XCTAssertThrowsError(try Segmenter(model: model, parameters: parameters, options: o)) { XCTAssertTrue("\($0)".contains("crop")) }
+        o = Segmenter.Options(config: model.config)
+        o.scales = [16]
+        o.baseSize = 100_000
+        let huge = try Segmenter(model: model, parameters: parameters, options: o)
+        XCTAssertThrowsError(try huge.segment(try photo())) { XCTAssertTrue("\($0)".contains("above the limit"), "\($0)") }
         let pose = HRNetModel(config: try HRNetConfig.load(Fixtures.url("hrnet/tiny_pose.yaml")))
         XCTAssertThrowsError(try Segmenter(model: pose, parameters: [:])) { XCTAssertTrue("\($0)".contains("seg_hrnet")) }
     }

@@ -23,8 +23,11 @@ public struct SegmentationSample: Sendable {
 /// - `pascalContext`: the common PNG-label layout `JPEGImages/<id>.jpg`,
 ///   `SegmentationClassContext/<id>.png` (0 background, 1...59 the classes),
 ///   `ImageSets/SegmentationContext/<split>.txt` (ids; all labels when absent). With 59 classes
-///   background is ignored and value k is class k-1 (the official `reduce_zero_label`); with 60,
-///   values are kept and class 0 is background.
+///   background is ignored and value k is class k-1 (the official `reduce_zero_label` /
+///   pytorch-v1.1 `label_transform`); with 60, values are kept and class 0 is background.
+///   Evaluation runs on the original image, as pytorch-v1.1's `testval` split (the HRNet-OCR
+///   branch's PASCAL-Context testval first resizes the short side to 520 for its OCR models;
+///   that extra step is not reproduced).
 /// - `folder` (users' own data): `classes.txt` (one class per line: `name` or `name R G B`;
 ///   `#` comments), `images/<split>/<stem>.jpg|png` and `labels/<split>/<stem>.png` holding
 ///   class ids (255 ignore).

@@ -21,12 +21,16 @@ public enum SyntheticSegmentation {
         var pixels = [Float](repeating: 0, count: n * 3)
         var labels = [UInt8](repeating: 0, count: n)
 
-        // Background: a gradient between two muted colours, with fine noise.
+        // Background: a gradient between two muted colours under a soft wavy texture (two
+        // crossed sinusoids of random period), so smoothness alone does not tell the classes apart.
         let c0 = (0..<3).map { _ in uniform(40, 160) }, c1 = (0..<3).map { _ in uniform(40, 160) }
         let angle = uniform(0, 2 * .pi)
+        let (k1, k2) = (uniform(0.05, 0.3), uniform(0.05, 0.3)), (p1, p2) = (uniform(0, 6.3), uniform(0, 6.3))
+        let amplitude = uniform(5, 25)
         for y in 0..<height { for x in 0..<width {
             let t = (cos(angle) * Float(x) / Float(width) + sin(angle) * Float(y) / Float(height) + 1) / 2
-            for c in 0..<3 { pixels[(y * width + x) * 3 + c] = c0[c] * (1 - t) + c1[c] * t }
+            let wave = amplitude * sin(k1 * Float(x) + p1) * sin(k2 * Float(y) + p2)
+            for c in 0..<3 { pixels[(y * width + x) * 3 + c] = c0[c] * (1 - t) + c1[c] * t + wave }
         }}
 
         // Objects, painted in order (later ones occlude earlier ones).

@@ -6,7 +6,8 @@
 Writes source.rgb (a seeded 37x53 RGB image: noise over gradients and hard edges, uint8 HWC),
 source.f32 (the same image as float32 HWC, normalized like the official segmentation input so
 values are negative and positive), and for each case in cases.json the uint8 result `<name>.rgb`
-and the float32 result `<name>.f32` (HWC, little-endian). Cases cover upscales, downscales,
+and the float32 result `<name>.f32` (HWC, little-endian), and INTER_NEAREST on the first
+channel (a one-channel map, as label maps are resized) `<name>.nearest.gray`. Cases cover upscales, downscales,
 the exact 2x reduction, odd ratios and one-axis resizes. Seeded: re-running changes no bytes.
 """
 import json
@@ -39,6 +40,8 @@ def main():
     for name, ow, oh in CASES:
         cv2.resize(img, (ow, oh), interpolation=cv2.INTER_LINEAR).tofile(os.path.join(HERE, name + '.rgb'))
         cv2.resize(f, (ow, oh), interpolation=cv2.INTER_LINEAR).astype('<f4').tofile(os.path.join(HERE, name + '.f32'))
+        gray = np.ascontiguousarray(img[:, :, 0])
+        cv2.resize(gray, (ow, oh), interpolation=cv2.INTER_NEAREST).tofile(os.path.join(HERE, name + '.nearest.gray'))
         cases.append({'name': name, 'width': ow, 'height': oh})
     with open(os.path.join(HERE, 'cases.json'), 'w') as fh:
         json.dump({'opencv': cv2.__version__, 'source': {'width': W, 'height': H}, 'cases': cases}, fh, indent=1)
