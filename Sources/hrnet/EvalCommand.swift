@@ -94,7 +94,7 @@ struct EvalCommand: ParsableCommand {
         options.batchSize = batch
         options.threads = compute.threads
         options.softNMS = softNMS
-        options.plan = compute.planOptions
+        options.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
         // The data set's keypoint names give the flip pairs (COCO's own names: COCO's set).
         var keypoints: KeypointSet?
         if let names = truth.keypointNames[1], names.count == net.config.numJoints {

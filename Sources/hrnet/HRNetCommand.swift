@@ -5,6 +5,6 @@ struct HRNetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hrnet",
         abstract: "HRNet (High-Resolution Network) on the CPU: official configs and checkpoints, same numbers.",
-        subcommands: [RunCommand.self, InfoCommand.self, ConvertCommand.self, PoseCommand.self, EvalCommand.self, BenchCommand.self, COCOEvalCommand.self]
+        subcommands: [RunCommand.self, InfoCommand.self, ConvertCommand.self, PoseCommand.self, EvalCommand.self, BenchCommand.self, COCOEvalCommand.self, QuantizeCommand.self]
     )
 }
