@@ -52,9 +52,15 @@ struct BenchCommand: ParsableCommand {
         say("measuring this machine's fp32 peak")
         let peak = try Benchmark.peakGFLOPs(threads: compute.threads)
 
+        var options = try compute.planOptions(weights: model.weights, graph: net.graph, calibrateIfMissing: true)
+        if compute.precision == .int8 && options.int8 == nil {
+            say("calibrating int8 on 4 random inputs (the weights carry no calibration table)")
+            if !json { warn("int8 ranges from random inputs: the timing holds, the outputs mean nothing") }
+            options.int8 = try randomCalibration(net, parameters: parameters)
+        }
         say("compiling")
         let start = DispatchTime.now()
-        let plan = try net.compile(parameters: consume parameters, batch: batch, height: height, width: width, threads: compute.threads, options: compute.planOptions)
+        let plan = try net.compile(parameters: consume parameters, batch: batch, height: height, width: width, threads: compute.threads, options: options)
         try plan.execute()
         let firstCall = milliseconds(since: start)
 
@@ -79,6 +85,22 @@ struct BenchCommand: ParsableCommand {
         print(String(format: "  %.0f GFLOP/s = %.0f%% of this machine's measured fp32 peak %.0f GFLOP/s",
                      gflop * 1000 / median, 100 * gflop * 1000 / median / peak, peak))
         print(String(format: "  first call (compile + run) %.0f ms   peak RSS %.0f MB", firstCall, Benchmark.peakRSSMegabytes()))
+    }
+}
+
+extension BenchCommand {
+    /// A calibration table from random inputs, uniform in [-2, 2] like normalized pixels, for timing only.
+    func randomCalibration(_ net: HRNetModel, parameters: [String: Tensor]) throws -> QuantizationTable {
+        let s = net.inputShape(batch: 1)
+        let input = Shape4(1, 3, height ?? s.h, width ?? s.w)
+        let calibrator = try Calibrator(graph: net.graph, parameters: parameters, input: input, threads: compute.threads)
+        var rng = SplitMix64(seed: 11)
+        for _ in 0..<4 {
+            var x = Tensor(zeros: input.dims)
+            for i in 0..<x.count { x.scalars[i] = rng.nextUnitFloat() * 4 - 2 }
+            try calibrator.observe(x)
+        }
+        return try calibrator.table()
     }
 }
 

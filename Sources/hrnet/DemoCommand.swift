@@ -60,7 +60,7 @@ struct DemoCommand: ParsableCommand {
         let truth = try COCOGroundTruth.load(dataDir.appendingPathComponent("annotations/person_keypoints_val.json"))
         var estimatorOptions = PoseEstimator.Options(flipTest: true)
         estimatorOptions.threads = compute.threads
-        estimatorOptions.plan = compute.planOptions
+        estimatorOptions.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
         let estimator = try PoseEstimator(config: net.config, parameters: parameters, options: estimatorOptions)
         let evaluation = COCOPoseEvaluation(truth: truth, imageDirectory: dataDir.appendingPathComponent("images/val"))
         let progress = Progress("demo", total: truth.imageIDs.count)

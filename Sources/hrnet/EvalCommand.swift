@@ -92,7 +92,7 @@ struct EvalCommand: ParsableCommand {
         options.batchSize = batch
         options.threads = compute.threads
         options.softNMS = softNMS
-        options.plan = compute.planOptions
+        options.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
         var evaluation = COCOPoseEvaluation(truth: truth, imageDirectory: imageDir, detections: detections)
         evaluation.groupCrops = 4 * batch
         // The data set's keypoint names give the flip pairs (COCO's own names: COCO's set).

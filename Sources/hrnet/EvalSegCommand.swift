@@ -63,7 +63,7 @@ struct EvalSegCommand: ParsableCommand {
         let (net, parameters, _) = try model.load(requireWeights: true)
         let options = try test.options(for: config)
         let segmenter = try Segmenter(model: net, parameters: parameters, options: options, threads: compute.threads,
-                                      planOptions: compute.planOptions)
+                                      planOptions: try compute.planOptions(weights: model.weights, graph: net.graph))
         let count = min(dataset.count, limit ?? dataset.count)
         Progress.say("eval-seg: \(count) images of \(dataset.root.path) (\(dataset.layout.rawValue), \(split)); \(options.summary)")
         var matrix = ConfusionMatrix(classes: classes)

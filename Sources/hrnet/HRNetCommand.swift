@@ -6,6 +6,7 @@ struct HRNetCommand: ParsableCommand {
         commandName: "hrnet",
         abstract: "HRNet (High-Resolution Network) on the CPU: official configs and checkpoints, same numbers.",
         subcommands: [RunCommand.self, InfoCommand.self, ConvertCommand.self, PoseCommand.self, EvalCommand.self, TrainCommand.self,
-                      SynthCommand.self, DemoCommand.self, SegmentCommand.self, EvalSegCommand.self, SynthSegCommand.self, BenchCommand.self, COCOEvalCommand.self]
+                      SynthCommand.self, DemoCommand.self, SegmentCommand.self, EvalSegCommand.self, SynthSegCommand.self, BenchCommand.self,
+                      COCOEvalCommand.self, QuantizeCommand.self]
     )
 }

@@ -63,13 +63,15 @@ struct ComputeOptions: ParsableArguments {
     var convolution: Convolution = .auto
 
     enum Precision: String, ExpressibleByArgument, CaseIterable {
-        case fp32, bf16
+        case fp32, bf16, int8
     }
-    @Option(help: ArgumentHelp("Arithmetic: fp32, or bf16 activations and weights with fp32 accumulation (AVX512-BF16 CPUs).",
-                               valueName: "fp32|bf16"))
+    @Option(help: ArgumentHelp("Arithmetic: fp32; bf16 activations and weights with fp32 accumulation (AVX512-BF16 CPUs); "
+                               + "or int8 convolutions (VNNI), calibrated: needs --weights W.int8.safetensors made by `hrnet quantize`.",
+                               valueName: "fp32|bf16|int8"))
     var precision: Precision = .fp32
 
-    var planOptions: Plan.Options {
+    /// Plan options without the int8 table (fp32 plans for int8).
+    private var baseOptions: Plan.Options {
         var o: Plan.Options
         switch convolution {
         case .auto: o = Plan.Options()
@@ -78,6 +80,31 @@ struct ComputeOptions: ParsableArguments {
         }
         o.bf16 = precision == .bf16
         return o
+    }
+
+    /// Plan options for the chosen precision. int8 reads the calibration table stored in the
+    /// weights file (safetensors metadata, written by `hrnet quantize`) and checks it fits `graph`.
+    /// With `calibrateIfMissing`, int8 without a table gives options without one (the caller calibrates).
+    func planOptions(weights: String?, graph: Graph, calibrateIfMissing: Bool = false) throws -> Plan.Options {
+        var o = baseOptions
+        guard precision == .int8 else { return o }
+        guard let table = try calibrationTable(weights: weights, graph: graph) else {
+            if calibrateIfMissing { return o }
+            throw ValidationError("--precision int8 needs --weights W.int8.safetensors carrying a calibration table; "
+                                  + "make one with `hrnet quantize --weights W --calib DIR --out W.int8.safetensors`"
+                                  + (weights.map { " (\($0) has none)" } ?? ""))
+        }
+        o.int8 = table
+        return o
+    }
+
+    /// The int8 calibration table stored in `weights`, checked against `graph`; nil when the file has none.
+    func calibrationTable(weights: String?, graph: Graph) throws -> QuantizationTable? {
+        guard let weights else { return nil }
+        let url = URL(fileURLWithPath: weights)
+        guard url.pathExtension.lowercased() == "safetensors", let table = try QuantizationTable.load(safetensors: url) else { return nil }
+        try table.check(against: graph, source: url.lastPathComponent)
+        return table
     }
 
     func validate() throws {

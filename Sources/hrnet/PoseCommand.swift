@@ -91,7 +91,7 @@ struct PoseCommand: ParsableCommand {
         options.nmsThreshold = oksThreshold < 1 ? oksThreshold : nil
         options.threads = compute.threads
         options.softNMS = softNMS
-        options.plan = compute.planOptions
+        options.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
         let keypointSet = try keypoints.map { try KeypointSet.load(URL(fileURLWithPath: $0)) }
         let estimator = try PoseEstimator(config: net.config, parameters: parameters, keypoints: keypointSet, options: options)
 

@@ -80,8 +80,9 @@ struct RunCommand: ParsableCommand {
             warn("using a random input batch of shape \(x.shape)")
         }
         let compileStart = DispatchTime.now()
+        let options = try compute.planOptions(weights: model.weights, graph: net.graph)
         let plan = try Plan(graph: net.graph, parameters: consume parameters, input: Shape4(x.shape)!, threads: compute.threads,
-                            options: compute.planOptions)
+                            options: options)
         let compileMs = milliseconds(since: compileStart)
         var times: [Double] = []
         var y: [Tensor] = []

@@ -130,7 +130,7 @@ struct SegmentCommand: ParsableCommand {
         let (net, parameters, _) = try model.load(requireWeights: true)
         let options = try test.options(for: config)
         let segmenter = try Segmenter(model: net, parameters: parameters, options: options, threads: compute.threads,
-                                      planOptions: compute.planOptions)
+                                      planOptions: try compute.planOptions(weights: model.weights, graph: net.graph))
         Progress.say("segment: \(files.count) images; \(options.summary)")
         let progress = Progress("segment", total: files.count)
         var networkSeconds = 0.0

@@ -41,10 +41,17 @@ public final class Plan {
         /// Activations and weights in bf16 with fp32 accumulation (needs AVX512-BF16); inputs,
         /// outputs and biases stay fp32. Winograd does not apply.
         public var bf16 = false
-        public init(winograd: Bool = true, winogradMinimumPixels: Int = 192, bf16: Bool = false) {
+        /// Convolutions in int8 (u8/s8 activations, s8 weights with one scale per output
+        /// channel, VNNI), with activation scales from this calibration table (see
+        /// `Calibrator`). The convolutions that read the network input or write its outputs
+        /// stay fp32, and so does every value a non-convolution step reads (see `Int8Layout`).
+        /// Excludes `bf16`; Winograd does not apply to the int8 convolutions.
+        public var int8: QuantizationTable?
+        public init(winograd: Bool = true, winogradMinimumPixels: Int = 192, bf16: Bool = false, int8: QuantizationTable? = nil) {
             self.winograd = winograd
             self.winogradMinimumPixels = winogradMinimumPixels
             self.bf16 = bf16
+            self.int8 = int8
         }
         /// Direct convolution only: the exact fp32 sums, for peak measurements and checks.
         public static let direct = Options(winograd: false)
@@ -54,8 +61,14 @@ public final class Plan {
     /// - Parameter threads: oneDNN and kernel threads; all cores when nil.
     /// - Parameter parameters: by checkpoint key; taken over tensor by tensor while weights are
     ///   packed, so a caller that hands over its only copy does not hold two copies at the peak.
-    public init(graph: Graph, parameters: consuming [String: Tensor], input: Shape4, threads: Int? = nil,
-                options: Options = Options()) throws {
+    public convenience init(graph: Graph, parameters: consuming [String: Tensor], input: Shape4, threads: Int? = nil,
+                            options: Options = Options()) throws {
+        try self.init(graph: graph, parameters: parameters, input: input, threads: threads, options: options, observer: nil)
+    }
+
+    /// With an `observer`, the plan records the largest |x| of the observer's values as it runs (calibration).
+    init(graph: Graph, parameters: consuming [String: Tensor], input: Shape4, threads: Int?, options: Options,
+         observer: RangeObserver?) throws {
         self.inputShape = input
         self.threads = max(1, threads ?? Threads.available)
         let shapes = try graph.inferShapes(input: input)
@@ -66,7 +79,7 @@ public final class Plan {
             guard t.shape == spec.shape else { throw GraphError("parameter \(spec.key) has shape \(t.shape), the model needs \(spec.shape)") }
         }
 
-        var builder = try Builder(graph: graph, shapes: shapes, input: input, options: options)
+        var builder = try Builder(graph: graph, shapes: shapes, input: input, options: options, observer: observer)
         self.arenaBytes = builder.arenaBytes
 
         self.inputBuffer = Plan.allocate(input.count * 4)

@@ -87,6 +87,13 @@ extension Plan.Builder {
         let cols = Kernels.ResizeAxis(inSize: xs.w, outSize: ys.w, mode: r.mode)
         let planes = xs.n * ((xs.c + block - 1) / block)
         let (d, s, b, blk, e) = (pointer(out), pointer(x), base.map { UnsafeRawPointer(pointer($0)) }, block, element)
+        if int8 != nil {
+            steps.append(.kernel {
+                Kernels.resizeNHWC(dst: d, src: s, base: b, batch: xs.n, channels: xs.c, inH: xs.h, inW: xs.w, rows: rows, cols: cols,
+                                   relu: relu, threads: threads)
+            })
+            return
+        }
         steps.append(.kernel {
             Kernels.resize(e, dst: d, src: s, base: b, planes: planes, inH: xs.h, inW: xs.w, rows: rows, cols: cols,
                            block: blk, relu: relu, threads: threads)

@@ -29,11 +29,17 @@ extension Plan {
         var scratchpads: [(step: Int, desc: dnnl_memory_desc_t)] = []
         /// (step name, oneDNN implementation) of every primitive, for diagnostics.
         var implementations: [(String, String)] = []
+        /// With `options.int8`: the int8 convolutions and how values are stored (all NHWC).
+        let int8: Int8Layout?
+        /// Calibration: records the largest |x| of chosen values as the plan runs.
+        let observer: RangeObserver?
 
-        init(graph: Graph, shapes: [Shape4], input: Shape4, options: Plan.Options) throws {
+        init(graph: Graph, shapes: [Shape4], input: Shape4, options: Plan.Options, observer: RangeObserver? = nil) throws {
             self.options = options
             self.element = options.bf16 ? .bf16 : .f32
+            self.observer = observer
             if options.bf16 && !hasNativeBF16 { throw GraphError("bf16 needs a CPU with AVX512-BF16; this one has none (use fp32)") }
+            if options.bf16 && options.int8 != nil { throw GraphError("int8 and bf16 exclude each other (give one precision)") }
             self.graph = graph
             self.shapes = shapes
             self.ops = graph.fuse()
@@ -41,6 +47,11 @@ extension Plan {
             inputValue = first.output
             inputMemory = try Memory(try MemoryDesc.plain(input.dims), pointer: nil)
             desc[inputValue] = inputMemory.desc
+            var int8: Int8Layout?
+            if let table = options.int8 {
+                int8 = try Int8Layout(ops: ops, graph: graph, inputValue: first.output, table: table, firstFreeID: graph.nodes.count + 1)
+            }
+            self.int8 = int8
 
             // Ops read the input through a blocked copy, except convolutions over a few channels
             // (an image), which oneDNN's kernels read straight from NCHW.
@@ -49,14 +60,14 @@ extension Plan {
             var onlyConvolutionsReadInput = true
             for op in ops where op.inputs.contains(inputValue) {
                 if case .conv = op.kind, op.inputs[0] == inputValue {} else { onlyConvolutionsReadInput = false }
-                if case .conv = op.kind, op.inputs[0] == inputValue, input.c <= Self.plainInputChannels, !options.bf16 { continue }
+                if case .conv = op.kind, op.inputs[0] == inputValue, input.c <= Self.plainInputChannels, !options.bf16, int8 == nil { continue }
                 readsInput = true
             }
             if readsInput {
                 blockedInput = blockedInputID
                 // A bf16 image (few channels) stays NCHW: oneDNN's bf16 kernels read it that way.
                 desc[blockedInputID] = options.bf16 && input.c <= Self.plainInputChannels && onlyConvolutionsReadInput
-                    ? try MemoryDesc.plain(input.dims, element) : try MemoryDesc.blocked(input, element)
+                    ? try MemoryDesc.plain(input.dims, element) : try Self.activation(input, element, int8: int8, value: nil)
             }
 
             // Output descriptors.
@@ -65,15 +76,16 @@ extension Plan {
                 switch op.kind {
                 case .linear: desc[op.output] = try MemoryDesc.plain([s.n, s.c], element)
                 case .relu, .add: desc[op.output] = desc[Self.source(op.inputs[0], inputValue, blockedInput)]!
-                default: desc[op.output] = try MemoryDesc.blocked(s, element)
+                default: desc[op.output] = try Self.activation(s, element, int8: int8, value: op.output)
                 }
+                if let copy = int8?.copies[op.output] { desc[copy.id] = try MemoryDesc.make(s.dims, dnnl_nhwc, type: copy.q.type) }
             }
 
             // Lifetimes: the last step that reads each value; outputs live to the end.
             var lastUse: [Int: Int] = [:]
             for (k, op) in ops.enumerated() {
                 lastUse[op.output] = max(lastUse[op.output] ?? k, k)
-                for v in op.inputs { lastUse[v] = k }
+                for v in Self.reads(op, int8) { lastUse[v] = k }
             }
             for v in graph.outputs { lastUse[v.id] = Int.max }
 
@@ -97,7 +109,8 @@ extension Plan {
                 default: break
                 }
                 if let d = donor { planner.share(out, with: d) } else { planner.allocate(out, bytes: bytes) }
-                for v in Set(op.inputs) where lastUse[v] == k && v != donor && v != inputValue { planner.release(v) }
+                if let copy = int8?.copies[out] { planner.allocate(copy.id, bytes: MemoryDesc.size(desc[copy.id]!)) }
+                for v in Self.reads(op, int8) where lastUse[v] == k && v != donor && v != inputValue { planner.release(v) }
                 if lastUse[out] == k { planner.release(out) }
             }
             self.copyResidual = copyResidual
@@ -118,6 +131,20 @@ extension Plan {
 
         /// Up to this many input channels a convolution reads the plain NCHW input directly.
         static let plainInputChannels = 4
+
+        /// The layout of an activation: blocked (nChw16c) in fp32 and bf16 plans; NHWC, as
+        /// integers where `int8` stores `value` so, in int8 plans.
+        static func activation(_ s: Shape4, _ element: Element, int8: Int8Layout?, value: Int?) throws -> dnnl_memory_desc_t {
+            guard let int8 else { return try MemoryDesc.blocked(s, element) }
+            return try MemoryDesc.make(s.dims, dnnl_nhwc, type: value.flatMap { int8.stored[$0]?.type } ?? dnnl_f32)
+        }
+
+        /// The values a step reads: its inputs, and for an int8 convolution the integer copy of its input.
+        static func reads(_ op: FusedOp, _ int8: Int8Layout?) -> Set<Int> {
+            var values = Set(op.inputs)
+            if let int8, int8.convs.contains(op.output), let copy = int8.copies[op.inputs[0]] { values.insert(copy.id) }
+            return values
+        }
 
         /// The value an op reads for `v`: the blocked input copy stands in for the input.
         static func source(_ v: Int, _ input: Int, _ blocked: Int?) -> Int {
@@ -151,12 +178,16 @@ extension Plan {
         /// Emits every step; packs weights into `plan`-owned memory.
         mutating func emit(parameters p: inout [String: Tensor], threads: Int, plan: Plan) throws {
             if let b = blockedInput { try reorder(from: inputMemory, to: memory[b]!) }
+            observe(inputValue, threads: threads)
             for op in ops.dropFirst() {
+                defer { observe(op.output, threads: threads) }
                 let out = op.output
                 let s = shapes[out]
                 let ins = op.inputs.map(source)
                 switch op.kind {
                 case .input: break
+                case .conv(let node, let bn, let postOps) where int8?.convs.contains(out) == true:
+                    try emitInt8Conv(node: node, batchNorm: bn, postOps: postOps, op: op, p: &p, plan: plan)
                 case .conv(let node, let bn, let postOps):
                     if copyResidual.contains(out) { try reorder(from: memory[op.inputs[1]]!, to: memory[out]!) }
                     try emitConv(node: node, batchNorm: bn, postOps: postOps, x: op.inputs[0], src: ins[0], out: out, p: &p, plan: plan)
@@ -176,7 +207,9 @@ extension Plan {
                     guard case .batchNorm(let b) = graph.nodes[node].op else { fatalError("affine without batch norm") }
                     let (scale, shift) = Self.batchNormAffine(&p, b)
                     let (d, x, e) = (pointer(out), pointer(ins[0]), element)
-                    let blocks = (s.c + block - 1) / block, planes = s.n * blocks, pixels = s.h * s.w, blk = block
+                    // NHWC (int8 plans) is the blocked layout with one block of all C channels.
+                    let blk = int8 == nil ? block : s.c
+                    let blocks = (s.c + blk - 1) / blk, planes = s.n * blocks, pixels = s.h * s.w
                     steps.append(.kernel {
                         Kernels.affine(e, dst: d, src: x, scale: scale, shift: shift, planes: planes, blocks: blocks,
                                        pixels: pixels, block: blk, relu: relu, threads: threads)
@@ -201,6 +234,7 @@ extension Plan {
                 case .linear(let node):
                     try emitLinear(node: node, x: ins[0], out: out, p: &p, plan: plan)
                 }
+                if let copy = int8?.copies[out] { try reorder(from: memory[out]!, to: memory[copy.id]!, scale: 1 / copy.q.scale) }
             }
             try shareScratchpad(plan: plan)
             for v in graph.outputs {
