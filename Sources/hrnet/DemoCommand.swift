@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import DNN
 import Foundation
 import HRNet
 import Imaging
@@ -38,6 +39,18 @@ struct DemoCommand: ParsableCommand {
         if images < 1 || images > 10_000 { throw ValidationError("--images must be 1...10000") }
     }
 
+    /// The model's config, weights and plan options; only COCO-keypoint pose models qualify.
+    func loadModel() throws -> (HRNetConfig, [String: Tensor], Plan.Options) {
+        let config = try model.loadConfig()
+        let joints = config.numJoints ?? 0
+        guard joints == KeypointSet.coco.count else {
+            throw ValidationError("the demo needs a pose model with COCO's 17 keypoints; \(config.source) is not one")
+        }
+        let loaded = try model.load(requireWeights: true)
+        let options = try compute.planOptions(weights: model.weights, graph: loaded.model.graph)
+        return (config, loaded.parameters, options)
+    }
+
     func run() throws {
         let outDir = URL(fileURLWithPath: out, isDirectory: true)
         let dataDir = outDir.appendingPathComponent("data"), pictures = outDir.appendingPathComponent("pictures")
@@ -45,10 +58,7 @@ struct DemoCommand: ParsableCommand {
         if FileManager.default.fileExists(atPath: results.path), !force {
             throw ValidationError("\(outDir.path) holds a previous demo; pass --force to replace it")
         }
-        let (net, parameters, _) = try model.load(requireWeights: true)
-        guard net.config.task == .pose, net.config.numJoints == KeypointSet.coco.count else {
-            throw ValidationError("the demo needs a pose model with COCO's 17 keypoints; \(net.config.source) is not one")
-        }
+        let (config, parameters, planOptions) = try loadModel()
 
         var options = SyntheticKeypointSet.Options(images: max(images, 2))
         options.seed = seed
@@ -60,8 +70,8 @@ struct DemoCommand: ParsableCommand {
         let truth = try COCOGroundTruth.load(dataDir.appendingPathComponent("annotations/person_keypoints_val.json"))
         var estimatorOptions = PoseEstimator.Options(flipTest: true)
         estimatorOptions.threads = compute.threads
-        estimatorOptions.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
-        let estimator = try PoseEstimator(config: net.config, parameters: parameters, options: estimatorOptions)
+        estimatorOptions.plan = planOptions
+        let estimator = try PoseEstimator(config: config, parameters: parameters, options: estimatorOptions)
         let evaluation = COCOPoseEvaluation(truth: truth, imageDirectory: dataDir.appendingPathComponent("images/val"))
         let progress = Progress("demo", total: truth.imageIDs.count)
         let result = try evaluation.run(estimator) { done, people in progress.advance(done - progress.done, note: "\(people) people") }
