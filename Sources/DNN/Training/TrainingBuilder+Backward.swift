@@ -90,6 +90,8 @@ extension TrainingPlan.Builder {
         let wdims = weightDims(c, step)
         let oc = shapes[y].c
         let hint = forwardDescs[s]![0]
+        // Backward runs the forward's algorithm; direct where oneDNN has no Winograd kernel for a pass.
+        var algorithm = algorithms[s] ?? dnnl_convolution_direct
         let key = "\(c.key).weight"
         let stored = try storedMemory(key, gradient: true)
         var src = desc[x]!, diffDst = desc[y]!
@@ -100,7 +102,7 @@ extension TrainingPlan.Builder {
             var diffWeights = layout
             var cd = dnnl_convolution_desc_t()
             try withUnsafeMutablePointer(to: &diffBias) { bp in
-                try check(dnnl_dilated_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &src, &diffWeights,
+                try check(dnnl_dilated_convolution_backward_weights_desc_init(&cd, algorithm, &src, &diffWeights,
                                                                               c.hasBias ? bp : nil, &diffDst, geometry.strides,
                                                                               geometry.dilates, geometry.padL, geometry.padR),
                           "convolution \(c.key) backward weights")
@@ -112,6 +114,10 @@ extension TrainingPlan.Builder {
         // else into the staging buffer, reordered after.
         var dw = stored
         var wpd = try weightsDesc(stored.desc)
+        if wpd == nil, algorithm == dnnl_convolution_winograd, try weightsDesc(try MemoryDesc.any(wdims)) == nil {
+            algorithm = dnnl_convolution_direct
+            wpd = try weightsDesc(stored.desc)
+        }
         if wpd == nil {
             guard let any = try weightsDesc(try MemoryDesc.any(wdims)) ?? weightsDesc(try MemoryDesc.any(wdims), allowReference: true) else {
                 throw GraphError("convolution \(c.key): oneDNN has no backward-weights kernel")
@@ -127,13 +133,14 @@ extension TrainingPlan.Builder {
         if dw !== stored { try reorder(from: dw, to: stored, .backward, name: "unpack \(c.key).weight gradient") }
 
         guard schedule.needsGradient[x] else { return }
+        algorithm = algorithms[s] ?? dnnl_convolution_direct
         var diffSrc = desc[x]!
         let packed = packedWeights[key]!
         /// Backward data reading `layout`; nil where only the reference kernel would do.
         func dataDesc(_ layout: dnnl_memory_desc_t, allowReference: Bool = false) throws -> PrimitiveDesc? {
             var weights = layout
             var dd = dnnl_convolution_desc_t()
-            try check(dnnl_dilated_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
+            try check(dnnl_dilated_convolution_backward_data_desc_init(&dd, algorithm, &diffSrc, &weights, &diffDst,
                                                                        geometry.strides, geometry.dilates, geometry.padL, geometry.padR),
                       "convolution \(c.key) backward data")
             guard let pd = try? primitiveDesc(&dd, hint: hint, "convolution \(c.key) backward data") else { return nil }
@@ -141,6 +148,10 @@ extension TrainingPlan.Builder {
         }
         var weights = packed
         var dpd = try dataDesc(packed.desc)
+        if dpd == nil, algorithm == dnnl_convolution_winograd {
+            algorithm = dnnl_convolution_direct
+            dpd = try dataDesc(packed.desc)
+        }
         if dpd == nil {
             // Backward data wants another weight layout (transposed blocks): packed just before
             // use into the shared staging buffer rather than keeping a second copy of every weight.

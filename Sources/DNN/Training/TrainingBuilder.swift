@@ -15,6 +15,9 @@ extension TrainingPlan {
         /// Set once the convolution layouts are known (`convolutionLayouts`).
         var store: ParameterStore!
         let threads: Int
+        let options: TrainingPlan.Options
+        /// The convolution algorithm of each convolution step (forward and both backward).
+        var algorithms: [Int: dnnl_alg_kind_t] = [:]
         let block = Engine.shared.channelBlock
         let inputValue: Int
         let inputGradient: Bool
@@ -48,8 +51,9 @@ extension TrainingPlan {
         func gradientID(_ v: Int) -> Int { N + v }
         func tempID(_ s: Int) -> Int { 2 * N + s }
 
-        init(graph: Graph, shapes: [Shape4], input: Shape4, inputGradient: Bool, threads: Int) throws {
+        init(graph: Graph, shapes: [Shape4], input: Shape4, inputGradient: Bool, threads: Int, options: TrainingPlan.Options) throws {
             self.graph = graph
+            self.options = options
             self.shapes = shapes
             self.threads = threads
             self.inputGradient = inputGradient
