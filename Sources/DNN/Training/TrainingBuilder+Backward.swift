@@ -22,15 +22,26 @@ extension TrainingPlan.Builder {
             let gx = pointer(try gradient(x)), gy = pointer(try gradient(y)), out = pointer(try activation(y))
             let count = MemoryDesc.size(desc[y]!) / 4
             kernel(.backward, "relu") { TrainingKernels.reluBackward(gx: gx, gy: gy, y: out, count: count, accumulate: !first, threads: threads) }
-        case .add:
+        case .add(let relu):
+            // One pass: g = relu ? (y > 0 ? gy : 0) : gy, written or added to each input's gradient
+            // (in place where an input's gradient took over the output's buffer).
             let gy = pointer(try gradient(y))
+            let mask: UnsafeMutablePointer<Float>? = relu ? pointer(try activation(y)) : nil
             let count = MemoryDesc.size(desc[y]!) / 4
+            var targets: [TrainingKernels.GradientTarget] = []
             for x in step.inputs where needs[x] {
                 let first = !started.contains(x)
                 started.insert(x)
                 let gx = pointer(try gradient(x))
-                if first && gx == gy { continue }  // took over the output's gradient buffer
-                kernel(.backward, "add") { TrainingKernels.accumulate(gx, gy, count: count, copy: first, threads: threads) }
+                targets.append(TrainingKernels.GradientTarget(pointer: gx, accumulate: !first))
+            }
+            // Nothing to do when the only target is the output's own buffer and no ReLU masks it.
+            if !relu, targets.count == 1, targets[0].pointer == gy, !targets[0].accumulate { break }
+            if !targets.isEmpty {
+                let t = targets
+                kernel(.backward, relu ? "add + relu" : "add") {
+                    TrainingKernels.addBackward(gy: gy, y: mask, targets: t, count: count, threads: threads)
+                }
             }
         case .resize(let r):
             let x = step.inputs[0]
@@ -196,7 +207,7 @@ extension TrainingPlan.Builder {
                                            (DNNL_ARG_DIFF_DST, try gradient(y)), (DNNL_ARG_SCALE, scale), (DNNL_ARG_SHIFT, shift),
                                            (DNNL_ARG_DIFF_SRC, target), (DNNL_ARG_DIFF_SCALE, diffScale), (DNNL_ARG_DIFF_SHIFT, diffShift)]
             if let ws = stats.workspace { args.append((DNNL_ARG_WORKSPACE, ws)) }
-            try call(pd, "batch norm \(b.key) backward", args, .backward, mode: m)
+            try call(pd, "batch norm \(b.key) backward", args, .backward, mode: m, serial: MemoryDesc.size(data) < Self.serialBytes)
         }
         if accumulate { try accumulateTemp(s, into: x) }
     }

@@ -48,11 +48,11 @@ extension TrainingPlan.Builder {
             let d = pointer(try activation(out)), a = pointer(try activation(step.inputs[0]))
             let count = MemoryDesc.size(desc[out]!) / 4
             kernel(.forward, "relu") { Kernels.relu(.f32, dst: d, src: a, count: count, threads: threads) }
-        case .add:
+        case .add(let relu):
             let d = pointer(try activation(out))
             let a = pointer(try activation(step.inputs[0])), b = pointer(try activation(step.inputs[1]))
             let count = MemoryDesc.size(desc[out]!) / 4
-            kernel(.forward, "add") { Kernels.add(.f32, dst: d, a, b, count: count, relu: false, threads: threads) }
+            kernel(.forward, relu ? "add + relu" : "add") { TrainingKernels.add(d, a, b, count: count, relu: relu, threads: threads) }
         case .resize(let r):
             let xs = shapes[step.inputs[0]], ys = shapes[out]
             let rows = Kernels.ResizeAxis(inSize: xs.h, outSize: ys.h, mode: r.mode)
@@ -178,7 +178,8 @@ extension TrainingPlan.Builder {
                                            (DNNL_ARG_MEAN, m == 0 ? mean : runningMean),
                                            (DNNL_ARG_VARIANCE, m == 0 ? variance : runningVariance)]
             if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace)) }
-            try call(pd, "batch norm \(b.key)" + (relu ? " + relu" : ""), args, .forward, mode: m)
+            try call(pd, "batch norm \(b.key)" + (relu ? " + relu" : ""), args, .forward, mode: m,
+                     serial: MemoryDesc.size(data) < Self.serialBytes)
         }
         // Train mode: fold the batch statistics into the running ones (PyTorch's update).
         let rm = pointer(runningMean), rv = pointer(runningVariance), bm = pointer(mean), bv = pointer(variance)

@@ -36,15 +36,22 @@ public final class TrainingPlan {
         public var winograd: Bool
         public var winogradMinimumPixels: Int
         public var winogradMinimumChannels: Int
+        /// Add -> ReLU in one pass forward and one backward (see `TrainingStep`). Off only to
+        /// compare with the unfused ops.
+        public var fuseAddReLU: Bool
 
-        public init(winograd: Bool = true, winogradMinimumPixels: Int = 192, winogradMinimumChannels: Int = 32) {
+        public init(winograd: Bool = true, winogradMinimumPixels: Int = 192, winogradMinimumChannels: Int = 32,
+                    fuseAddReLU: Bool = true) {
             self.winograd = winograd
             self.winogradMinimumPixels = winogradMinimumPixels
             self.winogradMinimumChannels = winogradMinimumChannels
+            self.fuseAddReLU = fuseAddReLU
         }
 
-        /// Direct convolutions only (the reference the fast paths are tested against).
+        /// Direct convolutions only.
         public static let direct = Options(winograd: false)
+        /// Direct convolutions, no add -> ReLU fusion: the reference the fast paths are tested against.
+        public static let reference = Options(winograd: false, fuseAddReLU: false)
     }
 
     public let inputShape: Shape4
@@ -68,6 +75,8 @@ public final class TrainingPlan {
     enum Step {
         case call(Primitive, [dnnl_exec_arg_t], String)
         case kernel(String, () -> Void)
+        /// Sets the OpenMP thread count for the steps that follow.
+        case threads(Int32)
     }
 
     var prepare: [Step] = []
@@ -227,11 +236,14 @@ public final class TrainingPlan {
             case .kernel(_, let body):
                 try check(dnnl_stream_wait(stream), "stream_wait")
                 body()
+            case .threads(let n):
+                cdnnl_set_num_threads(n)
+                continue
             }
             if profile != nil {
                 try check(dnnl_stream_wait(stream), "stream_wait")
                 let name: String
-                switch step { case .call(_, _, let n): name = n; case .kernel(let n, _): name = n }
+                switch step { case .call(_, _, let n): name = n; case .kernel(let n, _): name = n; case .threads: name = "" }
                 let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
                 profile![name, default: 0] += ms
                 let id = phase << 32 | index
