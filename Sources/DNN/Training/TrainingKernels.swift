@@ -37,7 +37,7 @@ enum TrainingKernels {
             for k in r {
                 let o = k * 16
                 var v = UnsafeRawPointer(a + o).loadUnaligned(as: V.self) + UnsafeRawPointer(b + o).loadUnaligned(as: V.self)
-                if relu { v = pointwiseMax(v, zero) }
+                if relu { v.replace(with: zero, where: v .< zero) }
                 UnsafeMutableRawPointer(dst + o).storeBytes(of: v, as: V.self)
             }
         }
@@ -51,29 +51,33 @@ enum TrainingKernels {
     }
 
     /// The backward of (add -> ReLU): g = y > 0 ? gy : 0 (g = gy without `y`), written or added
-    /// to every target in one pass. A target may be `gy` itself (written in place: each vector
-    /// of g is formed before any target is written).
+    /// to the gradients of the add's (at most two) inputs in one pass. A target may be `gy`
+    /// itself (written in place: each vector of g is formed before any target is written).
     static func addBackward(gy: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>?, targets: [GradientTarget], count: Int,
                             threads: Int) {
+        precondition(targets.count == 1 || targets.count == 2, "add has two inputs")
+        let a = targets[0], b = targets.count > 1 ? targets[1] : nil
         typealias V = SIMD16<Float>
         let vectors = count / 16
-        targets.withUnsafeBufferPointer { targets in
-            Kernels.parallel(vectors, threads: threads, minimumChunk: 1 << 12) { r in
-                let zero = V(repeating: 0)
-                for k in r {
-                    let o = k * 16
-                    var g = UnsafeRawPointer(gy + o).loadUnaligned(as: V.self)
-                    if let y { g.replace(with: zero, where: UnsafeRawPointer(y + o).loadUnaligned(as: V.self) .<= zero) }
-                    for t in targets {
-                        let p = UnsafeMutableRawPointer(t.pointer + o)
-                        p.storeBytes(of: t.accumulate ? p.loadUnaligned(as: V.self) + g : g, as: V.self)
-                    }
-                }
+        let mask = y ?? UnsafePointer(gy)
+        let relu = y != nil
+        @inline(__always) func put(_ t: GradientTarget, _ o: Int, _ g: V) {
+            let p = UnsafeMutableRawPointer(t.pointer + o)
+            p.storeBytes(of: t.accumulate ? p.loadUnaligned(as: V.self) + g : g, as: V.self)
+        }
+        Kernels.parallel(vectors, threads: threads, minimumChunk: 1 << 12) { r in
+            let zero = V(repeating: 0)
+            for k in r {
+                let o = k * 16
+                var g = UnsafeRawPointer(gy + o).loadUnaligned(as: V.self)
+                if relu { g.replace(with: zero, where: UnsafeRawPointer(mask + o).loadUnaligned(as: V.self) .<= zero) }
+                put(a, o, g)
+                if let b { put(b, o, g) }
             }
-            for i in (vectors * 16)..<count {
-                let g = y.map { $0[i] > 0 ? gy[i] : 0 } ?? gy[i]
-                for t in targets { t.pointer[i] = t.accumulate ? t.pointer[i] + g : g }
-            }
+        }
+        for i in (vectors * 16)..<count {
+            let g = relu ? (mask[i] > 0 ? gy[i] : 0) : gy[i]
+            for t in targets { t.pointer[i] = t.accumulate ? t.pointer[i] + g : g }
         }
     }
 
