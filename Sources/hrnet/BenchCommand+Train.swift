@@ -1,3 +1,4 @@
+import ArgumentParser
 import DNN
 import Foundation
 import HRNet
@@ -10,7 +11,17 @@ extension BenchCommand {
         let input = Shape4(batch, 3, height ?? base.h, width ?? base.w)
         if !json { Progress.say("compiling the training plan...") }
         let start = DispatchTime.now()
-        let trainer = try TrainingPlan(graph: net.graph, parameters: consume parameters, input: input, threads: compute.threads)
+        if compute.precision == .bf16 {
+            throw ValidationError("--train runs fp32 only (oneDNN 2.6's bf16 convolutions measured slower than fp32 here)")
+        }
+        let options: TrainingPlan.Options
+        switch compute.convolution {
+        case .auto: options = TrainingPlan.Options()
+        case .direct: options = .direct
+        case .winograd: options = TrainingPlan.Options(winograd: true, winogradMinimumPixels: 1, winogradMinimumChannels: 1)
+        }
+        let trainer = try TrainingPlan(graph: net.graph, parameters: consume parameters, input: input, threads: compute.threads,
+                                       options: options)
         let compileMs = milliseconds(since: start)
         let out = trainer.outputShapes[0]
         var rng = SplitMix64(seed: 1)
@@ -44,13 +55,23 @@ extension BenchCommand {
         try step()
         let firstStepMs = milliseconds(since: firstStart)
         if profile { trainer.profile = [:]; outside = [:] }
+        let cpuStart = processCPUMilliseconds()
         let times = try Benchmark.time(runs: runs, warmup: warmup, showProgress: !json, step)
+        // CPU time of all threads per step: on a machine shared with other work, wall time
+        // swings with the load while this mostly does not (OpenMP spin-waits do count).
+        let cpuPerStep = (processCPUMilliseconds() - cpuStart) / Double(runs + warmup)
         if profile, var totals = trainer.profile {
             totals.merge(outside) { $0 + $1 }
             let all = totals.values.reduce(0, +)
+            let floor = trainer.profileFloor
+            let floorAll = floor.values.reduce(0, +)
+            FileHandle.standardError.write(Data("    mean ms/step          floor ms/step (sum of each step's fastest run)\n".utf8))
             for (k, v) in totals.sorted(by: { $0.value > $1.value }) {
-                FileHandle.standardError.write(Data(String(format: "%8.1f ms/step %5.1f%%  %@\n", v / Double(runs + warmup), 100 * v / all, k).utf8))
+                let f = floor[k] ?? v / Double(runs + warmup)
+                FileHandle.standardError.write(Data(String(format: "%8.1f %5.1f%%   %8.1f %5.1f%%  %@\n", v / Double(runs + warmup), 100 * v / all,
+                                                           f, 100 * f / floorAll, k).utf8))
             }
+            FileHandle.standardError.write(Data(String(format: "%8.1f          %8.1f         total\n", all / Double(runs + warmup), floorAll).utf8))
         }
         let sorted = times.sorted()
         let median = sorted[sorted.count / 2]
@@ -59,7 +80,7 @@ extension BenchCommand {
             ("median_ms", median), ("min_ms", sorted[0]), ("max_ms", sorted[sorted.count - 1]),
             ("images_per_s", Double(batch) * 1000 / median), ("gflops", gflop * 1000 / median),
             ("compile_ms", compileMs), ("first_step_ms", firstStepMs), ("arena_mb", Double(trainer.arenaBytes) / 1e6),
-            ("peak_rss_mb", Benchmark.peakRSSMegabytes()),
+            ("peak_rss_mb", Benchmark.peakRSSMegabytes()), ("cpu_ms_per_step", cpuPerStep),
         ]
         if json {
             let body = result.map { "\"\($0.0)\": \(String(format: "%.3f", $0.1))" }.joined(separator: ", ")
@@ -69,7 +90,15 @@ extension BenchCommand {
         print("\(net.config.source) training: input \(input), \(trainer.threads) threads, \(runs) steps (forward, loss, backward, Adam)")
         print(String(format: "  median %.0f ms per step (min %.0f, max %.0f)   %.2f images/s   ~%.0f GFLOP/s (3x forward FLOP)",
                      median, sorted[0], sorted[sorted.count - 1], Double(batch) * 1000 / median, gflop * 1000 / median))
-        print(String(format: "  compile %.0f ms, first step %.0f ms   arena %.0f MB   peak RSS %.0f MB",
-                     compileMs, firstStepMs, Double(trainer.arenaBytes) / 1e6, Benchmark.peakRSSMegabytes()))
+        print(String(format: "  compile %.0f ms, first step %.0f ms   arena %.0f MB   peak RSS %.0f MB   CPU %.0f ms per step",
+                     compileMs, firstStepMs, Double(trainer.arenaBytes) / 1e6, Benchmark.peakRSSMegabytes(), cpuPerStep))
+    }
+
+    /// User plus system CPU time of the whole process so far (every thread).
+    private func processCPUMilliseconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func ms(_ t: timeval) -> Double { Double(t.tv_sec) * 1000 + Double(t.tv_usec) / 1000 }
+        return ms(usage.ru_utime) + ms(usage.ru_stime)
     }
 }

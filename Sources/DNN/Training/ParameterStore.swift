@@ -23,7 +23,7 @@ public final class ParameterStore {
 
     public private(set) var entries: [Entry] = []
     private var index: [String: Int] = [:]
-    /// Total learnable scalars.
+    /// Scalars in the flat buffers: the learnable ones plus padding (packed channels, 64-byte alignment of each entry).
     public let count: Int
     let values: UnsafeMutablePointer<Float>
     let gradients: UnsafeMutablePointer<Float>
@@ -47,11 +47,13 @@ public final class ParameterStore {
             let n = layouts[spec.key].map { MemoryDesc.size($0.desc) / 4 } ?? spec.shape.reduce(1, *)
             index[spec.key] = entries.count
             entries.append(Entry(key: spec.key, shape: spec.shape, offset: offset, count: n, frozen: false))
-            offset += n
+            // Every entry starts on a 64-byte boundary: oneDNN's Winograd kernels write weight
+            // gradients with aligned non-temporal stores (a misaligned one faults).
+            offset += (n + 15) / 16 * 16
         }
         count = offset
-        values = .allocate(capacity: max(offset, 1))
-        gradients = .allocate(capacity: max(offset, 1))
+        values = UnsafeMutableRawPointer.allocate(byteCount: max(offset, 1) * 4, alignment: 64).assumingMemoryBound(to: Float.self)
+        gradients = UnsafeMutableRawPointer.allocate(byteCount: max(offset, 1) * 4, alignment: 64).assumingMemoryBound(to: Float.self)
         values.initialize(repeating: 0, count: max(offset, 1))
         gradients.initialize(repeating: 0, count: max(offset, 1))
         for spec in specs {

@@ -22,15 +22,26 @@ extension TrainingPlan.Builder {
             let gx = pointer(try gradient(x)), gy = pointer(try gradient(y)), out = pointer(try activation(y))
             let count = MemoryDesc.size(desc[y]!) / 4
             kernel(.backward, "relu") { TrainingKernels.reluBackward(gx: gx, gy: gy, y: out, count: count, accumulate: !first, threads: threads) }
-        case .add:
+        case .add(let relu):
+            // One pass: g = relu ? (y > 0 ? gy : 0) : gy, written or added to each input's gradient
+            // (in place where an input's gradient took over the output's buffer).
             let gy = pointer(try gradient(y))
+            let mask: UnsafeMutablePointer<Float>? = relu ? pointer(try activation(y)) : nil
             let count = MemoryDesc.size(desc[y]!) / 4
+            var targets: [TrainingKernels.GradientTarget] = []
             for x in step.inputs where needs[x] {
                 let first = !started.contains(x)
                 started.insert(x)
                 let gx = pointer(try gradient(x))
-                if first && gx == gy { continue }  // took over the output's gradient buffer
-                kernel(.backward, "add") { TrainingKernels.accumulate(gx, gy, count: count, copy: first, threads: threads) }
+                targets.append(TrainingKernels.GradientTarget(pointer: gx, accumulate: !first))
+            }
+            // Nothing to do when the only target is the output's own buffer and no ReLU masks it.
+            if !relu, targets.count == 1, targets[0].pointer == gy, !targets[0].accumulate { break }
+            if !targets.isEmpty {
+                let t = targets
+                kernel(.backward, relu ? "add + relu" : "add") {
+                    TrainingKernels.addBackward(gy: gy, y: mask, targets: t, count: count, threads: threads)
+                }
             }
         case .resize(let r):
             let x = step.inputs[0]
@@ -90,6 +101,8 @@ extension TrainingPlan.Builder {
         let wdims = weightDims(c, step)
         let oc = shapes[y].c
         let hint = forwardDescs[s]![0]
+        // Backward runs the forward's algorithm; direct where oneDNN has no Winograd kernel for a pass.
+        var algorithm = algorithms[s] ?? dnnl_convolution_direct
         let key = "\(c.key).weight"
         let stored = try storedMemory(key, gradient: true)
         var src = desc[x]!, diffDst = desc[y]!
@@ -100,7 +113,7 @@ extension TrainingPlan.Builder {
             var diffWeights = layout
             var cd = dnnl_convolution_desc_t()
             try withUnsafeMutablePointer(to: &diffBias) { bp in
-                try check(dnnl_dilated_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &src, &diffWeights,
+                try check(dnnl_dilated_convolution_backward_weights_desc_init(&cd, algorithm, &src, &diffWeights,
                                                                               c.hasBias ? bp : nil, &diffDst, geometry.strides,
                                                                               geometry.dilates, geometry.padL, geometry.padR),
                           "convolution \(c.key) backward weights")
@@ -112,6 +125,10 @@ extension TrainingPlan.Builder {
         // else into the staging buffer, reordered after.
         var dw = stored
         var wpd = try weightsDesc(stored.desc)
+        if wpd == nil, algorithm == dnnl_convolution_winograd, try weightsDesc(try MemoryDesc.any(wdims)) == nil {
+            algorithm = dnnl_convolution_direct
+            wpd = try weightsDesc(stored.desc)
+        }
         if wpd == nil {
             guard let any = try weightsDesc(try MemoryDesc.any(wdims)) ?? weightsDesc(try MemoryDesc.any(wdims), allowReference: true) else {
                 throw GraphError("convolution \(c.key): oneDNN has no backward-weights kernel")
@@ -127,13 +144,14 @@ extension TrainingPlan.Builder {
         if dw !== stored { try reorder(from: dw, to: stored, .backward, name: "unpack \(c.key).weight gradient") }
 
         guard schedule.needsGradient[x] else { return }
+        algorithm = algorithms[s] ?? dnnl_convolution_direct
         var diffSrc = desc[x]!
         let packed = packedWeights[key]!
         /// Backward data reading `layout`; nil where only the reference kernel would do.
         func dataDesc(_ layout: dnnl_memory_desc_t, allowReference: Bool = false) throws -> PrimitiveDesc? {
             var weights = layout
             var dd = dnnl_convolution_desc_t()
-            try check(dnnl_dilated_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
+            try check(dnnl_dilated_convolution_backward_data_desc_init(&dd, algorithm, &diffSrc, &weights, &diffDst,
                                                                        geometry.strides, geometry.dilates, geometry.padL, geometry.padR),
                       "convolution \(c.key) backward data")
             guard let pd = try? primitiveDesc(&dd, hint: hint, "convolution \(c.key) backward data") else { return nil }
@@ -141,6 +159,10 @@ extension TrainingPlan.Builder {
         }
         var weights = packed
         var dpd = try dataDesc(packed.desc)
+        if dpd == nil, algorithm == dnnl_convolution_winograd {
+            algorithm = dnnl_convolution_direct
+            dpd = try dataDesc(packed.desc)
+        }
         if dpd == nil {
             // Backward data wants another weight layout (transposed blocks): packed just before
             // use into the shared staging buffer rather than keeping a second copy of every weight.
@@ -185,7 +207,7 @@ extension TrainingPlan.Builder {
                                            (DNNL_ARG_DIFF_DST, try gradient(y)), (DNNL_ARG_SCALE, scale), (DNNL_ARG_SHIFT, shift),
                                            (DNNL_ARG_DIFF_SRC, target), (DNNL_ARG_DIFF_SCALE, diffScale), (DNNL_ARG_DIFF_SHIFT, diffShift)]
             if let ws = stats.workspace { args.append((DNNL_ARG_WORKSPACE, ws)) }
-            try call(pd, "batch norm \(b.key) backward", args, .backward, mode: m)
+            try call(pd, "batch norm \(b.key) backward", args, .backward, mode: m, serial: MemoryDesc.size(data) < Self.serialBytes)
         }
         if accumulate { try accumulateTemp(s, into: x) }
     }

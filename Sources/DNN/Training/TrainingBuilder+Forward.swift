@@ -48,11 +48,11 @@ extension TrainingPlan.Builder {
             let d = pointer(try activation(out)), a = pointer(try activation(step.inputs[0]))
             let count = MemoryDesc.size(desc[out]!) / 4
             kernel(.forward, "relu") { Kernels.relu(.f32, dst: d, src: a, count: count, threads: threads) }
-        case .add:
+        case .add(let relu):
             let d = pointer(try activation(out))
             let a = pointer(try activation(step.inputs[0])), b = pointer(try activation(step.inputs[1]))
             let count = MemoryDesc.size(desc[out]!) / 4
-            kernel(.forward, "add") { Kernels.add(.f32, dst: d, a, b, count: count, relu: false, threads: threads) }
+            kernel(.forward, relu ? "add + relu" : "add") { TrainingKernels.add(d, a, b, count: count, relu: relu, threads: threads) }
         case .resize(let r):
             let xs = shapes[step.inputs[0]], ys = shapes[out]
             let rows = Kernels.ResizeAxis(inSize: xs.h, outSize: ys.h, mode: r.mode)
@@ -91,15 +91,32 @@ extension TrainingPlan.Builder {
         var layouts: [String: PackedLayout] = [:]
         for (s, step) in steps.enumerated() {
             guard case .conv(let c) = step.kind else { continue }
-            let pd = try convolutionForwardDesc(step, c)
+            let (pd, algorithm) = try convolutionForwardDesc(step, c)
             forwardDescs[s] = [pd]
+            algorithms[s] = algorithm
             keepAlive.append(pd)
             layouts["\(c.key).weight"] = PackedLayout(desc: pd.md(dnnl_query_weights_md), dims: weightDims(c, step))
         }
         return layouts
     }
 
-    func convolutionForwardDesc(_ step: TrainingStep, _ c: Conv) throws -> PrimitiveDesc {
+    /// Whether a convolution may run as Winograd F(4x4, 3x3) under the plan's options.
+    func winogradCandidate(_ step: TrainingStep, _ c: Conv) -> Bool {
+        let ys = shapes[step.output], xs = shapes[step.inputs[0]]
+        return options.winograd && c.kernel == (3, 3) && c.stride == (1, 1) && c.dilation == (1, 1) && c.groups == 1
+            && ys.h * ys.w >= options.winogradMinimumPixels && min(xs.c, ys.c) >= options.winogradMinimumChannels
+    }
+
+    /// The forward descriptor: Winograd where allowed and oneDNN has a kernel for it, else direct.
+    func convolutionForwardDesc(_ step: TrainingStep, _ c: Conv) throws -> (PrimitiveDesc, dnnl_alg_kind_t) {
+        if winogradCandidate(step, c), let pd = try? convolutionForwardDesc(step, c, algorithm: dnnl_convolution_winograd),
+           pd.implementation.contains("wino") {
+            return (pd, dnnl_convolution_winograd)
+        }
+        return (try convolutionForwardDesc(step, c, algorithm: dnnl_convolution_direct), dnnl_convolution_direct)
+    }
+
+    func convolutionForwardDesc(_ step: TrainingStep, _ c: Conv, algorithm: dnnl_alg_kind_t) throws -> PrimitiveDesc {
         let x = step.inputs[0], y = step.output
         let geometry = ConvGeometry(c, shapes[x], shapes[y])
         let wdims = weightDims(c, step)
@@ -109,7 +126,7 @@ extension TrainingPlan.Builder {
         var bias = try MemoryDesc.plain([oc])
         var cd = dnnl_convolution_desc_t()
         try withUnsafeMutablePointer(to: &bias) { bp in
-            try check(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &src, &weights,
+            try check(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, algorithm, &src, &weights,
                                                                  c.hasBias ? bp : nil, &dst, geometry.strides, geometry.dilates,
                                                                  geometry.padL, geometry.padR), "convolution \(c.key)")
         }
@@ -161,7 +178,8 @@ extension TrainingPlan.Builder {
                                            (DNNL_ARG_MEAN, m == 0 ? mean : runningMean),
                                            (DNNL_ARG_VARIANCE, m == 0 ? variance : runningVariance)]
             if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace)) }
-            try call(pd, "batch norm \(b.key)" + (relu ? " + relu" : ""), args, .forward, mode: m)
+            try call(pd, "batch norm \(b.key)" + (relu ? " + relu" : ""), args, .forward, mode: m,
+                     serial: MemoryDesc.size(data) < Self.serialBytes)
         }
         // Train mode: fold the batch statistics into the running ones (PyTorch's update).
         let rm = pointer(runningMean), rv = pointer(runningVariance), bm = pointer(mean), bv = pointer(variance)

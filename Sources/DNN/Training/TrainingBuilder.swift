@@ -15,6 +15,9 @@ extension TrainingPlan {
         /// Set once the convolution layouts are known (`convolutionLayouts`).
         var store: ParameterStore!
         let threads: Int
+        let options: TrainingPlan.Options
+        /// The convolution algorithm of each convolution step (forward and both backward).
+        var algorithms: [Int: dnnl_alg_kind_t] = [:]
         let block = Engine.shared.channelBlock
         let inputValue: Int
         let inputGradient: Bool
@@ -48,12 +51,13 @@ extension TrainingPlan {
         func gradientID(_ v: Int) -> Int { N + v }
         func tempID(_ s: Int) -> Int { 2 * N + s }
 
-        init(graph: Graph, shapes: [Shape4], input: Shape4, inputGradient: Bool, threads: Int) throws {
+        init(graph: Graph, shapes: [Shape4], input: Shape4, inputGradient: Bool, threads: Int, options: TrainingPlan.Options) throws {
             self.graph = graph
+            self.options = options
             self.shapes = shapes
             self.threads = threads
             self.inputGradient = inputGradient
-            steps = graph.trainingSteps()
+            steps = graph.trainingSteps(fuseAddReLU: options.fuseAddReLU)
             guard let first = steps.first, case .input = first.kind else { throw GraphError("graph has no input") }
             inputValue = first.output
             schedule = TrainingSchedule(graph: graph, steps: steps, inputGradient: inputGradient)
@@ -220,7 +224,11 @@ extension TrainingPlan {
         enum Pass { case prepare, forward, backward }
 
         /// Creates the primitive of `pd` and appends its call to `pass` (both modes unless `mode`).
-        mutating func call(_ pd: PrimitiveDesc, _ name: String, _ args: [(Int32, Memory)], _ pass: Pass, mode: Int? = nil) throws {
+        /// A `serial` call runs on one thread: for small work (weight reorders, BN on small maps)
+        /// a fork and join of the OpenMP team costs more than the work, and on a loaded machine
+        /// each of its barriers waits for a descheduled thread.
+        mutating func call(_ pd: PrimitiveDesc, _ name: String, _ args: [(Int32, Memory)], _ pass: Pass, mode: Int? = nil,
+                           serial: Bool = false) throws {
             let p = try Primitive(pd.handle, name: name)
             implementations.append((name, pd.implementation))
             keepAlive.append(p)
@@ -232,19 +240,20 @@ extension TrainingPlan {
                 + (name.contains("data") ? " data" : "") + " [\(pd.implementation)]"
             let step = Step.call(p, args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }, key)
             let scratch = pd.md(dnnl_query_scratchpad_md)
+            let serial = serial && threads > 1
+            func append(_ list: inout [Step], mode m: Int?, forward: Bool) {
+                if serial { list.append(.threads(1)) }
+                if MemoryDesc.size(scratch) > 0 { scratchpads.append((m, forward, list.count, scratch)) }
+                list.append(step)
+                if serial { list.append(.threads(Int32(threads))) }
+            }
             for m in mode.map({ [$0] }) ?? [0, 1] {
                 switch pass {
-                case .prepare:
-                    if m == 0 { prepare.append(step) }
-                case .forward:
-                    if MemoryDesc.size(scratch) > 0 { scratchpads.append((m, true, forward[m].count, scratch)) }
-                    forward[m].append(step)
-                case .backward:
-                    if MemoryDesc.size(scratch) > 0 { scratchpads.append((m, false, backward[m].count, scratch)) }
-                    backward[m].append(step)
+                case .prepare: if m == 0 { append(&prepare, mode: nil, forward: true) }
+                case .forward: append(&forward[m], mode: m, forward: true)
+                case .backward: append(&backward[m], mode: m, forward: false)
                 }
             }
-            if pass == .prepare, MemoryDesc.size(scratch) > 0 { scratchpads.append((nil, true, prepare.count - 1, scratch)) }
         }
 
         mutating func kernel(_ pass: Pass, mode: Int? = nil, _ name: String, _ body: @escaping () -> Void) {
@@ -258,12 +267,17 @@ extension TrainingPlan {
             }
         }
 
+        /// Bytes below which a reorder or a batch norm runs on one thread (`call`'s `serial`):
+        /// the weights of most convolutions, BN on maps of a few thousand values per channel block.
+        static let serialBytes = 1 << 19
+
         mutating func reorder(from: Memory, to: Memory, _ pass: Pass, name: String = "reorder") throws {
             var pd: dnnl_primitive_desc_t?
             var s = from.desc, d = to.desc
             let attr = try Attributes()
             try check(dnnl_reorder_primitive_desc_create(&pd, &s, Engine.shared.engine, &d, Engine.shared.engine, attr.handle), name)
-            try call(PrimitiveDesc(pd!), name, [(DNNL_ARG_FROM, from), (DNNL_ARG_TO, to)], pass)
+            try call(PrimitiveDesc(pd!), name, [(DNNL_ARG_FROM, from), (DNNL_ARG_TO, to)], pass,
+                     serial: MemoryDesc.size(to.desc) < Self.serialBytes)
         }
 
         /// Where step `s`'s backward writes its result for input `x`, and whether that result

@@ -27,6 +27,60 @@ enum TrainingKernels {
         }
     }
 
+    /// dst = a + b, then max(·, 0) if `relu`. `dst` may be `a` or `b` (in place).
+    static func add(_ dst: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int,
+                    relu: Bool, threads: Int) {
+        typealias V = SIMD16<Float>
+        let vectors = count / 16
+        Kernels.parallel(vectors, threads: threads, minimumChunk: 1 << 12) { r in
+            let zero = V(repeating: 0)
+            for k in r {
+                let o = k * 16
+                var v = UnsafeRawPointer(a + o).loadUnaligned(as: V.self) + UnsafeRawPointer(b + o).loadUnaligned(as: V.self)
+                if relu { v.replace(with: zero, where: v .< zero) }
+                UnsafeMutableRawPointer(dst + o).storeBytes(of: v, as: V.self)
+            }
+        }
+        for i in (vectors * 16)..<count { dst[i] = relu ? max(a[i] + b[i], 0) : a[i] + b[i] }
+    }
+
+    /// Where `addBackward` puts an input's gradient: written, or added to what is there.
+    struct GradientTarget {
+        let pointer: UnsafeMutablePointer<Float>
+        let accumulate: Bool
+    }
+
+    /// The backward of (add -> ReLU): g = y > 0 ? gy : 0 (g = gy without `y`), written or added
+    /// to the gradients of the add's (at most two) inputs in one pass. A target may be `gy`
+    /// itself (written in place: each vector of g is formed before any target is written).
+    static func addBackward(gy: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>?, targets: [GradientTarget], count: Int,
+                            threads: Int) {
+        precondition(targets.count == 1 || targets.count == 2, "add has two inputs")
+        let a = targets[0], b = targets.count > 1 ? targets[1] : nil
+        typealias V = SIMD16<Float>
+        let vectors = count / 16
+        let mask = y ?? UnsafePointer(gy)
+        let relu = y != nil
+        @inline(__always) func put(_ t: GradientTarget, _ o: Int, _ g: V) {
+            let p = UnsafeMutableRawPointer(t.pointer + o)
+            p.storeBytes(of: t.accumulate ? p.loadUnaligned(as: V.self) + g : g, as: V.self)
+        }
+        Kernels.parallel(vectors, threads: threads, minimumChunk: 1 << 12) { r in
+            let zero = V(repeating: 0)
+            for k in r {
+                let o = k * 16
+                var g = UnsafeRawPointer(gy + o).loadUnaligned(as: V.self)
+                if relu { g.replace(with: zero, where: UnsafeRawPointer(mask + o).loadUnaligned(as: V.self) .<= zero) }
+                put(a, o, g)
+                if let b { put(b, o, g) }
+            }
+        }
+        for i in (vectors * 16)..<count {
+            let g = relu ? (mask[i] > 0 ? gy[i] : 0) : gy[i]
+            for t in targets { t.pointer[i] = t.accumulate ? t.pointer[i] + g : g }
+        }
+    }
+
     /// dst (+)= src.
     static func accumulate(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int, copy: Bool, threads: Int) {
         typealias V = SIMD16<Float>

@@ -21,9 +21,43 @@ public final class TrainingPlan {
     /// Batch norm with batch statistics (updating the running ones) or with the running ones.
     public enum Mode: Sendable { case train, eval }
 
+    /// How the plan computes, where there is a choice that changes speed, not the math.
+    public struct Options: Sendable {
+        /// Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions whose output has at least
+        /// `winogradMinimumPixels` pixels and at least `winogradMinimumChannels` input and
+        /// output channels, in forward, backward data and backward weights. oneDNN 2.6
+        /// (jit_wino_4x3, AVX-512) runs these 1.3-2x faster than its direct kernels on HRNet's
+        /// maps of 16x12 and larger, and slower on smaller maps or 16 channels (measured in
+        /// isolation, 1 thread: batch 8, 64 ch at 32x24 fwd 1.34 vs 2.52 ms; 256 ch at 8x6
+        /// 3.36 vs 2.30 ms; batch 32, 16 ch at 32x24 0.90 vs 0.58 ms). Backward data reads the
+        /// forward's weight layout, so no per-step weight re-packing either.
+        /// Convolutions oneDNN has no Winograd kernel for (channels not a multiple of 16,
+        /// non-AVX-512 CPUs) stay direct.
+        public var winograd: Bool
+        public var winogradMinimumPixels: Int
+        public var winogradMinimumChannels: Int
+        /// Add -> ReLU in one pass forward and one backward (see `TrainingStep`). Off only to
+        /// compare with the unfused ops.
+        public var fuseAddReLU: Bool
+
+        public init(winograd: Bool = true, winogradMinimumPixels: Int = 192, winogradMinimumChannels: Int = 32,
+                    fuseAddReLU: Bool = true) {
+            self.winograd = winograd
+            self.winogradMinimumPixels = winogradMinimumPixels
+            self.winogradMinimumChannels = winogradMinimumChannels
+            self.fuseAddReLU = fuseAddReLU
+        }
+
+        /// Direct convolutions only.
+        public static let direct = Options(winograd: false)
+        /// Direct convolutions, no add -> ReLU fusion: the reference the fast paths are tested against.
+        public static let reference = Options(winograd: false, fuseAddReLU: false)
+    }
+
     public let inputShape: Shape4
     public let outputShapes: [Shape4]
     public let threads: Int
+    public let options: Options
     /// Learnable parameters, their gradients and the BN running statistics.
     public let parameters: ParameterStore
     /// `.train` (PyTorch's `model.train()`) or `.eval` for the next `forward`.
@@ -41,6 +75,8 @@ public final class TrainingPlan {
     enum Step {
         case call(Primitive, [dnnl_exec_arg_t], String)
         case kernel(String, () -> Void)
+        /// Sets the OpenMP thread count for the steps that follow.
+        case threads(Int32)
     }
 
     var prepare: [Step] = []
@@ -65,15 +101,18 @@ public final class TrainingPlan {
     ///   - parameters: every parameter of `graph` (BN running statistics included) by key.
     ///   - inputGradient: also compute the gradient with respect to the input (`inputGradient`).
     ///   - threads: oneDNN and kernel threads; all cores when nil.
+    ///   - options: algorithm choices (Winograd convolutions by default).
     public init(graph: Graph, parameters: consuming [String: Tensor], input: Shape4, threads: Int? = nil,
-                inputGradient: Bool = false) throws {
+                inputGradient: Bool = false, options: Options = Options()) throws {
         inputShape = input
         self.threads = max(1, threads ?? Threads.available)
         let shapes = try graph.inferShapes(input: input)
         outputShapes = graph.outputs.map { shapes[$0.id] }
         flops = try graph.flops(input: input)
         guard !graph.outputs.isEmpty else { throw GraphError("graph has no outputs") }
-        var builder = try Builder(graph: graph, shapes: shapes, input: input, inputGradient: inputGradient, threads: self.threads)
+        self.options = options
+        var builder = try Builder(graph: graph, shapes: shapes, input: input, inputGradient: inputGradient, threads: self.threads,
+                                  options: options)
         // Convolution weights live in the layout their forward kernels read.
         let layouts = try builder.convolutionLayouts()
         var given = consume parameters
@@ -112,11 +151,11 @@ public final class TrainingPlan {
         try ComputeThread.shared.run {
             cdnnl_set_num_threads(Int32(threads))
             if packedVersion != parameters.version {
-                try execute(prepare)
+                try execute(prepare, phase: 1)
                 packedVersion = parameters.version
             }
-            try execute(forwardSteps[m == .train ? 0 : 1])
-            try execute(outputCopy)
+            try execute(forwardSteps[m == .train ? 0 : 1], phase: m == .train ? 2 : 3)
+            try execute(outputCopy, phase: 4)
         }
         if m == .train { parameters.batchesTracked += 1 }
         saved = m
@@ -139,9 +178,9 @@ public final class TrainingPlan {
         saved = nil
         try ComputeThread.shared.run {
             cdnnl_set_num_threads(Int32(threads))
-            try execute(seedSteps)
-            try execute(backwardSteps[m == .train ? 0 : 1])
-            try execute(inputGradientCopy)
+            try execute(seedSteps, phase: 5)
+            try execute(backwardSteps[m == .train ? 0 : 1], phase: m == .train ? 6 : 7)
+            try execute(inputGradientCopy, phase: 8)
         }
     }
 
@@ -171,11 +210,24 @@ public final class TrainingPlan {
     }
 
     /// When set, each step's time is added here by kind (milliseconds), for finding hot spots.
-    public var profile: [String: Double]?
+    public var profile: [String: Double]? {
+        didSet { if profile == nil { fastest = [:] } }
+    }
+    /// Fastest time seen of each step (by phase and position) while profiling.
+    private var fastest: [Int: (name: String, ms: Double)] = [:]
 
-    private func execute(_ steps: [Step]) throws {
+    /// While profiling: by kind, the sum over its steps of each step's fastest time seen
+    /// (milliseconds per training step). On a machine shared with other work, a step's fastest
+    /// run is the one nothing preempted, so this estimates the time on an idle machine.
+    public var profileFloor: [String: Double] {
+        var out: [String: Double] = [:]
+        for (_, f) in fastest { out[f.name, default: 0] += f.ms }
+        return out
+    }
+
+    private func execute(_ steps: [Step], phase: Int = 0) throws {
         let stream = Engine.shared.stream
-        for step in steps {
+        for (index, step) in steps.enumerated() {
             let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             switch step {
             case .call(let p, let args, _):
@@ -184,12 +236,18 @@ public final class TrainingPlan {
             case .kernel(_, let body):
                 try check(dnnl_stream_wait(stream), "stream_wait")
                 body()
+            case .threads(let n):
+                cdnnl_set_num_threads(n)
+                continue
             }
             if profile != nil {
                 try check(dnnl_stream_wait(stream), "stream_wait")
                 let name: String
-                switch step { case .call(_, _, let n): name = n; case .kernel(let n, _): name = n }
-                profile![name, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                switch step { case .call(_, _, let n): name = n; case .kernel(let n, _): name = n; case .threads: name = "" }
+                let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                profile![name, default: 0] += ms
+                let id = phase << 32 | index
+                if ms < fastest[id]?.ms ?? .infinity { fastest[id] = (name, ms) }
             }
         }
         try check(dnnl_stream_wait(stream), "stream_wait")

@@ -2,8 +2,10 @@
 /// then backward.
 ///
 /// Training fuses less than inference: batch norm uses batch statistics, so it cannot be
-/// folded into the convolution. The one fusion is BN -> ReLU (oneDNN's `fuse_norm_relu`),
-/// which keeps a bit mask instead of the BN output and does the ReLU's backward inside BN's.
+/// folded into the convolution. Two fusions: BN -> ReLU (oneDNN's `fuse_norm_relu`), which
+/// keeps a bit mask instead of the BN output and does the ReLU's backward inside BN's; and
+/// add -> ReLU (the residual and fuse-layer sums), one pass forward and one backward, where
+/// the sum before the ReLU is never stored.
 struct TrainingStep {
     enum Kind {
         case input
@@ -11,7 +13,8 @@ struct TrainingStep {
         /// `relu`: the node's sole consumer, a ReLU, is done by the same primitive.
         case batchNorm(BatchNorm, relu: Bool)
         case relu
-        case add
+        /// `relu`: the node's sole consumer, a ReLU, is done in the same pass.
+        case add(relu: Bool)
         case resize(Resize)
         case concat
         case pool(Pool)
@@ -35,7 +38,8 @@ struct TrainingStep {
 
 extension Graph {
     /// The graph's nodes as training steps, in an order where every input is ready.
-    func trainingSteps() -> [TrainingStep] {
+    /// `fuseAddReLU`: absorb a ReLU into the add it solely reads (off only to test the fusion).
+    func trainingSteps(fuseAddReLU: Bool = true) -> [TrainingStep] {
         var consumers = Array(repeating: [Int](), count: nodes.count)
         for (i, node) in nodes.enumerated() { for v in node.inputs { consumers[v.id].append(i) } }
         let isOutput = Set(outputs.map(\.id))
@@ -57,7 +61,14 @@ extension Graph {
                     kind = .batchNorm(b, relu: false)
                 }
             case .relu: kind = .relu
-            case .add: kind = .add
+            case .add:
+                if fuseAddReLU, !isOutput.contains(i), consumers[i].count == 1, case .relu = nodes[consumers[i][0]].op {
+                    output = consumers[i][0]
+                    absorbed.insert(output)
+                    kind = .add(relu: true)
+                } else {
+                    kind = .add(relu: false)
+                }
             case .resize(let r): kind = .resize(r)
             case .concat: kind = .concat
             case .pool(let p): kind = .pool(p)
@@ -122,7 +133,7 @@ struct TrainingSchedule {
             // Saved activations read by this step's backward.
             switch step.kind {
             case .conv, .batchNorm, .linear: activationDeath[step.inputs[0]] = max(activationDeath[step.inputs[0]], t)
-            case .relu: activationDeath[step.output] = max(activationDeath[step.output], t)
+            case .relu, .add(relu: true): activationDeath[step.output] = max(activationDeath[step.output], t)
             default: break
             }
             gradientDeath[step.output] = max(gradientDeath[step.output], t)
