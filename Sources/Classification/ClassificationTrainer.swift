@@ -75,7 +75,12 @@ public final class ClassificationTrainer {
             throw ClassificationError("\(data.root.path) has \(data.count) images, fewer than one batch of \(training.batchSize)")
         }
         let (w, h) = config.imageSize
-        self.augmentation = augmentation ?? TrainAugmentation(width: w, height: h)
+        self.augmentation = augmentation ?? {
+            var a = TrainAugmentation(width: w, height: h)
+            if training.cropScale.count == 2 { a.scale = training.cropScale[0]...training.cropScale[1] }
+            a.flipProbability = training.flip ? 0.5 : 0
+            return a
+        }()
         guard (self.augmentation.width, self.augmentation.height) == (w, h) else {
             throw ClassificationError("the augmentation makes \(self.augmentation.width)x\(self.augmentation.height) crops; "
                                       + "\(config.source) takes \(w)x\(h)")

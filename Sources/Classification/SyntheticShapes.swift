@@ -26,7 +26,7 @@ public struct SyntheticShapes: Sendable {
         var color = randomColor(&random)
         for _ in 0..<20 where distance(color, c0) < 120 || distance(color, c1) < 120 { color = randomColor(&random) }
         let side = min(w, h)
-        let radius = random.uniform(0.2, 0.42) * side
+        let radius = random.uniform(0.25, 0.45) * side
         let cx = random.uniform(radius, w - radius), cy = random.uniform(radius, h - radius)
         let rotation = random.uniform(0, 2 * .pi)
         let inside = Self.region(Self.shapeNames[shape % Self.shapeNames.count])

@@ -7,8 +7,9 @@ import Foundation
 ///
 /// Keys this project adds (the official files never have them): TRAIN.LR_SCHEDULER
 /// (`multistep`, the official default; `cosine`), TRAIN.MIN_LR (cosine's floor, default 0),
-/// TRAIN.WARMUP_EPOCHS (linear warm-up from a third of the rate, default 0) and
-/// LOSS.LABEL_SMOOTHING (classification cross-entropy, default 0).
+/// TRAIN.WARMUP_EPOCHS (linear warm-up from a third of the rate, default 0),
+/// LOSS.LABEL_SMOOTHING (classification cross-entropy, default 0) and DATASET.CROP_SCALE
+/// (RandomResizedCrop's area range, default [0.08, 1]).
 public struct TrainingConfig: Sendable, Equatable {
     public enum Optimizer: String, Sendable { case adam, sgd, adamw }
     public enum Scheduler: String, Sendable { case multistep, cosine }
@@ -30,6 +31,9 @@ public struct TrainingConfig: Sendable, Equatable {
     public var warmupEpochs = 0
     /// LOSS.LABEL_SMOOTHING (extension): 0..<1.
     public var labelSmoothing = 0.0
+    /// DATASET.CROP_SCALE (extension): RandomResizedCrop's area fraction range, torchvision's
+    /// (0.08, 1) by default.
+    public var cropScale = [0.08, 1.0]
     /// TRAIN.WD: the official code gives it to SGD only (its Adam takes the learning rate alone).
     public var weightDecay = 0.0001
     public var momentum = 0.9
@@ -133,6 +137,12 @@ public struct TrainingConfig: Sendable, Equatable {
         guard (0..<1).contains(c.scaleFactor) else { throw r.fail("DATASET.SCALE_FACTOR", "must be within 0..<1, got \(c.scaleFactor)") }
         guard (0...1).contains(c.halfBodyProbability) else { throw r.fail("DATASET.PROB_HALF_BODY", "must be within 0...1") }
         c.colorRGB = try r.optionalBool("DATASET.COLOR_RGB") ?? c.colorRGB
+        if let scale = try r.optionalDoubles("DATASET.CROP_SCALE") {
+            guard scale.count == 2, scale[0] > 0, scale[0] <= scale[1], scale[1] <= 1 else {
+                throw r.fail("DATASET.CROP_SCALE", "must be [min, max] with 0 < min <= max <= 1, got \(scale)")
+            }
+            c.cropScale = scale
+        }
         if let s = r.value("DATASET.ROOT") as? String { c.root = s }
         if let s = r.value("DATASET.TRAIN_SET") as? String { c.trainSet = s }
         // The classification default.py also says 'valid', but its experiment files all say 'val'
