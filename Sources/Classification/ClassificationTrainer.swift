@@ -210,7 +210,12 @@ public final class ClassificationTrainer {
                                           seed: UInt64 = 0) throws -> (parameters: [String: Tensor], report: BindReport) {
         let model = HRNetModel(config: config)
         var tensors = try Checkpoint.loadFloat(url)
-        if resetHead { tensors = tensors.filter { !$0.key.hasPrefix("classifier.") } }
+        if resetHead {
+            tensors = tensors.filter { !$0.key.hasPrefix("classifier.") }
+        } else if let head = tensors["classifier.weight"], let classes = config.numClasses, head.rank == 2, head.shape[0] != classes {
+            throw ClassificationError("\(url.lastPathComponent) has a classifier for \(head.shape[0]) classes, \(config.source) has "
+                                      + "\(classes): pass --reset-head to start a new classifier from initial values")
+        }
         let (parameters, report) = try model.graph.bind(tensors, allowPartial: resetHead || allowPartial, source: url.lastPathComponent, seed: seed)
         let missing = report.missing.filter { !(resetHead && $0.hasPrefix("classifier.")) }
         if !allowPartial, !missing.isEmpty {

@@ -22,7 +22,7 @@ final class ClassificationTrainingTests: XCTestCase {
     func run(_ yaml: URL) throws {
         try? FileManager.default.removeItem(at: dir)
         let started = Date()
-        try SyntheticShapes(width: 40, height: 40).write(to: dir, classes: 3, train: 48, val: 16, seed: 5)
+        try SyntheticShapes(width: 40, height: 40).write(to: dir, classes: 3, train: 64, val: 20, seed: 5)
         let config = try HRNetConfig.load(yaml)
         let training = try TrainingConfig.load(yaml)
         let train = try ImageFolder(root: dir.appendingPathComponent("train"))
