@@ -59,8 +59,13 @@ let package = Package(
             name: "HRNet",
             dependencies: ["DNN", .product(name: "Yams", package: "Yams")]
         ),
-        // Image classification: class labels (ImageNet-1k built in), softmax, top-k, the classifier.
-        .target(name: "Classification", dependencies: ["HRNet", "DNN"]),
+        // Image classification: class labels (ImageNet-1k built in), softmax, top-k, the classifier,
+        // torchvision's pre-processing, image folders, training.
+        .target(
+            name: "Classification",
+            dependencies: ["HRNet", "DNN", "Imaging"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
         .executableTarget(
             name: "hrnet",
             dependencies: ["HRNet", "DNN", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification", "Segmentation",
@@ -77,7 +82,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "DNN", "HRNet", "Imaging", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
-        .testTarget(name: "ClassificationTests", dependencies: ["Classification", "HRNet", "DNN", "TestSupport"]),
+        .testTarget(name: "ClassificationTests", dependencies: ["Classification", "HRNet", "DNN", "Imaging", "TestSupport"]),
         // Drives the built `hrnet` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["DNN", "Imaging", "Classification", "Segmentation", "TestSupport", "hrnet"]),
     ]

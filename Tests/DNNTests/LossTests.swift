@@ -11,7 +11,7 @@ final class LossTests: XCTestCase {
 
     func testLossesMatchPyTorch() throws {
         let cases = try JSONSerialization.jsonObject(with: try Data(contentsOf: Fixtures.url("training/losses.json"))) as! [[String: Any]]
-        XCTAssertEqual(cases.count, 7)
+        XCTAssertEqual(cases.count, 9)
         for c in cases {
             let name = c["loss"] as! String
             let shape = c["shape"] as! [Int]
@@ -30,6 +30,9 @@ final class LossTests: XCTestCase {
                 result = try MSELoss()(output, target: Tensor(shape: shape, scalars: floats(c["target"])))
             case "cross_entropy", "cross_entropy_unweighted":
                 result = try CrossEntropyLoss(classWeights: weights)(output, labels: labels)
+            case "cross_entropy_smoothing", "cross_entropy_smoothing_cls":
+                let smoothing = Float((c["label_smoothing"] as! NSNumber).doubleValue)
+                result = try CrossEntropyLoss(classWeights: weights, labelSmoothing: smoothing)(output, labels: labels)
             case "ohem_threshold":
                 result = try OHEMCrossEntropyLoss(threshold: 0.7, minKept: 5, classWeights: weights)(output, labels: labels)
             case "ohem_min_kept":
@@ -53,6 +56,9 @@ final class LossTests: XCTestCase {
         XCTAssertThrowsError(try MSELoss()(logits, target: Tensor(zeros: [3])))
         XCTAssertThrowsError(try JointsOHKMMSELoss(topK: 8)(logits, target: logits, targetWeight: Tensor(zeros: [1, 3]))) {
             XCTAssertTrue("\($0)".contains("top-k 8"), "\($0)")
+        }
+        XCTAssertThrowsError(try CrossEntropyLoss(labelSmoothing: 1)(logits, labels: [0, 1, 2, 255])) {
+            XCTAssertTrue("\($0)".contains("label smoothing"), "\($0)")
         }
         // Every pixel ignored: zero loss and gradient (PyTorch gives NaN, which would stop training).
         let all = try? CrossEntropyLoss()(logits, labels: [255, 255, 255, 255])

@@ -128,23 +128,32 @@ public struct MSELoss: Sendable {
 }
 
 /// Per-pixel softmax cross-entropy over (N, C, H, W) logits and (N, H, W) labels, as PyTorch's
-/// `nn.CrossEntropyLoss(weight:, ignore_index: 255)` (the official segmentation `CrossEntropy`):
+/// `nn.CrossEntropyLoss(weight:, ignore_index: 255, label_smoothing:)` (the official segmentation
+/// `CrossEntropy`; for classification, logits (N, C, 1, 1) and one label per image):
 /// sum_i w[y_i] (-log p_i[y_i]) / sum_i w[y_i] over pixels whose label is not ignored.
+/// With label smoothing e (PyTorch's formula, aten LossNLL.cpp cross_entropy_loss_label_smoothing):
+/// (1 - e) x that + e / C x sum_i sum_c w[c] (-log p_i[c]) / sum_i w[y_i].
 public struct CrossEntropyLoss: Sendable {
     public var ignoreIndex: Int32
     /// One weight per class (e.g. the official Cityscapes class weights); nil for 1.
     public var classWeights: [Float]?
+    /// The share of the target spread evenly over all classes, 0..<1 (0.1 in the usual ImageNet recipes).
+    public var labelSmoothing: Float
 
-    public init(ignoreIndex: Int32 = 255, classWeights: [Float]? = nil) {
+    public init(ignoreIndex: Int32 = 255, classWeights: [Float]? = nil, labelSmoothing: Float = 0) {
         self.ignoreIndex = ignoreIndex
         self.classWeights = classWeights
+        self.labelSmoothing = labelSmoothing
     }
 
     /// - Parameter labels: N*H*W class indices (row-major), `ignoreIndex` for unlabelled pixels.
     public func callAsFunction(_ logits: Tensor, labels: [Int32]) throws -> LossValue {
+        guard labelSmoothing >= 0, labelSmoothing < 1 else {
+            throw LossError("CrossEntropyLoss: label smoothing \(labelSmoothing) must be within 0..<1")
+        }
         let pixels = try Softmax(logits, labels: labels, ignoreIndex: ignoreIndex, classWeights: classWeights, loss: "CrossEntropyLoss")
         let kept = pixels.indices.filter { pixels.label($0) != nil }
-        return pixels.loss(over: kept, normalizer: kept.reduce(0.0) { $0 + pixels.weight($1) })
+        return pixels.loss(over: kept, normalizer: kept.reduce(0.0) { $0 + pixels.weight($1) }, smoothing: Double(labelSmoothing))
     }
 }
 
@@ -228,18 +237,27 @@ struct Softmax {
     func trueProbability(_ i: Int) -> Float { Float(p[index(i, label(i)!)]) }
 
     /// sum over `pixels` of w (-log p_y) / normalizer, and its gradient w (p - onehot) / normalizer.
-    func loss(over pixels: [Int], normalizer: Double) -> LossValue {
+    /// With `smoothing` e: (1 - e) x that + e / C x sum over `pixels` and classes c of
+    /// w_c (-log p_c) / normalizer, whose gradient per pixel is e / C (W p - w) with W = sum_c w_c.
+    func loss(over pixels: [Int], normalizer: Double, smoothing e: Double = 0) -> LossValue {
         var gradient = Tensor(zeros: shape)
         guard normalizer > 0 else { return LossValue(loss: 0, gradient: gradient) }
-        var total = 0.0
+        let classWeight = (0..<classes).map { Double(classWeights?[$0] ?? 1) }
+        let weightSum = classWeight.reduce(0, +), spread = e / Double(classes)
+        var total = 0.0, smooth = 0.0
         for i in pixels {
             let y = label(i)!, w = weight(i)
             total += w * -log(max(p[index(i, y)], .leastNormalMagnitude))
             for c in 0..<classes {
                 let k = index(i, c)
-                gradient.scalars[k] = Float(w * (p[k] - (c == y ? 1 : 0)) / normalizer)
+                var g = (1 - e) * w * (p[k] - (c == y ? 1 : 0))
+                if e > 0 {
+                    smooth += classWeight[c] * -log(max(p[k], .leastNormalMagnitude))
+                    g += spread * (weightSum * p[k] - classWeight[c])
+                }
+                gradient.scalars[k] = Float(g / normalizer)
             }
         }
-        return LossValue(loss: total / normalizer, gradient: gradient)
+        return LossValue(loss: ((1 - e) * total + spread * smooth) / normalizer, gradient: gradient)
     }
 }

@@ -85,7 +85,20 @@ extension HRNetConfig {
                                  alignCorners: try r.optionalBool("MODEL.ALIGN_CORNERS") ?? true)
         case .classification:
             // The official files leave MODEL.NUM_CLASSES at its default, 1000 (lib/config/default.py).
-            head = .classification(ClassifierSpec(classes: r.has("MODEL.NUM_CLASSES") ? try r.positiveInt("MODEL.NUM_CLASSES") : 1000))
+            var spec = ClassifierSpec(classes: r.has("MODEL.NUM_CLASSES") ? try r.positiveInt("MODEL.NUM_CLASSES") : 1000)
+            // This project's keys for small heads (tests, tiny models); the official files never set
+            // them and get the official head (incre planes 32/64/128/256, 2048 features).
+            if r.has("MODEL.EXTRA.HEAD_INCRE_PLANES") {
+                spec.increPlanes = try r.ints("MODEL.EXTRA.HEAD_INCRE_PLANES")
+                guard spec.increPlanes.count == 4, spec.increPlanes.allSatisfy({ $0 <= 8192 }) else {
+                    throw ConfigError(source, "MODEL.EXTRA.HEAD_INCRE_PLANES must hold 4 plane counts (one per stream) of at most 8192")
+                }
+            }
+            if r.has("MODEL.EXTRA.HEAD_FEATURES") {
+                spec.features = try r.positiveInt("MODEL.EXTRA.HEAD_FEATURES")
+                guard spec.features <= 65536 else { throw ConfigError(source, "MODEL.EXTRA.HEAD_FEATURES must be at most 65536") }
+            }
+            head = .classification(spec)
         }
         let stage1 = try r.has("MODEL.EXTRA.STAGE1") ? r.stage("MODEL.EXTRA.STAGE1", expectedBranches: 1) : StageSpec.officialPoseStage1
         var stages: [StageSpec] = []

@@ -14,7 +14,8 @@ What it writes:
   frozen parameter on two small tensors over four steps of fixed gradients; learning rates of
   MultiStepLR, CosineAnnealingLR, LinearLR warm-up and the official poly rule.
 - losses.json: JointsMSELoss, JointsOHKMMSELoss (top 3 of 5), CrossEntropyLoss (class weights, ignore 255), the official
-  OhemCrossEntropy and MSELoss on small random inputs: loss and gradient (autograd).
+  OhemCrossEntropy and MSELoss on small random inputs: loss and gradient (autograd); then CrossEntropyLoss
+  with label smoothing 0.1 (per pixel with weights, and per image).
 
 The losses are written here from their definitions (the official code's formulas: pose
 lib/core/loss.py JointsMSELoss, segmentation lib/core/criterion.py CrossEntropy and
@@ -222,6 +223,22 @@ def make_losses():
     loss.backward()
     cases.append({'loss': 'joints_ohkm_top3', 'shape': [2, 5, 3, 4], 'output': tolist(out), 'target': tolist(target),
                   'target_weight': tolist(tw), 'value': loss.item(), 'gradient': tolist(out.grad)})
+    # Label smoothing 0.1 (PyTorch's own label_smoothing), appended last so the cases above keep
+    # their random numbers: per-pixel with class weights and ignored pixels, and classification
+    # logits (N, C) = (6, 5), seen by the engine as (6, 5, 1, 1).
+    z = logits0.clone().requires_grad_(True)
+    loss = F.cross_entropy(z, labels, weight=weights, ignore_index=255, label_smoothing=0.1)
+    loss.backward()
+    cases.append({'loss': 'cross_entropy_smoothing', 'shape': [2, 4, 3, 5], 'output': tolist(z),
+                  'labels': [int(v) for v in labels.reshape(-1)], 'class_weights': tolist(weights), 'label_smoothing': 0.1,
+                  'value': loss.item(), 'gradient': tolist(z.grad)})
+    z = (torch.randn(6, 5, generator=g) * 3).requires_grad_(True)
+    cls_labels = torch.randint(0, 5, (6,), generator=g)
+    loss = F.cross_entropy(z, cls_labels, label_smoothing=0.1)
+    loss.backward()
+    cases.append({'loss': 'cross_entropy_smoothing_cls', 'shape': [6, 5, 1, 1], 'output': tolist(z),
+                  'labels': [int(v) for v in cls_labels], 'class_weights': None, 'label_smoothing': 0.1,
+                  'value': loss.item(), 'gradient': tolist(z.grad)})
     with open(os.path.join(HERE, 'losses.json'), 'w') as f:
         json.dump(cases, f)
 
