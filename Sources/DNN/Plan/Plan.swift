@@ -85,11 +85,14 @@ public final class Plan {
         self.inputBuffer = Plan.allocate(input.count * 4)
         owned = [builder.arena, inputBuffer]
         try builder.inputMemory.setPointer(inputBuffer)
-        cdnnl_set_num_threads(Int32(self.threads))
         var remaining = consume parameters
         let threads = self.threads
         // Weight packing runs oneDNN reorders: on the compute thread too, so one OpenMP pool serves all.
-        try ComputeThread.shared.run { try builder.emit(parameters: &remaining, threads: threads, plan: self) }
+        // The thread count is set there as well: oneDNN sizes a primitive's partition when it is created.
+        try ComputeThread.shared.run {
+            cdnnl_set_num_threads(Int32(threads))
+            try builder.emit(parameters: &remaining, threads: threads, plan: self)
+        }
         steps = builder.steps
         keepAlive = builder.keepAlive
         implementations = builder.implementations.map { (step: $0.0, implementation: $0.1) }

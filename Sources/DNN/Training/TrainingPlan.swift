@@ -125,9 +125,12 @@ public final class TrainingPlan {
         owned.append(UnsafeMutableRawPointer(inputBuffer))
 
         arenaBytes = builder.arenaBytes
-        cdnnl_set_num_threads(Int32(self.threads))
-        let plan = self
-        try ComputeThread.shared.run { try builder.emit(plan: plan) }
+        let plan = self, threads = self.threads
+        // On the compute thread: oneDNN sizes a primitive's thread partition when it is created.
+        try ComputeThread.shared.run {
+            cdnnl_set_num_threads(Int32(threads))
+            try builder.emit(plan: plan)
+        }
         implementations = builder.implementations.map { (step: $0.0, implementation: $0.1) }
     }
 
