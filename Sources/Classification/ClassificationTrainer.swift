@@ -92,15 +92,8 @@ public final class ClassificationTrainer {
         self.epoch = training.beginEpoch
         plan = try TrainingPlan(graph: HRNetModel(config: config).graph, parameters: parameters,
                                 input: Shape4(training.batchSize, 3, h, w), threads: threads)
-        let lr = Float(training.learningRate)
-        switch training.optimizer {
-        // The official get_optimizer gives Adam the learning rate alone (no weight decay).
-        case .adam: optimizer = Adam(learningRate: lr)
-        case .adamw: optimizer = Adam.adamW(learningRate: lr, weightDecay: Float(training.weightDecay))
-        case .sgd: optimizer = SGD(learningRate: lr, momentum: Float(training.momentum), weightDecay: Float(training.weightDecay),
-                                   nesterov: training.nesterov)
-        }
-        schedule = training.schedule
+        optimizer = training.makeOptimizer()
+        schedule = try training.epochSchedule(for: config.source)
         loss = CrossEntropyLoss(ignoreIndex: -1, labelSmoothing: Float(training.labelSmoothing))
     }
 

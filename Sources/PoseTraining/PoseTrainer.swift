@@ -73,15 +73,8 @@ public final class PoseTrainer {
         self.epoch = training.beginEpoch
         let graph = HRNetModel(config: config).graph
         plan = try TrainingPlan(graph: graph, parameters: parameters, input: Shape4(training.batchSize, 3, h, w), threads: threads)
-        let lr = Float(training.learningRate)
-        switch training.optimizer {
-        // The official get_optimizer gives Adam the learning rate alone (no weight decay).
-        case .adam: optimizer = Adam(learningRate: lr)
-        case .adamw: optimizer = Adam.adamW(learningRate: lr, weightDecay: Float(training.weightDecay))
-        case .sgd: optimizer = SGD(learningRate: lr, momentum: Float(training.momentum), weightDecay: Float(training.weightDecay),
-                                   nesterov: training.nesterov)
-        }
-        schedule = LRSchedule(.multiStep(milestones: training.lrSteps, gamma: Float(training.lrFactor)))
+        optimizer = training.makeOptimizer()
+        schedule = try training.epochSchedule(for: config.source)
         if training.useOHKM {
             let l = JointsOHKMMSELoss(useTargetWeight: training.useTargetWeight, topK: min(training.ohkmTopK, joints))
             loss = { try l($0, target: $1, targetWeight: $2) }
@@ -91,7 +84,7 @@ public final class PoseTrainer {
         }
     }
 
-    /// The learning rate of an epoch (MultiStep over epochs, as the official scheduler).
+    /// The learning rate of an epoch (MultiStep over epochs, as the official scheduler, or TRAIN.LR_SCHEDULER's).
     public func learningRate(epoch: Int) -> Float { schedule.learningRate(base: Float(training.learningRate), at: epoch) }
 
     /// Trains the next epoch. `onStep` hears every step; `shouldStop` is asked before each step

@@ -2,8 +2,10 @@ import DNN
 import Foundation
 
 /// The training part of an official experiment file (TRAIN, LOSS, DATASET augmentation,
-/// MODEL target) for pose and classification. Fields the file leaves out take the official
-/// defaults (deep-high-resolution-net.pytorch and HRNet-Image-Classification lib/config/default.py).
+/// MODEL target) for pose, classification and segmentation. Fields the file leaves out take the
+/// official defaults (deep-high-resolution-net.pytorch, HRNet-Image-Classification and
+/// HRNet-Semantic-Segmentation lib/config/default.py; a seg_hrnet file defaults to SGD at 0.01,
+/// 484 epochs and the poly schedule, as the segmentation code always uses).
 ///
 /// Keys this project adds (the official files never have them): TRAIN.LR_SCHEDULER
 /// (`multistep`, the official default; `cosine`), TRAIN.MIN_LR (cosine's floor, default 0),
@@ -12,7 +14,9 @@ import Foundation
 /// (RandomResizedCrop's area range, default [0.08, 1]).
 public struct TrainingConfig: Sendable, Equatable {
     public enum Optimizer: String, Sendable { case adam, sgd, adamw }
-    public enum Scheduler: String, Sendable { case multistep, cosine }
+    /// How the rate changes: MultiStep and cosine per epoch; poly per iteration (the official
+    /// segmentation `adjust_learning_rate`, base (1 - t / T)^0.9, T = END_EPOCH x iterations an epoch).
+    public enum Scheduler: String, Sendable { case multistep, cosine, poly }
 
     /// TRAIN.BATCH_SIZE_PER_GPU (one device here: the batch).
     public var batchSize = 32
@@ -59,16 +63,68 @@ public struct TrainingConfig: Sendable, Equatable {
     /// MODEL.TARGET_TYPE (only gaussian is defined by the official code's training).
     public var targetType = "gaussian"
 
+    /// The segmentation keys (seg_hrnet files).
+    public var segmentation = Segmentation()
+
+    /// What HRNet-Semantic-Segmentation reads besides the shared keys (its lib/config/default.py
+    /// defaults). The crop is the model's TRAIN.IMAGE_SIZE; the flip is TRAIN.FLIP (`flip`).
+    public struct Segmentation: Sendable, Equatable {
+        /// TRAIN.BASE_SIZE: the long side at scale 1 before the random scale.
+        public var baseSize = 2048
+        /// TRAIN.MULTI_SCALE: rescale by 0.5 + randint(0, SCALE_FACTOR) / 10 before the crop.
+        public var multiScale = true
+        /// TRAIN.SCALE_FACTOR (an integer: 16 gives the scales 0.5, 0.6, ..., 2.1).
+        public var scaleFactor = 16
+        /// TRAIN.DOWNSAMPLERATE: labels are subsampled by this factor (nearest) after augmentation.
+        public var downsampleRate = 1
+        /// TRAIN.IGNORE_LABEL (the files say 255; the default.py -1 also means "no class").
+        public var ignoreLabel = -1
+        /// TRAIN.NUM_SAMPLES: train on the first N pairs only (0: all).
+        public var numSamples = 0
+        /// LOSS.USE_OHEM, OHEMTHRES, OHEMKEEP.
+        public var useOHEM = false
+        public var ohemThreshold = 0.9
+        public var ohemKeep = 100_000
+        /// LOSS.CLASS_BALANCE (the official train.py does not read it: a data set's class
+        /// weights, Cityscapes' only, are always used).
+        public var classBalance = false
+        public init() {}
+    }
+
     public init() {}
 
-    /// The rate schedule over epochs: MultiStep at `lrSteps` by `lrFactor` (official) or cosine
-    /// from TRAIN.LR to MIN_LR over the epochs, with the linear warm-up if any.
-    public var schedule: LRSchedule {
+    /// The optimizer TRAIN.OPTIMIZER names with TRAIN.LR, MOMENTUM, WD and NESTEROV, as the
+    /// official `get_optimizer` builds it (its Adam takes the learning rate alone).
+    public func makeOptimizer() -> any DNN.Optimizer {
+        let lr = Float(learningRate)
+        switch optimizer {
+        case .adam: return Adam(learningRate: lr)
+        case .adamw: return Adam.adamW(learningRate: lr, weightDecay: Float(weightDecay))
+        case .sgd: return SGD(learningRate: lr, momentum: Float(momentum), weightDecay: Float(weightDecay), nesterov: nesterov)
+        }
+    }
+
+    /// Whether the schedule's t counts optimizer steps (poly) rather than epochs.
+    public var schedulesPerStep: Bool { lrScheduler == .poly }
+
+    /// The schedule of a trainer that sets the rate once an epoch (pose, classification).
+    public func epochSchedule(for task: String) throws -> LRSchedule {
+        guard !schedulesPerStep else {
+            throw ConfigError(task, "TRAIN.LR_SCHEDULER poly is the segmentation schedule (per iteration); use multistep or cosine")
+        }
+        return schedule(stepsPerEpoch: 1)
+    }
+
+    /// The rate schedule: MultiStep at `lrSteps` by `lrFactor` (official) or cosine from TRAIN.LR
+    /// to MIN_LR over the epochs, with the linear warm-up if any (t = epoch); or poly over
+    /// END_EPOCH x `stepsPerEpoch` iterations (t = step; warm-up in steps).
+    public func schedule(stepsPerEpoch: Int) -> LRSchedule {
         let kind: LRSchedule.Kind = switch lrScheduler {
         case .multistep: .multiStep(milestones: lrSteps, gamma: Float(lrFactor))
         case .cosine: .cosine(total: endEpoch, minimum: Float(minLearningRate))
+        case .poly: .poly(total: endEpoch * max(1, stepsPerEpoch), power: 0.9)
         }
-        return LRSchedule(kind, warmupSteps: warmupEpochs)
+        return LRSchedule(kind, warmupSteps: schedulesPerStep ? warmupEpochs * max(1, stepsPerEpoch) : warmupEpochs)
     }
 
     /// Reads the training sections of an official experiment YAML file.
@@ -79,6 +135,16 @@ public struct TrainingConfig: Sendable, Equatable {
     public static func parse(yaml text: String, source: String) throws -> TrainingConfig {
         let r = try Reader(yaml: text, source: source)
         var c = TrainingConfig()
+        let segmentation = (r.value("MODEL.NAME") as? String) == "seg_hrnet"
+        if segmentation {
+            // HRNet-Semantic-Segmentation lib/config/default.py.
+            c.optimizer = .sgd
+            c.learningRate = 0.01
+            c.endEpoch = 484
+            c.lrScheduler = .poly
+            c.trainSet = "list/cityscapes/train.lst"
+            c.testSet = "list/cityscapes/val.lst"
+        }
         if let v = try r.optionalInt("TRAIN.BATCH_SIZE_PER_GPU") {
             guard (1...4096).contains(v) else { throw r.fail("TRAIN.BATCH_SIZE_PER_GPU", "must be 1...4096, got \(v)") }
             c.batchSize = v
@@ -108,7 +174,8 @@ public struct TrainingConfig: Sendable, Equatable {
             switch text {
             case "multistep", "step": c.lrScheduler = .multistep
             case "cosine": c.lrScheduler = .cosine
-            default: throw r.fail("TRAIN.LR_SCHEDULER", "must be multistep, step or cosine, got \(name)")
+            case "poly": c.lrScheduler = .poly
+            default: throw r.fail("TRAIN.LR_SCHEDULER", "must be multistep, step, cosine or poly, got \(name)")
             }
         }
         c.minLearningRate = try r.optionalDouble("TRAIN.MIN_LR") ?? c.minLearningRate
@@ -149,10 +216,47 @@ public struct TrainingConfig: Sendable, Equatable {
         // (torchvision's ImageNet layout): a classification file without the key means 'val'.
         if (r.value("MODEL.NAME") as? String) == "cls_hrnet" { c.testSet = "val" }
         if let s = r.value("DATASET.TEST_SET") as? String { c.testSet = s }
+        if segmentation { try parseSegmentation(r, into: &c) }
         if let s = r.value("MODEL.TARGET_TYPE") as? String {
             guard s == "gaussian" else { throw r.fail("MODEL.TARGET_TYPE", "must be gaussian (the only target the official training defines), got \(s)") }
             c.targetType = s
         }
         return c
+    }
+
+    /// The seg_hrnet keys: TRAIN.{FLIP, BASE_SIZE, MULTI_SCALE, SCALE_FACTOR, DOWNSAMPLERATE,
+    /// IGNORE_LABEL, NUM_SAMPLES, EXTRA_EPOCH}, LOSS.{USE_OHEM, OHEMTHRES, OHEMKEEP, CLASS_BALANCE,
+    /// BALANCE_WEIGHTS}.
+    static func parseSegmentation(_ r: Reader, into c: inout TrainingConfig) throws {
+        var s = Segmentation()
+        c.flip = try r.optionalBool("TRAIN.FLIP") ?? true
+        s.baseSize = try r.optionalInt("TRAIN.BASE_SIZE") ?? s.baseSize
+        guard (1...100_000).contains(s.baseSize) else { throw r.fail("TRAIN.BASE_SIZE", "must be 1...100000, got \(s.baseSize)") }
+        s.multiScale = try r.optionalBool("TRAIN.MULTI_SCALE") ?? s.multiScale
+        s.scaleFactor = try r.optionalInt("TRAIN.SCALE_FACTOR") ?? s.scaleFactor
+        guard (0...100).contains(s.scaleFactor) else {
+            throw r.fail("TRAIN.SCALE_FACTOR", "must be an integer 0...100 (the scales are 0.5 + randint(0, SCALE_FACTOR) / 10), got \(s.scaleFactor)")
+        }
+        s.downsampleRate = try r.optionalInt("TRAIN.DOWNSAMPLERATE") ?? s.downsampleRate
+        guard [1, 2, 4].contains(s.downsampleRate) else { throw r.fail("TRAIN.DOWNSAMPLERATE", "must be 1, 2 or 4, got \(s.downsampleRate)") }
+        s.ignoreLabel = try r.optionalInt("TRAIN.IGNORE_LABEL") ?? s.ignoreLabel
+        guard s.ignoreLabel == 255 || s.ignoreLabel == -1 else {
+            throw r.fail("TRAIN.IGNORE_LABEL", "must be 255 (label maps mark unlabelled pixels 255) or -1, got \(s.ignoreLabel)")
+        }
+        s.numSamples = try r.optionalInt("TRAIN.NUM_SAMPLES") ?? s.numSamples
+        guard s.numSamples >= 0 else { throw r.fail("TRAIN.NUM_SAMPLES", "must be 0 (all) or more") }
+        if let extra = try r.optionalInt("TRAIN.EXTRA_EPOCH"), extra != 0 {
+            throw r.fail("TRAIN.EXTRA_EPOCH", "extra-data epochs (DATASET.EXTRA_TRAIN_SET) are not supported; set 0")
+        }
+        s.useOHEM = try r.optionalBool("LOSS.USE_OHEM") ?? s.useOHEM
+        s.ohemThreshold = try r.optionalDouble("LOSS.OHEMTHRES") ?? s.ohemThreshold
+        guard (0...1).contains(s.ohemThreshold) else { throw r.fail("LOSS.OHEMTHRES", "must be within 0...1, got \(s.ohemThreshold)") }
+        s.ohemKeep = try r.optionalInt("LOSS.OHEMKEEP") ?? s.ohemKeep
+        guard s.ohemKeep >= 0 else { throw r.fail("LOSS.OHEMKEEP", "must be 0 or more") }
+        s.classBalance = try r.optionalBool("LOSS.CLASS_BALANCE") ?? s.classBalance
+        if let weights = try r.optionalDoubles("LOSS.BALANCE_WEIGHTS"), weights != [1] {
+            throw r.fail("LOSS.BALANCE_WEIGHTS", "must be [1]: HRNetV2 has one output (several weights are for OCR heads)")
+        }
+        c.segmentation = s
     }
 }
