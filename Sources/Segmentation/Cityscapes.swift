@@ -18,6 +18,13 @@ public enum Cityscapes {
         (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230), (119, 11, 32),
     ]
 
+    /// The cross-entropy class weights of the official training, by train id
+    /// (HRNet-Semantic-Segmentation lib/datasets/cityscapes.py `class_weights`).
+    public static let classWeights: [Float] = [
+        0.8373, 0.918, 0.866, 1.0345, 1.0166, 0.9969, 0.9754, 1.0489, 0.8786, 1.0023,
+        0.9539, 0.9843, 1.1116, 0.9037, 1.0865, 1.0955, 1.0865, 1.1529, 1.0507,
+    ]
+
     /// Label id (0...33) -> train id, 255 for the ids that are not evaluated; nil above 33.
     public static let trainIDOfLabelID: [UInt8] = {
         var table = [UInt8](repeating: LabelMap.ignore, count: 34)

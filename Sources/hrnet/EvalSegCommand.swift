@@ -66,13 +66,9 @@ struct EvalSegCommand: ParsableCommand {
                                       planOptions: try compute.planOptions(weights: model.weights, graph: net.graph))
         let count = min(dataset.count, limit ?? dataset.count)
         Progress.say("eval-seg: \(count) images of \(dataset.root.path) (\(dataset.layout.rawValue), \(split)); \(options.summary)")
-        var matrix = ConfusionMatrix(classes: classes)
         let progress = Progress("eval-seg", total: count)
-        for i in 0..<count {
-            let sample = try dataset.sample(at: i)
-            let prediction = try segmenter.segment(sample.image)
-            try matrix.add(truth: sample.label, prediction: prediction.labels, file: dataset.entries[i].label.path)
-            progress.advance(note: String(format: "mIoU %.4f", matrix.meanIoU))
+        let matrix = try dataset.evaluate(segmenter, limit: count) { done, matrix in
+            progress.advance(done - progress.done, note: String(format: "mIoU %.4f", matrix.meanIoU))
         }
         progress.finish()
 

@@ -9,7 +9,7 @@ import PoseTraining
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a pose or classification HRNet from an official experiment file.",
+        abstract: "Train a pose, classification or segmentation HRNet from an official experiment file.",
         discussion: """
         Reads TRAIN, LOSS, DATASET and MODEL of the experiment YAML (batch, optimizer, LR and its
         steps, epochs, augmentation, sigma, OHKM); MODEL.NAME chooses the task.
@@ -23,13 +23,22 @@ struct TrainCommand: ParsableCommand {
         TRAIN.WARMUP_EPOCHS; evaluated by top-1 on TEST_SET (resize, center crop). To fine-tune
         pretrained weights on another class count: --weights W --reset-head. OUT/classes.txt names
         the classes (for hrnet classify --labels).
+        Segmentation (seg_hrnet): DATA is a Cityscapes, PASCAL-Context or folder data set (as
+        eval-seg reads; hrnet synth-seg writes one), splits named by TRAIN_SET and TEST_SET
+        (list/cityscapes/train.lst -> train); DATASET.NUM_CLASSES must equal the data set's classes.
+        The official recipe: random scale 0.5 + randint(0, TRAIN.SCALE_FACTOR) / 10 of TRAIN.BASE_SIZE,
+        pad and random crop to TRAIN.IMAGE_SIZE, flip, logits upsampled to the labels (ALIGN_CORNERS),
+        cross-entropy ignoring 255 (Cityscapes class weights on Cityscapes) or OHEM (LOSS.USE_OHEM),
+        SGD with the poly rate per iteration; evaluated by mIoU on TEST_SET with the TEST settings.
+        --weights takes an ImageNet backbone (extra keys dropped, the head starts from initial
+        values) or a segmentation model (--reset-head for another class count).
         Every epoch (--eval-every) the best score is kept. OUT holds checkpoint.json (resume with
         --resume OUT/checkpoint.json), best.safetensors and final.safetensors (official key names),
         log.jsonl and log.csv. Ctrl-C stops after the current step and saves a checkpoint.
         """
     )
 
-    @Option(help: "The official experiment YAML (MODEL.NAME pose_hrnet or cls_hrnet).")
+    @Option(help: "The official experiment YAML (MODEL.NAME pose_hrnet, cls_hrnet or seg_hrnet).")
     var config: String
 
     @Option(help: "The data set root (default: the file's DATASET.ROOT).")
@@ -44,7 +53,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "With --weights: keys the checkpoint lacks start from initial values.")
     var allowPartial = false
 
-    @Flag(help: "With --weights, for a classifier on another class count: drop the checkpoint's classifier.weight/bias and start them from initial values.")
+    @Flag(help: "With --weights, for another class count: drop the checkpoint's classifier (classifier.*, or a segmentation model's last_layer.3.*) and start it from initial values.")
     var resetHead = false
 
     @Option(help: "Continue the run saved in this checkpoint.json.")
@@ -59,7 +68,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Learning rate (default: TRAIN.LR).")
     var lr: Double?
 
-    @Option(help: "Evaluate (AP, or top-1 for a classifier) every N epochs (0: never).")
+    @Option(help: "Evaluate (AP, top-1 for a classifier, mIoU for segmentation) every N epochs (0: never).")
     var evalEvery: Int = 1
 
     @Option(help: "Seed of the shuffle, augmentation and initial weights.")
@@ -96,7 +105,7 @@ struct TrainCommand: ParsableCommand {
         switch model.task {
         case .pose: try trainPose(model, training, configURL: configURL)
         case .classification: try trainClassifier(model, training, configURL: configURL)
-        case .segmentation: throw ValidationError("\(config): hrnet train takes pose_hrnet and cls_hrnet models; seg_hrnet training is not here yet")
+        case .segmentation: try trainSegmentation(model, training, configURL: configURL)
         }
     }
 
@@ -112,7 +121,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func trainPose(_ model: HRNetConfig, _ training: TrainingConfig, configURL: URL) throws {
-        if resetHead { throw ValidationError("--reset-head is for classifiers (cls_hrnet)") }
+        if resetHead { throw ValidationError("--reset-head is for classifiers (cls_hrnet) and segmentation (seg_hrnet)") }
         // Data: DATA/annotations/person_keypoints_SPLIT.json + DATA/images/SPLIT.
         let root = URL(fileURLWithPath: data ?? training.root, isDirectory: true)
         func split(_ name: String) throws -> (annotations: URL, images: URL) {

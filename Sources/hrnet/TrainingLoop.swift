@@ -3,6 +3,7 @@ import DNN
 import Foundation
 import PoseTraining
 import Classification
+import Segmentation
 
 /// What the epoch loop needs from a trainer, whatever its task.
 protocol EpochRun {
@@ -51,6 +52,20 @@ struct ClassificationRun: EpochRun {
     func save(_ url: URL, metadata: [String: String]) throws { try trainer.save(url, metadata: metadata) }
 }
 
+struct SegmentationRun: EpochRun {
+    let trainer: SegmentationTrainer
+    var epoch: Int { trainer.epoch }
+    var step: Int { trainer.step }
+    var stepsPerEpoch: Int { trainer.stepsPerEpoch }
+    var parameters: ParameterStore { trainer.plan.parameters }
+    func learningRate(epoch: Int) -> Float { trainer.learningRate(epoch: epoch) }
+    func trainEpoch(onStep: (Double, Float) -> Void, shouldStop: () -> Bool) throws -> EpochOutcome {
+        let r = try trainer.trainEpoch(onStep: { onStep($0.loss, $0.learningRate) }, shouldStop: shouldStop)
+        return EpochOutcome(completed: r.completed, meanLoss: r.meanLoss, imagesPerSecond: r.imagesPerSecond, seconds: r.seconds)
+    }
+    func save(_ url: URL, metadata: [String: String]) throws { try trainer.save(url, metadata: metadata) }
+}
+
 /// The epoch loop `hrnet train` runs for every task: train, evaluate every `evalEvery` epochs
 /// and at the end (the first metric decides the best weights, kept in best.safetensors),
 /// checkpoint atomically after each epoch, log a line, stop cleanly on Ctrl-C, export
@@ -58,7 +73,7 @@ struct ClassificationRun: EpochRun {
 struct TrainingLoop {
     let folder: URL
     let checkpoint: URL
-    /// Metric names as logged (the first one is the one kept best), e.g. ["ap"], ["top1", "top5"].
+    /// Metric names as logged (the first one is the one kept best), e.g. ["ap"], ["top1", "top5"], ["miou", ...].
     let metrics: [String]
     let endEpoch: Int
     let evalEvery: Int
@@ -67,7 +82,7 @@ struct TrainingLoop {
 
     var bestKey: String { "best_\(metrics[0])" }
     /// How the metric reads in messages.
-    var displayName: String { ["ap": "AP", "top1": "top-1", "top5": "top-5"][metrics[0]] ?? metrics[0] }
+    var displayName: String { ["ap": "AP", "top1": "top-1", "top5": "top-5", "miou": "mIoU"][metrics[0]] ?? metrics[0] }
 
     init(folder: URL, checkpoint: URL, metrics: [String], endEpoch: Int, evalEvery: Int, resumed: Bool, best: Double) {
         (self.folder, self.checkpoint, self.metrics, self.endEpoch, self.evalEvery, self.resumed, self.best) =
