@@ -142,6 +142,33 @@ final class SegmentationTrainingTests: XCTestCase {
         XCTAssertThrowsError(try t.epochSchedule(for: "pose")) { XCTAssertTrue("\($0)".contains("poly"), "\($0)") }
     }
 
+    /// Starting weights as the official `init_weights(pretrained)`: keys the model lacks are
+    /// dropped, a missing head starts from the official initial values, another class count
+    /// needs `resetHead`.
+    func testStartingParameters() throws {
+        let yaml = try String(contentsOf: Fixtures.url("hrnet/tiny_seg.yaml"), encoding: .utf8)
+        let config = try HRNetConfig.parse(yaml: yaml, source: "tiny_seg.yaml")
+        var tensors = try Checkpoint.loadFloat(Fixtures.url("hrnet/tiny_seg.safetensors"))
+        tensors["incre_modules.0.0.conv1.weight"] = Tensor(zeros: [2, 2, 1, 1])     // an ImageNet checkpoint's extra key
+        for key in tensors.keys where key.hasPrefix("last_layer.") { tensors[key] = nil }
+        let backbone = dir.appendingPathComponent("backbone.safetensors")
+        try SafeTensors.write(tensors, to: backbone)
+        let (p, report) = try SegmentationTrainer.startingParameters(from: backbone, config: config, seed: 2)
+        XCTAssertEqual(Set(report.missing), Set(HRNetModel(config: config).graph.parameters.map(\.key).filter { $0.hasPrefix("last_layer.") }))
+        let initial = HRNetModel(config: config).officialInitialParameters(seed: 2)
+        XCTAssertEqual(p["last_layer.3.weight"], initial["last_layer.3.weight"])
+        XCTAssertEqual(p["conv1.weight"], tensors["conv1.weight"])
+        // The whole model on 3 classes instead of 4: refused, unless the classifier is reset.
+        let three = try HRNetConfig.parse(yaml: yaml.replacingOccurrences(of: "NUM_CLASSES: 4", with: "NUM_CLASSES: 3"), source: "three.yaml")
+        let whole = Fixtures.url("hrnet/tiny_seg.safetensors")
+        XCTAssertThrowsError(try SegmentationTrainer.startingParameters(from: whole, config: three)) {
+            XCTAssertTrue("\($0)".contains("--reset-head"), "\($0)")
+        }
+        let (reset, r) = try SegmentationTrainer.startingParameters(from: whole, config: three, resetHead: true)
+        XCTAssertEqual(Set(r.missing), ["last_layer.3.weight", "last_layer.3.bias"])
+        XCTAssertEqual(reset["last_layer.3.weight"]?.shape.first, 3)
+    }
+
     /// A short run on synthetic data: background and discs (`synth-seg --classes 2`), 16
     /// training images of 48 x 32, the fixture's recipe (random scale 0.5...1.5, 32 x 32 crops,
     /// flip, cross-entropy, SGD 0.05 with momentum, poly) for its 5 epochs of 4 steps; mIoU on 8
