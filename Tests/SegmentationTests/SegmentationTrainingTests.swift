@@ -169,6 +169,46 @@ final class SegmentationTrainingTests: XCTestCase {
         XCTAssertEqual(reset["last_layer.3.weight"]?.shape.first, 3)
     }
 
+    /// The loss the config and data set choose: Cityscapes data gets the official class
+    /// weights (train.py always passes the data set's `class_weights`), LOSS.USE_OHEM the OHEM
+    /// loss; one OHEM step runs.
+    func testCityscapesWeightsAndOHEM() throws {
+        // A one-city Cityscapes layout: four 48 x 32 pictures, labels in label ids (7 road, 26 car, 0 unlabelled).
+        for k in 0..<4 {
+            let (image, label) = SyntheticSegmentation.sample(index: k, width: 48, height: 32, classes: 2, seed: 1)
+            let stem = "city_00000\(k)_000019"
+            let images = dir.appendingPathComponent("cs/leftImg8bit/train/city"), labels = dir.appendingPathComponent("cs/gtFine/train/city")
+            try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: labels, withIntermediateDirectories: true)
+            try image.write(to: images.appendingPathComponent("\(stem)_leftImg8bit.png"))
+            var ids = label.labels.map { $0 == 1 ? UInt8(26) : UInt8(7) }
+            ids[0] = 0
+            try LabelMap(width: 48, height: 32, labels: ids).writePNG(to: labels.appendingPathComponent("\(stem)_gtFine_labelIds.png"))
+        }
+        let yaml = try String(contentsOf: Fixtures.url("segmentation/tinyseg_train.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "NUM_CLASSES: 2", with: "NUM_CLASSES: 19")
+            .replacingOccurrences(of: "USE_OHEM: false", with: "USE_OHEM: true")
+            .replacingOccurrences(of: "OHEMKEEP: 131072", with: "OHEMKEEP: 500")
+        let config = try HRNetConfig.parse(yaml: yaml, source: "cs.yaml")
+        var training = try TrainingConfig.parse(yaml: yaml, source: "cs.yaml")
+        training.endEpoch = 1
+        XCTAssertTrue(training.segmentation.useOHEM)
+        let data = try SegmentationDataset.open(dir.appendingPathComponent("cs"), split: "train")
+        XCTAssertEqual(data.layout, .cityscapes)
+        let trainer = try SegmentationTrainer(config: config, training: training, data: data,
+                                              parameters: HRNetModel(config: config).officialInitialParameters(seed: 1), threads: 1, seed: 1)
+        XCTAssertEqual(trainer.classWeights, Cityscapes.classWeights)
+        let r = try trainer.trainEpoch()
+        XCTAssertTrue(r.completed && r.meanLoss.isFinite && r.meanLoss > 0, "\(r)")
+        // The folder layout has no official weights.
+        try SyntheticSegmentation.write(to: dir.appendingPathComponent("folder"), splits: [("train", 4)], width: 48, height: 32, classes: 2, seed: 1)
+        let two = try HRNetConfig.load(Fixtures.url("segmentation/tinyseg_train.yaml"))
+        let folder = try SegmentationTrainer(config: two, training: training,
+                                             data: try SegmentationDataset.open(dir.appendingPathComponent("folder"), split: "train"),
+                                             parameters: HRNetModel(config: two).officialInitialParameters(seed: 1), threads: 1)
+        XCTAssertNil(folder.classWeights)
+    }
+
     /// A short run on synthetic data: background and discs (`synth-seg --classes 2`), 16
     /// training images of 48 x 32, the fixture's recipe (random scale 0.5...1.5, 32 x 32 crops,
     /// flip, cross-entropy, SGD 0.05 with momentum, poly) for its 5 epochs of 4 steps; mIoU on 8
