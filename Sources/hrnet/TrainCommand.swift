@@ -11,29 +11,33 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a pose, classification or segmentation HRNet from an official experiment file.",
         discussion: """
-        Reads TRAIN, LOSS, DATASET and MODEL of the experiment YAML (batch, optimizer, LR and its
+        Reads TRAIN, LOSS, DATASET and MODEL of the experiment YAML (batch, optimizer, LR and its \
         steps, epochs, augmentation, sigma, OHKM); MODEL.NAME chooses the task.
-        Pose (pose_hrnet): the data set is DATA/annotations/person_keypoints_{TRAIN_SET,TEST_SET}.json
-        with images in DATA/images/SPLIT (or DATA/SPLIT); any number of keypoints (from the category;
+
+        Pose (pose_hrnet): the data set is DATA/annotations/person_keypoints_{TRAIN_SET,TEST_SET}.json \
+        with images in DATA/images/SPLIT (or DATA/SPLIT); any number of keypoints (from the category; \
         left/right pairs by name); evaluated by AP on TEST_SET with the ground-truth boxes.
-        Classification (cls_hrnet): DATA/TRAIN_SET and DATA/TEST_SET are image folders
-        (one subfolder per class, sorted names = class indices, as torchvision's ImageFolder;
-        MODEL.NUM_CLASSES must equal the folder count); RandomResizedCrop + flip, cross-entropy
-        (LOSS.LABEL_SMOOTHING), SGD/Adam with MultiStep (TRAIN.LR_STEP) or TRAIN.LR_SCHEDULER: cosine,
-        TRAIN.WARMUP_EPOCHS; evaluated by top-1 on TEST_SET (resize, center crop). To fine-tune
-        pretrained weights on another class count: --weights W --reset-head. OUT/classes.txt names
+
+        Classification (cls_hrnet): DATA/TRAIN_SET and DATA/TEST_SET are image folders \
+        (one subfolder per class, sorted names = class indices, as torchvision's ImageFolder; \
+        MODEL.NUM_CLASSES must equal the folder count); RandomResizedCrop + flip, cross-entropy \
+        (LOSS.LABEL_SMOOTHING), SGD/Adam with MultiStep (TRAIN.LR_STEP) or TRAIN.LR_SCHEDULER: cosine, \
+        TRAIN.WARMUP_EPOCHS; evaluated by top-1 on TEST_SET (resize, center crop). To fine-tune \
+        pretrained weights on another class count: --weights W --reset-head. OUT/classes.txt names \
         the classes (for hrnet classify --labels).
-        Segmentation (seg_hrnet): DATA is a Cityscapes, PASCAL-Context or folder data set (as
-        eval-seg reads; hrnet synth-seg writes one), splits named by TRAIN_SET and TEST_SET
-        (list/cityscapes/train.lst -> train); DATASET.NUM_CLASSES must equal the data set's classes.
-        The official recipe: random scale 0.5 + randint(0, TRAIN.SCALE_FACTOR) / 10 of TRAIN.BASE_SIZE,
-        pad and random crop to TRAIN.IMAGE_SIZE, flip, logits upsampled to the labels (ALIGN_CORNERS),
-        cross-entropy ignoring 255 (Cityscapes class weights on Cityscapes) or OHEM (LOSS.USE_OHEM),
-        SGD with the poly rate per iteration; evaluated by mIoU on TEST_SET with the TEST settings.
-        --weights takes an ImageNet backbone (extra keys dropped, the head starts from initial
+
+        Segmentation (seg_hrnet): DATA is a Cityscapes, PASCAL-Context or folder data set (as \
+        eval-seg reads; hrnet synth-seg writes one), splits named by TRAIN_SET and TEST_SET \
+        (list/cityscapes/train.lst -> train); DATASET.NUM_CLASSES must equal the data set's classes. \
+        The official recipe: random scale 0.5 + randint(0, TRAIN.SCALE_FACTOR) / 10 of TRAIN.BASE_SIZE, \
+        pad and random crop to TRAIN.IMAGE_SIZE, flip, logits upsampled to the labels (ALIGN_CORNERS), \
+        cross-entropy ignoring 255 (Cityscapes class weights on Cityscapes) or OHEM (LOSS.USE_OHEM), \
+        SGD with the poly rate per iteration; evaluated by mIoU on TEST_SET with the TEST settings. \
+        --weights takes an ImageNet backbone (extra keys dropped, the head starts from initial \
         values) or a segmentation model (--reset-head for another class count).
-        Every epoch (--eval-every) the best score is kept. OUT holds checkpoint.json (resume with
-        --resume OUT/checkpoint.json), best.safetensors and final.safetensors (official key names),
+
+        Every epoch (--eval-every) the best score is kept. OUT holds checkpoint.json (resume with \
+        --resume OUT/checkpoint.json), best.safetensors and final.safetensors (official key names), \
         log.jsonl and log.csv. Ctrl-C stops after the current step and saves a checkpoint.
         """
     )
