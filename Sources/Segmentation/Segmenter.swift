@@ -219,6 +219,14 @@ public final class Segmenter {
         return total
     }
 
+    /// One network run on the whole photo at its own size, without flip: what the official
+    /// training-time `validate` (lib/core/function.py) evaluates. The scores are the logits
+    /// upsampled to the photo (before exp: the arg-max is the same).
+    public func segmentWhole(_ image: Image) throws -> SegmentationPrediction {
+        let s = try logits(normalized: normalize(image), height: image.height, width: image.width, flip: false)
+        return SegmentationPrediction(classes: classes, height: image.height, width: image.width, scores: s)
+    }
+
     /// Segments a photo: scores and arg-max labels at the photo's size.
     public func segment(_ image: Image) throws -> SegmentationPrediction {
         let s = try scores(normalized: normalize(image), height: image.height, width: image.width)

@@ -32,7 +32,8 @@ struct TrainCommand: ParsableCommand {
         The official recipe: random scale 0.5 + randint(0, TRAIN.SCALE_FACTOR) / 10 of TRAIN.BASE_SIZE, \
         pad and random crop to TRAIN.IMAGE_SIZE, flip, logits upsampled to the labels (ALIGN_CORNERS), \
         cross-entropy ignoring 255 (Cityscapes class weights on Cityscapes) or OHEM (LOSS.USE_OHEM), \
-        SGD with the poly rate per iteration; evaluated by mIoU on TEST_SET with the TEST settings. \
+        SGD with the poly rate per iteration; evaluated by mIoU on TEST_SET as the official validate \
+        (each whole image in one run, no flip; eval-seg runs the TEST settings). \
         --weights takes an ImageNet backbone (extra keys dropped, the head starts from initial \
         values) or a segmentation model (--reset-head for another class count).
 

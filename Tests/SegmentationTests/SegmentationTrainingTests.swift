@@ -251,5 +251,8 @@ final class SegmentationTrainingTests: XCTestCase {
         XCTAssertLessThan(before.meanIoU, 0.45)
         XCTAssertGreaterThan(after.meanIoU, 0.50, "mIoU after 20 steps (measured 0.615)")
         XCTAssertLessThan(losses.last!, losses.first!)
+        // The training-time evaluation (each whole image in one run) is the TEST procedure when
+        // that is one window at scale 1 without flip, as this config's 48 x 32 at base size 48.
+        XCTAssertEqual(try trainer.evaluate(val, options: Segmenter.Options(config: config), threads: 1), after)
     }
 }

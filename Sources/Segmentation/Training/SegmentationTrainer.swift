@@ -16,7 +16,8 @@ import Imaging
 ///   lr = LR (1 - t / T)^0.9 with T = END_EPOCH x iterations an epoch. The official loop sets
 ///   the rate of iteration t after its optimizer step, so step k runs with the rate of t = k - 1
 ///   (step 0 with LR); this trainer does the same;
-/// - BN in training mode, batches of TRAIN.BATCH_SIZE_PER_GPU, the last partial batch dropped.
+/// - BN in training mode, batches of TRAIN.BATCH_SIZE_PER_GPU, the last partial batch dropped;
+/// - evaluation as the official `validate`: each whole image in one run, mIoU.
 /// Batches are prepared on worker threads while the network computes.
 ///
 /// ```swift
@@ -216,13 +217,16 @@ public final class SegmentationTrainer {
     /// Every weight and BN statistic by its official key, for `Segmenter` or export.
     public var weights: [String: Tensor] { plan.parameters.state() }
 
-    /// The confusion matrix of the current weights (BN running statistics) on `dataset` with the
-    /// official test procedure of `options` (default: the config's TEST.* settings).
+    /// The confusion matrix of the current weights (BN running statistics) on `dataset`. Without
+    /// `options`, as the official training-time `validate`: one run on each whole image at its
+    /// own size, no flip (`Segmenter.segmentWhole`); with them, the official test procedure
+    /// (scales, flip, windows) they describe (`Segmenter.Options(config:)`: the TEST settings).
     public func evaluate(_ dataset: SegmentationDataset, options: Segmenter.Options? = nil, limit: Int? = nil, threads: Int? = nil,
                          progress: (Int, ConfusionMatrix) -> Void = { _, _ in }) throws -> ConfusionMatrix {
         try dataset.checkClasses(against: config)
         let segmenter = try Segmenter(model: HRNetModel(config: config), parameters: weights, options: options, threads: threads)
-        return try dataset.evaluate(segmenter, limit: limit, progress: progress)
+        if options != nil { return try dataset.evaluate(segmenter, limit: limit, progress: progress) }
+        return try dataset.evaluate(classes: classes, limit: limit, progress: progress) { try segmenter.segmentWhole($0).labels }
     }
 
     /// Saves the run (weights, optimizer state, epoch, step) atomically to `url` (a JSON with a
