@@ -37,8 +37,11 @@ let package = Package(
             dependencies: ["CImageShim"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
-        // Data sets and their metrics (COCO annotations, results, COCOeval).
-        .target(name: "Datasets"),
+        // The system zlib (Debian zlib1g-dev): inflates the compressed elements of MAT-files.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Data sets and their metrics (COCO annotations, results, COCOeval; MPII's PCKh and
+        // MAT-files).
+        .target(name: "Datasets", dependencies: ["CZlib"]),
         // Top-down pose estimation: crops, heatmap decoding, flip test, OKS-NMS.
         .target(name: "Pose", dependencies: ["DNN", "HRNet", "Imaging", "Datasets", .product(name: "Yams", package: "Yams")]),
         // What feeds pose training: data sets (COCO, MPII), the official augmentation and
@@ -84,6 +87,6 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "ClassificationTests", dependencies: ["Classification", "HRNet", "DNN", "Imaging", "TestSupport"]),
         // Drives the built `hrnet` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["DNN", "Imaging", "Classification", "Segmentation", "TestSupport", "hrnet"]),
+        .testTarget(name: "CLITests", dependencies: ["DNN", "Imaging", "Datasets", "Classification", "Segmentation", "TestSupport", "hrnet"]),
     ]
 )

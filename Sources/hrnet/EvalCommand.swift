@@ -5,17 +5,23 @@ import Foundation
 import HRNet
 import Imaging
 import Pose
+import PoseTraining
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "COCO keypoint AP of a pose model on a data set split, as the official test does.",
+        abstract: "COCO keypoint AP (or MPII PCKh) of a pose model on a data set split, as the official test does.",
         discussion: """
-        Reads DATA/annotations/person_keypoints_SPLIT.json and the images in DATA/images/SPLIT
+        COCO: reads DATA/annotations/person_keypoints_SPLIT.json and the images in DATA/images/SPLIT
         (or DATA/SPLIT). Person boxes are the ground truth's (the official USE_GT_BBOX: people
         with a labelled keypoint, boxes clipped to the image) unless --boxes gives a detector's
         results. Each person is re-scored (box score x mean joint score above 0.2), OKS-NMS at
         0.9 runs per image, the results JSON is written and COCOeval's numbers are printed.
+        MPII (the config's DATASET.DATASET is mpii; split default valid): every person of
+        DATA/annot/SPLIT.json is cropped at its center and scale (images in DATA/images), the
+        predictions are written (--out-json, default pred_SPLIT.json: N x 16 x [x, y], 1-based
+        as the official pred.mat) and scored by PCKh against DATA/annot/gt_SPLIT.mat; the
+        official table is printed (Head ... Ankle, Mean, Mean@0.1).
         """
     )
 
@@ -25,8 +31,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "COCO root: annotations/ and images/ (or the split folder) below it.")
     var data: String
 
-    @Option(help: "The split, e.g. val2017.")
-    var split: String = "val2017"
+    @Option(help: "The split (default: val2017; MPII: valid).")
+    var split: String?
 
     @Option(help: "Person detections (COCO results JSON); default: the ground-truth boxes.")
     var boxes: String?
@@ -43,19 +49,19 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Soft OKS-NMS (Gaussian score decay, TEST.SOFT_NMS) instead of the hard one.")
     var softNMS = false
 
-    @Option(help: "Evaluate only the first N images (by id).")
+    @Option(help: "Evaluate only the first N images (by id; MPII: the first N people).")
     var limit: Int?
 
     @Option(help: "People per network run.")
     var batch: Int = 16
 
-    @Option(help: "Where to write the results JSON (default: keypoints_SPLIT_results.json).")
+    @Option(help: "Where to write the results JSON (default: keypoints_SPLIT_results.json; MPII: pred_SPLIT.json).")
     var outJSON: String?
 
     @Flag(help: "Replace the results JSON if it exists.")
     var force = false
 
-    @Flag(help: "Print {\"stats\": [...]} instead of the table.")
+    @Flag(help: "Print {\"stats\": [...]} (MPII: {\"pckh\": {...}, \"per_joint\": [...]}) instead of the table.")
     var json = false
 
     func validate() throws {
@@ -65,6 +71,8 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
+        if try model.loadConfig().dataset.lowercased() == "mpii" { return try runMPII() }
+        let split = self.split ?? "val2017"
         let root = URL(fileURLWithPath: data, isDirectory: true)
         let annotations = root.appendingPathComponent("annotations/person_keypoints_\(split).json")
         guard FileManager.default.fileExists(atPath: annotations.path) else {
@@ -109,6 +117,39 @@ struct EvalCommand: ParsableCommand {
             print("{\"stats\": [" + result.stats.map { String(format: "%.17g", $0) }.joined(separator: ", ") + "]}")
         } else {
             print(COCOEval(groundTruth: truth, results: [], iouType: .keypoints).format(result.stats))
+        }
+    }
+
+    /// MPII: PCKh of the people of DATA/annot/SPLIT.json against DATA/annot/gt_SPLIT.mat.
+    func runMPII() throws {
+        let split = self.split ?? "valid"
+        if boxes != nil || gtBoxes { throw ValidationError("MPII is evaluated at the annotated centers and scales: --boxes and --gt-boxes are for COCO") }
+        if softNMS { throw ValidationError("--soft-nms is for COCO (MPII evaluates every annotated person, without NMS)") }
+        let root = URL(fileURLWithPath: data, isDirectory: true)
+        let outURL = URL(fileURLWithPath: outJSON ?? "pred_\(split).json")
+        if FileManager.default.fileExists(atPath: outURL.path), !force {
+            throw ValidationError("\(outURL.path) exists; pass --force to replace it")
+        }
+        var evaluation = try MPIIPoseEvaluation.load(root: root, split: split)
+        if let limit { evaluation = evaluation.prefix(limit) }
+        let (net, parameters, _) = try model.load(requireWeights: true)
+        var options = PoseEstimator.Options(flipTest: flipTest ?? net.config.flipTest)
+        options.decoding = dark ? .dark(kernel: 11) : .standard
+        options.batchSize = batch
+        options.threads = compute.threads
+        options.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
+        let estimator = try PoseEstimator(config: net.config, parameters: parameters, keypoints: .mpii, options: options)
+        let progress = Progress("eval \(split)", total: evaluation.dataset.count, unit: "people")
+        let (pckh, predictions) = try evaluation.run(estimator) { progress.advance($0 - progress.done) }
+        progress.finish()
+        try writeAtomically(Data(MPIIPoseEvaluation.predictionsJSON(predictions).utf8), to: outURL)
+        FileHandle.standardError.write(Data("predictions: \(outURL.path)\n".utf8))
+        if json {
+            func number(_ v: Double) -> String { v.isFinite ? String(format: "%.17g", v) : "null" }
+            print("{\"pckh\": {" + pckh.summary.map { "\"\($0.name)\": \(number($0.value))" }.joined(separator: ", ") + "}, "
+                  + "\"per_joint\": [" + pckh.perJoint.map(number).joined(separator: ", ") + "]}")
+        } else {
+            print(pckh.format())
         }
     }
 }

@@ -18,6 +18,9 @@ struct TrainCommand: ParsableCommand {
         with images in DATA/images/SPLIT (or DATA/SPLIT); any number of keypoints (from the category; \
         left/right pairs by name); evaluated by AP on TEST_SET with the ground-truth boxes.
 
+        MPII (DATASET.DATASET mpii): the official DATA/annot/{TRAIN_SET,TEST_SET}.json with images in \
+        DATA/images; evaluated by PCKh@0.5 (Mean) against DATA/annot/gt_TEST_SET.mat, the official table printed.
+
         Classification (cls_hrnet): DATA/TRAIN_SET and DATA/TEST_SET are image folders \
         (one subfolder per class, sorted names = class indices, as torchvision's ImageFolder; \
         MODEL.NUM_CLASSES must equal the folder count); RandomResizedCrop + flip, cross-entropy \
@@ -139,7 +142,7 @@ struct TrainCommand: ParsableCommand {
             guard let images else { throw ValidationError("\(root.path): neither images/\(name) nor \(name) exists") }
             return (annotations, images)
         }
-        let trainSplit = try split(training.trainSet)
+        let isMPII = model.dataset.lowercased() == "mpii"
         var augmentation = PoseAugmentation(imageSize: model.imageSize, heatmapSize: model.heatmapSize)
         augmentation.sigma = model.sigma
         augmentation.scaleFactor = training.scaleFactor
@@ -147,8 +150,22 @@ struct TrainCommand: ParsableCommand {
         augmentation.flip = training.flip
         augmentation.halfBodyProbability = training.halfBodyProbability
         augmentation.halfBodyJoints = training.halfBodyJoints
-        let dataset = try KeypointDataset.coco(annotations: trainSplit.annotations, images: trainSplit.images,
+        let dataset: KeypointDataset
+        if isMPII {
+            let files = MPIIPoseEvaluation.files(root: root, split: training.trainSet)
+            guard FileManager.default.fileExists(atPath: files.annotations.path) else {
+                throw ValidationError("\(files.annotations.path): no such file (expected DATA/annot/\(training.trainSet).json for MPII)")
+            }
+            dataset = try KeypointDataset.mpii(annotations: files.annotations, images: files.images)
+        } else {
+            let trainSplit = try split(training.trainSet)
+            dataset = try KeypointDataset.coco(annotations: trainSplit.annotations, images: trainSplit.images,
                                                aspectRatio: augmentation.aspectRatio)
+        }
+        // Read before anything is built: a missing validation file (gt_TEST_SET.mat) stops the run now.
+        let evaluation: PoseEvaluation? = evalEvery == 0 ? nil
+            : isMPII ? .mpii(try MPIIPoseEvaluation.load(root: root, split: training.testSet))
+            : .coco(try makeEvaluation(split(training.testSet)))
         let trainData = try PoseTrainingData(dataset: dataset, augmentation: augmentation, seed: seed)
         let (outDir, checkpoint) = try outputFolder(configURL)
 
@@ -161,17 +178,17 @@ struct TrainCommand: ParsableCommand {
         let trainer = try PoseTrainer(config: model, training: training, data: trainData, parameters: parameters,
                                       threads: compute.threads, seed: seed)
         trainer.workers = workers
+        let metric = isMPII ? "pckh" : "ap"
         var best = -1.0
         if let resume {
             let meta = try trainer.resume(URL(fileURLWithPath: resume))
-            best = Double(meta["best_ap"] ?? "") ?? -1
+            best = Double(meta["best_\(metric)"] ?? "") ?? -1
             Progress.say("resumed \(resume) at epoch \(trainer.epoch), step \(trainer.step)")
         }
 
-        let evaluation = try evalEvery > 0 ? makeEvaluation(split(training.testSet)) : nil
         Progress.say("training \(model.source): \(dataset.count) people, batch \(training.batchSize), epochs \(trainer.epoch)..<\(training.endEpoch), "
                      + "\(training.optimizer.rawValue) lr \(training.learningRate), out \(outDir.path)")
-        let loop = TrainingLoop(folder: outDir, checkpoint: checkpoint, metrics: ["ap"], endEpoch: training.endEpoch,
+        let loop = TrainingLoop(folder: outDir, checkpoint: checkpoint, metrics: [metric], endEpoch: training.endEpoch,
                                 evalEvery: evaluation == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
         try loop.run(PoseRun(trainer: trainer)) { _ in
             guard let evaluation else { return [] }
@@ -185,18 +202,35 @@ struct TrainCommand: ParsableCommand {
         return COCOPoseEvaluation(truth: truth, imageDirectory: split.images)
     }
 
-    /// AP of the current weights on the evaluation split (flip test as TEST.FLIP_TEST, GT boxes).
-    func evaluate(_ trainer: PoseTrainer, _ evaluation: COCOPoseEvaluation) throws -> Double {
+    /// What a pose run is scored by.
+    enum PoseEvaluation {
+        case coco(COCOPoseEvaluation)
+        case mpii(MPIIPoseEvaluation)
+    }
+
+    /// The score of the current weights on the evaluation split (flip test as TEST.FLIP_TEST):
+    /// COCO AP with the ground-truth boxes, or MPII's PCKh Mean (its table is printed too).
+    func evaluate(_ trainer: PoseTrainer, _ evaluation: PoseEvaluation) throws -> Double {
         var options = PoseEstimator.Options(flipTest: trainer.config.flipTest)
         options.batchSize = 16
         options.threads = compute.threads
-        let joints = trainer.config.numJoints ?? 0
-        var keypoints = evaluation.keypoints(joints: joints) ?? trainer.data.dataset.keypoints
-        if keypoints.count != joints { keypoints = .unnamed(joints) }
-        let estimator = try PoseEstimator(config: trainer.config, parameters: trainer.weights, keypoints: keypoints, options: options)
-        let bar = Progress("  eval", total: evaluation.truth.imageIDs.count)
-        let result = try evaluation.run(estimator) { images, people in bar.advance(images - bar.done, note: "\(people) people") }
-        bar.finish()
-        return result.stats[0]
+        switch evaluation {
+        case .coco(let coco):
+            let joints = trainer.config.numJoints ?? 0
+            var keypoints = coco.keypoints(joints: joints) ?? trainer.data.dataset.keypoints
+            if keypoints.count != joints { keypoints = .unnamed(joints) }
+            let estimator = try PoseEstimator(config: trainer.config, parameters: trainer.weights, keypoints: keypoints, options: options)
+            let bar = Progress("  eval", total: coco.truth.imageIDs.count)
+            let result = try coco.run(estimator) { images, people in bar.advance(images - bar.done, note: "\(people) people") }
+            bar.finish()
+            return result.stats[0]
+        case .mpii(let mpii):
+            let estimator = try PoseEstimator(config: trainer.config, parameters: trainer.weights, keypoints: .mpii, options: options)
+            let bar = Progress("  eval", total: mpii.dataset.count, unit: "people")
+            let pckh = try mpii.run(estimator) { bar.advance($0 - bar.done) }.pckh
+            bar.finish()
+            Progress.say("PCKh@0.5 on \(mpii.dataset.name):\n" + pckh.format())
+            return pckh.mean
+        }
     }
 }

@@ -82,7 +82,7 @@ struct TrainingLoop {
 
     var bestKey: String { "best_\(metrics[0])" }
     /// How the metric reads in messages.
-    var displayName: String { ["ap": "AP", "top1": "top-1", "top5": "top-5", "miou": "mIoU"][metrics[0]] ?? metrics[0] }
+    var displayName: String { ["ap": "AP", "pckh": "PCKh", "top1": "top-1", "top5": "top-5", "miou": "mIoU"][metrics[0]] ?? metrics[0] }
 
     init(folder: URL, checkpoint: URL, metrics: [String], endEpoch: Int, evalEvery: Int, resumed: Bool, best: Double) {
         (self.folder, self.checkpoint, self.metrics, self.endEpoch, self.evalEvery, self.resumed, self.best) =
