@@ -51,6 +51,14 @@ final class DatasetTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("bonn_000001_000019_leftImg8bit.png has no label") && "\($0)".contains("bonn_000001_000019_gtFine_labelIds.png"), "\($0)")
         }
         XCTAssertThrowsError(try SegmentationDataset.open(root, split: "test")) { XCTAssertTrue("\($0)".contains("no such directory")) }
+        // trainval (the official list of the trainval configs) = train + val.
+        try write("gtFine/val/bonn/bonn_000001_000019_gtFine_labelIds.png", gray: [7, 7, 7, 7, 7, 7, 7, 7], width: 4, height: 2)
+        XCTAssertThrowsError(try SegmentationDataset.open(root, split: "trainval")) { XCTAssertTrue("\($0)".contains("leftImg8bit/train: no such directory"), "\($0)") }
+        try writeImage("leftImg8bit/train/ulm/ulm_000000_000019_leftImg8bit.png", width: 4, height: 2)
+        try write("gtFine/train/ulm/ulm_000000_000019_gtFine_labelIds.png", gray: [7, 8, 0, 26, 33, 1, 24, 23], width: 4, height: 2)
+        let both = try SegmentationDataset.open(root, split: "trainval")
+        XCTAssertEqual(both.split, "trainval")
+        XCTAssertEqual(both.entries.map(\.name), ["ulm_000000_000019", "aachen_000000_000019", "bonn_000001_000019"])
     }
 
     func testPascalContextLayout() throws {

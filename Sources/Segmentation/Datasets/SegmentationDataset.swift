@@ -128,6 +128,13 @@ extension SegmentationDataset {
     }
 
     static func openCityscapes(_ root: URL, split: String) throws -> SegmentationDataset {
+        // The official trainval list (list/cityscapes/trainval.lst) is the train and val images
+        // together; Cityscapes has no such folder.
+        if split == "trainval", !FileManager.default.fileExists(atPath: root.appendingPathComponent("leftImg8bit/trainval").path) {
+            let parts = try ["train", "val"].map { try openCityscapes(root, split: $0) }
+            return SegmentationDataset(layout: .cityscapes, root: root, split: split, classNames: Cityscapes.classNames,
+                                       palette: .cityscapes, entries: parts.flatMap(\.entries))
+        }
         let images = root.appendingPathComponent("leftImg8bit/\(split)")
         let suffix = "_leftImg8bit.png"
         var entries: [Entry] = []
