@@ -21,8 +21,7 @@ test: deps
 	$(SWIFT) test --disable-swift-testing
 
 demo: build
-	@echo "demo: the pose pipeline on synthetic photos with pose W32 256x192 and RANDOM weights (the trained default model is not embedded yet)"
-	$(RELEASE) demo --preset pose_w32_256x192 --random-weights --out out/demo --force
+	$(RELEASE) demo --out out/demo --force
 
 clean:
 	rm -rf .build out

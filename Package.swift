@@ -58,9 +58,16 @@ let package = Package(
             dependencies: ["DNN", "HRNet", "Imaging"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // The embedded default pose model (experiment YAML + safetensors, assembled into read-only
+        // data by default_model.S; the assembler finds the files through the header search path).
+        .target(
+            name: "CDefaultModel",
+            exclude: ["pose_default.safetensors", "pose_default.yaml", "pose_default_log.csv", "README.md"],
+            cSettings: [.headerSearchPath(".")]
+        ),
         .target(
             name: "HRNet",
-            dependencies: ["DNN", .product(name: "Yams", package: "Yams")]
+            dependencies: ["DNN", "CDefaultModel", .product(name: "Yams", package: "Yams")]
         ),
         // Image classification: class labels (ImageNet-1k built in), softmax, top-k, the classifier,
         // torchvision's pre-processing, image folders, training.

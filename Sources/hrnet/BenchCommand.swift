@@ -51,6 +51,7 @@ struct BenchCommand: ParsableCommand {
 
         say("measuring this machine's fp32 peak")
         let peak = try Benchmark.peakGFLOPs(threads: compute.threads)
+        let bf16Peak = compute.precision == .bf16 ? try Benchmark.peakGFLOPs(threads: compute.threads, bf16: true) : nil
 
         var options = try compute.planOptions(weights: model.weights, graph: net.graph, calibrateIfMissing: true)
         if compute.precision == .int8 && options.int8 == nil {
@@ -72,7 +73,7 @@ struct BenchCommand: ParsableCommand {
             ("gflop", gflop), ("median_ms", median), ("min_ms", sorted[0]), ("max_ms", sorted[sorted.count - 1]),
             ("images_per_s", Double(batch) * 1000 / median), ("gflops", gflop * 1000 / median),
             ("peak_gflops", peak), ("first_call_ms", firstCall), ("peak_rss_mb", Benchmark.peakRSSMegabytes()),
-        ]
+        ] + (bf16Peak.map { [("peak_bf16_gflops", $0)] } ?? [])
         if json {
             let body = result.map { "\"\($0.0)\": \(String(format: "%.3f", $0.1))" }.joined(separator: ", ")
             print("{\"model\": \"\(net.config.source)\", \"batch\": \(batch), \"threads\": \(plan.threads), \(body)}")
@@ -84,6 +85,9 @@ struct BenchCommand: ParsableCommand {
                      gflop, median, sorted[0], sorted[sorted.count - 1], Double(batch) * 1000 / median))
         print(String(format: "  %.0f GFLOP/s = %.0f%% of this machine's measured fp32 peak %.0f GFLOP/s",
                      gflop * 1000 / median, 100 * gflop * 1000 / median / peak, peak))
+        if let bf16Peak {
+            print(String(format: "  the same large convolution in bf16: %.0f GFLOP/s (%.2fx fp32)", bf16Peak, bf16Peak / peak))
+        }
         print(String(format: "  first call (compile + run) %.0f ms   peak RSS %.0f MB", firstCall, Benchmark.peakRSSMegabytes()))
     }
 }
@@ -122,10 +126,13 @@ enum Benchmark {
 
     /// Throughput of one large 3x3 convolution (256 -> 256 channels at 64x64): what oneDNN
     /// reaches on this machine, the yardstick for the model's GFLOP/s.
-    static func peakGFLOPs(threads: Int?) throws -> Double {
+    /// With `bf16`, the same convolution in bf16 (what AVX512-BF16 gives over fp32 on this CPU).
+    static func peakGFLOPs(threads: Int?, bf16: Bool = false) throws -> Double {
         let g = Graph()
         g.outputs = [g.conv(g.input(channels: 256), key: "c", outChannels: 256, kernel: 3)]
-        let plan = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 256, 64, 64), threads: threads, options: .direct)
+        var options = Plan.Options.direct
+        options.bf16 = bf16
+        let plan = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 256, 64, 64), threads: threads, options: options)
         let times = try time(runs: 10, warmup: 3, showProgress: false) { try plan.execute() }
         let median = times.sorted()[times.count / 2]
         return plan.flops / 1e6 / median

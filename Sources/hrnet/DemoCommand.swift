@@ -14,8 +14,9 @@ struct DemoCommand: ParsableCommand {
         discussion: """
         Writes a small synthetic keypoint set (hrnet synth) into OUT/data, runs the top-down
         pipeline with flip test on its val images with the ground-truth person boxes, draws the
-        skeletons into OUT/pictures, writes OUT/keypoints.json and prints COCO AP. Use the
-        official COCO checkpoints the same way: --config w32_256x192_adam_lr1e-3.yaml
+        skeletons into OUT/pictures, writes OUT/keypoints.json and prints COCO AP. With no model
+        named it runs the embedded default model (pose_default). Use the official COCO checkpoints
+        the same way: --config w32_256x192_adam_lr1e-3.yaml
         --weights pose_hrnet_w32_256x192.pth (or any pose model with COCO's 17 keypoints).
         """
     )
@@ -27,7 +28,7 @@ struct DemoCommand: ParsableCommand {
     var out: String = "out/demo"
 
     @Option(help: "Synthetic images to make (a fifth are evaluated, at least one).")
-    var images: Int = 10
+    var images: Int = 30
 
     @Option(help: "Seed of the synthetic images.")
     var seed: UInt64 = 7

@@ -7,7 +7,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "An official experiment YAML file (MODEL.NAME pose_hrnet, seg_hrnet or cls_hrnet).")
     var config: String?
 
-    @Option(help: "A built-in model, e.g. pose_w32_256x192, cls_w18_small_v2 (list: hrnet info --list-presets).")
+    @Option(help: "A built-in model, e.g. pose_w32_256x192, cls_w18_small_v2 (list: hrnet info --list-presets). With neither --config nor --preset: pose_default, the embedded model trained on synthetic figures.")
     var preset: String?
 
     @Option(help: "Checkpoint: .pth (torch zip or legacy format) or .safetensors.")
@@ -24,16 +24,22 @@ struct ModelOptions: ParsableArguments {
         if weights != nil && randomWeights { throw ValidationError("--weights and --random-weights exclude each other") }
     }
 
+    /// The embedded default model is chosen: by name, or by naming no model.
+    var isDefaultModel: Bool { config == nil && (preset ?? DefaultModel.presetName).lowercased() == DefaultModel.presetName }
+
     func loadConfig() throws -> HRNetConfig {
-        guard config != nil || preset != nil else { throw ValidationError("give --config FILE or --preset NAME") }
         if let config { return try HRNetConfig.load(URL(fileURLWithPath: config)) }
-        return try Presets.config(named: preset!)
+        return try Presets.config(named: preset ?? DefaultModel.presetName)
     }
 
     /// The model and its parameters; says on stderr which keys were filled in or why random.
     func load(requireWeights: Bool) throws -> (model: HRNetModel, parameters: [String: Tensor], report: BindReport?) {
         let model = HRNetModel(config: try loadConfig())
         guard let weights else {
+            if isDefaultModel && !randomWeights {
+                let (model, parameters) = try DefaultModel.load()
+                return (model, parameters, nil)
+            }
             if requireWeights && !randomWeights {
                 throw ValidationError("give --weights FILE (or --random-weights to run with random weights)")
             }

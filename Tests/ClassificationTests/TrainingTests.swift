@@ -6,7 +6,10 @@ import HRNet
 import Imaging
 import TestSupport
 
-/// Fine-tuning on the synthetic shapes and the data-set errors.
+/// Fine-tuning a pretrained classifier on a new folder data set, as a user does with
+/// `hrnet train --weights W --reset-head`: the tiny shapes HRNet pretrained on ten shapes
+/// (Tests/Fixtures/classify/shapes_pretrained.safetensors, made by make_shapes_pretrained.sh with
+/// `hrnet train`) gets a new three-way classifier and trains on fresh images of three shapes.
 final class ClassificationTrainingTests: XCTestCase {
     var dir: URL!
 
@@ -16,28 +19,35 @@ final class ClassificationTrainingTests: XCTestCase {
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    func testFineTuneOnShapes() throws {
-        for y in ["/tmp/c2/adam.yaml", "/tmp/c2/sgd02.yaml"] { try run(URL(fileURLWithPath: y)) }
-    }
-    func run(_ yaml: URL) throws {
-        try? FileManager.default.removeItem(at: dir)
-        let started = Date()
-        try SyntheticShapes(width: 40, height: 40).write(to: dir, classes: 3, train: 64, val: 20, seed: 5)
+    func testFineTuneFromPretrainedReachesAccuracy() throws {
+        // New images (another seed than the pretraining set) of circle, square, triangle.
+        try SyntheticShapes(width: 40, height: 40).write(to: dir, classes: 3, train: 32, val: 40, seed: 91)
+        let yaml = Fixtures.url("classify/shapes_tiny.yaml")
         let config = try HRNetConfig.load(yaml)
-        let training = try TrainingConfig.load(yaml)
+        var training = try TrainingConfig.load(yaml)
+        training.endEpoch = 3
+        training.warmupEpochs = 0
+        training.learningRate = 0.01
         let train = try ImageFolder(root: dir.appendingPathComponent("train"))
         let val = try ImageFolder(root: dir.appendingPathComponent("val"))
-        XCTAssertEqual(train.classes, ["circle", "square", "triangle"])
-        let trainer = try ClassificationTrainer(config: config, training: training, data: train,
-                                                parameters: HRNetModel(config: config).graph.initialParameters(seed: 1), threads: 2, seed: 1)
-        print("synth \(Date().timeIntervalSince(started))")
-        var losses: [Double] = []
-        while trainer.epoch < training.endEpoch {
-            let r = try trainer.trainEpoch()
-            losses.append(r.meanLoss)
-            print("epoch \(r.epoch) loss \(r.meanLoss) train top1 \(r.trainTop1) lr \(trainer.learningRate(epoch: r.epoch)) \(r.seconds)s")
-        }
-        let accuracy = try trainer.evaluate(val)
-        print("val top1 \(accuracy.top1) top5 \(accuracy.top5) loss \(accuracy.meanLoss) total \(Date().timeIntervalSince(started))s")
+
+        // The pretrained backbone and head features; the 10-way classifier is dropped (--reset-head).
+        var pretrained = try Checkpoint.loadFloat(Fixtures.url("classify/shapes_pretrained.safetensors"))
+        XCTAssertEqual(pretrained["classifier.weight"]?.shape, [10, 128])
+        pretrained["classifier.weight"] = nil
+        pretrained["classifier.bias"] = nil
+        let (parameters, report) = try HRNetModel(config: config).bind(pretrained, allowPartial: true)
+        XCTAssertEqual(report.missing.sorted(), ["classifier.bias", "classifier.weight"])
+
+        let trainer = try ClassificationTrainer(config: config, training: training, data: train, parameters: parameters,
+                                                threads: 2, seed: 1)
+        let before = try trainer.evaluate(val).top1
+        while trainer.epoch < training.endEpoch { _ = try trainer.trainEpoch() }
+        let after = try trainer.evaluate(val)
+        print("fine-tune: val top-1 \(before) -> \(after.top1) (\(val.count) images, 3 classes)")
+        // Observed 0.33 -> 1.0 (18 steps). Chance is 1/3, and from scratch these shapes take
+        // thousands of steps: 370 steps on 600 images reached 0.42 (PyTorch, the same network
+        // and recipe: 0.41-0.54), so only features that transfer pass 0.8.
+        XCTAssertGreaterThan(after.top1, 0.8)
     }
 }

@@ -8,6 +8,12 @@ public enum SafeTensors {
         try parse(try readFile(url), url)
     }
 
+    /// Reads safetensors bytes already in memory (e.g. weights embedded in the binary); `source`
+    /// names them in errors.
+    public static func read(_ data: Data, source: URL) throws -> (tensors: [String: StoredTensor], metadata: [String: String]) {
+        try parse(data, source)
+    }
+
     static func parse(_ data: Data, _ url: URL) throws -> (tensors: [String: StoredTensor], metadata: [String: String]) {
         func fail(_ why: String) -> CheckpointError { CheckpointError(url, why) }
         guard data.count >= 8 else { throw fail("truncated: \(data.count) bytes, not even a header length") }

@@ -15,10 +15,11 @@ public enum Presets {
     public static var names: [String] {
         widths.flatMap { w in
             ["pose_\(w)_256x192", "pose_\(w)_384x288", "seg_\(w)_cityscapes", "seg_\(w)_pascal_context"]
-        } + widths.map { "cls_\($0)" } + ["cls_w18_ssld", "cls_w48_ssld"]
+        } + widths.map { "cls_\($0)" } + ["cls_w18_ssld", "cls_w48_ssld", DefaultModel.presetName]
     }
 
     public static func config(named name: String) throws -> HRNetConfig {
+        if name.lowercased() == DefaultModel.presetName { return try DefaultModel.config() }
         func fail(_ why: String) -> ConfigError {
             ConfigError("preset \(name)", "\(why). Presets are {pose|seg}_{width}[_{HxW}|_cityscapes|_pascal_context] and cls_{width}, "
                         + "width one of \(widths.joined(separator: ", ")); e.g. pose_w32_256x192, pose_w48_384x288, seg_w48_cityscapes, cls_w18_small_v2")
