@@ -173,23 +173,17 @@ public final class ClassificationTrainer {
     /// Saves the run (weights, optimizer state, epoch, step) atomically to `url` (a JSON with a
     /// safetensors file beside it).
     public func save(_ url: URL, metadata: [String: String] = [:]) throws {
-        var meta = metadata
-        meta["config"] = config.source
-        meta["classes"] = data.classes.joined(separator: "\n")
-        let progress = TrainingProgress(step: step, epoch: epoch, baseLearningRate: Float(training.learningRate), schedule: schedule,
-                                        metadata: meta)
-        try TrainingCheckpoint.save(url, parameters: plan.parameters, optimizer: optimizer, progress: progress)
+        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, step: step, epoch: epoch,
+                                       baseLearningRate: Float(training.learningRate), schedule: schedule, config: config.source,
+                                       classes: data.classes, metadata: metadata)
     }
 
     /// Continues a run saved by `save`: weights, optimizer moments, epoch and step.
     /// - Returns: the saved metadata.
     @discardableResult
     public func resume(_ url: URL) throws -> [String: String] {
-        let progress = try TrainingCheckpoint.load(url, parameters: plan.parameters, optimizer: optimizer)
-        if let saved = progress.metadata["classes"], saved != data.classes.joined(separator: "\n") {
-            throw ClassificationError("\(url.path) was trained on the classes \(saved.split(separator: "\n").joined(separator: ", ")); "
-                                      + "\(data.root.path) has \(data.classes.joined(separator: ", "))")
-        }
+        let progress = try TrainingCheckpoint.resumeRun(url, parameters: plan.parameters, optimizer: optimizer,
+                                                        classes: data.classes, dataRoot: data.root)
         epoch = progress.epoch
         step = progress.step
         return progress.metadata

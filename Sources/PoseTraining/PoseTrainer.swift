@@ -130,18 +130,16 @@ public final class PoseTrainer {
     /// Saves the run (weights, optimizer state, epoch, step) atomically to `url` (a JSON with a
     /// safetensors file beside it).
     public func save(_ url: URL, metadata: [String: String] = [:]) throws {
-        var meta = metadata
-        meta["config"] = config.source
-        let progress = TrainingProgress(step: step, epoch: epoch, baseLearningRate: Float(training.learningRate), schedule: schedule,
-                                        metadata: meta)
-        try TrainingCheckpoint.save(url, parameters: plan.parameters, optimizer: optimizer, progress: progress)
+        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, step: step, epoch: epoch,
+                                       baseLearningRate: Float(training.learningRate), schedule: schedule, config: config.source,
+                                       metadata: metadata)
     }
 
     /// Continues a run saved by `save`: weights, optimizer moments, epoch and step.
     /// - Returns: the saved metadata.
     @discardableResult
     public func resume(_ url: URL) throws -> [String: String] {
-        let progress = try TrainingCheckpoint.load(url, parameters: plan.parameters, optimizer: optimizer)
+        let progress = try TrainingCheckpoint.resumeRun(url, parameters: plan.parameters, optimizer: optimizer)
         epoch = progress.epoch
         step = progress.step
         return progress.metadata

@@ -57,6 +57,26 @@ final class TrainingCheckpointTests: XCTestCase {
         XCTAssertEqual(b.parameters.batchesTracked, 4)
     }
 
+    /// A trainer's run keeps its config and classes; resuming it on data with other classes is
+    /// refused with both lists named.
+    func testRunKeepsClassesAndRefusesOthers() throws {
+        let g = graph()
+        let url = dir.appendingPathComponent("run.json")
+        let t = try TrainingPlan(graph: g, parameters: g.randomParameters(seed: 1), input: Shape4(2, 3, 6, 6), threads: 1)
+        let sgd = SGD(learningRate: 0.1, momentum: 0.9)
+        try train(t, sgd, steps: 0..<1)
+        try TrainingCheckpoint.saveRun(url, parameters: t.parameters, optimizer: sgd, step: 1, epoch: 1, baseLearningRate: 0.1,
+                                       schedule: LRSchedule(.poly(total: 10, power: 0.9)), config: "tiny.yaml",
+                                       classes: ["road", "sky"], metadata: ["best_miou": "0.5"])
+        let progress = try TrainingCheckpoint.resumeRun(url, parameters: t.parameters, optimizer: sgd, classes: ["road", "sky"])
+        XCTAssertEqual(progress.step, 1)
+        XCTAssertEqual(progress.metadata, ["config": "tiny.yaml", "classes": "road\nsky", "best_miou": "0.5"])
+        XCTAssertThrowsError(try TrainingCheckpoint.resumeRun(url, parameters: t.parameters, optimizer: sgd, classes: ["road", "car"],
+                                                              dataRoot: URL(fileURLWithPath: "/data/city"))) {
+            XCTAssertEqual("\($0)", "run.json: was trained on the classes road, sky; /data/city has road, car")
+        }
+    }
+
     func testKilledSaveLeavesThePreviousCheckpoint() throws {
         let g = graph()
         let url = dir.appendingPathComponent("run.json")

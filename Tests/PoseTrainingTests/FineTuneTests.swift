@@ -26,7 +26,7 @@ final class FineTuneTests: XCTestCase {
         var options = SyntheticKeypointSet.Options(images: 40)
         options.seed = 2024
         options.valFraction = 0.2
-        try SyntheticKeypointSet.write(to: dir, options: options)
+        _ = try SyntheticKeypointSet.write(to: dir, options: options)
 
         let config = try DefaultModel.config()
         var training = TrainingConfig()

@@ -1,0 +1,28 @@
+import Foundation
+
+/// What every trainer (pose, classification, segmentation) saves and resumes the same way.
+extension TrainingCheckpoint {
+    /// Saves a run: weights, optimizer state, step, epoch and schedule, with the model's config
+    /// name and, for tasks with named classes, the classes, so a resume on other data is refused.
+    public static func saveRun(_ url: URL, parameters: ParameterStore, optimizer: Optimizer, step: Int, epoch: Int,
+                               baseLearningRate: Float, schedule: LRSchedule, config: String, classes: [String]? = nil,
+                               metadata: [String: String] = [:]) throws {
+        var meta = metadata
+        meta["config"] = config
+        if let classes { meta["classes"] = classes.joined(separator: "\n") }
+        let progress = TrainingProgress(step: step, epoch: epoch, baseLearningRate: baseLearningRate, schedule: schedule, metadata: meta)
+        try save(url, parameters: parameters, optimizer: optimizer, progress: progress)
+    }
+
+    /// Loads a run saved by `saveRun` into `parameters` and `optimizer`. With `classes`, a run
+    /// saved with other classes is an error naming both (the data of `dataRoot` changed).
+    public static func resumeRun(_ url: URL, parameters: ParameterStore, optimizer: Optimizer,
+                                 classes: [String]? = nil, dataRoot: URL? = nil) throws -> TrainingProgress {
+        let progress = try load(url, parameters: parameters, optimizer: optimizer)
+        if let classes, let saved = progress.metadata["classes"], saved != classes.joined(separator: "\n") {
+            throw CheckpointError(url, "was trained on the classes \(saved.split(separator: "\n").joined(separator: ", ")); "
+                                  + "\(dataRoot?.path ?? "the data") has \(classes.joined(separator: ", "))")
+        }
+        return progress
+    }
+}
