@@ -48,15 +48,7 @@ public final class SegmentationTrainer {
     let loss: @Sendable (Tensor, [Int32]) throws -> LossValue
     let seed: UInt64
 
-    public struct StepReport: Sendable {
-        public var epoch: Int
-        public var step: Int
-        /// The batch within the epoch, and how many the epoch has.
-        public var batch: Int
-        public var batches: Int
-        public var loss: Double
-        public var learningRate: Float
-    }
+    public typealias StepReport = TrainingStepReport
 
     public struct EpochReport: Sendable {
         public var epoch: Int

@@ -1,5 +1,20 @@
 import Foundation
 
+/// What a trainer tells its caller after each optimizer step (progress bars, logs).
+public struct TrainingStepReport: Sendable {
+    public var epoch: Int
+    public var step: Int
+    /// The batch within the epoch, and how many the epoch has.
+    public var batch: Int
+    public var batches: Int
+    public var loss: Double
+    public var learningRate: Float
+
+    public init(epoch: Int, step: Int, batch: Int, batches: Int, loss: Double, learningRate: Float) {
+        (self.epoch, self.step, self.batch, self.batches, self.loss, self.learningRate) = (epoch, step, batch, batches, loss, learningRate)
+    }
+}
+
 /// What every trainer (pose, classification, segmentation) saves and resumes the same way.
 extension TrainingCheckpoint {
     /// Saves a run: weights, optimizer state, step, epoch and schedule, with the model's config
