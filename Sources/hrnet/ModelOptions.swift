@@ -34,12 +34,12 @@ struct ModelOptions: ParsableArguments {
 
     /// The model and its parameters; says on stderr which keys were filled in or why random.
     func load(requireWeights: Bool) throws -> (model: HRNetModel, parameters: [String: Tensor], report: BindReport?) {
+        if isDefaultModel && weights == nil && !randomWeights {
+            let (model, parameters) = try DefaultModel.load()
+            return (model, parameters, nil)
+        }
         let model = HRNetModel(config: try loadConfig())
         guard let weights else {
-            if isDefaultModel && !randomWeights {
-                let (model, parameters) = try DefaultModel.load()
-                return (model, parameters, nil)
-            }
             if requireWeights && !randomWeights {
                 throw ValidationError("give --weights FILE (or --random-weights to run with random weights)")
             }
