@@ -48,7 +48,7 @@ extension TrainCommand {
                      + "(\(training.lrScheduler.rawValue)), out \(outDir.path)")
         let loop = TrainingLoop(folder: outDir, checkpoint: checkpoint, metrics: ["top1", "top5"], endEpoch: training.endEpoch,
                                 evalEvery: val == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
-        try loop.run(ClassificationRun(trainer: trainer)) { _ in
+        try loop.run(TrainerRun(trainer: trainer)) { _ in
             guard let val else { return [] }
             let bar = Progress("  eval", total: val.count)
             let accuracy = try trainer.evaluate(val, batchSize: 32, threads: compute.threads) { done, running in

@@ -59,7 +59,7 @@ extension TrainCommand {
                      + (trainer.classWeights != nil ? " with Cityscapes class weights" : "") + ", out \(outDir.path)")
         let loop = TrainingLoop(folder: outDir, checkpoint: checkpoint, metrics: ["miou", "pixel_accuracy", "mean_accuracy"],
                                 endEpoch: training.endEpoch, evalEvery: val == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
-        try loop.run(SegmentationRun(trainer: trainer)) { _ in
+        try loop.run(TrainerRun(trainer: trainer)) { _ in
             guard let val else { return [] }
             let bar = Progress("  eval", total: val.count)
             let matrix = try trainer.evaluate(val, threads: compute.threads) { done, matrix in

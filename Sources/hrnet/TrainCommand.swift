@@ -190,7 +190,7 @@ struct TrainCommand: ParsableCommand {
                      + "\(training.optimizer.rawValue) lr \(training.learningRate), out \(outDir.path)")
         let loop = TrainingLoop(folder: outDir, checkpoint: checkpoint, metrics: [metric], endEpoch: training.endEpoch,
                                 evalEvery: evaluation == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
-        try loop.run(PoseRun(trainer: trainer)) { _ in
+        try loop.run(TrainerRun(trainer: trainer)) { _ in
             guard let evaluation else { return [] }
             return [try evaluate(trainer, evaluation)]
         }

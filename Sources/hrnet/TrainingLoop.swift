@@ -24,36 +24,41 @@ struct EpochOutcome {
     var seconds: Double
 }
 
-struct PoseRun: EpochRun {
-    let trainer: PoseTrainer
-    var epoch: Int { trainer.epoch }
-    var step: Int { trainer.step }
-    var stepsPerEpoch: Int { trainer.data.count / trainer.training.batchSize }
-    var parameters: ParameterStore { trainer.plan.parameters }
-    func learningRate(epoch: Int) -> Float { trainer.learningRate(epoch: epoch) }
-    func trainEpoch(onStep: (Double, Float) -> Void, shouldStop: () -> Bool) throws -> EpochOutcome {
-        let r = try trainer.trainEpoch(onStep: { onStep($0.loss, $0.learningRate) }, shouldStop: shouldStop)
-        return EpochOutcome(completed: r.completed, meanLoss: r.meanLoss, imagesPerSecond: r.imagesPerSecond, seconds: r.seconds)
-    }
-    func save(_ url: URL, metadata: [String: String]) throws { try trainer.save(url, metadata: metadata) }
+/// The members the three trainers (pose, classification, segmentation) already share, so one
+/// adapter serves them all.
+protocol EpochTrainer: AnyObject {
+    associatedtype Report: EpochSummary
+    var epoch: Int { get }
+    var step: Int { get }
+    var stepsPerEpoch: Int { get }
+    var plan: TrainingPlan { get }
+    func learningRate(epoch: Int) -> Float
+    func trainEpoch(onStep: (TrainingStepReport) -> Void, shouldStop: () -> Bool) throws -> Report
+    func save(_ url: URL, metadata: [String: String]) throws
 }
 
-struct ClassificationRun: EpochRun {
-    let trainer: ClassificationTrainer
-    var epoch: Int { trainer.epoch }
-    var step: Int { trainer.step }
-    var stepsPerEpoch: Int { trainer.data.count / trainer.training.batchSize }
-    var parameters: ParameterStore { trainer.plan.parameters }
-    func learningRate(epoch: Int) -> Float { trainer.learningRate(epoch: epoch) }
-    func trainEpoch(onStep: (Double, Float) -> Void, shouldStop: () -> Bool) throws -> EpochOutcome {
-        let r = try trainer.trainEpoch(onStep: { onStep($0.loss, $0.learningRate) }, shouldStop: shouldStop)
-        return EpochOutcome(completed: r.completed, meanLoss: r.meanLoss, imagesPerSecond: r.imagesPerSecond, seconds: r.seconds)
-    }
-    func save(_ url: URL, metadata: [String: String]) throws { try trainer.save(url, metadata: metadata) }
+/// What every trainer's epoch report says.
+protocol EpochSummary {
+    var completed: Bool { get }
+    var meanLoss: Double { get }
+    var imagesPerSecond: Double { get }
+    var seconds: Double { get }
 }
 
-struct SegmentationRun: EpochRun {
-    let trainer: SegmentationTrainer
+extension PoseTrainer: EpochTrainer {
+    var stepsPerEpoch: Int { data.count / training.batchSize }
+}
+extension PoseTrainer.EpochReport: EpochSummary {}
+extension ClassificationTrainer: EpochTrainer {
+    var stepsPerEpoch: Int { data.count / training.batchSize }
+}
+extension ClassificationTrainer.EpochReport: EpochSummary {}
+extension SegmentationTrainer: EpochTrainer {}
+extension SegmentationTrainer.EpochReport: EpochSummary {}
+
+/// Any trainer as the epoch loop sees it.
+struct TrainerRun<Trainer: EpochTrainer>: EpochRun {
+    let trainer: Trainer
     var epoch: Int { trainer.epoch }
     var step: Int { trainer.step }
     var stepsPerEpoch: Int { trainer.stepsPerEpoch }
