@@ -32,11 +32,9 @@ final class ClassificationTrainingTests: XCTestCase {
         let val = try ImageFolder(root: dir.appendingPathComponent("val"))
 
         // The pretrained backbone and head features; the 10-way classifier is dropped (--reset-head).
-        var pretrained = try Checkpoint.loadFloat(Fixtures.url("classify/shapes_pretrained.safetensors"))
-        XCTAssertEqual(pretrained["classifier.weight"]?.shape, [10, 128])
-        pretrained["classifier.weight"] = nil
-        pretrained["classifier.bias"] = nil
-        let (parameters, report) = try HRNetModel(config: config).bind(pretrained, allowPartial: true)
+        let pretrained = Fixtures.url("classify/shapes_pretrained.safetensors")
+        XCTAssertEqual(try Checkpoint.load(pretrained)["classifier.weight"]?.shape, [10, 128])
+        let (parameters, report) = try ClassificationTrainer.startingParameters(from: pretrained, config: config, resetHead: true, seed: 1)
         XCTAssertEqual(report.missing.sorted(), ["classifier.bias", "classifier.weight"])
 
         let trainer = try ClassificationTrainer(config: config, training: training, data: train, parameters: parameters,
@@ -45,7 +43,7 @@ final class ClassificationTrainingTests: XCTestCase {
         while trainer.epoch < training.endEpoch { _ = try trainer.trainEpoch() }
         let after = try trainer.evaluate(val)
         print("fine-tune: val top-1 \(before) -> \(after.top1) (\(val.count) images, 3 classes)")
-        // Observed 0.33 -> 1.0 (18 steps). Chance is 1/3, and from scratch these shapes take
+        // Observed 0.62 -> 0.99 (18 steps; the random head happens to start above chance). Chance is 1/3, and from scratch these shapes take
         // thousands of steps: 370 steps on 600 images reached 0.42 (PyTorch, the same network
         // and recipe: 0.41-0.54), so only features that transfer pass 0.8.
         XCTAssertGreaterThan(after.top1, 0.8)
