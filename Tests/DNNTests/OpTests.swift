@@ -252,6 +252,17 @@ extension OpTests {
         try XCTSkipIf(wino.isEmpty, "no Winograd implementation on this machine: \(plan.implementations)")
         XCTAssertGreaterThanOrEqual(wino.count, 3, "\(plan.implementations)")
     }
+
+    /// The engine's own Winograd weight transform (WinogradWeights) in each layout oneDNN picks:
+    /// few channels, many channels (blocks of blocks), channel counts off the 16-block.
+    func testWinogradWeightLayouts() throws {
+        let everywhere = Plan.Options(winograd: true, winogradMinimumPixels: 1)
+        for (inputs, outputs, h, w) in [(16, 16, 9, 7), (128, 128, 6, 5), (256, 32, 6, 5), (24, 40, 7, 6), (64, 64, 30, 30)] {
+            let g = Graph()
+            g.outputs = [g.conv(g.relu(g.input(channels: inputs)), key: "c", outChannels: outputs, kernel: 3)]
+            try assertPlanMatchesReference(g, input: [1, inputs, h, w], options: everywhere)
+        }
+    }
 }
 
 extension OpTests {

@@ -55,28 +55,10 @@ extension Plan.Builder {
         let pd = try (winograd ? descriptor(dnnl_convolution_winograd) : nil) ?? descriptor(dnnl_convolution_direct)!
 
         // Pack the weights once into the layout the chosen implementation wants.
-        let packed = try pack(weight.scalars, dims: wdims, into: pd.md(dnnl_query_weights_md), plan: plan)
+        let packed = try packer.pack(weight.scalars, dims: wdims, into: pd.md(dnnl_query_weights_md), plan: plan)
         var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, memory[srcValue]!), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, memory[out]!)]
         if let bias { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: plan.own(bias)))) }
         try primitive(pd, "convolution \(c.key)", args)
-    }
-
-    /// Reorders plain (row-major) weights into `target`, in memory the plan owns.
-    mutating func pack(_ scalars: [Float], dims: [Int], into target: dnnl_memory_desc_t, plan: Plan) throws -> Memory {
-        let packed = try Memory(target, pointer: plan.own(bytes: MemoryDesc.size(target)))
-        var plainCopy = scalars
-        try plainCopy.withUnsafeMutableBytes { raw in
-            let user = try Memory(try MemoryDesc.plain(dims), pointer: raw.baseAddress!)
-            var pdh: dnnl_primitive_desc_t?
-            var s = user.desc, d = target
-            try check(dnnl_reorder_primitive_desc_create(&pdh, &s, Engine.shared.engine, &d, Engine.shared.engine, nil), "weights reorder")
-            let pd = PrimitiveDesc(pdh!)
-            let r = try Primitive(pd.handle, name: "weights reorder")
-            var args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: user.handle), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: packed.handle)]
-            try check(dnnl_primitive_execute(r.handle, Engine.shared.stream, 2, &args), "weights reorder")
-            try check(dnnl_stream_wait(Engine.shared.stream), "stream_wait")
-        }
-        return packed
     }
 
     /// Resize (nearest or bilinear) into `out`, optionally added to `base` and ReLU'd.
@@ -140,7 +122,7 @@ extension Plan.Builder {
         try check(dnnl_primitive_desc_create(&pdh, &ipd, attr.handle, Engine.shared.engine, nil), "linear \(l.key)")
         withExtendedLifetime(attr) {}
         let pd = PrimitiveDesc(pdh!)
-        let packed = try pack(weight.scalars, dims: wdims, into: pd.md(dnnl_query_weights_md), plan: plan)
+        let packed = try packer.pack(weight.scalars, dims: wdims, into: pd.md(dnnl_query_weights_md), plan: plan)
         var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, memory[x]!), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, memory[out]!)]
         if l.hasBias { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: plan.own(p.removeValue(forKey: "\(l.key).bias")!.scalars)))) }
         try primitive(pd, "linear \(l.key)", args)

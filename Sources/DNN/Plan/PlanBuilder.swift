@@ -27,6 +27,8 @@ extension Plan {
         var keepAlive: [AnyObject] = []
         /// Steps whose primitive needs scratch memory, and its descriptor.
         var scratchpads: [(step: Int, desc: dnnl_memory_desc_t)] = []
+        /// Packs weights into the chosen primitives' layouts.
+        var packer = WeightPacker()
         /// (step name, oneDNN implementation) of every primitive, for diagnostics.
         var implementations: [(String, String)] = []
         /// With `options.int8`: the int8 convolutions and how values are stored (all NHWC).
@@ -177,6 +179,7 @@ extension Plan {
 
         /// Emits every step; packs weights into `plan`-owned memory.
         mutating func emit(parameters p: inout [String: Tensor], threads: Int, plan: Plan) throws {
+            defer { packer.finish() }
             if let b = blockedInput { try reorder(from: inputMemory, to: memory[b]!) }
             observe(inputValue, threads: threads)
             for op in ops.dropFirst() {
