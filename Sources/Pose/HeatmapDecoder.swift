@@ -14,6 +14,8 @@ public enum HeatmapDecoder {
     public enum Method: Equatable, Sendable {
         /// Arg-max, then a quarter-pixel step toward the higher neighbour (official POST_PROCESS).
         case standard
+        /// Arg-max alone (POST_PROCESS false).
+        case argmax
         /// Distribution-aware refinement (DARK): Gaussian blur, log, one second-order Taylor step.
         case dark(kernel: Int)
     }
@@ -28,6 +30,7 @@ public enum HeatmapDecoder {
             var (x, y, score) = peak(map, width: w)
             switch method {
             case .standard: (x, y) = quarterOffset(map, width: w, height: h, x: x, y: y)
+            case .argmax: break
             case .dark(let k): (x, y) = dark(map, width: w, height: h, x: x, y: y, kernel: k)
             }
             let p = back.apply((x, y))

@@ -41,6 +41,17 @@ public final class PoseEstimator {
         public var plan = Plan.Options()
 
         public init(flipTest: Bool = true) { self.flipTest = flipTest }
+
+        /// The official test as the config's TEST keys set it.
+        public init(config: HRNetConfig) {
+            flipTest = config.flipTest
+            let t = config.poseTest
+            shiftHeatmap = t.shiftHeatmap
+            decoding = t.postProcess ? .standard : .argmax
+            visibilityThreshold = t.visibilityThreshold
+            nmsThreshold = t.oksThreshold < 1 ? t.oksThreshold : nil
+            softNMS = t.softNMS
+        }
     }
 
     public let config: HRNetConfig
@@ -65,7 +76,7 @@ public final class PoseEstimator {
         guard config.task == .pose, let joints = config.numJoints else {
             throw PoseError("\(config.source) is a \(config.task.rawValue) model; pose estimation needs MODEL.NAME pose_hrnet")
         }
-        let options = options ?? Options(flipTest: config.flipTest)
+        let options = options ?? Options(config: config)
         let set = keypoints ?? (joints == KeypointSet.coco.count ? .coco : .unnamed(joints))
         guard set.count == joints else {
             throw PoseError("the keypoint definition has \(set.count) keypoints, the model \(config.source) predicts \(joints)")

@@ -69,7 +69,8 @@ struct DemoCommand: ParsableCommand {
         Progress.say("made \(made.trainImages + made.valImages) synthetic images with \(made.people) people in \(dataDir.path)")
 
         let truth = try COCOGroundTruth.load(dataDir.appendingPathComponent("annotations/person_keypoints_val.json"))
-        var estimatorOptions = PoseEstimator.Options(flipTest: true)
+        var estimatorOptions = PoseEstimator.Options(config: config)
+        estimatorOptions.flipTest = true
         estimatorOptions.threads = compute.threads
         estimatorOptions.plan = planOptions
         let estimator = try PoseEstimator(config: config, parameters: parameters, options: estimatorOptions)

@@ -95,11 +95,9 @@ struct EvalCommand: ParsableCommand {
         }
         let detections = try boxes.map { try DetectionFile.load(URL(fileURLWithPath: $0)) }
         let (net, parameters, _) = try model.load(requireWeights: true)
-        var options = PoseEstimator.Options(flipTest: flipTest ?? net.config.flipTest)
-        options.decoding = dark ? .dark(kernel: 11) : .standard
+        var options = PoseEstimator.Options(config: net.config, flipTest: flipTest, dark: dark, softNMS: softNMS)
         options.batchSize = batch
         options.threads = compute.threads
-        options.softNMS = softNMS
         options.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
         var evaluation = COCOPoseEvaluation(truth: truth, imageDirectory: imageDir, detections: detections)
         evaluation.groupCrops = 4 * batch
@@ -133,8 +131,7 @@ struct EvalCommand: ParsableCommand {
         var evaluation = try MPIIPoseEvaluation.load(root: root, split: split)
         if let limit { evaluation = evaluation.prefix(limit) }
         let (net, parameters, _) = try model.load(requireWeights: true)
-        var options = PoseEstimator.Options(flipTest: flipTest ?? net.config.flipTest)
-        options.decoding = dark ? .dark(kernel: 11) : .standard
+        var options = PoseEstimator.Options(config: net.config, flipTest: flipTest, dark: dark)
         options.batchSize = batch
         options.threads = compute.threads
         options.plan = try compute.planOptions(weights: model.weights, graph: net.graph)

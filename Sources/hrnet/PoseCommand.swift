@@ -41,8 +41,8 @@ struct PoseCommand: ParsableCommand {
     @Flag(help: "Decode heatmaps with DARK (distribution-aware refinement) instead of the quarter-pixel offset.")
     var dark = false
 
-    @Option(help: "OKS-NMS threshold over each image's people (TEST.OKS_THRE); 1 keeps everyone.")
-    var oksThreshold: Double = 0.9
+    @Option(help: "OKS-NMS threshold over each image's people (default: the config's TEST.OKS_THRE, 0.9 in the official files); 1 keeps everyone.")
+    var oksThreshold: Double?
 
     @Flag(help: "Soft OKS-NMS (Gaussian score decay, TEST.SOFT_NMS) instead of the hard one.")
     var softNMS = false
@@ -69,7 +69,7 @@ struct PoseCommand: ParsableCommand {
         if images.isEmpty { throw ValidationError("give at least one image, directory or glob") }
         if batch < 1 || batch > 4096 { throw ValidationError("--batch must be 1...4096") }
         if boxes != nil && !boxList.isEmpty { throw ValidationError("give --boxes FILE or --box, not both") }
-        if !(0...1).contains(oksThreshold) { throw ValidationError("--oks-threshold must be within 0...1") }
+        if let oksThreshold, !(0...1).contains(oksThreshold) { throw ValidationError("--oks-threshold must be within 0...1") }
         if maxPixels < 1 { throw ValidationError("--max-pixels must be positive") }
     }
 
@@ -85,12 +85,10 @@ struct PoseCommand: ParsableCommand {
         if let drawDir { try OutputDirectory.prepare(drawDir, files: files.map { Self.drawnName($0) }, force: force) }
 
         let (net, parameters, _) = try model.load(requireWeights: true)
-        var options = PoseEstimator.Options(flipTest: flipTest ?? net.config.flipTest)
-        options.decoding = dark ? .dark(kernel: 11) : .standard
+        var options = PoseEstimator.Options(config: net.config, flipTest: flipTest, dark: dark, softNMS: softNMS)
         options.batchSize = batch
-        options.nmsThreshold = oksThreshold < 1 ? oksThreshold : nil
+        if let oksThreshold { options.nmsThreshold = oksThreshold < 1 ? oksThreshold : nil }
         options.threads = compute.threads
-        options.softNMS = softNMS
         options.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
         let keypointSet = try keypoints.map { try KeypointSet.load(URL(fileURLWithPath: $0)) }
         let estimator = try PoseEstimator(config: net.config, parameters: parameters, keypoints: keypointSet, options: options)

@@ -208,10 +208,10 @@ struct TrainCommand: ParsableCommand {
         case mpii(MPIIPoseEvaluation)
     }
 
-    /// The score of the current weights on the evaluation split (flip test as TEST.FLIP_TEST):
+    /// The score of the current weights on the evaluation split (flip test and decoding as the TEST keys say):
     /// COCO AP with the ground-truth boxes, or MPII's PCKh Mean (its table is printed too).
     func evaluate(_ trainer: PoseTrainer, _ evaluation: PoseEvaluation) throws -> Double {
-        var options = PoseEstimator.Options(flipTest: trainer.config.flipTest)
+        var options = PoseEstimator.Options(config: trainer.config)
         options.batchSize = 16
         options.threads = compute.threads
         switch evaluation {

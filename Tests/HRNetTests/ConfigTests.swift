@@ -71,6 +71,28 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(HRNetModel(config: c).parameterCount, 28_536_113)
     }
 
+    /// The pose test's TEST keys are read; left out, they are what the official experiment files say.
+    func testPoseTestKeys() throws {
+        let text = try String(contentsOf: Fixtures.url("hrnet/tiny_pose.yaml"), encoding: .utf8)
+        XCTAssertEqual(try HRNetConfig.parse(yaml: text, source: "tiny_pose.yaml").poseTest, PoseTestSettings())
+        let changed = text.replacingOccurrences(of: "IN_VIS_THRE: 0.2", with: "IN_VIS_THRE: 0.5")
+            .replacingOccurrences(of: "OKS_THRE: 0.9", with: "OKS_THRE: 0.7")
+            .replacingOccurrences(of: "POST_PROCESS: true", with: "POST_PROCESS: false")
+            .replacingOccurrences(of: "SHIFT_HEATMAP: true", with: "SHIFT_HEATMAP: false\n  SOFT_NMS: true")
+        let t = try HRNetConfig.parse(yaml: changed, source: "changed.yaml").poseTest
+        XCTAssertEqual([t.shiftHeatmap, t.postProcess, t.softNMS], [false, false, true])
+        XCTAssertEqual(t.visibilityThreshold, 0.5)
+        XCTAssertEqual(t.oksThreshold, 0.7)
+        let bad = text.replacingOccurrences(of: "IN_VIS_THRE: 0.2", with: "IN_VIS_THRE: 2")
+        XCTAssertThrowsError(try HRNetConfig.parse(yaml: bad, source: "bad.yaml")) { e in
+            XCTAssertTrue("\(e)".contains("bad.yaml") && "\(e)".contains("TEST.IN_VIS_THRE"), "\(e)")
+        }
+        let odd = text.replacingOccurrences(of: "SHIFT_HEATMAP: true", with: "SHIFT_HEATMAP: sometimes")
+        XCTAssertThrowsError(try HRNetConfig.parse(yaml: odd, source: "odd.yaml")) { e in
+            XCTAssertTrue("\(e)".contains("TEST.SHIFT_HEATMAP"), "\(e)")
+        }
+    }
+
     func testBrokenConfigsNameFileAndKey() {
         let cases: [(String, [String])] = [
             ("bad_yaml.yaml", ["bad_yaml.yaml", "not valid YAML"]),

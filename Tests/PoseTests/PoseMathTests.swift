@@ -68,6 +68,21 @@ final class PoseMathTests: XCTestCase {
         }
     }
 
+    /// POST_PROCESS false: the plain arg-max, a quarter pixel (in heatmap units) from the standard
+    /// decode wherever the neighbours differ; exact, as both are the same transform of a grid point.
+    func testArgmaxDecodingIsTheStandardOneWithoutTheQuarterStep() {
+        var map = [Float](repeating: 0, count: 6 * 8)
+        map[3 * 8 + 4] = 1; map[3 * 8 + 5] = 0.5; map[2 * 8 + 4] = 0.3   // peak (4, 3): right and up higher
+        let heatmaps = Tensor(shape: [1, 1, 6, 8], scalars: map)
+        let crop = PersonCrop(center: (40, 30), scale: (0.4, 0.3))
+        let back = crop.transform(width: 8, height: 6, inverse: true)
+        let plain = HeatmapDecoder.decode(heatmaps, image: 0, crop: crop, method: .argmax)[0]
+        let standard = HeatmapDecoder.decode(heatmaps, image: 0, crop: crop, method: .standard)[0]
+        let grid = back.apply((4, 3)), stepped = back.apply((4.25, 2.75))
+        XCTAssertEqual(plain.x, grid.x, accuracy: 1e-12); XCTAssertEqual(plain.y, grid.y, accuracy: 1e-12)
+        XCTAssertEqual(standard.x, stepped.x, accuracy: 1e-12); XCTAssertEqual(standard.y, stepped.y, accuracy: 1e-12)
+    }
+
     func testFlipBack() {
         let f = cases["flip"] as! [String: Any]
         let shape = doubles(f["shape"]).map { Int($0) }

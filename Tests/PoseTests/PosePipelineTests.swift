@@ -80,6 +80,36 @@ final class PosePipelineTests: XCTestCase {
         }
     }
 
+    /// An estimator made without options follows the config's TEST keys, and they matter:
+    /// without the flipped maps' shift and the quarter step, the keypoints move.
+    func testConfigTestKeysReachTheEstimator() throws {
+        let official = try HRNetConfig.load(Fixtures.url("hrnet/tiny_pose.yaml"))
+        var changed = official
+        changed.poseTest.shiftHeatmap = false
+        changed.poseTest.postProcess = false
+        changed.poseTest.visibilityThreshold = 0.4
+        changed.poseTest.oksThreshold = 1
+        changed.poseTest.softNMS = true
+        let o = PoseEstimator.Options(config: changed)
+        XCTAssertEqual([o.flipTest, o.shiftHeatmap, o.softNMS], [true, false, true])
+        XCTAssertEqual(o.decoding, .argmax)
+        XCTAssertEqual(o.visibilityThreshold, 0.4)
+        XCTAssertNil(o.nmsThreshold, "OKS_THRE 1 keeps everyone")
+        XCTAssertEqual(PoseEstimator.Options(config: official).nmsThreshold, 0.9)
+
+        let cases = try loadCases()
+        let image = try Image.load(Fixtures.url(cases.image))
+        let boxes = cases.boxes.map { PersonBox(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) }
+        func keypoints(_ config: HRNetConfig) throws -> [Double] {
+            let est = try PoseEstimator(config: config, weights: Fixtures.url("hrnet/tiny_pose.safetensors"), keypoints: Self.tinyKeypoints)
+            return try est.estimate(image: image, boxes: boxes).sorted { $0.crop!.center.x < $1.crop!.center.x }
+                .flatMap { $0.keypoints.map(\.x) }
+        }
+        let a = try keypoints(official), b = try keypoints(changed)
+        XCTAssertEqual(a.count, b.count)
+        XCTAssertGreaterThan(zip(a, b).map { abs($0 - $1) }.max() ?? 0, 0.1)
+    }
+
     /// Batching crops across images, and the batch size, change nothing but summation order.
     func testBatchingAcrossImagesGivesTheSameKeypoints() throws {
         let cases = try loadCases()

@@ -22,6 +22,8 @@ public struct HRNetConfig: Sendable, Equatable {
     public var dataset: String
     /// TEST.FLIP_TEST.
     public var flipTest: Bool
+    /// The pose test's other TEST keys (SHIFT_HEATMAP, POST_PROCESS, IN_VIS_THRE, OKS_THRE, SOFT_NMS).
+    public var poseTest = PoseTestSettings()
     /// TEST.SCALE_LIST (segmentation multi-scale test).
     public var testScales: [Double]
     /// TEST.IMAGE_SIZE [width, height] (segmentation): the test crop; larger (scaled) images are
@@ -45,8 +47,25 @@ public struct HRNetConfig: Sendable, Equatable {
         a.modelName == b.modelName && a.architecture == b.architecture && a.imageSize == b.imageSize
             && a.heatmapSize == b.heatmapSize && a.sigma == b.sigma && a.dataset == b.dataset
             && a.flipTest == b.flipTest && a.testScales == b.testScales && a.testImageSize == b.testImageSize
-            && a.testBaseSize == b.testBaseSize
+            && a.testBaseSize == b.testBaseSize && a.poseTest == b.poseTest
     }
+}
+
+/// How the official pose test decodes and filters (lib/core/function.py, lib/core/inference.py,
+/// lib/dataset/coco.py). A key the file leaves out takes the value every official pose experiment
+/// file gives it (lib/config/default.py's own defaults differ: they are for files that set them).
+public struct PoseTestSettings: Sendable, Equatable {
+    /// TEST.SHIFT_HEATMAP: shift the flipped heatmaps one pixel right before averaging.
+    public var shiftHeatmap = true
+    /// TEST.POST_PROCESS: a quarter-pixel step toward the higher neighbour after the arg-max.
+    public var postProcess = true
+    /// TEST.IN_VIS_THRE: joints above this score count in a person's re-score.
+    public var visibilityThreshold = 0.2
+    /// TEST.OKS_THRE: OKS-NMS threshold within an image.
+    public var oksThreshold = 0.9
+    /// TEST.SOFT_NMS: Gaussian score decay instead of hard suppression.
+    public var softNMS = false
+    public init() {}
 }
 
 /// A config file that cannot be used; names the file, the key and what is wrong.
@@ -121,6 +140,18 @@ extension HRNetConfig {
             dataset: (try? r.string("DATASET.DATASET")) ?? defaultDataset,
             flipTest: try r.optionalBool("TEST.FLIP_TEST") ?? (task == .pose),
             testScales: try r.optionalDoubles("TEST.SCALE_LIST") ?? [1])
+        if task == .pose {
+            var t = PoseTestSettings()
+            t.shiftHeatmap = try r.optionalBool("TEST.SHIFT_HEATMAP") ?? t.shiftHeatmap
+            t.postProcess = try r.optionalBool("TEST.POST_PROCESS") ?? t.postProcess
+            t.visibilityThreshold = try r.optionalDouble("TEST.IN_VIS_THRE") ?? t.visibilityThreshold
+            t.oksThreshold = try r.optionalDouble("TEST.OKS_THRE") ?? t.oksThreshold
+            t.softNMS = try r.optionalBool("TEST.SOFT_NMS") ?? t.softNMS
+            guard (0...1).contains(t.visibilityThreshold), t.oksThreshold > 0 else {
+                throw ConfigError(source, "TEST.IN_VIS_THRE must be in [0, 1] and TEST.OKS_THRE positive, got \(t.visibilityThreshold) and \(t.oksThreshold)")
+            }
+            config.poseTest = t
+        }
         if task == .segmentation {
             if let test = try r.optionalPair("TEST.IMAGE_SIZE") { config.testImageSize = test }
             if let base = try r.optionalInt("TEST.BASE_SIZE") {
