@@ -31,7 +31,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
-    @Flag(help: ArgumentHelp("With --train: time every kind of step and print the totals.", visibility: .hidden))
+    @Flag(help: "Also time every step of --runs more runs and print where the time goes, per op type and implementation.")
     var profile = false
 
     @Flag(help: "Time training steps instead (train-mode forward, loss, backward, Adam update) on random data.")
@@ -74,8 +74,13 @@ struct BenchCommand: ParsableCommand {
             ("images_per_s", Double(batch) * 1000 / median), ("gflops", gflop * 1000 / median),
             ("peak_gflops", peak), ("first_call_ms", firstCall), ("peak_rss_mb", Benchmark.peakRSSMegabytes()),
         ] + (bf16Peak.map { [("peak_bf16_gflops", $0)] } ?? [])
+        let ops = profile ? try Self.profile(plan, runs: runs) : []
         if json {
-            let body = result.map { "\"\($0.0)\": \(String(format: "%.3f", $0.1))" }.joined(separator: ", ")
+            var body = result.map { "\"\($0.0)\": \(String(format: "%.3f", $0.1))" }.joined(separator: ", ")
+            if profile {
+                let rows = ops.map { String(format: "{\"op\": \"%@\", \"steps\": %d, \"ms\": %.3f, \"gflop\": %.4f}", $0.op, $0.steps, $0.ms, $0.gflop) }
+                body += ", \"profile\": [" + rows.joined(separator: ", ") + "]"
+            }
             print("{\"model\": \"\(net.config.source)\", \"batch\": \(batch), \"threads\": \(plan.threads), \(body)}")
             return
         }
@@ -89,6 +94,33 @@ struct BenchCommand: ParsableCommand {
             print(String(format: "  the same large convolution in bf16: %.0f GFLOP/s (%.2fx fp32)", bf16Peak, bf16Peak / peak))
         }
         print(String(format: "  first call (compile + run) %.0f ms   peak RSS %.0f MB", firstCall, Benchmark.peakRSSMegabytes()))
+        if profile {
+            let total = ops.reduce(0) { $0 + $1.ms }
+            print("  where the time goes (ms per run, each step's median over \(runs) profiled runs):")
+            for op in ops {
+                let rate = op.gflop > 0 ? String(format: "%5.0f GFLOP/s", op.gflop * 1000 / op.ms) : String(repeating: " ", count: 13)
+                print(String(format: "  %8.2f %5.1f%%  %4d x  %@  %@", op.ms, 100 * op.ms / total, op.steps, rate, op.op))
+            }
+            print(String(format: "  %8.2f          total of the steps run one by one", total))
+        }
+    }
+}
+
+extension BenchCommand {
+    /// Per op type: steps per run and the sum of their median times (ms), largest first.
+    static func profile(_ plan: Plan, runs: Int) throws -> [(op: String, steps: Int, ms: Double, gflop: Double)] {
+        var samples = [[Double]](repeating: [], count: plan.stepLabels.count)
+        for _ in 0..<runs {
+            for (i, t) in try plan.profile().enumerated() { samples[i].append(t) }
+        }
+        var byOp: [String: (steps: Int, ms: Double, gflop: Double)] = [:]
+        for (k, times) in samples.enumerated() {
+            let label = plan.stepLabels[k]
+            byOp[label, default: (0, 0, 0)].steps += 1
+            byOp[label, default: (0, 0, 0)].ms += times.sorted()[times.count / 2] * 1000
+            byOp[label, default: (0, 0, 0)].gflop += plan.stepFlops[k] / 1e9
+        }
+        return byOp.map { (op: $0.key, steps: $0.value.steps, ms: $0.value.ms, gflop: $0.value.gflop) }.sorted { $0.ms > $1.ms }
     }
 }
 

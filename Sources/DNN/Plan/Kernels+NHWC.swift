@@ -12,7 +12,7 @@ extension Kernels {
                     var i = lo
                     while i + 16 <= hi {
                         let v = p.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                        m = pointwiseMax(m, pointwiseMax(v, -v))
+                        m = pointwiseMax(m, v.magnitudes)  // calibration only: the lane loop is fine
                         i += 16
                     }
                     var s = m.max()
@@ -31,7 +31,6 @@ extension Kernels {
                            channels: Int, inH: Int, inW: Int, rows: ResizeAxis, cols: ResizeAxis, relu: Bool, threads: Int) {
         let outH = rows.lo.count, outW = cols.lo.count, c = channels
         let vectors = c / 16
-        let zero = SIMD16<Float>(repeating: 0)
         let s = src.assumingMemoryBound(to: Float.self), d = dst.assumingMemoryBound(to: Float.self)
         let b = base?.assumingMemoryBound(to: Float.self)
         parallel(batch * outH, threads: threads, minimumChunk: 2) { r in
@@ -53,7 +52,7 @@ extension Kernels {
                         let bottom = cc + (dd - cc) * wx
                         var v = top + (bottom - top) * wy
                         if let b { v += UnsafeRawPointer(b + o + e).loadUnaligned(as: SIMD16<Float>.self) }
-                        if relu { v = v.replacing(with: zero, where: v .< zero) }
+                        if relu { v = v.positivePart }
                         UnsafeMutableRawPointer(d + o + e).storeBytes(of: v, as: SIMD16<Float>.self)
                     }
                     for e in (vectors * 16)..<c {

@@ -96,6 +96,8 @@ enum Kernels {
         var lo: [Int32]
         var hi: [Int32]
         var weight: [Float]
+        /// Every output copies one input (nearest, or bilinear landing on the grid).
+        var copies: Bool { weight.allSatisfy { $0 == 0 } }
 
         init(inSize: Int, outSize: Int, mode: ResizeMode) {
             lo = []; hi = []; weight = []
@@ -130,7 +132,34 @@ enum Kernels {
                                                 _ rows: ResizeAxis, _ cols: ResizeAxis, _ relu: Bool, _ threads: Int) {
         typealias V = P.Vector
         let outH = rows.lo.count, outW = cols.lo.count
-        let zero = V(repeating: 0)
+        if rows.copies && cols.copies {
+            // Nearest (HRNet's low-to-high fusion): one load per output pixel, no interpolation.
+            // Memory-bound, so the loop is specialised on `base` and `relu`.
+            parallel(planes * outH, threads: threads, minimumChunk: 4) { r in
+                cols.lo.withUnsafeBufferPointer { cols in
+                    for row in r {
+                        let plane = row / outH, i = row % outH
+                        let from = plane * inH * inW + Int(rows.lo[i]) * inW
+                        let out = (plane * outH + i) * outW
+                        switch (base, relu) {
+                        case (let base?, true):
+                            for j in 0..<outW {
+                                let v = P.load(src, from + Int(cols[j])) + P.load(base, out + j)
+                                P.store(P.relu(v), dst, out + j)
+                            }
+                        case (let base?, false):
+                            for j in 0..<outW { P.store(P.load(src, from + Int(cols[j])) + P.load(base, out + j), dst, out + j) }
+                        case (nil, _):
+                            for j in 0..<outW {
+                                let v = P.load(src, from + Int(cols[j]))
+                                P.store(relu ? P.relu(v) : v, dst, out + j)
+                            }
+                        }
+                    }
+                }
+            }
+            return
+        }
         parallel(planes * outH, threads: threads, minimumChunk: 4) { r in
             for row in r {
                 let plane = row / outH, i = row % outH
@@ -147,7 +176,7 @@ enum Kernels {
                     let bottom = c + (d - c) * wx
                     var v = top + (bottom - top) * wy
                     if let base { v += P.load(base, out + j) }
-                    if relu { v = v.replacing(with: zero, where: v .< zero) }
+                    if relu { v = P.relu(v) }
                     P.store(v, dst, out + j)
                 }
             }
@@ -185,16 +214,21 @@ protocol PixelStorage {
     associatedtype Vector: SIMD where Vector.Scalar == Float
     static func load(_ p: UnsafeRawPointer, _ i: Int) -> Vector
     static func store(_ v: Vector, _ p: UnsafeMutableRawPointer, _ i: Int)
+    /// max(v, 0) per lane (see SIMD+ReLU.swift for why not `pointwiseMax`).
+    static func relu(_ v: Vector) -> Vector
 }
 enum F32x16: PixelStorage {
+    @inline(__always) static func relu(_ v: SIMD16<Float>) -> SIMD16<Float> { v.positivePart }
     @inline(__always) static func load(_ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Float> { p.loadUnaligned(fromByteOffset: i * 64, as: SIMD16<Float>.self) }
     @inline(__always) static func store(_ v: SIMD16<Float>, _ p: UnsafeMutableRawPointer, _ i: Int) { p.storeBytes(of: v, toByteOffset: i * 64, as: SIMD16<Float>.self) }
 }
 enum F32x8: PixelStorage {
+    @inline(__always) static func relu(_ v: SIMD8<Float>) -> SIMD8<Float> { v.positivePart }
     @inline(__always) static func load(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> { p.loadUnaligned(fromByteOffset: i * 32, as: SIMD8<Float>.self) }
     @inline(__always) static func store(_ v: SIMD8<Float>, _ p: UnsafeMutableRawPointer, _ i: Int) { p.storeBytes(of: v, toByteOffset: i * 32, as: SIMD8<Float>.self) }
 }
 enum BF16x16: PixelStorage {
+    @inline(__always) static func relu(_ v: SIMD16<Float>) -> SIMD16<Float> { v.positivePart }
     @inline(__always) static func load(_ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Float> {
         let h = p.loadUnaligned(fromByteOffset: i * 32, as: SIMD16<UInt16>.self)
         return unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD16<Float>.self)

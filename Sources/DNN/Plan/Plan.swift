@@ -24,6 +24,10 @@ public final class Plan {
     }
 
     private var steps: [Step] = []
+    /// Each step's op type and implementation, e.g. "convolution 3x3 [jit_wino_2x3:avx512_core]".
+    public private(set) var stepLabels: [String] = []
+    /// Each step's FLOPs (2 x multiply-adds; convolutions only, 0 elsewhere).
+    public private(set) var stepFlops: [Double] = []
     private let inputBuffer: UnsafeMutableRawPointer
     private var outputBuffers: [(pointer: UnsafeMutableRawPointer, count: Int)] = []
     private var owned: [UnsafeMutableRawPointer] = []
@@ -94,6 +98,8 @@ public final class Plan {
             try builder.emit(parameters: &remaining, threads: threads, plan: self)
         }
         steps = builder.steps
+        stepLabels = builder.labels
+        stepFlops = builder.stepFlops
         keepAlive = builder.keepAlive
         implementations = builder.implementations.map { (step: $0.0, implementation: $0.1) }
         for (v, memory) in zip(graph.outputs, builder.outputMemories) {
@@ -142,6 +148,27 @@ public final class Plan {
     /// Runs the network on whatever the input buffer holds (for benchmarks).
     public func execute() throws {
         try ComputeThread.shared.run { try executeHere() }
+    }
+
+    /// Runs the network once, timing every step (each waits for the one before: a little slower
+    /// than `execute`). Returns seconds per step, in `stepLabels` order.
+    public func profile() throws -> [Double] {
+        try ComputeThread.shared.run {
+            cdnnl_set_num_threads(Int32(threads))
+            let stream = Engine.shared.stream
+            return try steps.map { step in
+                let start = DispatchTime.now().uptimeNanoseconds
+                switch step {
+                case .primitive(let p, let args):
+                    try check(args.withUnsafeBufferPointer { dnnl_primitive_execute(p.handle, stream, Int32($0.count), $0.baseAddress) },
+                              "primitive_execute")
+                    try check(dnnl_stream_wait(stream), "stream_wait")
+                case .kernel(let body):
+                    body()
+                }
+                return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            }
+        }
     }
 
     private func executeHere() throws {

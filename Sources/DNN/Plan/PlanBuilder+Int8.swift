@@ -138,7 +138,7 @@ extension Plan.Builder {
         guard let observer, observer.values.contains(value) else { return }
         let v = source(value)
         let p = UnsafeRawPointer(pointer(v)), count = MemoryDesc.size(desc[v]!) / 4
-        steps.append(.kernel { observer.record(value, Kernels.maxAbs(p, count: count, threads: threads)) })
+        kernel("calibration range") { observer.record(value, Kernels.maxAbs(p, count: count, threads: threads)) }
     }
 }
 

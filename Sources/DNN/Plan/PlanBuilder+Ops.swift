@@ -58,7 +58,9 @@ extension Plan.Builder {
         let packed = try packer.pack(weight.scalars, dims: wdims, into: pd.md(dnnl_query_weights_md), plan: plan)
         var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, memory[srcValue]!), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, memory[out]!)]
         if let bias { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: plan.own(bias)))) }
-        try primitive(pd, "convolution \(c.key)", args)
+        let kind = "convolution \(c.kernel.h)x\(c.kernel.w)" + (c.stride.h > 1 ? " stride \(c.stride.h)" : "")
+        let flops = 2 * Double(ys.n * ys.c * ys.h * ys.w) * Double(xs.c / c.groups * c.kernel.h * c.kernel.w)
+        try primitive(pd, "convolution \(c.key)", args, kind: kind, flops: flops)
     }
 
     /// Resize (nearest or bilinear) into `out`, optionally added to `base` and ReLU'd.
@@ -70,16 +72,16 @@ extension Plan.Builder {
         let planes = xs.n * ((xs.c + block - 1) / block)
         let (d, s, b, blk, e) = (pointer(out), pointer(x), base.map { UnsafeRawPointer(pointer($0)) }, block, element)
         if int8 != nil {
-            steps.append(.kernel {
+            kernel(base == nil ? "resize" : "resize+add") {
                 Kernels.resizeNHWC(dst: d, src: s, base: b, batch: xs.n, channels: xs.c, inH: xs.h, inW: xs.w, rows: rows, cols: cols,
                                    relu: relu, threads: threads)
-            })
+            }
             return
         }
-        steps.append(.kernel {
+        kernel(base == nil ? "resize" : "resize+add") {
             Kernels.resize(e, dst: d, src: s, base: b, planes: planes, inH: xs.h, inW: xs.w, rows: rows, cols: cols,
                            block: blk, relu: relu, threads: threads)
-        })
+        }
     }
 
     mutating func emitPool(x: Int, in xs: Shape4, out: Int, algorithm: dnnl_alg_kind_t, kernel: (Int, Int), stride: Int,

@@ -24,6 +24,10 @@ extension Plan {
         /// Values whose sum post-op reads a residual that must first be copied into dst.
         var copyResidual: Set<Int> = []
         var steps: [Plan.Step] = []
+        /// What each step is, by op type (for `Plan.profile`).
+        var labels: [String] = []
+        /// Multiply-adds x 2 of each step (convolutions and linear layers; 0 for the rest).
+        var stepFlops: [Double] = []
         var keepAlive: [AnyObject] = []
         /// Steps whose primitive needs scratch memory, and its descriptor.
         var scratchpads: [(step: Int, desc: dnnl_memory_desc_t)] = []
@@ -160,14 +164,25 @@ extension Plan {
             return p!
         }
 
-        mutating func primitive(_ pd: PrimitiveDesc, _ name: String, _ args: [(Int32, Memory)]) throws {
+        /// `kind` names the op type for profiles (default: the name's first word).
+        mutating func primitive(_ pd: PrimitiveDesc, _ name: String, _ args: [(Int32, Memory)], kind: String? = nil,
+                                flops: Double = 0) throws {
             let p = try Primitive(pd.handle, name: name)
             implementations.append((name, pd.implementation))
+            labels.append("\(kind ?? String(name.prefix { $0 != " " })) [\(pd.implementation)]")
+            stepFlops.append(flops)
             let scratch = pd.md(dnnl_query_scratchpad_md)
             if MemoryDesc.size(scratch) > 0 { scratchpads.append((steps.count, scratch)) }
             keepAlive.append(p)
             args.forEach { keepAlive.append($0.1) }
             steps.append(.primitive(p, args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }))
+        }
+
+        /// An engine kernel (not oneDNN) as a step.
+        mutating func kernel(_ label: String, _ body: @escaping () -> Void) {
+            steps.append(.kernel(body))
+            labels.append(label + " [engine]")
+            stepFlops.append(0)
         }
 
         mutating func reorder(from: Memory, to: Memory) throws {
@@ -197,11 +212,11 @@ extension Plan {
                 case .add(let relu):
                     let (d, a, b, e) = (pointer(out), pointer(ins[0]), pointer(ins[1]), element)
                     let count = MemoryDesc.size(desc[out]!) / e.size
-                    steps.append(.kernel { Kernels.add(e, dst: d, a, b, count: count, relu: relu, threads: threads) })
+                    kernel(relu ? "add+relu" : "add") { Kernels.add(e, dst: d, a, b, count: count, relu: relu, threads: threads) }
                 case .relu:
                     let (d, a, e) = (pointer(out), pointer(ins[0]), element)
                     let count = MemoryDesc.size(desc[out]!) / e.size
-                    steps.append(.kernel { Kernels.relu(e, dst: d, src: a, count: count, threads: threads) })
+                    kernel("relu") { Kernels.relu(e, dst: d, src: a, count: count, threads: threads) }
                 case .resize(let node):
                     try emitResize(node: node, base: nil, x: ins[0], out: out, relu: false, threads: threads)
                 case .resizeAdd(let node, let relu):
@@ -213,10 +228,10 @@ extension Plan {
                     // NHWC (int8 plans) is the blocked layout with one block of all C channels.
                     let blk = int8 == nil ? block : s.c
                     let blocks = (s.c + blk - 1) / blk, planes = s.n * blocks, pixels = s.h * s.w
-                    steps.append(.kernel {
+                    kernel(relu ? "batch norm+relu" : "batch norm") {
                         Kernels.affine(e, dst: d, src: x, scale: scale, shift: shift, planes: planes, blocks: blocks,
                                        pixels: pixels, block: blk, relu: relu, threads: threads)
-                    })
+                    }
                 case .concat:
                     var mds = ins.map { desc[$0]! }
                     var dst = desc[out]!

@@ -12,11 +12,10 @@ enum TrainingKernels {
         typealias V = SIMD16<Float>
         let vectors = count / 16
         Kernels.parallel(vectors, threads: threads, minimumChunk: 1 << 12) { r in
-            let zero = V(repeating: 0)
             for k in r {
                 let o = k * 16
                 let yv = UnsafeRawPointer(y + o).loadUnaligned(as: V.self)
-                var g = UnsafeRawPointer(gy + o).loadUnaligned(as: V.self).replacing(with: zero, where: yv .<= zero)
+                var g = UnsafeRawPointer(gy + o).loadUnaligned(as: V.self).gated(by: yv)
                 if accumulate { g += UnsafeRawPointer(gx + o).loadUnaligned(as: V.self) }
                 UnsafeMutableRawPointer(gx + o).storeBytes(of: g, as: V.self)
             }
@@ -33,11 +32,10 @@ enum TrainingKernels {
         typealias V = SIMD16<Float>
         let vectors = count / 16
         Kernels.parallel(vectors, threads: threads, minimumChunk: 1 << 12) { r in
-            let zero = V(repeating: 0)
             for k in r {
                 let o = k * 16
                 var v = UnsafeRawPointer(a + o).loadUnaligned(as: V.self) + UnsafeRawPointer(b + o).loadUnaligned(as: V.self)
-                if relu { v.replace(with: zero, where: v .< zero) }
+                if relu { v = v.positivePart }
                 UnsafeMutableRawPointer(dst + o).storeBytes(of: v, as: V.self)
             }
         }
@@ -66,11 +64,10 @@ enum TrainingKernels {
             p.storeBytes(of: t.accumulate ? p.loadUnaligned(as: V.self) + g : g, as: V.self)
         }
         Kernels.parallel(vectors, threads: threads, minimumChunk: 1 << 12) { r in
-            let zero = V(repeating: 0)
             for k in r {
                 let o = k * 16
                 var g = UnsafeRawPointer(gy + o).loadUnaligned(as: V.self)
-                if relu { g.replace(with: zero, where: UnsafeRawPointer(mask + o).loadUnaligned(as: V.self) .<= zero) }
+                if relu { g = g.gated(by: UnsafeRawPointer(mask + o).loadUnaligned(as: V.self)) }
                 put(a, o, g)
                 if let b { put(b, o, g) }
             }
