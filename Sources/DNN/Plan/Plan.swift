@@ -126,8 +126,9 @@ public final class Plan {
         owned.append(p)
         return p
     }
-    func own(bytes: Int) -> UnsafeMutableRawPointer {
-        let p = Plan.allocate(bytes)
+    /// `zeroed: false` for memory the caller overwrites whole.
+    func own(bytes: Int, zeroed: Bool = true) -> UnsafeMutableRawPointer {
+        let p = zeroed ? Plan.allocate(bytes) : UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64), alignment: 64)
         owned.append(p)
         return p
     }

@@ -100,7 +100,9 @@ extension Plan.Builder {
         if let bn, case .batchNorm(let b) = graph.nodes[bn].op {
             let (scale, shift) = batchNormAffine(&p, b)
             let perChannel = weight.count / oc
-            for o in 0..<oc { for k in 0..<perChannel { weight.scalars[o * perChannel + k] *= scale[o] } }
+            weight.scalars.withUnsafeMutableBufferPointer { w in
+                for o in 0..<oc { for k in 0..<perChannel { w[o * perChannel + k] *= scale[o] } }
+            }
             bias = (0..<oc).map { (bias?[$0] ?? 0) * scale[$0] + shift[$0] }
         }
         return (weight, bias)

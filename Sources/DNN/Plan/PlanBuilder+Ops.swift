@@ -12,15 +12,8 @@ extension Plan.Builder {
                            p: inout [String: Tensor], plan: Plan) throws {
         guard case .conv(let c) = graph.nodes[node].op else { fatalError("not a convolution") }
         // Taken out of the dictionary: once packed, the fp32 copy is freed (if the caller let go of it).
-        var weight = p.removeValue(forKey: "\(c.key).weight")!
-        var bias = c.hasBias ? p.removeValue(forKey: "\(c.key).bias")!.scalars : nil
+        let (weight, bias) = Self.foldedWeights(c, batchNorm: bn, &p, graph)
         let oc = weight.shape[0]
-        if let bn, case .batchNorm(let b) = graph.nodes[bn].op {
-            let (scale, shift) = Self.batchNormAffine(&p, b)
-            let perChannel = weight.count / oc
-            for o in 0..<oc { for k in 0..<perChannel { weight.scalars[o * perChannel + k] *= scale[o] } }
-            bias = (0..<oc).map { (bias?[$0] ?? 0) * scale[$0] + shift[$0] }
-        }
         let xs = shapes[x], ys = shapes[out]
         let wdims = c.groups == 1 ? weight.shape : [c.groups, oc / c.groups] + weight.shape.dropFirst()
         var src = desc[srcValue]!, dst = desc[out]!

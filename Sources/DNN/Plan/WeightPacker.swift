@@ -6,7 +6,8 @@ import CDNNL
 ///   shapes dozens of times (every BasicBlock of a branch is alike);
 /// - one scratch buffer for all of them, where oneDNN would allocate and page-fault a fresh
 ///   one per call (the Winograd reorder's is 36/9 of the weights);
-/// - Winograd weights are handed over as HWIO (see `hwio`).
+/// - Winograd weights are transformed here (`WinogradWeights`), straight from OIHW into memory
+///   nobody zeroes first.
 struct WeightPacker {
     private var cache: [(source: dnnl_memory_desc_t, target: dnnl_memory_desc_t, pd: PrimitiveDesc, primitive: Primitive, scratch: Int)] = []
     private var scratch: UnsafeMutableRawPointer?
@@ -14,10 +15,17 @@ struct WeightPacker {
 
     /// Packs `scalars` (shape `dims`, row-major) into new memory of layout `target`, owned by `plan`.
     mutating func pack(_ scalars: [Float], dims: [Int], into target: dnnl_memory_desc_t, plan: Plan) throws -> Memory {
-        let storage = plan.own(bytes: MemoryDesc.size(target))
+        let layout = dims.count == 4 && dims[2] == 3 && dims[3] == 3 ? WinogradWeights(target: target, outputs: dims[0], inputs: dims[1]) : nil
+        // Our Winograd transform writes every byte; oneDNN's reorders may skip padding.
+        let storage = plan.own(bytes: MemoryDesc.size(target), zeroed: layout == nil)
         let packed = try Memory(target, pointer: storage)
-        // oneDNN's Winograd weight transform walks output channels innermost: from OIHW that is a
-        // stride of I x 9 floats per step, from HWIO a contiguous vector.
+        if let layout {
+            scalars.withUnsafeBufferPointer { layout.transform(oihw: $0.baseAddress!, into: storage.assumingMemoryBound(to: Float.self)) }
+            return packed
+        }
+        // oneDNN's Winograd weight transform (for layouts WinogradWeights does not write) walks
+        // output channels innermost: from OIHW that is a stride of I x 9 floats per step, from
+        // HWIO a contiguous vector.
         let winograd = target.format_kind == dnnl_format_kind_wino && dims.count == 4
         let source = winograd ? try MemoryDesc.make(dims, dnnl_hwio) : try MemoryDesc.plain(dims)
         let (primitive, scratchNeeded) = try reorder(from: source, to: target)
@@ -41,12 +49,7 @@ struct WeightPacker {
             withExtendedLifetime((user, scratchMemory)) {}
         }
         if winograd {
-            let hwio = Self.hwio(scalars, dims: dims)
-            if let layout = WinogradWeights(target: target, outputs: dims[0], inputs: dims[1]), dims[2] == 3, dims[3] == 3 {
-                hwio.withUnsafeBufferPointer { layout.transform(hwio: $0.baseAddress!, into: storage.assumingMemoryBound(to: Float.self)) }
-                return packed
-            }
-            try hwio.withUnsafeBytes { try run($0.baseAddress!) }
+            try Self.hwio(scalars, dims: dims).withUnsafeBytes { try run($0.baseAddress!) }
         } else {
             try scalars.withUnsafeBytes { try run($0.baseAddress!) }
         }

@@ -66,34 +66,36 @@ struct WinogradWeights {
         }
     }
 
-    /// Transforms HWIO weights (`outputs` innermost) into `out` (`oc` x `ic` x alpha² floats).
-    func transform(hwio: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+    /// Transforms OIHW weights (`outputs` x `inputs` x 3 x 3) into `out` (`oc` x `ic` x alpha²
+    /// floats, every one written). One block of 16 output channels at a time, its input
+    /// channels in order: the reads sweep 16 rows of the weights, the writes each tile's run.
+    func transform(oihw: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         typealias V = SIMD16<Float>
         let a = alpha, ob = Self.ocBlock
         let G = g.map { row in row.map { V(repeating: $0) } }
-        var k = [V](repeating: V(), count: 9)
-        var gGt = [V](repeating: V(), count: 3 * a)
-        for c in 0..<ic {
-            for block in 0..<(oc / ob) {
-                let o0 = block * ob
-                // The 3x3 kernels of 16 output channels (zero past the real channels).
-                for t in 0..<9 {
-                    k[t] = V()
-                    guard c < inputs else { continue }
-                    let row = hwio + (t * inputs + c) * outputs
-                    if o0 + ob <= outputs {
-                        k[t] = UnsafeRawPointer(row + o0).loadUnaligned(as: V.self)
-                    } else {
-                        for l in 0..<max(0, outputs - o0) { k[t][l] = row[o0 + l] }
-                    }
+        // The 3x3 kernels of 16 output channels as 9 vectors (tap-major), zero past the real channels.
+        let taps = UnsafeMutablePointer<Float>.allocate(capacity: 9 * ob)
+        let gGt = UnsafeMutablePointer<V>.allocate(capacity: 3 * a)
+        defer { taps.deallocate(); gGt.deallocate() }
+        for block in 0..<(oc / ob) {
+            let o0 = block * ob, lanes = max(0, min(ob, outputs - o0))
+            for c in 0..<ic {
+                let live = c < inputs ? lanes : 0
+                if live < ob { taps.initialize(repeating: 0, count: 9 * ob) }
+                for l in 0..<live {
+                    let kernel = oihw + ((o0 + l) * inputs + c) * 9
+                    for t in 0..<9 { taps[t * ob + l] = kernel[t] }
                 }
+                func k(_ t: Int) -> V { UnsafeRawPointer(taps + t * ob).load(as: V.self) }
                 // g Gᵀ (3 x alpha), then G (g Gᵀ) (alpha x alpha), summed in oneDNN's order.
                 for y in 0..<3 {
-                    for j in 0..<a { gGt[y * a + j] = k[y * 3] * G[j][0] + k[y * 3 + 1] * G[j][1] + k[y * 3 + 2] * G[j][2] }
+                    let (k0, k1, k2) = (k(y * 3), k(y * 3 + 1), k(y * 3 + 2))
+                    for j in 0..<a { gGt[y * a + j] = k0 * G[j][0] + k1 * G[j][1] + k2 * G[j][2] }
                 }
                 for uh in 0..<a {
+                    let (g0, g1, g2) = (G[uh][0], G[uh][1], G[uh][2])
                     for uw in 0..<a {
-                        let u = G[uh][0] * gGt[uw] + G[uh][1] * gGt[a + uw] + G[uh][2] * gGt[2 * a + uw]
+                        let u = g0 * gGt[uw] + g1 * gGt[a + uw] + g2 * gGt[2 * a + uw]
                         UnsafeMutableRawPointer(out + offset(uh: uh, uw: uw, c: c, block: block)).storeBytes(of: u, as: V.self)
                     }
                 }
