@@ -159,14 +159,8 @@ public final class Plan {
             let stream = Engine.shared.stream
             return try steps.map { step in
                 let start = DispatchTime.now().uptimeNanoseconds
-                switch step {
-                case .primitive(let p, let args):
-                    try check(args.withUnsafeBufferPointer { dnnl_primitive_execute(p.handle, stream, Int32($0.count), $0.baseAddress) },
-                              "primitive_execute")
-                    try check(dnnl_stream_wait(stream), "stream_wait")
-                case .kernel(let body):
-                    body()
-                }
+                try perform(step, on: stream)
+                try check(dnnl_stream_wait(stream), "stream_wait")
                 return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             }
         }
@@ -175,16 +169,19 @@ public final class Plan {
     private func executeHere() throws {
         cdnnl_set_num_threads(Int32(threads))
         let stream = Engine.shared.stream
-        for step in steps {
-            switch step {
-            case .primitive(let p, let args):
-                try check(args.withUnsafeBufferPointer { dnnl_primitive_execute(p.handle, stream, Int32($0.count), $0.baseAddress) },
-                          "primitive_execute")
-            case .kernel(let body):
-                try check(dnnl_stream_wait(stream), "stream_wait")
-                body()
-            }
-        }
+        for step in steps { try perform(step, on: stream) }
         try check(dnnl_stream_wait(stream), "stream_wait")
+    }
+
+    /// One step; an engine kernel first waits for the primitives queued before it.
+    private func perform(_ step: Step, on stream: dnnl_stream_t) throws {
+        switch step {
+        case .primitive(let p, let args):
+            try check(args.withUnsafeBufferPointer { dnnl_primitive_execute(p.handle, stream, Int32($0.count), $0.baseAddress) },
+                      "primitive_execute")
+        case .kernel(let body):
+            try check(dnnl_stream_wait(stream), "stream_wait")
+            body()
+        }
     }
 }
