@@ -47,7 +47,7 @@ public final class PoseEstimator {
             flipTest = config.flipTest
             let t = config.poseTest
             shiftHeatmap = t.shiftHeatmap
-            decoding = t.postProcess ? .standard : .argmax
+            decoding = t.blurKernel.map { .dark(kernel: $0) } ?? (t.postProcess ? .standard : .argmax)
             visibilityThreshold = t.visibilityThreshold
             nmsThreshold = t.oksThreshold < 1 ? t.oksThreshold : nil
             softNMS = t.softNMS

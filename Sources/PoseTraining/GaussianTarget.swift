@@ -14,9 +14,17 @@ public enum GaussianTarget {
     /// stays empty. Otherwise, when the weight is above 0.5, the window's part inside the map
     /// gets exp(-((x - x0)^2 + (y - y0)^2) / (2 sigma^2)) with (x0, y0) the window's center
     /// cell (size // 2), in float32 as numpy computes it. USE_DIFFERENT_JOINTS_WEIGHT is off.
-    /// - Complexity: O(joints x heatmap area) to clear the maps, plus O(joints x sigma^2).
+    ///
+    /// `unbiased` (DARK's unbiased encoding, as DarkPose's JointsDataset and MMPose's
+    /// `unbiased_encoding` make it): the Gaussian is centred on the joint's exact heatmap position
+    /// mu = x / stride, not on a rounded cell, and covers the whole map; the window test that zeroes
+    /// the weight uses ul = int(mu - 3 sigma), br = int(mu + 3 sigma + 1) on that unrounded mu.
+    /// Rounding moves a target by up to half a heatmap cell (2 input pixels at stride 4), an error
+    /// the network then learns and no decoder can take back.
+    /// - Complexity: O(joints x heatmap area) to clear the maps, plus O(joints x sigma^2)
+    ///   (unbiased: O(joints x heatmap area)).
     public static func make(joints: [(x: Double, y: Double)], visibility: [Double], imageSize: (width: Int, height: Int),
-                            heatmapSize: (width: Int, height: Int), sigma: Double) -> (target: [Float], weight: [Float]) {
+                            heatmapSize: (width: Int, height: Int), sigma: Double, unbiased: Bool = false) -> (target: [Float], weight: [Float]) {
         let (hw, hh) = (heatmapSize.width, heatmapSize.height)
         var target = [Float](repeating: 0, count: joints.count * hw * hh)
         var weight = [Float](repeating: 0, count: joints.count)
@@ -35,6 +43,23 @@ public enum GaussianTarget {
         }
         for j in joints.indices {
             weight[j] = Float(j < visibility.count ? visibility[j] : 0)
+            if unbiased {
+                let mx = joints[j].x / stride.x, my = joints[j].y / stride.y
+                guard mx.isFinite, my.isFinite, abs(mx) < 1e9, abs(my) < 1e9,
+                      Int(mx - tmp) < hw, Int(my - tmp) < hh, Int(mx + tmp + 1) >= 0, Int(my + tmp + 1) >= 0 else {
+                    weight[j] = 0
+                    continue
+                }
+                guard weight[j] > 0.5 else { continue }
+                let base = j * hw * hh
+                // exp separates: one row and one column of factors per joint.
+                let gx = (0..<hw).map { Float(exp(-(Double($0) - mx) * (Double($0) - mx) / (2 * sigma * sigma))) }
+                let gy = (0..<hh).map { Float(exp(-(Double($0) - my) * (Double($0) - my) / (2 * sigma * sigma))) }
+                for y in 0..<hh {
+                    for x in 0..<hw { target[base + y * hw + x] = gy[y] * gx[x] }
+                }
+                continue
+            }
             let px = joints[j].x / stride.x + 0.5, py = joints[j].y / stride.y + 0.5
             guard px.isFinite, py.isFinite, abs(px) < 1e9, abs(py) < 1e9 else { weight[j] = 0; continue }
             let mx = Int(px), my = Int(py)  // truncation toward zero, as int()

@@ -10,6 +10,9 @@ public struct PoseAugmentation: Sendable {
     public var heatmapSize: (width: Int, height: Int)
     /// Gaussian target sigma in heatmap pixels (MODEL.SIGMA).
     public var sigma: Double = 2
+    /// Gaussians centred on the exact joint, not its rounded cell (DATASET.UNBIASED_ENCODING; see
+    /// `GaussianTarget.make`).
+    public var unbiasedEncoding = false
     /// DATASET.SCALE_FACTOR: scale multiplied by clip(N(0,1) * sf + 1, 1 - sf, 1 + sf).
     public var scaleFactor: Double = 0.35
     /// DATASET.ROT_FACTOR: degrees, clip(N(0,1) * rf, -2 rf, 2 rf).

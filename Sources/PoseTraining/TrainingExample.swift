@@ -37,7 +37,7 @@ extension PoseAugmentation {
             joints[j] = transform.apply(joints[j])
         }
         let (target, weight) = GaussianTarget.make(joints: joints, visibility: crop.visibility, imageSize: imageSize,
-                                                   heatmapSize: heatmapSize, sigma: sigma)
+                                                   heatmapSize: heatmapSize, sigma: sigma, unbiased: unbiasedEncoding)
         return TrainingExample(input: patch.normalizedCHW(mean: mean, std: std), target: target, targetWeight: weight,
                                joints: joints, visibility: crop.visibility, crop: crop, transform: transform)
     }

@@ -43,7 +43,7 @@ struct EvalCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Flip test (default: the config's TEST.FLIP_TEST).")
     var flipTest: Bool?
 
-    @Flag(help: "Decode with DARK instead of the quarter-pixel offset.")
+    @Flag(help: "Decode heatmaps with DARK (distribution-aware refinement) instead of the quarter-pixel offset, blurring with an 11-pixel Gaussian (what a config with TEST.BLUR_KERNEL does by default, at its kernel).")
     var dark = false
 
     @Flag(help: "Soft OKS-NMS (Gaussian score decay, TEST.SOFT_NMS) instead of the hard one.")

@@ -38,7 +38,7 @@ struct PoseCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Average with the mirrored crop's heatmaps (default: the config's TEST.FLIP_TEST).")
     var flipTest: Bool?
 
-    @Flag(help: "Decode heatmaps with DARK (distribution-aware refinement) instead of the quarter-pixel offset.")
+    @Flag(help: "Decode heatmaps with DARK (distribution-aware refinement) instead of the quarter-pixel offset, blurring with an 11-pixel Gaussian (what a config with TEST.BLUR_KERNEL does by default, at its kernel).")
     var dark = false
 
     @Option(help: "OKS-NMS threshold over each image's people (default: the config's TEST.OKS_THRE, 0.9 in the official files); 1 keeps everyone.")

@@ -6,7 +6,8 @@ extension PoseEstimator.Options {
     init(config: HRNetConfig, flipTest: Bool?, dark: Bool, softNMS: Bool = false) {
         self.init(config: config)
         if let flipTest { self.flipTest = flipTest }
-        if dark { decoding = .dark(kernel: 11) }
+        // A config with TEST.BLUR_KERNEL decodes with DARK at its kernel already.
+        if dark, config.poseTest.blurKernel == nil { decoding = .dark(kernel: 11) }
         if softNMS { self.softNMS = true }
     }
 }

@@ -145,6 +145,7 @@ struct TrainCommand: ParsableCommand {
         let isMPII = model.dataset.lowercased() == "mpii"
         var augmentation = PoseAugmentation(imageSize: model.imageSize, heatmapSize: model.heatmapSize)
         augmentation.sigma = model.sigma
+        augmentation.unbiasedEncoding = training.unbiasedEncoding
         augmentation.scaleFactor = training.scaleFactor
         augmentation.rotationFactor = training.rotationFactor
         augmentation.flip = training.flip

@@ -87,6 +87,16 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try HRNetConfig.parse(yaml: bad, source: "bad.yaml")) { e in
             XCTAssertTrue("\(e)".contains("bad.yaml") && "\(e)".contains("TEST.IN_VIS_THRE"), "\(e)")
         }
+        // DarkPose's key: DARK decoding at this kernel; an even or absurd size names the key.
+        XCTAssertNil(try HRNetConfig.parse(yaml: text, source: "t.yaml").poseTest.blurKernel)
+        let dark = text.replacingOccurrences(of: "SHIFT_HEATMAP: true", with: "SHIFT_HEATMAP: true\n  BLUR_KERNEL: 3")
+        XCTAssertEqual(try HRNetConfig.parse(yaml: dark, source: "dark.yaml").poseTest.blurKernel, 3)
+        for k in ["4", "0", "1001"] {
+            XCTAssertThrowsError(try HRNetConfig.parse(yaml: dark.replacingOccurrences(of: "BLUR_KERNEL: 3", with: "BLUR_KERNEL: \(k)"),
+                                                       source: "k.yaml")) { e in
+                XCTAssertTrue("\(e)".contains("k.yaml") && "\(e)".contains("TEST.BLUR_KERNEL"), "\(e)")
+            }
+        }
         let odd = text.replacingOccurrences(of: "SHIFT_HEATMAP: true", with: "SHIFT_HEATMAP: sometimes")
         XCTAssertThrowsError(try HRNetConfig.parse(yaml: odd, source: "odd.yaml")) { e in
             XCTAssertTrue("\(e)".contains("TEST.SHIFT_HEATMAP"), "\(e)")
@@ -175,13 +185,18 @@ final class TrainingConfigTests: XCTestCase {
         XCTAssertEqual(d, TrainingConfig())
         XCTAssertEqual(d.endEpoch, 140)
         XCTAssertEqual(d.lrSteps, [90, 110])
+        // Unbiased encoding: off as official, on with DarkPose's TEST.BLUR_KERNEL, the key wins.
+        XCTAssertFalse(c.unbiasedEncoding)
+        XCTAssertTrue(try TrainingConfig.parse(yaml: "TEST: {BLUR_KERNEL: 11}", source: "d.yaml").unbiasedEncoding)
+        XCTAssertTrue(try TrainingConfig.parse(yaml: "DATASET: {UNBIASED_ENCODING: true}", source: "u.yaml").unbiasedEncoding)
+        XCTAssertFalse(try TrainingConfig.parse(yaml: "DATASET: {UNBIASED_ENCODING: false}\nTEST: {BLUR_KERNEL: 11}", source: "u.yaml").unbiasedEncoding)
     }
 
     func testBadTrainingValuesNameTheKey() {
         for (yaml, words) in [("TRAIN: {OPTIMIZER: rmsprop}", "TRAIN.OPTIMIZER"), ("TRAIN: {LR: -1}", "TRAIN.LR"),
                               ("TRAIN: {BEGIN_EPOCH: 5, END_EPOCH: 5}", "TRAIN.END_EPOCH"), ("TRAIN: {BATCH_SIZE_PER_GPU: 0}", "BATCH_SIZE"),
                               ("DATASET: {SCALE_FACTOR: 1.5}", "SCALE_FACTOR"), ("MODEL: {TARGET_TYPE: offset}", "TARGET_TYPE"),
-                              ("TRAIN: {LR_STEP: [a]}", "LR_STEP"), ("TRAIN: [", "not valid YAML")] {
+                              ("TRAIN: {LR_STEP: [a]}", "LR_STEP"), ("DATASET: {UNBIASED_ENCODING: 2}", "UNBIASED_ENCODING"), ("TRAIN: [", "not valid YAML")] {
             XCTAssertThrowsError(try TrainingConfig.parse(yaml: yaml, source: "bad.yaml")) { error in
                 XCTAssertTrue("\(error)".contains(words) && "\(error)".contains("bad.yaml"), "\(yaml): \(error)")
             }

@@ -96,6 +96,9 @@ final class PosePipelineTests: XCTestCase {
         XCTAssertEqual(o.visibilityThreshold, 0.4)
         XCTAssertNil(o.nmsThreshold, "OKS_THRE 1 keeps everyone")
         XCTAssertEqual(PoseEstimator.Options(config: official).nmsThreshold, 0.9)
+        var dark = official
+        dark.poseTest.blurKernel = 3
+        XCTAssertEqual(PoseEstimator.Options(config: dark).decoding, .dark(kernel: 3))
 
         let cases = try loadCases()
         let image = try Image.load(Fixtures.url(cases.image))

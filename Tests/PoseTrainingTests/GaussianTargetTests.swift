@@ -37,4 +37,35 @@ final class GaussianTargetTests: XCTestCase {
         XCTAssertEqual(t[6 * 24 + 11], Float(exp(-1.0 / 8)), accuracy: 1e-7)
         XCTAssertEqual(t[(24 * 32)..<(4 * 24 * 32)].max(), 0)
     }
+
+    /// Unbiased encoding (DarkPose's generate_target): the Gaussian sits on the exact position
+    /// mu = x / stride over the whole map, so its centroid is mu, not the rounded cell; the
+    /// window rule runs on the unrounded mu (x = -33: mu = -8.25, br = int(-1.25) = -1 < 0 -> 0;
+    /// x = -29: br = int(-0.25) = 0 -> kept).
+    func testUnbiasedEncoding() {
+        let joints: [(x: Double, y: Double)] = [(41.3, 62.9), (-33, 10), (-29, 10), (10, 10)]
+        let (t, w) = GaussianTarget.make(joints: joints, visibility: [1, 1, 1, 0], imageSize: (96, 128),
+                                         heatmapSize: (24, 32), sigma: 2, unbiased: true)
+        XCTAssertEqual(w, [1, 0, 1, 0])
+        let (mx, my) = (41.3 / 4, 62.9 / 4)  // far enough from the borders for the centroid
+        var (sum, sx, sy) = (0.0, 0.0, 0.0)
+        for y in 0..<32 {
+            for x in 0..<24 {
+                let v = Double(t[y * 24 + x])
+                // Every cell, even 3 sigma and more away (numpy float32 exp vs Double: 1e-6).
+                XCTAssertEqual(v, exp(-((Double(x) - mx) * (Double(x) - mx) + (Double(y) - my) * (Double(y) - my)) / 8), accuracy: 1e-6)
+                (sum, sx, sy) = (sum + v, sx + v * Double(x), sy + v * Double(y))
+            }
+        }
+        XCTAssertEqual(sx / sum, mx, accuracy: 1e-3)
+        XCTAssertEqual(sy / sum, my, accuracy: 1e-3)
+        XCTAssertLessThan(t.prefix(24 * 32).max()!, 1)  // no cell sits on the joint
+        XCTAssertGreaterThan(t[(2 * 24 * 32)..<(3 * 24 * 32)].max()!, 0)  // mu = -7.25: the tail reaches column 0
+        XCTAssertEqual(t[(24 * 32)..<(2 * 24 * 32)].max(), 0)
+        XCTAssertEqual(t[(3 * 24 * 32)...].max(), 0)
+        // The official (rounded) target for the same joint peaks at 1 on cell (10, 16).
+        let (official, _) = GaussianTarget.make(joints: joints, visibility: [1, 1, 1, 0], imageSize: (96, 128),
+                                                heatmapSize: (24, 32), sigma: 2)
+        XCTAssertEqual(official[16 * 24 + 10], 1)
+    }
 }

@@ -59,6 +59,9 @@ public struct PoseTestSettings: Sendable, Equatable {
     public var shiftHeatmap = true
     /// TEST.POST_PROCESS: a quarter-pixel step toward the higher neighbour after the arg-max.
     public var postProcess = true
+    /// TEST.BLUR_KERNEL (DarkPose's key): decode with DARK, blurring with a Gaussian of this odd
+    /// size; nil (the key absent, as in the official files) keeps POST_PROCESS's decoding.
+    public var blurKernel: Int? = nil
     /// TEST.IN_VIS_THRE: joints above this score count in a person's re-score.
     public var visibilityThreshold = 0.2
     /// TEST.OKS_THRE: OKS-NMS threshold within an image.
@@ -147,6 +150,10 @@ extension HRNetConfig {
             t.visibilityThreshold = try r.optionalDouble("TEST.IN_VIS_THRE") ?? t.visibilityThreshold
             t.oksThreshold = try r.optionalDouble("TEST.OKS_THRE") ?? t.oksThreshold
             t.softNMS = try r.optionalBool("TEST.SOFT_NMS") ?? t.softNMS
+            if let k = try r.optionalInt("TEST.BLUR_KERNEL") {
+                guard k > 0, k % 2 == 1, k <= 99 else { throw ConfigError(source, "TEST.BLUR_KERNEL must be an odd size 1...99, got \(k)") }
+                t.blurKernel = k
+            }
             guard (0...1).contains(t.visibilityThreshold), t.oksThreshold > 0 else {
                 throw ConfigError(source, "TEST.IN_VIS_THRE must be in [0, 1] and TEST.OKS_THRE positive, got \(t.visibilityThreshold) and \(t.oksThreshold)")
             }

@@ -55,6 +55,10 @@ public struct TrainingConfig: Sendable, Equatable {
     public var halfBodyProbability = 0.0
     public var halfBodyJoints = 8
     public var colorRGB = false
+    /// DATASET.UNBIASED_ENCODING (this project's key; MMPose's `unbiased_encoding`): Gaussian
+    /// targets centred on the exact joint. Default: on for DarkPose's files (they set
+    /// TEST.BLUR_KERNEL, and DarkPose always trains so), off otherwise (the official rounding).
+    public var unbiasedEncoding = false
     /// DATASET.ROOT, TRAIN_SET, TEST_SET.
     public var root = ""
     public var trainSet = "train"
@@ -204,6 +208,7 @@ public struct TrainingConfig: Sendable, Equatable {
         guard (0..<1).contains(c.scaleFactor) else { throw r.fail("DATASET.SCALE_FACTOR", "must be within 0..<1, got \(c.scaleFactor)") }
         guard (0...1).contains(c.halfBodyProbability) else { throw r.fail("DATASET.PROB_HALF_BODY", "must be within 0...1") }
         c.colorRGB = try r.optionalBool("DATASET.COLOR_RGB") ?? c.colorRGB
+        c.unbiasedEncoding = try r.optionalBool("DATASET.UNBIASED_ENCODING") ?? r.has("TEST.BLUR_KERNEL")
         if let scale = try r.optionalDoubles("DATASET.CROP_SCALE") {
             guard scale.count == 2, scale[0] > 0, scale[0] <= scale[1], scale[1] <= 1 else {
                 throw r.fail("DATASET.CROP_SCALE", "must be [min, max] with 0 < min <= max <= 1, got \(scale)")
