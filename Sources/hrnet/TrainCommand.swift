@@ -16,7 +16,7 @@ struct TrainCommand: ParsableCommand {
 
         Pose (pose_hrnet): the data set is DATA/annotations/person_keypoints_{TRAIN_SET,TEST_SET}.json \
         with images in DATA/images/SPLIT (or DATA/SPLIT); any number of keypoints (from the category; \
-        left/right pairs by name); evaluated by AP on TEST_SET with the ground-truth boxes.
+        left/right pairs by name); evaluated by AP on TEST_SET with the ground-truth boxes (decoded as the TEST keys say; DarkPose's TEST.BLUR_KERNEL: DARK). DATASET.UNBIASED_ENCODING: true centres the Gaussian targets on the exact joint (DARK's encoding; default on with TEST.BLUR_KERNEL).
 
         MPII (DATASET.DATASET mpii): the official DATA/annot/{TRAIN_SET,TEST_SET}.json with images in \
         DATA/images; evaluated by PCKh@0.5 (Mean) against DATA/annot/gt_TEST_SET.mat, the official table printed.
