@@ -43,35 +43,29 @@ public enum GaussianTarget {
         }
         for j in joints.indices {
             weight[j] = Float(j < visibility.count ? visibility[j] : 0)
-            if unbiased {
-                let mx = joints[j].x / stride.x, my = joints[j].y / stride.y
-                guard mx.isFinite, my.isFinite, abs(mx) < 1e9, abs(my) < 1e9,
-                      Int(mx - tmp) < hw, Int(my - tmp) < hh, Int(mx + tmp + 1) >= 0, Int(my + tmp + 1) >= 0 else {
-                    weight[j] = 0
-                    continue
-                }
-                guard weight[j] > 0.5 else { continue }
-                let base = j * hw * hh
-                // exp separates: one row and one column of factors per joint.
-                let gx = (0..<hw).map { Float(exp(-(Double($0) - mx) * (Double($0) - mx) / (2 * sigma * sigma))) }
-                let gy = (0..<hh).map { Float(exp(-(Double($0) - my) * (Double($0) - my) / (2 * sigma * sigma))) }
-                for y in 0..<hh {
-                    for x in 0..<hw { target[base + y * hw + x] = gy[y] * gx[x] }
-                }
-                continue
-            }
-            let px = joints[j].x / stride.x + 0.5, py = joints[j].y / stride.y + 0.5
+            let px = joints[j].x / stride.x, py = joints[j].y / stride.y
             guard px.isFinite, py.isFinite, abs(px) < 1e9, abs(py) < 1e9 else { weight[j] = 0; continue }
-            let mx = Int(px), my = Int(py)  // truncation toward zero, as int()
-            let ul = (x: Int(Double(mx) - tmp), y: Int(Double(my) - tmp))
-            let br = (x: Int(Double(mx) + tmp + 1), y: Int(Double(my) + tmp + 1))
+            // The official centre is the cell int(p + 0.5) (truncation toward zero, as int());
+            // the unbiased one is p itself.
+            let mu = unbiased ? (x: px, y: py) : (x: Double(Int(px + 0.5)), y: Double(Int(py + 0.5)))
+            let ul = (x: Int(mu.x - tmp), y: Int(mu.y - tmp))
+            let br = (x: Int(mu.x + tmp + 1), y: Int(mu.y + tmp + 1))
             if ul.x >= hw || ul.y >= hh || br.x < 0 || br.y < 0 {
                 weight[j] = 0
                 continue
             }
             guard weight[j] > 0.5 else { continue }
-            let (x0, x1) = (max(0, ul.x), min(br.x, hw)), (y0, y1) = (max(0, ul.y), min(br.y, hh))
             let base = j * hw * hh
+            if unbiased {
+                // The whole map; exp separates into one row and one column of factors.
+                let gx = (0..<hw).map { Float(exp(-(Double($0) - mu.x) * (Double($0) - mu.x) / (2 * sigma * sigma))) }
+                let gy = (0..<hh).map { Float(exp(-(Double($0) - mu.y) * (Double($0) - mu.y) / (2 * sigma * sigma))) }
+                for y in 0..<hh {
+                    for x in 0..<hw { target[base + y * hw + x] = gy[y] * gx[x] }
+                }
+                continue
+            }
+            let (x0, x1) = (max(0, ul.x), min(br.x, hw)), (y0, y1) = (max(0, ul.y), min(br.y, hh))
             for y in y0..<max(y0, y1) {
                 let gy = y - ul.y
                 guard gy < size else { break }
