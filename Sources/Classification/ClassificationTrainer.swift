@@ -25,9 +25,13 @@ public final class ClassificationTrainer {
     public let plan: TrainingPlan
     public let optimizer: Optimizer
     public let schedule: LRSchedule
-    /// The next epoch to train and the optimizer steps taken so far.
+    /// The next epoch to train, the steps already taken inside it (a run stopped mid-epoch
+    /// goes on from there) and the optimizer steps taken so far.
     public private(set) var epoch: Int
+    public private(set) var epochStep = 0
     public private(set) var step = 0
+    /// Batches in an epoch (a last, smaller batch is dropped).
+    public var stepsPerEpoch: Int { data.count / training.batchSize }
     /// Decode/augment threads.
     public var workers = 2
     let loss: CrossEntropyLoss
@@ -100,7 +104,8 @@ public final class ClassificationTrainer {
     }
 
     /// Trains the next epoch. `onStep` hears every step; `shouldStop` is asked before each step
-    /// (Ctrl-C): the epoch then ends early and `epoch` stays, so a resume repeats it.
+    /// (Ctrl-C): the epoch then ends early, `epochStep` says how far it got, and the next call
+    /// (or a resume) goes on with the epoch's next batch.
     public func trainEpoch(onStep: (StepReport) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> EpochReport {
         let (e, data, augmentation, seed) = (epoch, self.data, self.augmentation, self.seed)
         let loader = try DataLoader<Example>(count: data.count, batchSize: training.batchSize, workers: workers,
@@ -112,7 +117,7 @@ public final class ClassificationTrainer {
         let started = DispatchTime.now()
         let batches = loader.batchesPerEpoch
         var total = 0.0, steps = 0, correct = 0
-        let iterator = loader.epoch(e)
+        let iterator = loader.epoch(e, from: epochStep)
         defer { iterator.stop() }
         let (w, h) = config.imageSize
         while !shouldStop(), let examples = try iterator.nextBatch() {
@@ -133,12 +138,13 @@ public final class ClassificationTrainer {
             for (k, row) in try Scores.rows(logits).enumerated() where Scores.topIndices(row, k: 1).first == Int(labels[k]) { correct += 1 }
             step += 1
             steps += 1
+            epochStep += 1
             total += value.loss
-            onStep(StepReport(epoch: e, step: step, batch: steps, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
+            onStep(StepReport(epoch: e, step: step, batch: epochStep, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        let completed = steps == batches
-        if completed { epoch += 1 }
+        let completed = epochStep == batches
+        if completed { (epoch, epochStep) = (epoch + 1, 0) }
         let images = steps * training.batchSize
         return EpochReport(epoch: e, meanLoss: steps > 0 ? total / Double(steps) : .nan, steps: steps, seconds: seconds,
                            imagesPerSecond: Double(images) / max(seconds, 1e-9),
@@ -165,7 +171,7 @@ public final class ClassificationTrainer {
     /// Saves the run (weights, optimizer state, epoch, step) atomically to `url` (a JSON with a
     /// safetensors file beside it).
     public func save(_ url: URL, metadata: [String: String] = [:]) throws {
-        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, step: step, epoch: epoch,
+        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, step: step, epoch: epoch, epochStep: epochStep,
                                        baseLearningRate: Float(training.learningRate), schedule: schedule, config: config.source,
                                        classes: data.classes, metadata: metadata)
     }
@@ -175,9 +181,11 @@ public final class ClassificationTrainer {
     @discardableResult
     public func resume(_ url: URL) throws -> [String: String] {
         let progress = try TrainingCheckpoint.resumeRun(url, parameters: plan.parameters, optimizer: optimizer,
+                                                        batchesPerEpoch: stepsPerEpoch,
                                                         classes: data.classes, dataRoot: data.root)
         epoch = progress.epoch
         step = progress.step
+        epochStep = progress.epochStep
         return progress.metadata
     }
 

@@ -22,9 +22,13 @@ public final class PoseTrainer {
     public let plan: TrainingPlan
     public let optimizer: Optimizer
     public let schedule: LRSchedule
-    /// The next epoch to train and the optimizer steps taken so far.
+    /// The next epoch to train, the steps already taken inside it (a run stopped mid-epoch
+    /// goes on from there) and the optimizer steps taken so far.
     public private(set) var epoch: Int
+    public private(set) var epochStep = 0
     public private(set) var step = 0
+    /// Batches in an epoch (a last, smaller batch is dropped).
+    public var stepsPerEpoch: Int { data.count / training.batchSize }
     /// Decode/augment threads.
     public var workers = 2
     let loss: (Tensor, Tensor, Tensor) throws -> LossValue
@@ -80,7 +84,8 @@ public final class PoseTrainer {
     public func learningRate(epoch: Int) -> Float { schedule.learningRate(base: Float(training.learningRate), at: epoch) }
 
     /// Trains the next epoch. `onStep` hears every step; `shouldStop` is asked before each step
-    /// (Ctrl-C): the epoch then ends early and `epoch` stays, so a resume repeats it.
+    /// (Ctrl-C): the epoch then ends early, `epochStep` says how far it got, and the next call
+    /// (or a resume) goes on with the epoch's next batch.
     public func trainEpoch(onStep: (StepReport) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> EpochReport {
         let e = epoch
         let data = self.data
@@ -93,7 +98,7 @@ public final class PoseTrainer {
         let started = DispatchTime.now()
         let batches = loader.batchesPerEpoch
         var total = 0.0, steps = 0
-        let iterator = loader.epoch(e)
+        let iterator = loader.epoch(e, from: epochStep)
         defer { iterator.stop() }
         while !shouldStop(), let examples = try iterator.nextBatch() {
             let batch = Self.collate(examples, data: data)
@@ -106,12 +111,13 @@ public final class PoseTrainer {
             optimizer.update(plan.parameters)
             step += 1
             steps += 1
+            epochStep += 1
             total += value.loss
-            onStep(StepReport(epoch: e, step: step, batch: steps, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
+            onStep(StepReport(epoch: e, step: step, batch: epochStep, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        let completed = steps == batches
-        if completed { epoch += 1 }
+        let completed = epochStep == batches
+        if completed { (epoch, epochStep) = (epoch + 1, 0) }
         return EpochReport(epoch: e, meanLoss: steps > 0 ? total / Double(steps) : .nan, steps: steps, seconds: seconds,
                            imagesPerSecond: Double(steps * training.batchSize) / max(seconds, 1e-9), completed: completed)
     }
@@ -122,7 +128,7 @@ public final class PoseTrainer {
     /// Saves the run (weights, optimizer state, epoch, step) atomically to `url` (a JSON with a
     /// safetensors file beside it).
     public func save(_ url: URL, metadata: [String: String] = [:]) throws {
-        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, step: step, epoch: epoch,
+        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, step: step, epoch: epoch, epochStep: epochStep,
                                        baseLearningRate: Float(training.learningRate), schedule: schedule, config: config.source,
                                        metadata: metadata)
     }
@@ -131,9 +137,11 @@ public final class PoseTrainer {
     /// - Returns: the saved metadata.
     @discardableResult
     public func resume(_ url: URL) throws -> [String: String] {
-        let progress = try TrainingCheckpoint.resumeRun(url, parameters: plan.parameters, optimizer: optimizer)
+        let progress = try TrainingCheckpoint.resumeRun(url, parameters: plan.parameters, optimizer: optimizer,
+                                                        batchesPerEpoch: stepsPerEpoch)
         epoch = progress.epoch
         step = progress.step
+        epochStep = progress.epochStep
         return progress.metadata
     }
 

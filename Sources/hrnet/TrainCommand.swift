@@ -42,7 +42,7 @@ struct TrainCommand: ParsableCommand {
 
         Every epoch (--eval-every) the best score is kept. OUT holds checkpoint.json (resume with \
         --resume OUT/checkpoint.json), best.safetensors and final.safetensors (official key names), \
-        log.jsonl and log.csv. Ctrl-C stops after the current step and saves a checkpoint.
+        log.jsonl and log.csv. Ctrl-C stops after the current step and saves a checkpoint; --resume goes on with the next step.
         """
     )
 

@@ -8,6 +8,7 @@ import Segmentation
 /// What the epoch loop needs from a trainer, whatever its task.
 protocol EpochRun {
     var epoch: Int { get }
+    var epochStep: Int { get }
     var step: Int { get }
     var stepsPerEpoch: Int { get }
     var parameters: ParameterStore { get }
@@ -29,6 +30,7 @@ struct EpochOutcome {
 protocol EpochTrainer: AnyObject {
     associatedtype Report: EpochSummary
     var epoch: Int { get }
+    var epochStep: Int { get }
     var step: Int { get }
     var stepsPerEpoch: Int { get }
     var plan: TrainingPlan { get }
@@ -45,13 +47,9 @@ protocol EpochSummary {
     var seconds: Double { get }
 }
 
-extension PoseTrainer: EpochTrainer {
-    var stepsPerEpoch: Int { data.count / training.batchSize }
-}
+extension PoseTrainer: EpochTrainer {}
 extension PoseTrainer.EpochReport: EpochSummary {}
-extension ClassificationTrainer: EpochTrainer {
-    var stepsPerEpoch: Int { data.count / training.batchSize }
-}
+extension ClassificationTrainer: EpochTrainer {}
 extension ClassificationTrainer.EpochReport: EpochSummary {}
 extension SegmentationTrainer: EpochTrainer {}
 extension SegmentationTrainer.EpochReport: EpochSummary {}
@@ -60,6 +58,7 @@ extension SegmentationTrainer.EpochReport: EpochSummary {}
 struct TrainerRun<Trainer: EpochTrainer>: EpochRun {
     let trainer: Trainer
     var epoch: Int { trainer.epoch }
+    var epochStep: Int { trainer.epochStep }
     var step: Int { trainer.step }
     var stepsPerEpoch: Int { trainer.stepsPerEpoch }
     var parameters: ParameterStore { trainer.plan.parameters }
@@ -101,7 +100,10 @@ struct TrainingLoop {
         let stop = StopSignal()
         while run.epoch < endEpoch {
             let epoch = run.epoch
-            let bar = Progress("epoch \(epoch + 1)/\(endEpoch)", total: run.stepsPerEpoch, unit: "steps")
+            // A run stopped inside this epoch goes on with its next batch.
+            let from = run.epochStep
+            let bar = Progress("epoch \(epoch + 1)/\(endEpoch)" + (from > 0 ? " from step \(from + 1)" : ""),
+                               total: run.stepsPerEpoch - from, unit: "steps")
             let report = try run.trainEpoch(onStep: { loss, lr in
                 bar.advance(note: String(format: "loss %.6f, lr %.2g", loss, lr))
             }, shouldStop: { stop.requested })

@@ -33,6 +33,15 @@ final class DataLoaderTests: XCTestCase {
         XCTAssertNotEqual(full, Array(0..<37))               // shuffled
     }
 
+    /// A run resumed inside an epoch: starting at batch k gives the epoch's batches from k on,
+    /// sample for sample and draw for draw; a start past the end gives none.
+    func testStartingInsideAnEpochGivesItsRemainingBatches() throws {
+        let whole = try all(loader(workers: 2).epoch(3))
+        XCTAssertEqual(try all(loader(workers: 3, jitter: true).epoch(3, from: 4)), Array(whole[4...]))
+        XCTAssertEqual(try all(loader(workers: 1).epoch(3, from: 8)), [whole[8]])
+        XCTAssertEqual(try all(loader(workers: 2).epoch(3, from: 9)).count, 0)
+    }
+
     func testQueueIsBoundedAndOverlapsTheConsumer() throws {
         final class Counter: @unchecked Sendable {
             let lock = NSLock()

@@ -68,13 +68,37 @@ final class TrainingCheckpointTests: XCTestCase {
         try TrainingCheckpoint.saveRun(url, parameters: t.parameters, optimizer: sgd, step: 1, epoch: 1, baseLearningRate: 0.1,
                                        schedule: LRSchedule(.poly(total: 10, power: 0.9)), config: "tiny.yaml",
                                        classes: ["road", "sky"], metadata: ["best_miou": "0.5"])
-        let progress = try TrainingCheckpoint.resumeRun(url, parameters: t.parameters, optimizer: sgd, classes: ["road", "sky"])
+        let progress = try TrainingCheckpoint.resumeRun(url, parameters: t.parameters, optimizer: sgd, batchesPerEpoch: 4,
+                                                          classes: ["road", "sky"])
         XCTAssertEqual(progress.step, 1)
         XCTAssertEqual(progress.metadata, ["config": "tiny.yaml", "classes": "road\nsky", "best_miou": "0.5"])
-        XCTAssertThrowsError(try TrainingCheckpoint.resumeRun(url, parameters: t.parameters, optimizer: sgd, classes: ["road", "car"],
+        XCTAssertThrowsError(try TrainingCheckpoint.resumeRun(url, parameters: t.parameters, optimizer: sgd, batchesPerEpoch: 4, classes: ["road", "car"],
                                                               dataRoot: URL(fileURLWithPath: "/data/city"))) {
             XCTAssertEqual("\($0)", "run.json: was trained on the classes road, sky; /data/city has road, car")
         }
+    }
+
+    /// A run stopped inside an epoch keeps how far it got; resuming it where an epoch has no
+    /// more batches than that (other data, another batch size) is refused; a checkpoint from
+    /// before the field existed (saved at an epoch end) reads as 0.
+    func testMidEpochPosition() throws {
+        let g = graph()
+        let url = dir.appendingPathComponent("run.json")
+        let t = try TrainingPlan(graph: g, parameters: g.randomParameters(seed: 1), input: Shape4(2, 3, 6, 6), threads: 1)
+        let adam = Adam(learningRate: 0.01)
+        try TrainingCheckpoint.saveRun(url, parameters: t.parameters, optimizer: adam, step: 7, epoch: 1, epochStep: 3,
+                                       baseLearningRate: 0.01, schedule: LRSchedule(.multiStep(milestones: [5], gamma: 0.1)), config: "tiny.yaml")
+        let progress = try TrainingCheckpoint.resumeRun(url, parameters: t.parameters, optimizer: adam, batchesPerEpoch: 4)
+        XCTAssertEqual([progress.step, progress.epoch, progress.epochStep], [7, 1, 3])
+        XCTAssertThrowsError(try TrainingCheckpoint.resumeRun(url, parameters: t.parameters, optimizer: adam, batchesPerEpoch: 3)) {
+            XCTAssertEqual("\($0)", "run.json: stopped after batch 3 of epoch 2, but an epoch now has 3 batches "
+                           + "(the data set or TRAIN.BATCH_SIZE_PER_GPU changed)")
+        }
+        var json = try String(contentsOf: url, encoding: .utf8)
+        XCTAssertTrue(json.contains("\"epochStep\" : 3"), json)
+        json = json.replacingOccurrences(of: "\"epochStep\" : 3,", with: "")
+        try json.write(to: url, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try TrainingCheckpoint.resumeRun(url, parameters: t.parameters, optimizer: adam, batchesPerEpoch: 3).epochStep, 0)
     }
 
     func testKilledSaveLeavesThePreviousCheckpoint() throws {

@@ -23,21 +23,12 @@ final class FineTuneTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
     func testHeadFineTuneRaisesAP() throws {
-        var options = SyntheticKeypointSet.Options(images: 40)
-        options.seed = 2024
-        options.valFraction = 0.2
-        _ = try SyntheticKeypointSet.write(to: dir, options: options)
-
         let config = try DefaultModel.config()
         var training = TrainingConfig()
         training.batchSize = 16
         training.learningRate = 0.01
         training.optimizer = .adam
-        var augmentation = PoseAugmentation(imageSize: config.imageSize, heatmapSize: config.heatmapSize)
-        augmentation.sigma = config.sigma
-        let dataset = try KeypointDataset.coco(annotations: dir.appendingPathComponent("annotations/person_keypoints_train.json"),
-                                               images: dir.appendingPathComponent("images/train"), aspectRatio: augmentation.aspectRatio)
-        let data = try PoseTrainingData(dataset: dataset, augmentation: augmentation, seed: 3)
+        let data = try syntheticTrainingData(in: dir, images: 40, seed: 2024, valFraction: 0.2, config: config)
 
         var parameters = try DefaultModel.load().parameters
         let fresh = HRNetModel(config: config).officialInitialParameters(seed: 5)

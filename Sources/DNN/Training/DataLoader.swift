@@ -49,15 +49,17 @@ public final class DataLoader<Sample: Sendable>: Sendable {
         return g.next()
     }
 
-    /// Starts the workers for `epoch`; iterate the result for its batches.
-    public func epoch(_ epoch: Int) -> Epoch { Epoch(loader: self, epoch: epoch) }
+    /// Starts the workers for `epoch` at batch `first` (a run resumed inside an epoch skips the
+    /// batches it already trained on; each batch is the same whatever came before it); iterate
+    /// the result for its batches.
+    public func epoch(_ epoch: Int, from first: Int = 0) -> Epoch { Epoch(loader: self, epoch: epoch, first: first) }
 
     /// One epoch's batches, in order. Workers stop when it is exhausted, stopped or released.
     public final class Epoch: IteratorProtocol, Sequence {
         private let state: State
 
-        init(loader: DataLoader, epoch: Int) {
-            state = State(loader: loader, epoch: epoch)
+        init(loader: DataLoader, epoch: Int, first: Int) {
+            state = State(loader: loader, epoch: epoch, first: first)
             for w in 0..<loader.workers {
                 // Workers hold the shared state, not the epoch, so dropping the epoch stops them.
                 let t = Thread { [state] in state.work() }
@@ -94,11 +96,13 @@ public final class DataLoader<Sample: Sendable>: Sendable {
         private var stopped = false
         private var running: Int
 
-        init(loader: DataLoader, epoch: Int) {
+        init(loader: DataLoader, epoch: Int, first: Int) {
             self.loader = loader
             self.epoch = epoch
             order = loader.order(epoch: epoch)
             total = loader.batchesPerEpoch
+            nextToMake = min(max(first, 0), total)
+            nextToTake = nextToMake
             running = loader.workers
         }
 

@@ -5,6 +5,8 @@ public struct TrainingProgress: Codable, Sendable, Equatable {
     /// Optimizer steps taken.
     public var step: Int
     public var epoch: Int
+    /// Steps already taken inside `epoch` (a run stopped mid-epoch resumes at the next batch).
+    public var epochStep: Int
     /// The run's random generator position (`SplitMix64.position`), so augmentation resumes exactly.
     public var rngPosition: UInt64
     public var baseLearningRate: Float
@@ -12,10 +14,24 @@ public struct TrainingProgress: Codable, Sendable, Equatable {
     /// Anything else the caller wants back (config name, best metric...).
     public var metadata: [String: String]
 
-    public init(step: Int = 0, epoch: Int = 0, rngPosition: UInt64 = 0, baseLearningRate: Float, schedule: LRSchedule? = nil,
-                metadata: [String: String] = [:]) {
-        (self.step, self.epoch, self.rngPosition, self.baseLearningRate, self.schedule, self.metadata) =
-            (step, epoch, rngPosition, baseLearningRate, schedule, metadata)
+    public init(step: Int = 0, epoch: Int = 0, epochStep: Int = 0, rngPosition: UInt64 = 0, baseLearningRate: Float,
+                schedule: LRSchedule? = nil, metadata: [String: String] = [:]) {
+        (self.step, self.epoch, self.epochStep, self.rngPosition, self.baseLearningRate, self.schedule, self.metadata) =
+            (step, epoch, epochStep, rngPosition, baseLearningRate, schedule, metadata)
+    }
+
+    enum CodingKeys: String, CodingKey { case step, epoch, epochStep, rngPosition, baseLearningRate, schedule, metadata }
+
+    /// Checkpoints written before `epochStep` existed were saved at epoch ends: 0.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        step = try c.decode(Int.self, forKey: .step)
+        epoch = try c.decode(Int.self, forKey: .epoch)
+        epochStep = try c.decodeIfPresent(Int.self, forKey: .epochStep) ?? 0
+        rngPosition = try c.decode(UInt64.self, forKey: .rngPosition)
+        baseLearningRate = try c.decode(Float.self, forKey: .baseLearningRate)
+        schedule = try c.decodeIfPresent(LRSchedule.self, forKey: .schedule)
+        metadata = try c.decode([String: String].self, forKey: .metadata)
     }
 }
 

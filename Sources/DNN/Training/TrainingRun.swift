@@ -17,23 +17,30 @@ public struct TrainingStepReport: Sendable {
 
 /// What every trainer (pose, classification, segmentation) saves and resumes the same way.
 extension TrainingCheckpoint {
-    /// Saves a run: weights, optimizer state, step, epoch and schedule, with the model's config
-    /// name and, for tasks with named classes, the classes, so a resume on other data is refused.
+    /// Saves a run: weights, optimizer state, step, epoch (and the steps taken inside it) and
+    /// schedule, with the model's config name and, for tasks with named classes, the classes, so
+    /// a resume on other data is refused.
     public static func saveRun(_ url: URL, parameters: ParameterStore, optimizer: Optimizer, step: Int, epoch: Int,
-                               baseLearningRate: Float, schedule: LRSchedule, config: String, classes: [String]? = nil,
+                               epochStep: Int = 0, baseLearningRate: Float, schedule: LRSchedule, config: String, classes: [String]? = nil,
                                metadata: [String: String] = [:]) throws {
         var meta = metadata
         meta["config"] = config
         if let classes { meta["classes"] = classes.joined(separator: "\n") }
-        let progress = TrainingProgress(step: step, epoch: epoch, baseLearningRate: baseLearningRate, schedule: schedule, metadata: meta)
+        let progress = TrainingProgress(step: step, epoch: epoch, epochStep: epochStep, baseLearningRate: baseLearningRate, schedule: schedule, metadata: meta)
         try save(url, parameters: parameters, optimizer: optimizer, progress: progress)
     }
 
     /// Loads a run saved by `saveRun` into `parameters` and `optimizer`. With `classes`, a run
-    /// saved with other classes is an error naming both (the data of `dataRoot` changed).
-    public static func resumeRun(_ url: URL, parameters: ParameterStore, optimizer: Optimizer,
+    /// saved with other classes is an error naming both (the data of `dataRoot` changed). A run
+    /// stopped inside an epoch resumes at its next batch, so an epoch must still have more
+    /// batches than it took (`batchesPerEpoch`).
+    public static func resumeRun(_ url: URL, parameters: ParameterStore, optimizer: Optimizer, batchesPerEpoch: Int,
                                  classes: [String]? = nil, dataRoot: URL? = nil) throws -> TrainingProgress {
         let progress = try load(url, parameters: parameters, optimizer: optimizer)
+        guard progress.epochStep >= 0, progress.epochStep < max(batchesPerEpoch, 1) else {
+            throw CheckpointError(url, "stopped after batch \(progress.epochStep) of epoch \(progress.epoch + 1), but an epoch now has "
+                                  + "\(batchesPerEpoch) batches (the data set or TRAIN.BATCH_SIZE_PER_GPU changed)")
+        }
         if let classes, let saved = progress.metadata["classes"], saved != classes.joined(separator: "\n") {
             throw CheckpointError(url, "was trained on the classes \(saved.split(separator: "\n").joined(separator: ", ")); "
                                   + "\(dataRoot?.path ?? "the data") has \(classes.joined(separator: ", "))")

@@ -39,8 +39,10 @@ public final class SegmentationTrainer {
     public let classWeights: [Float]?
     /// Pairs trained on: all, or the first TRAIN.NUM_SAMPLES.
     public let sampleCount: Int
-    /// The next epoch to train and the optimizer steps taken so far.
+    /// The next epoch to train, the steps already taken inside it (a run stopped mid-epoch
+    /// goes on from there) and the optimizer steps taken so far.
     public private(set) var epoch: Int
+    public private(set) var epochStep = 0
     public private(set) var step = 0
     /// Decode/augment threads.
     public var workers = 2
@@ -148,7 +150,8 @@ public final class SegmentationTrainer {
     }
 
     /// Trains the next epoch. `onStep` hears every step; `shouldStop` is asked before each step
-    /// (Ctrl-C): the epoch then ends early and `epoch` stays, so a resume repeats it.
+    /// (Ctrl-C): the epoch then ends early, `epochStep` says how far it got, and the next call
+    /// (or a resume) goes on with the epoch's next batch.
     public func trainEpoch(onStep: (StepReport) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> EpochReport {
         let (e, data, augmentation) = (epoch, self.data, self.augmentation)
         let loader = try DataLoader<SegmentationAugmentation.Example>(count: sampleCount, batchSize: training.batchSize, workers: workers,
@@ -159,7 +162,7 @@ public final class SegmentationTrainer {
         let started = DispatchTime.now()
         let batches = loader.batchesPerEpoch
         var total = 0.0, steps = 0, correct = 0, labelled = 0
-        let iterator = loader.epoch(e)
+        let iterator = loader.epoch(e, from: epochStep)
         defer { iterator.stop() }
         let (w, h) = (augmentation.cropWidth, augmentation.cropHeight)
         let plane = augmentation.labelWidth * augmentation.labelHeight
@@ -193,14 +196,15 @@ public final class SegmentationTrainer {
                     if best == Int(labels[i]) { correct += 1 }
                 }
             }
-            onStep(StepReport(epoch: e, step: step + 1, batch: steps + 1, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
+            onStep(StepReport(epoch: e, step: step + 1, batch: epochStep + 1, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
             step += 1
             steps += 1
+            epochStep += 1
             total += value.loss
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        let completed = steps == batches
-        if completed { epoch += 1 }
+        let completed = epochStep == batches
+        if completed { (epoch, epochStep) = (epoch + 1, 0) }
         return EpochReport(epoch: e, meanLoss: steps > 0 ? total / Double(steps) : .nan, steps: steps, seconds: seconds,
                            imagesPerSecond: Double(steps * training.batchSize) / max(seconds, 1e-9),
                            trainPixelAccuracy: labelled > 0 ? Double(correct) / Double(labelled) : 0, completed: completed)
@@ -224,7 +228,7 @@ public final class SegmentationTrainer {
     /// Saves the run (weights, optimizer state, epoch, step) atomically to `url` (a JSON with a
     /// safetensors file beside it).
     public func save(_ url: URL, metadata: [String: String] = [:]) throws {
-        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, step: step, epoch: epoch,
+        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, step: step, epoch: epoch, epochStep: epochStep,
                                        baseLearningRate: Float(training.learningRate), schedule: schedule, config: config.source,
                                        classes: data.classNames, metadata: metadata)
     }
@@ -234,9 +238,11 @@ public final class SegmentationTrainer {
     @discardableResult
     public func resume(_ url: URL) throws -> [String: String] {
         let progress = try TrainingCheckpoint.resumeRun(url, parameters: plan.parameters, optimizer: optimizer,
+                                                        batchesPerEpoch: stepsPerEpoch,
                                                         classes: data.classNames, dataRoot: data.root)
         epoch = progress.epoch
         step = progress.step
+        epochStep = progress.epochStep
         return progress.metadata
     }
 
