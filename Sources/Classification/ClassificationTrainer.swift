@@ -14,7 +14,7 @@ import Imaging
 /// let train = try ImageFolder(root: URL(fileURLWithPath: "data/train"))
 /// let trainer = try ClassificationTrainer(config: config, training: TrainingConfig.load(yaml), data: train,
 ///                                         parameters: HRNetModel(config: config).graph.initialParameters(seed: 0))
-/// while trainer.epoch < trainer.training.endEpoch { _ = try trainer.trainEpoch() }
+/// while trainer.position.epoch < trainer.training.endEpoch { _ = try trainer.trainEpoch() }
 /// let accuracy = try trainer.evaluate(ImageFolder(root: URL(fileURLWithPath: "data/val")))
 /// ```
 public final class ClassificationTrainer {
@@ -25,11 +25,8 @@ public final class ClassificationTrainer {
     public let plan: TrainingPlan
     public let optimizer: Optimizer
     public let schedule: LRSchedule
-    /// The next epoch to train, the steps already taken inside it (a run stopped mid-epoch
-    /// goes on from there) and the optimizer steps taken so far.
-    public private(set) var epoch: Int
-    public private(set) var epochStep = 0
-    public private(set) var step = 0
+    /// The next epoch to train, the steps already taken inside it and in all.
+    public private(set) var position: TrainingPosition
     /// Batches in an epoch (a last, smaller batch is dropped).
     public var stepsPerEpoch: Int { data.count / training.batchSize }
     /// Decode/augment threads.
@@ -85,7 +82,7 @@ public final class ClassificationTrainer {
         self.training = training
         self.data = data
         self.seed = seed
-        self.epoch = training.beginEpoch
+        position = TrainingPosition(epoch: training.beginEpoch)
         plan = try TrainingPlan(graph: HRNetModel(config: config).graph, parameters: parameters,
                                 input: Shape4(training.batchSize, 3, h, w), threads: threads)
         optimizer = training.makeOptimizer()
@@ -104,10 +101,10 @@ public final class ClassificationTrainer {
     }
 
     /// Trains the next epoch. `onStep` hears every step; `shouldStop` is asked before each step
-    /// (Ctrl-C): the epoch then ends early, `epochStep` says how far it got, and the next call
+    /// (Ctrl-C): the epoch then ends early, `position` says how far it got, and the next call
     /// (or a resume) goes on with the epoch's next batch.
     public func trainEpoch(onStep: (StepReport) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> EpochReport {
-        let (e, data, augmentation, seed) = (epoch, self.data, self.augmentation, self.seed)
+        let (e, data, augmentation, seed) = (position.epoch, self.data, self.augmentation, self.seed)
         let loader = try DataLoader<Example>(count: data.count, batchSize: training.batchSize, workers: workers,
                                              seed: seed, shuffle: training.shuffle, dropLast: true) { index, _ in
             try Self.example(index: index, epoch: e, data: data, augmentation: augmentation, seed: seed)
@@ -117,7 +114,7 @@ public final class ClassificationTrainer {
         let started = DispatchTime.now()
         let batches = loader.batchesPerEpoch
         var total = 0.0, steps = 0, correct = 0
-        let iterator = loader.epoch(e, from: epochStep)
+        let iterator = loader.epoch(e, from: position.epochStep)
         defer { iterator.stop() }
         let (w, h) = config.imageSize
         while !shouldStop(), let examples = try iterator.nextBatch() {
@@ -131,20 +128,18 @@ public final class ClassificationTrainer {
             let logits = Tensor(shape: [n, classes, 1, 1], scalars: output.scalars)
             let value = try loss(logits, labels: labels)
             guard value.loss.isFinite else {
-                throw ClassificationError("the loss became \(value.loss) at epoch \(e), step \(step): lower TRAIN.LR")
+                throw ClassificationError("the loss became \(value.loss) at epoch \(e), step \(position.step): lower TRAIN.LR")
             }
             try plan.backward([Tensor(shape: output.shape, scalars: value.gradient.scalars)])
             optimizer.update(plan.parameters)
             for (k, row) in try Scores.rows(logits).enumerated() where Scores.topIndices(row, k: 1).first == Int(labels[k]) { correct += 1 }
-            step += 1
+            position.advance()
             steps += 1
-            epochStep += 1
             total += value.loss
-            onStep(StepReport(epoch: e, step: step, batch: epochStep, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
+            onStep(StepReport(epoch: e, step: position.step, batch: position.epochStep, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        let completed = epochStep == batches
-        if completed { (epoch, epochStep) = (epoch + 1, 0) }
+        let completed = position.finishEpoch(batches: batches)
         let images = steps * training.batchSize
         return EpochReport(epoch: e, meanLoss: steps > 0 ? total / Double(steps) : .nan, steps: steps, seconds: seconds,
                            imagesPerSecond: Double(images) / max(seconds, 1e-9),
@@ -168,24 +163,22 @@ public final class ClassificationTrainer {
         return try evaluation.run(logits: { try classifier.logits($0) }, progress: progress)
     }
 
-    /// Saves the run (weights, optimizer state, epoch, step) atomically to `url` (a JSON with a
+    /// Saves the run (weights, optimizer state, position) atomically to `url` (a JSON with a
     /// safetensors file beside it).
     public func save(_ url: URL, metadata: [String: String] = [:]) throws {
-        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, step: step, epoch: epoch, epochStep: epochStep,
+        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, position: position,
                                        baseLearningRate: Float(training.learningRate), schedule: schedule, config: config.source,
                                        classes: data.classes, metadata: metadata)
     }
 
-    /// Continues a run saved by `save`: weights, optimizer moments, epoch and step.
+    /// Continues a run saved by `save`: weights, optimizer moments and position.
     /// - Returns: the saved metadata.
     @discardableResult
     public func resume(_ url: URL) throws -> [String: String] {
         let progress = try TrainingCheckpoint.resumeRun(url, parameters: plan.parameters, optimizer: optimizer,
                                                         batchesPerEpoch: stepsPerEpoch,
                                                         classes: data.classes, dataRoot: data.root)
-        epoch = progress.epoch
-        step = progress.step
-        epochStep = progress.epochStep
+        position = progress.position
         return progress.metadata
     }
 

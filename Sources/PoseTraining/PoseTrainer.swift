@@ -10,7 +10,7 @@ import HRNet
 /// ```swift
 /// let trainer = try PoseTrainer(config: config, training: TrainingConfig.load(yaml),
 ///                               data: data, parameters: model.graph.initialParameters(seed: 0))
-/// for epoch in trainer.epoch..<trainer.training.endEpoch {
+/// for epoch in trainer.position.epoch..<trainer.training.endEpoch {
 ///     let report = try trainer.trainEpoch { step in print(step.loss) }
 /// }
 /// try trainer.save(URL(fileURLWithPath: "run/checkpoint.json"))
@@ -22,11 +22,8 @@ public final class PoseTrainer {
     public let plan: TrainingPlan
     public let optimizer: Optimizer
     public let schedule: LRSchedule
-    /// The next epoch to train, the steps already taken inside it (a run stopped mid-epoch
-    /// goes on from there) and the optimizer steps taken so far.
-    public private(set) var epoch: Int
-    public private(set) var epochStep = 0
-    public private(set) var step = 0
+    /// The next epoch to train, the steps already taken inside it and in all.
+    public private(set) var position: TrainingPosition
     /// Batches in an epoch (a last, smaller batch is dropped).
     public var stepsPerEpoch: Int { data.count / training.batchSize }
     /// Decode/augment threads.
@@ -66,7 +63,7 @@ public final class PoseTrainer {
         self.training = training
         self.data = data
         self.seed = seed
-        self.epoch = training.beginEpoch
+        position = TrainingPosition(epoch: training.beginEpoch)
         let graph = HRNetModel(config: config).graph
         plan = try TrainingPlan(graph: graph, parameters: parameters, input: Shape4(training.batchSize, 3, h, w), threads: threads)
         optimizer = training.makeOptimizer()
@@ -84,10 +81,10 @@ public final class PoseTrainer {
     public func learningRate(epoch: Int) -> Float { schedule.learningRate(base: Float(training.learningRate), at: epoch) }
 
     /// Trains the next epoch. `onStep` hears every step; `shouldStop` is asked before each step
-    /// (Ctrl-C): the epoch then ends early, `epochStep` says how far it got, and the next call
+    /// (Ctrl-C): the epoch then ends early, `position` says how far it got, and the next call
     /// (or a resume) goes on with the epoch's next batch.
     public func trainEpoch(onStep: (StepReport) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> EpochReport {
-        let e = epoch
+        let e = position.epoch
         let data = self.data
         let loader = try DataLoader<TrainingExample>(count: data.count, batchSize: training.batchSize, workers: workers,
                                                      seed: seed, shuffle: training.shuffle, dropLast: true) { index, _ in
@@ -98,26 +95,24 @@ public final class PoseTrainer {
         let started = DispatchTime.now()
         let batches = loader.batchesPerEpoch
         var total = 0.0, steps = 0
-        let iterator = loader.epoch(e, from: epochStep)
+        let iterator = loader.epoch(e, from: position.epochStep)
         defer { iterator.stop() }
         while !shouldStop(), let examples = try iterator.nextBatch() {
             let batch = Self.collate(examples, data: data)
             let outputs = try plan.forward(batch.input)
             let value = try loss(outputs[0], batch.target, batch.targetWeight)
             guard value.loss.isFinite else {
-                throw PoseTrainingError("the loss became \(value.loss) at epoch \(e), step \(step): lower TRAIN.LR")
+                throw PoseTrainingError("the loss became \(value.loss) at epoch \(e), step \(position.step): lower TRAIN.LR")
             }
             try plan.backward([value.gradient])
             optimizer.update(plan.parameters)
-            step += 1
+            position.advance()
             steps += 1
-            epochStep += 1
             total += value.loss
-            onStep(StepReport(epoch: e, step: step, batch: epochStep, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
+            onStep(StepReport(epoch: e, step: position.step, batch: position.epochStep, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        let completed = epochStep == batches
-        if completed { (epoch, epochStep) = (epoch + 1, 0) }
+        let completed = position.finishEpoch(batches: batches)
         return EpochReport(epoch: e, meanLoss: steps > 0 ? total / Double(steps) : .nan, steps: steps, seconds: seconds,
                            imagesPerSecond: Double(steps * training.batchSize) / max(seconds, 1e-9), completed: completed)
     }
@@ -125,23 +120,21 @@ public final class PoseTrainer {
     /// Every weight and BN statistic by its official key, for `PoseEstimator` or export.
     public var weights: [String: Tensor] { plan.parameters.state() }
 
-    /// Saves the run (weights, optimizer state, epoch, step) atomically to `url` (a JSON with a
+    /// Saves the run (weights, optimizer state, position) atomically to `url` (a JSON with a
     /// safetensors file beside it).
     public func save(_ url: URL, metadata: [String: String] = [:]) throws {
-        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, step: step, epoch: epoch, epochStep: epochStep,
+        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, position: position,
                                        baseLearningRate: Float(training.learningRate), schedule: schedule, config: config.source,
                                        metadata: metadata)
     }
 
-    /// Continues a run saved by `save`: weights, optimizer moments, epoch and step.
+    /// Continues a run saved by `save`: weights, optimizer moments and position.
     /// - Returns: the saved metadata.
     @discardableResult
     public func resume(_ url: URL) throws -> [String: String] {
         let progress = try TrainingCheckpoint.resumeRun(url, parameters: plan.parameters, optimizer: optimizer,
                                                         batchesPerEpoch: stepsPerEpoch)
-        epoch = progress.epoch
-        step = progress.step
-        epochStep = progress.epochStep
+        position = progress.position
         return progress.metadata
     }
 

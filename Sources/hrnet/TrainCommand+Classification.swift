@@ -38,13 +38,13 @@ extension TrainCommand {
         if let resume {
             let meta = try trainer.resume(URL(fileURLWithPath: resume))
             best = Double(meta["best_top1"] ?? "") ?? -1
-            Progress.say("resumed \(resume) at epoch \(trainer.epoch), step \(trainer.step)")
+            Progress.say("resumed \(resume) at epoch \(trainer.position.epoch), step \(trainer.position.step)")
         }
         // The class names, for `hrnet classify --labels OUT/classes.txt`.
         try writeAtomically(Data((train.classes.joined(separator: "\n") + "\n").utf8), to: outDir.appendingPathComponent("classes.txt"))
 
         Progress.say("training \(model.source): \(train.count) images in \(train.classes.count) classes, batch \(training.batchSize), "
-                     + "epochs \(trainer.epoch)..<\(training.endEpoch), \(training.optimizer.rawValue) lr \(training.learningRate) "
+                     + "epochs \(trainer.position.epoch)..<\(training.endEpoch), \(training.optimizer.rawValue) lr \(training.learningRate) "
                      + "(\(training.lrScheduler.rawValue)), out \(outDir.path)")
         let loop = TrainingLoop(folder: outDir, checkpoint: checkpoint, metrics: ["top1", "top5"], endEpoch: training.endEpoch,
                                 evalEvery: val == nil ? 0 : evalEvery, resumed: resume != nil, best: best)

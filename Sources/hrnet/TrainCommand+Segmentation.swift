@@ -38,7 +38,7 @@ extension TrainCommand {
         if let resume {
             let meta = try trainer.resume(URL(fileURLWithPath: resume))
             best = Double(meta["best_miou"] ?? "") ?? -1
-            Progress.say("resumed \(resume) at epoch \(trainer.epoch), step \(trainer.step)")
+            Progress.say("resumed \(resume) at epoch \(trainer.position.epoch), step \(trainer.position.step)")
         }
         if training.segmentation.classBalance, trainer.classWeights == nil {
             warn("LOSS.CLASS_BALANCE: the official code has class weights for Cityscapes only; training \(train.layout.rawValue) data unweighted")
@@ -54,7 +54,7 @@ extension TrainCommand {
         let s = training.segmentation
         Progress.say("training \(model.source): \(trainer.sampleCount) images of \(root.path) (\(train.layout.rawValue), \(train.split)), "
                      + "\(classes) classes, batch \(training.batchSize), crops \(model.imageSize.width)x\(model.imageSize.height), "
-                     + "epochs \(trainer.epoch)..<\(training.endEpoch), \(training.optimizer.rawValue) lr \(training.learningRate) "
+                     + "epochs \(trainer.position.epoch)..<\(training.endEpoch), \(training.optimizer.rawValue) lr \(training.learningRate) "
                      + "(\(training.lrScheduler.rawValue)), \(s.useOHEM ? "OHEM \(s.ohemThreshold)/\(s.ohemKeep)" : "cross-entropy")"
                      + (trainer.classWeights != nil ? " with Cityscapes class weights" : "") + ", out \(outDir.path)")
         let loop = TrainingLoop(folder: outDir, checkpoint: checkpoint, metrics: ["miou", "pixel_accuracy", "mean_accuracy"],

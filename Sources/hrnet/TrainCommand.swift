@@ -184,10 +184,10 @@ struct TrainCommand: ParsableCommand {
         if let resume {
             let meta = try trainer.resume(URL(fileURLWithPath: resume))
             best = Double(meta["best_\(metric)"] ?? "") ?? -1
-            Progress.say("resumed \(resume) at epoch \(trainer.epoch), step \(trainer.step)")
+            Progress.say("resumed \(resume) at epoch \(trainer.position.epoch), step \(trainer.position.step)")
         }
 
-        Progress.say("training \(model.source): \(dataset.count) people, batch \(training.batchSize), epochs \(trainer.epoch)..<\(training.endEpoch), "
+        Progress.say("training \(model.source): \(dataset.count) people, batch \(training.batchSize), epochs \(trainer.position.epoch)..<\(training.endEpoch), "
                      + "\(training.optimizer.rawValue) lr \(training.learningRate), out \(outDir.path)")
         let loop = TrainingLoop(folder: outDir, checkpoint: checkpoint, metrics: [metric], endEpoch: training.endEpoch,
                                 evalEvery: evaluation == nil ? 0 : evalEvery, resumed: resume != nil, best: best)

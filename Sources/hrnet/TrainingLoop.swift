@@ -7,9 +7,7 @@ import Segmentation
 
 /// What the epoch loop needs from a trainer, whatever its task.
 protocol EpochRun {
-    var epoch: Int { get }
-    var epochStep: Int { get }
-    var step: Int { get }
+    var position: TrainingPosition { get }
     var stepsPerEpoch: Int { get }
     var parameters: ParameterStore { get }
     func learningRate(epoch: Int) -> Float
@@ -29,9 +27,7 @@ struct EpochOutcome {
 /// adapter serves them all.
 protocol EpochTrainer: AnyObject {
     associatedtype Report: EpochSummary
-    var epoch: Int { get }
-    var epochStep: Int { get }
-    var step: Int { get }
+    var position: TrainingPosition { get }
     var stepsPerEpoch: Int { get }
     var plan: TrainingPlan { get }
     func learningRate(epoch: Int) -> Float
@@ -57,9 +53,7 @@ extension SegmentationTrainer.EpochReport: EpochSummary {}
 /// Any trainer as the epoch loop sees it.
 struct TrainerRun<Trainer: EpochTrainer>: EpochRun {
     let trainer: Trainer
-    var epoch: Int { trainer.epoch }
-    var epochStep: Int { trainer.epochStep }
-    var step: Int { trainer.step }
+    var position: TrainingPosition { trainer.position }
     var stepsPerEpoch: Int { trainer.stepsPerEpoch }
     var parameters: ParameterStore { trainer.plan.parameters }
     func learningRate(epoch: Int) -> Float { trainer.learningRate(epoch: epoch) }
@@ -98,10 +92,10 @@ struct TrainingLoop {
         var best = self.best
         let log = try TrainingLog(directory: folder, append: resumed, metrics: metrics, best: bestKey)
         let stop = StopSignal()
-        while run.epoch < endEpoch {
-            let epoch = run.epoch
+        while run.position.epoch < endEpoch {
+            let epoch = run.position.epoch
             // A run stopped inside this epoch goes on with its next batch.
-            let from = run.epochStep
+            let from = run.position.epochStep
             let bar = Progress("epoch \(epoch + 1)/\(endEpoch)" + (from > 0 ? " from step \(from + 1)" : ""),
                                total: run.stepsPerEpoch - from, unit: "steps")
             let report = try run.trainEpoch(onStep: { loss, lr in

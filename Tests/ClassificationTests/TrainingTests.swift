@@ -40,7 +40,7 @@ final class ClassificationTrainingTests: XCTestCase {
         let trainer = try ClassificationTrainer(config: config, training: training, data: train, parameters: parameters,
                                                 threads: 2, seed: 1)
         let before = try trainer.evaluate(val).top1
-        while trainer.epoch < training.endEpoch { _ = try trainer.trainEpoch() }
+        while trainer.position.epoch < training.endEpoch { _ = try trainer.trainEpoch() }
         let after = try trainer.evaluate(val)
         print("fine-tune: val top-1 \(before) -> \(after.top1) (\(val.count) images, 3 classes)")
         // Observed 0.62 -> 0.99 (18 steps; the random head happens to start above chance). Chance is 1/3, and from scratch these shapes take

@@ -65,7 +65,7 @@ final class TrainingCheckpointTests: XCTestCase {
         let t = try TrainingPlan(graph: g, parameters: g.randomParameters(seed: 1), input: Shape4(2, 3, 6, 6), threads: 1)
         let sgd = SGD(learningRate: 0.1, momentum: 0.9)
         try train(t, sgd, steps: 0..<1)
-        try TrainingCheckpoint.saveRun(url, parameters: t.parameters, optimizer: sgd, step: 1, epoch: 1, baseLearningRate: 0.1,
+        try TrainingCheckpoint.saveRun(url, parameters: t.parameters, optimizer: sgd, position: TrainingPosition(epoch: 1, step: 1), baseLearningRate: 0.1,
                                        schedule: LRSchedule(.poly(total: 10, power: 0.9)), config: "tiny.yaml",
                                        classes: ["road", "sky"], metadata: ["best_miou": "0.5"])
         let progress = try TrainingCheckpoint.resumeRun(url, parameters: t.parameters, optimizer: sgd, batchesPerEpoch: 4,
@@ -86,10 +86,10 @@ final class TrainingCheckpointTests: XCTestCase {
         let url = dir.appendingPathComponent("run.json")
         let t = try TrainingPlan(graph: g, parameters: g.randomParameters(seed: 1), input: Shape4(2, 3, 6, 6), threads: 1)
         let adam = Adam(learningRate: 0.01)
-        try TrainingCheckpoint.saveRun(url, parameters: t.parameters, optimizer: adam, step: 7, epoch: 1, epochStep: 3,
+        try TrainingCheckpoint.saveRun(url, parameters: t.parameters, optimizer: adam, position: TrainingPosition(epoch: 1, epochStep: 3, step: 7),
                                        baseLearningRate: 0.01, schedule: LRSchedule(.multiStep(milestones: [5], gamma: 0.1)), config: "tiny.yaml")
         let progress = try TrainingCheckpoint.resumeRun(url, parameters: t.parameters, optimizer: adam, batchesPerEpoch: 4)
-        XCTAssertEqual([progress.step, progress.epoch, progress.epochStep], [7, 1, 3])
+        XCTAssertEqual(progress.position, TrainingPosition(epoch: 1, epochStep: 3, step: 7))
         XCTAssertThrowsError(try TrainingCheckpoint.resumeRun(url, parameters: t.parameters, optimizer: adam, batchesPerEpoch: 3)) {
             XCTAssertEqual("\($0)", "run.json: stopped after batch 3 of epoch 2, but an epoch now has 3 batches "
                            + "(the data set or TRAIN.BATCH_SIZE_PER_GPU changed)")

@@ -42,20 +42,22 @@ final class ResumeTests: XCTestCase {
         var asked = 0
         let partial = try stopped.trainEpoch(shouldStop: { asked += 1; return asked > 2 })
         XCTAssertFalse(partial.completed)
-        XCTAssertEqual([partial.steps, stopped.epoch, stopped.epochStep], [2, 0, 2])
+        XCTAssertEqual(partial.steps, 2)
+        XCTAssertEqual(stopped.position, TrainingPosition(epoch: 0, epochStep: 2, step: 2))
         let url = dir.appendingPathComponent("run/checkpoint.json")
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try stopped.save(url)
 
         let resumed = try trainer()
         try resumed.resume(url)
-        XCTAssertEqual([resumed.epoch, resumed.epochStep, resumed.step], [0, 2, 2])
+        XCTAssertEqual(resumed.position, stopped.position)
         var seen: [Int] = []
         let rest = try resumed.trainEpoch(onStep: { seen.append($0.batch) })
         XCTAssertTrue(rest.completed)
         XCTAssertEqual(seen, Array(3...batches), "the resumed epoch takes only the batches not yet trained on")
         XCTAssertTrue(try resumed.trainEpoch().completed)
-        XCTAssertEqual([resumed.epoch, resumed.epochStep, resumed.step], [straight.epoch, 0, straight.step])
+        XCTAssertEqual(resumed.position, straight.position)
+        XCTAssertEqual(straight.position, TrainingPosition(epoch: 2, epochStep: 0, step: 2 * batches))
         // Same batches, same order of operations, same threads: bit-identical.
         let a = straight.weights, b = resumed.weights
         XCTAssertEqual(Set(a.keys), Set(b.keys))

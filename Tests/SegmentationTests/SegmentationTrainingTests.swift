@@ -240,12 +240,12 @@ final class SegmentationTrainingTests: XCTestCase {
         XCTAssertEqual(trainer.learningRate(step: 2), Float(0.05 * pow(1 - 1.0 / 20, 0.9)), accuracy: 1e-8)
         let before = try trainer.evaluate(val, threads: 1)
         var losses: [Double] = []
-        while trainer.epoch < training.endEpoch {
+        while trainer.position.epoch < training.endEpoch {
             let r = try trainer.trainEpoch()
             XCTAssertTrue(r.completed)
             losses.append(r.meanLoss)
         }
-        XCTAssertEqual(trainer.step, 20)
+        XCTAssertEqual(trainer.position.step, 20)
         let after = try trainer.evaluate(val, threads: 1)
         print(String(format: "mIoU before %.4f, after %.4f; losses %@", before.meanIoU, after.meanIoU, losses.map { String(format: "%.4f", $0) }.joined(separator: " ")))
         XCTAssertLessThan(before.meanIoU, 0.45)

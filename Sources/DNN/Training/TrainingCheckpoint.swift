@@ -20,6 +20,12 @@ public struct TrainingProgress: Codable, Sendable, Equatable {
             (step, epoch, epochStep, rngPosition, baseLearningRate, schedule, metadata)
     }
 
+    /// Epoch, step inside it and steps in all, as the trainers keep them.
+    public var position: TrainingPosition {
+        get { TrainingPosition(epoch: epoch, epochStep: epochStep, step: step) }
+        set { (epoch, epochStep, step) = (newValue.epoch, newValue.epochStep, newValue.step) }
+    }
+
     enum CodingKeys: String, CodingKey { case step, epoch, epochStep, rngPosition, baseLearningRate, schedule, metadata }
 
     /// Checkpoints written before `epochStep` existed were saved at epoch ends: 0.

@@ -17,16 +17,17 @@ public struct TrainingStepReport: Sendable {
 
 /// What every trainer (pose, classification, segmentation) saves and resumes the same way.
 extension TrainingCheckpoint {
-    /// Saves a run: weights, optimizer state, step, epoch (and the steps taken inside it) and
-    /// schedule, with the model's config name and, for tasks with named classes, the classes, so
-    /// a resume on other data is refused.
-    public static func saveRun(_ url: URL, parameters: ParameterStore, optimizer: Optimizer, step: Int, epoch: Int,
-                               epochStep: Int = 0, baseLearningRate: Float, schedule: LRSchedule, config: String, classes: [String]? = nil,
+    /// Saves a run: weights, optimizer state, its position (epoch, steps inside it, steps in all)
+    /// and schedule, with the model's config name and, for tasks with named classes, the classes,
+    /// so a resume on other data is refused.
+    public static func saveRun(_ url: URL, parameters: ParameterStore, optimizer: Optimizer, position: TrainingPosition,
+                               baseLearningRate: Float, schedule: LRSchedule, config: String, classes: [String]? = nil,
                                metadata: [String: String] = [:]) throws {
         var meta = metadata
         meta["config"] = config
         if let classes { meta["classes"] = classes.joined(separator: "\n") }
-        let progress = TrainingProgress(step: step, epoch: epoch, epochStep: epochStep, baseLearningRate: baseLearningRate, schedule: schedule, metadata: meta)
+        let progress = TrainingProgress(step: position.step, epoch: position.epoch, epochStep: position.epochStep,
+                                        baseLearningRate: baseLearningRate, schedule: schedule, metadata: meta)
         try save(url, parameters: parameters, optimizer: optimizer, progress: progress)
     }
 

@@ -24,7 +24,7 @@ import Imaging
 /// let data = try SegmentationDataset.open(URL(fileURLWithPath: "data"), split: "train")
 /// let trainer = try SegmentationTrainer(config: config, training: TrainingConfig.load(yaml), data: data,
 ///                                       parameters: HRNetModel(config: config).officialInitialParameters(seed: 0))
-/// while trainer.epoch < trainer.training.endEpoch { _ = try trainer.trainEpoch() }
+/// while trainer.position.epoch < trainer.training.endEpoch { _ = try trainer.trainEpoch() }
 /// let matrix = try trainer.evaluate(SegmentationDataset.open(URL(fileURLWithPath: "data"), split: "val"))
 /// ```
 public final class SegmentationTrainer {
@@ -39,11 +39,8 @@ public final class SegmentationTrainer {
     public let classWeights: [Float]?
     /// Pairs trained on: all, or the first TRAIN.NUM_SAMPLES.
     public let sampleCount: Int
-    /// The next epoch to train, the steps already taken inside it (a run stopped mid-epoch
-    /// goes on from there) and the optimizer steps taken so far.
-    public private(set) var epoch: Int
-    public private(set) var epochStep = 0
-    public private(set) var step = 0
+    /// The next epoch to train, the steps already taken inside it and in all.
+    public private(set) var position: TrainingPosition
     /// Decode/augment threads.
     public var workers = 2
     let classes: Int
@@ -107,7 +104,7 @@ public final class SegmentationTrainer {
         self.sampleCount = samples
         self.classes = classes
         self.seed = seed
-        self.epoch = training.beginEpoch
+        position = TrainingPosition(epoch: training.beginEpoch)
         plan = try TrainingPlan(graph: graph, parameters: parameters, input: Shape4(training.batchSize, 3, h, w), threads: threads)
         guard let out = plan.outputShapes.first, (out.c, out.h, out.w) == (classes, lh, lw) else {
             throw SegmentationError("the training graph gives \(plan.outputShapes.first.map { "\($0)" } ?? "nothing"), "
@@ -150,10 +147,10 @@ public final class SegmentationTrainer {
     }
 
     /// Trains the next epoch. `onStep` hears every step; `shouldStop` is asked before each step
-    /// (Ctrl-C): the epoch then ends early, `epochStep` says how far it got, and the next call
+    /// (Ctrl-C): the epoch then ends early, `position` says how far it got, and the next call
     /// (or a resume) goes on with the epoch's next batch.
     public func trainEpoch(onStep: (StepReport) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> EpochReport {
-        let (e, data, augmentation) = (epoch, self.data, self.augmentation)
+        let (e, data, augmentation) = (position.epoch, self.data, self.augmentation)
         let loader = try DataLoader<SegmentationAugmentation.Example>(count: sampleCount, batchSize: training.batchSize, workers: workers,
                                                                       seed: seed, shuffle: training.shuffle, dropLast: true) { index, random in
             try Self.example(index: index, data: data, augmentation: augmentation, random: &random)
@@ -162,7 +159,7 @@ public final class SegmentationTrainer {
         let started = DispatchTime.now()
         let batches = loader.batchesPerEpoch
         var total = 0.0, steps = 0, correct = 0, labelled = 0
-        let iterator = loader.epoch(e, from: epochStep)
+        let iterator = loader.epoch(e, from: position.epochStep)
         defer { iterator.stop() }
         let (w, h) = (augmentation.cropWidth, augmentation.cropHeight)
         let plane = augmentation.labelWidth * augmentation.labelHeight
@@ -175,14 +172,14 @@ public final class SegmentationTrainer {
                 input += x.input
                 labels += x.labels.map { Int32($0) }
             }
-            optimizer.learningRate = learningRate(step: step)
+            optimizer.learningRate = learningRate(step: position.step)
             let logits = try plan.forward(Tensor(shape: [n, 3, h, w], scalars: input))[0]
             let value: LossValue
             do { value = try loss(logits, labels) } catch {
                 throw SegmentationError("\(error) (TRAIN.IGNORE_LABEL is 255; the data set's labels must be 0...\(classes - 1) or 255)")
             }
             guard value.loss.isFinite else {
-                throw SegmentationError("the loss became \(value.loss) at epoch \(e), step \(step): lower TRAIN.LR")
+                throw SegmentationError("the loss became \(value.loss) at epoch \(e), step \(position.step): lower TRAIN.LR")
             }
             try plan.backward([value.gradient])
             optimizer.update(plan.parameters)
@@ -196,15 +193,13 @@ public final class SegmentationTrainer {
                     if best == Int(labels[i]) { correct += 1 }
                 }
             }
-            onStep(StepReport(epoch: e, step: step + 1, batch: epochStep + 1, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
-            step += 1
+            position.advance()
             steps += 1
-            epochStep += 1
             total += value.loss
+            onStep(StepReport(epoch: e, step: position.step, batch: position.epochStep, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        let completed = epochStep == batches
-        if completed { (epoch, epochStep) = (epoch + 1, 0) }
+        let completed = position.finishEpoch(batches: batches)
         return EpochReport(epoch: e, meanLoss: steps > 0 ? total / Double(steps) : .nan, steps: steps, seconds: seconds,
                            imagesPerSecond: Double(steps * training.batchSize) / max(seconds, 1e-9),
                            trainPixelAccuracy: labelled > 0 ? Double(correct) / Double(labelled) : 0, completed: completed)
@@ -225,24 +220,22 @@ public final class SegmentationTrainer {
         return try dataset.evaluate(classes: classes, limit: limit, progress: progress) { try segmenter.segmentWhole($0).labels }
     }
 
-    /// Saves the run (weights, optimizer state, epoch, step) atomically to `url` (a JSON with a
+    /// Saves the run (weights, optimizer state, position) atomically to `url` (a JSON with a
     /// safetensors file beside it).
     public func save(_ url: URL, metadata: [String: String] = [:]) throws {
-        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, step: step, epoch: epoch, epochStep: epochStep,
+        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, position: position,
                                        baseLearningRate: Float(training.learningRate), schedule: schedule, config: config.source,
                                        classes: data.classNames, metadata: metadata)
     }
 
-    /// Continues a run saved by `save`: weights, optimizer moments, epoch and step.
+    /// Continues a run saved by `save`: weights, optimizer moments and position.
     /// - Returns: the saved metadata.
     @discardableResult
     public func resume(_ url: URL) throws -> [String: String] {
         let progress = try TrainingCheckpoint.resumeRun(url, parameters: plan.parameters, optimizer: optimizer,
                                                         batchesPerEpoch: stepsPerEpoch,
                                                         classes: data.classNames, dataRoot: data.root)
-        epoch = progress.epoch
-        step = progress.step
-        epochStep = progress.epochStep
+        position = progress.position
         return progress.metadata
     }
 
