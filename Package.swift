@@ -62,8 +62,8 @@ let package = Package(
         // data by default_model.S; the assembler finds the files through the header search path).
         .target(
             name: "CDefaultModel",
-            exclude: ["pose_default.safetensors", "pose_default.yaml", "pose_default_log.csv", "pose_default_finetune.yaml",
-                      "pose_default_finetune_log.csv", "README.md"],
+            exclude: ["pose_default.safetensors", "pose_default.yaml", "pose_default_log.csv", "pose_default_stage1.yaml",
+                      "pose_default_stage1_log.csv", "pose_default_stage2.yaml", "pose_default_stage2_log.csv", "README.md"],
             cSettings: [.headerSearchPath(".")]
         ),
         .target(
