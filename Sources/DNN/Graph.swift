@@ -11,6 +11,12 @@ public final class Graph {
     public private(set) var parameters: [ParameterSpec] = []
     /// The values the model returns, in order.
     public var outputs: [Value] = []
+    /// Prepended to every key declared from now on: a model nested in a larger one (mmdet's
+    /// `backbone.`, `neck.`, `bbox_head.`) is built by the same code under its prefix.
+    public var keyPrefix = ""
+    /// Keys read by more than one node (a head shared across pyramid levels). The plan reads
+    /// these without consuming them.
+    public private(set) var sharedKeys: Set<String> = []
 
     public init() {}
 
@@ -45,8 +51,13 @@ public final class Graph {
         return Value(id: nodes.count - 1)
     }
 
+    /// Declares a parameter; a key declared again (same shape) is shared by the nodes that read it.
     private func declare(_ key: String, _ shape: [Int]) {
-        precondition(!parameters.contains { $0.key == key }, "parameter \(key) declared twice")
+        if let existing = parameters.first(where: { $0.key == key }) {
+            precondition(existing.shape == shape, "parameter \(key) declared as \(existing.shape) and \(shape)")
+            sharedKeys.insert(key)
+            return
+        }
         parameters.append(ParameterSpec(key: key, shape: shape))
     }
 
@@ -59,6 +70,7 @@ public final class Graph {
     /// `<key>.bias` (O).
     public func conv(_ x: Value, key: String, outChannels: Int, kernel: Int, stride: Int = 1,
                      padding: Int? = nil, dilation: Int = 1, groups: Int = 1, bias: Bool = false) -> Value {
+        let key = keyPrefix + key
         let inC = channels(of: x)
         precondition(inC % groups == 0 && outChannels % groups == 0, "\(key): channels not divisible by groups")
         let p = Conv(key: key, kernel: (kernel, kernel), stride: (stride, stride),
@@ -71,9 +83,32 @@ public final class Graph {
 
     /// Batch normalization (inference: running statistics) with the four PyTorch keys under `key`.
     public func batchNorm(_ x: Value, key: String, eps: Float = 1e-5) -> Value {
+        let key = keyPrefix + key
         let c = channels(of: x)
         for s in ["weight", "bias", "running_mean", "running_var"] { declare("\(key).\(s)", [c]) }
         return append(.batchNorm(BatchNorm(key: key, eps: eps)), [x], channels: c)
+    }
+
+    /// Group normalization (`nn.GroupNorm`): statistics over each group of `C / groups` channels
+    /// and all pixels of one image, then the per-channel affine `<key>.weight`, `<key>.bias`.
+    public func groupNorm(_ x: Value, key: String, groups: Int, eps: Float = 1e-5) -> Value {
+        let key = keyPrefix + key
+        let c = channels(of: x)
+        precondition(groups > 0 && c % groups == 0, "\(key): \(c) channels do not split into \(groups) groups")
+        for s in ["weight", "bias"] { declare("\(key).\(s)", [c]) }
+        return append(.groupNorm(GroupNorm(key: key, groups: groups, eps: eps)), [x], channels: c)
+    }
+
+    /// Multiplication by one learned scalar `<key>.scale` (a 0-d tensor, mmcv's `Scale`).
+    public func scale(_ x: Value, key: String) -> Value {
+        let key = keyPrefix + key
+        declare("\(key).scale", [])
+        return append(.scale(ScalarScale(key: key)), [x], channels: channels(of: x))
+    }
+
+    /// Elementwise e^x.
+    public func exp(_ x: Value) -> Value {
+        append(.exp, [x], channels: channels(of: x))
     }
 
     public func relu(_ x: Value) -> Value {
@@ -119,6 +154,7 @@ public final class Graph {
     /// Fully connected layer over the flattened (C, H, W) of `x`; output (N, outFeatures, 1, 1).
     /// `inFeatures` must equal C*H*W at plan time.
     public func linear(_ x: Value, key: String, inFeatures: Int, outFeatures: Int, bias: Bool = true) -> Value {
+        let key = keyPrefix + key
         declare("\(key).weight", [outFeatures, inFeatures])
         if bias { declare("\(key).bias", [outFeatures]) }
         return append(.linear(Linear(key: key, hasBias: bias)), [x], channels: outFeatures)
@@ -138,6 +174,9 @@ public enum Op: Sendable {
     case pool(Pool)
     case globalAveragePool
     case linear(Linear)
+    case groupNorm(GroupNorm)
+    case scale(ScalarScale)
+    case exp
 }
 
 public struct Conv: Sendable {
@@ -181,4 +220,15 @@ public struct Pool: Sendable {
 public struct Linear: Sendable {
     public let key: String
     public let hasBias: Bool
+}
+
+public struct GroupNorm: Sendable {
+    public let key: String
+    public let groups: Int
+    public let eps: Float
+}
+
+/// y = x * `<key>.scale`, one scalar for all elements.
+public struct ScalarScale: Sendable {
+    public let key: String
 }

@@ -58,6 +58,8 @@ extension Graph {
             return Tensor(shape: shape, repeating: 1)
         }
         if shape.count == 1 { return Tensor(zeros: shape) }
+        // A 0-d learned scalar (mmcv's `Scale`) starts at 1.
+        if shape.isEmpty { return Tensor(shape: shape, repeating: 1) }
         // kaiming_uniform_(a=sqrt(5)) as nn.Conv2d/nn.Linear: bound = 1/sqrt(fan_in).
         let fanIn = shape.dropFirst().reduce(1, *)
         let bound = 1 / Float(fanIn).squareRoot()
@@ -95,11 +97,13 @@ extension Graph {
         var rng = SplitMix64(seed: seed)
         var out: [String: Tensor] = [:]
         for spec in parameters {
-            if spec.shape.count == 1 {
+            if spec.shape.count <= 1 {
                 var t = Tensor(zeros: spec.shape)
                 for i in 0..<t.count {
                     let u = rng.nextUnitFloat()
-                    if spec.key.hasSuffix(".running_var") || spec.key.hasSuffix(".weight") { t.scalars[i] = 0.5 + u }
+                    if spec.key.hasSuffix(".running_var") || spec.key.hasSuffix(".weight") || spec.key.hasSuffix(".scale") {
+                        t.scalars[i] = 0.5 + u
+                    }
                     else { t.scalars[i] = (u - 0.5) * 0.2 }
                 }
                 out[spec.key] = t

@@ -47,7 +47,7 @@ extension Graph {
                 s.h = Self.windowOutput(s.h, kernel: p.kernel.h, stride: p.stride.h, padding: p.padding.h, dilation: p.dilation.h)
                 s.w = Self.windowOutput(s.w, kernel: p.kernel.w, stride: p.stride.w, padding: p.padding.w, dilation: p.dilation.w)
                 if s.h < 1 || s.w < 1 { throw fail("\(p.key): \(ins[0].h)x\(ins[0].w) is too small for the kernel") }
-            case .batchNorm, .relu:
+            case .batchNorm, .relu, .groupNorm, .scale, .exp:
                 s = ins[0]
             case .add:
                 guard ins[0] == ins[1] else { throw fail("adding \(ins[0]) to \(ins[1]); use a size the streams divide evenly (a multiple of 32 for HRNet)") }
@@ -116,6 +116,9 @@ extension Op {
         case .pool: "pool"
         case .globalAveragePool: "global average pool"
         case .linear(let p): "linear \(p.key)"
+        case .groupNorm(let p): "group norm \(p.key)"
+        case .scale(let p): "scale \(p.key)"
+        case .exp: "exp"
         }
     }
 }

@@ -1,4 +1,5 @@
 import DNN
+import Foundation
 
 /// A plain double-precision forward pass of a graph, with batch norm in training mode (batch
 /// statistics, biased variance) or eval mode (running statistics): the reference that finite
@@ -122,6 +123,23 @@ struct DoubleReference {
                     for k in 0..<f { acc += a.v[b * f + k] * wt[o * f + k] }
                     y.v[b * s.c + o] = acc
                 }}
+            case .groupNorm(let gn):
+                let a = x[0], hw = a.h * a.w, per = a.c / gn.groups
+                let wt = p["\(gn.key).weight"]!, bias = p["\(gn.key).bias"]!
+                for b in 0..<a.n { for g in 0..<gn.groups {
+                    let range = ((b * a.c + g * per) * hw)..<((b * a.c + (g + 1) * per) * hw)
+                    let mean = a.v[range].reduce(0, +) / Double(range.count)
+                    let variance = a.v[range].reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(range.count)
+                    for k in range {
+                        let ch = (k / hw) % a.c
+                        y.v[k] = (a.v[k] - mean) / (variance + Double(gn.eps)).squareRoot() * wt[ch] + bias[ch]
+                    }
+                }}
+            case .scale(let sc):
+                let factor = p["\(sc.key).scale"]![0]
+                y.v = x[0].v.map { $0 * factor }
+            case .exp:
+                y.v = x[0].v.map { Foundation.exp($0) }
             }
             values[i] = y
         }

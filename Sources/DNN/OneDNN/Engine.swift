@@ -92,7 +92,8 @@ final class Memory {
 /// Primitive attributes with post-ops; freed when dropped.
 final class Attributes {
     let handle: dnnl_primitive_attr_t
-    init(postOps: [PostOp] = []) throws {
+    /// `scalar` gives the value of a `.scale` post-op's parameter.
+    init(postOps: [PostOp] = [], scalar: (String) -> Float = { _ in 1 }) throws {
         var a: dnnl_primitive_attr_t?
         try check(dnnl_primitive_attr_create(&a), "primitive_attr_create")
         handle = a!
@@ -104,10 +105,8 @@ final class Attributes {
             try check(dnnl_post_ops_create(&po), "post_ops_create")
             defer { dnnl_post_ops_destroy(po) }
             for op in postOps {
-                switch op {
-                case .relu: try check(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_relu, 0, 0), "post_ops_append_eltwise")
-                case .sum: try check(dnnl_post_ops_append_sum(po, 1), "post_ops_append_sum")
-                }
+                if op == .sum { try check(dnnl_post_ops_append_sum(po, 1), "post_ops_append_sum") }
+                else { try op.appendEltwise(to: po, scalar: scalar) }
             }
             try check(dnnl_primitive_attr_set_post_ops(handle, po), "primitive_attr_set_post_ops")
         }
@@ -124,8 +123,21 @@ public var hasNativeBF16: Bool {
     dnnl_get_effective_cpu_isa().rawValue >= dnnl_cpu_isa_avx512_core_bf16.rawValue
 }
 
-/// What a convolution does to its result before writing it: ReLU, or add what dst holds.
-enum PostOp: Equatable { case relu, sum }
+/// What a convolution does to its result before writing it: ReLU, add what dst holds, multiply
+/// by a learned scalar (the parameter `<key>.scale`), or e^x (FCOS's box distances).
+enum PostOp: Equatable {
+    case relu, sum, scale(key: String), exp
+
+    /// Appends this elementwise post-op (not `.sum`, whose scale differs between fp32 and int8).
+    func appendEltwise(to po: dnnl_post_ops_t?, scalar: (String) -> Float) throws {
+        switch self {
+        case .relu: try check(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_relu, 0, 0), "post_ops_append_eltwise")
+        case .scale(let key): try check(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_linear, scalar(key), 0), "post_ops_append_eltwise")
+        case .exp: try check(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_exp, 0, 0), "post_ops_append_eltwise")
+        case .sum: preconditionFailure("sum is not elementwise")
+        }
+    }
+}
 
 enum MemoryDesc {
     static func make(_ dims: [Int], _ tag: dnnl_format_tag_t, type: dnnl_data_type_t = dnnl_f32) throws -> dnnl_memory_desc_t {

@@ -23,6 +23,11 @@ struct FusedOp {
         case pool(Pool)
         case globalAveragePool
         case linear(node: Int)
+        /// Group norm, optionally followed by ReLU (FCOS's towers). inputs: [x]
+        case groupNorm(node: Int, relu: Bool)
+        /// Multiplication by a learned scalar that could not be fused. inputs: [x]
+        case scale(node: Int)
+        case exp
     }
     var kind: Kind
     /// Values read (node ids of other fused ops' outputs).
@@ -43,6 +48,14 @@ extension Graph {
         }
         func isRelu(_ i: Int) -> Bool { if case .relu = nodes[i].op { true } else { false } }
         func isAdd(_ i: Int) -> Bool { if case .add = nodes[i].op { true } else { false } }
+        /// A pointwise op oneDNN can apply after a convolution (FCOS: Scale then exp).
+        func eltwisePostOp(_ i: Int) -> PostOp? {
+            switch nodes[i].op {
+            case .scale(let s): .scale(key: s.key)
+            case .exp: .exp
+            default: nil
+            }
+        }
 
         var absorbed = Set<Int>()
         /// add node -> the resize node it will read through (resize + add in one kernel).
@@ -73,6 +86,8 @@ extension Graph {
                 while let c = sole(head), !absorbed.contains(c) {
                     if isRelu(c), postOps.last != .relu {
                         postOps.append(.relu)
+                    } else if let e = eltwisePostOp(c) {
+                        postOps.append(e)
                     } else if isAdd(c), residual == nil, resizeInto[c] == nil, !postOps.contains(.relu) {
                         // Only "sum then ReLU": oneDNN 2.6 has no JIT kernel for ReLU then sum and
                         // falls back to its reference convolution (~1000x slower; cls_hrnet's
@@ -121,6 +136,14 @@ extension Graph {
                 ops.append(FusedOp(kind: .globalAveragePool, inputs: ins, output: i))
             case .linear:
                 ops.append(FusedOp(kind: .linear(node: i), inputs: ins, output: i))
+            case .groupNorm:
+                var head = i
+                let relu = trailingRelu(&head)
+                ops.append(FusedOp(kind: .groupNorm(node: i, relu: relu), inputs: ins, output: head))
+            case .scale:
+                ops.append(FusedOp(kind: .scale(node: i), inputs: ins, output: i))
+            case .exp:
+                ops.append(FusedOp(kind: .exp, inputs: ins, output: i))
             }
         }
         // A fused op runs where its last node stood, so every input it reads is ready.

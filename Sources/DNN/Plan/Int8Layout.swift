@@ -46,7 +46,10 @@ struct Int8Layout {
             switch op.kind {
             case .input, .linear: break
             case .conv(_, _, let postOps): if postOps.last == .relu { nonNegative.insert(op.output) }
-            case .add(let relu), .resizeAdd(_, let relu), .affine(_, let relu): if relu { nonNegative.insert(op.output) }
+            case .add(let relu), .resizeAdd(_, let relu), .affine(_, let relu), .groupNorm(_, let relu):
+                if relu { nonNegative.insert(op.output) }
+            case .exp: nonNegative.insert(op.output)
+            case .scale: break
             case .relu: nonNegative.insert(op.output)
             case .resize, .pool, .globalAveragePool, .concat:
                 if op.inputs.allSatisfy(nonNegative.contains) { nonNegative.insert(op.output) }

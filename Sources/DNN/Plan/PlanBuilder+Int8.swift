@@ -58,11 +58,9 @@ extension Plan.Builder {
         var po: dnnl_post_ops_t?
         try check(dnnl_post_ops_create(&po), "post_ops_create")
         defer { dnnl_post_ops_destroy(po) }
-        for p in postOps {
-            switch p {
-            case .relu: try check(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_relu, 0, 0), "post_ops_append_eltwise")
-            case .sum: try check(dnnl_post_ops_append_sum_v2(po, sumScale, sumType), "post_ops_append_sum")
-            }
+        for op in postOps {
+            if op == .sum { try check(dnnl_post_ops_append_sum_v2(po, sumScale, sumType), "post_ops_append_sum") }
+            else { try op.appendEltwise(to: po, scalar: { Self.scalar(&p, $0, graph) }) }
         }
         try check(dnnl_primitive_attr_set_post_ops(attr.handle, po), "primitive_attr_set_post_ops")
         var cd = dnnl_convolution_desc_t()
@@ -94,11 +92,11 @@ extension Plan.Builder {
     /// The convolution's weights with its batch norm folded in, and the bias that results
     /// (nil when there is neither a bias nor a BN). Takes the tensors out of `p`.
     static func foldedWeights(_ c: Conv, batchNorm bn: Int?, _ p: inout [String: Tensor], _ graph: Graph) -> (Tensor, [Float]?) {
-        var weight = p.removeValue(forKey: "\(c.key).weight")!
-        var bias = c.hasBias ? p.removeValue(forKey: "\(c.key).bias")!.scalars : nil
+        var weight = take(&p, "\(c.key).weight", graph)
+        var bias = c.hasBias ? take(&p, "\(c.key).bias", graph).scalars : nil
         let oc = weight.shape[0]
         if let bn, case .batchNorm(let b) = graph.nodes[bn].op {
-            let (scale, shift) = batchNormAffine(&p, b)
+            let (scale, shift) = batchNormAffine(&p, b, graph)
             let perChannel = weight.count / oc
             weight.scalars.withUnsafeMutableBufferPointer { w in
                 for o in 0..<oc { for k in 0..<perChannel { w[o * perChannel + k] *= scale[o] } }

@@ -26,7 +26,7 @@ extension Plan.Builder {
             Self.rightPadding(in: xs.h, out: ys.h, kernel: c.kernel.h, stride: c.stride.h, dilation: c.dilation.h, left: c.padding.h),
             Self.rightPadding(in: xs.w, out: ys.w, kernel: c.kernel.w, stride: c.stride.w, dilation: c.dilation.w, left: c.padding.w),
         ]
-        let attr = try Attributes(postOps: postOps)
+        let attr = try Attributes(postOps: postOps, scalar: { Self.scalar(&p, $0, graph) })
         /// A primitive descriptor for `algorithm`, or nil where oneDNN has no implementation.
         func descriptor(_ algorithm: dnnl_alg_kind_t) throws -> PrimitiveDesc? {
             var cd = dnnl_convolution_desc_t()
@@ -98,7 +98,7 @@ extension Plan.Builder {
 
     mutating func emitLinear(node: Int, x: Int, out: Int, p: inout [String: Tensor], plan: Plan) throws {
         guard case .linear(let l) = graph.nodes[node].op else { fatalError("not a linear layer") }
-        let weight = p.removeValue(forKey: "\(l.key).weight")!
+        let weight = Self.take(&p, "\(l.key).weight", graph)
         let o = weight.shape[0]
         var src = desc[x]!, dst = desc[out]!
         let srcDims = withUnsafeBytes(of: src.dims) { raw in
@@ -119,7 +119,7 @@ extension Plan.Builder {
         let pd = PrimitiveDesc(pdh!)
         let packed = try packer.pack(weight.scalars, dims: wdims, into: pd.md(dnnl_query_weights_md), plan: plan)
         var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, memory[x]!), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, memory[out]!)]
-        if l.hasBias { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: plan.own(p.removeValue(forKey: "\(l.key).bias")!.scalars)))) }
+        if l.hasBias { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: plan.own(Self.take(&p, "\(l.key).bias", graph).scalars)))) }
         try primitive(pd, "linear \(l.key)", args)
     }
 }

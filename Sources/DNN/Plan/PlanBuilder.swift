@@ -110,7 +110,7 @@ extension Plan {
                 switch op.kind {
                 case .conv(_, _, let postOps) where postOps.contains(.sum):
                     if reusable(op.inputs[1]) { donor = op.inputs[1] } else { copyResidual.insert(out) }
-                case .add, .resizeAdd, .relu, .affine:
+                case .add, .resizeAdd, .relu, .affine, .groupNorm, .scale, .exp:
                     donor = op.inputs.first { reusable($0) }
                 default: break
                 }
@@ -223,7 +223,7 @@ extension Plan {
                     try emitResize(node: node, base: ins[0], x: ins[1], out: out, relu: relu, threads: threads)
                 case .affine(let node, let relu):
                     guard case .batchNorm(let b) = graph.nodes[node].op else { fatalError("affine without batch norm") }
-                    let (scale, shift) = Self.batchNormAffine(&p, b)
+                    let (scale, shift) = Self.batchNormAffine(&p, b, graph)
                     let (d, x, e) = (pointer(out), pointer(ins[0]), element)
                     // NHWC (int8 plans) is the blocked layout with one block of all C channels.
                     let blk = int8 == nil ? block : s.c
@@ -251,6 +251,28 @@ extension Plan {
                                  kernel: (x.h, x.w), stride: 1, padding: 0)
                 case .linear(let node):
                     try emitLinear(node: node, x: ins[0], out: out, p: &p, plan: plan)
+                case .groupNorm(let node, let relu):
+                    guard case .groupNorm(let g) = graph.nodes[node].op else { fatalError("not a group norm") }
+                    let gamma = Self.take(&p, "\(g.key).weight", graph).scalars, beta = Self.take(&p, "\(g.key).bias", graph).scalars
+                    let (d, x, e, blk) = (pointer(out), pointer(ins[0]), element, int8 == nil ? block : s.c)
+                    kernel(relu ? "group norm+relu" : "group norm") {
+                        Kernels.groupNorm(e, dst: d, src: x, gamma: gamma, beta: beta, shape: s, groups: g.groups, eps: g.eps,
+                                          block: blk, relu: relu, threads: threads)
+                    }
+                case .scale(let node):
+                    guard case .scale(let c) = graph.nodes[node].op else { fatalError("not a scale") }
+                    let factor = Self.scalar(&p, c.key, graph)
+                    let (d, x, e) = (pointer(out), pointer(ins[0]), element)
+                    let count = MemoryDesc.size(desc[out]!) / e.size
+                    kernel("scale") { Kernels.map(e, dst: d, src: x, count: count, threads: threads) { $0 * factor } }
+                case .exp:
+                    let (d, x, e, blk) = (pointer(out), pointer(ins[0]), element, int8 == nil ? block : s.c)
+                    let count = MemoryDesc.size(desc[out]!) / e.size
+                    // Padding channels of the blocked layout stay zero (e^0 would make them 1).
+                    kernel("exp") {
+                        Kernels.map(e, dst: d, src: x, count: count, threads: threads) { Foundation.exp($0) }
+                        Kernels.zeroPadding(e, d, shape: s, block: blk)
+                    }
                 }
                 if let copy = int8?.copies[out] { try reorder(from: memory[out]!, to: memory[copy.id]!, scale: 1 / copy.q.scale) }
             }
@@ -278,11 +300,22 @@ extension Plan {
             }
         }
 
+        /// Takes a parameter out of `p` (freeing it once packed), or copies it when other nodes
+        /// read it too.
+        static func take(_ p: inout [String: Tensor], _ key: String, _ graph: Graph) -> Tensor {
+            graph.sharedKeys.contains(key) ? p[key]! : p.removeValue(forKey: key)!
+        }
+
+        /// The value of a scalar parameter (`<key>.scale`).
+        static func scalar(_ p: inout [String: Tensor], _ key: String, _ graph: Graph) -> Float {
+            take(&p, "\(key).scale", graph).scalars[0]
+        }
+
         /// Takes the BN's four tensors out of `p`.
-        static func batchNormAffine(_ p: inout [String: Tensor], _ b: BatchNorm) -> (scale: [Float], shift: [Float]) {
-            let gamma = p.removeValue(forKey: "\(b.key).weight")!.scalars, beta = p.removeValue(forKey: "\(b.key).bias")!.scalars
-            let mean = p.removeValue(forKey: "\(b.key).running_mean")!.scalars
-            let variance = p.removeValue(forKey: "\(b.key).running_var")!.scalars
+        static func batchNormAffine(_ p: inout [String: Tensor], _ b: BatchNorm, _ graph: Graph) -> (scale: [Float], shift: [Float]) {
+            let gamma = take(&p, "\(b.key).weight", graph).scalars, beta = take(&p, "\(b.key).bias", graph).scalars
+            let mean = take(&p, "\(b.key).running_mean", graph).scalars
+            let variance = take(&p, "\(b.key).running_var", graph).scalars
             let scale = (0..<gamma.count).map { gamma[$0] / (variance[$0] + b.eps).squareRoot() }
             let shift = (0..<gamma.count).map { beta[$0] - mean[$0] * scale[$0] }
             return (scale, shift)

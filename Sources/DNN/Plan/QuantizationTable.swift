@@ -147,6 +147,9 @@ extension Graph {
             case .pool(let p): mix("pool \(p.kind) \(p.kernel) \(p.stride) \(p.padding)")
             case .globalAveragePool: mix("gap")
             case .linear(let l): mix("linear \(l.key)")
+            case .groupNorm(let n): mix("gn \(n.key) \(n.groups) \(n.eps)")
+            case .scale(let c): mix("scale \(c.key)")
+            case .exp: mix("exp")
             }
         }
         return String(hash, radix: 16)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Plain, obvious implementations of every graph op on NCHW tensors.
 ///
 /// They are slow on purpose: no blocking, no fusion, no threads. Tests check the oneDNN
@@ -48,6 +50,25 @@ public enum Reference {
             for k in 0..<hw {
                 let i = (b * c + ch) * hw + k
                 y.scalars[i] = (x.scalars[i] - mean.scalars[ch]) * inv * weight.scalars[ch] + bias.scalars[ch]
+            }
+        }}
+        return y
+    }
+
+    /// `F.group_norm`: mean and biased variance over each group's channels and pixels (in
+    /// double), then (x - mean) / sqrt(var + eps) * weight + bias.
+    public static func groupNorm(_ x: Tensor, groups: Int, weight: Tensor, bias: Tensor, eps: Float) -> Tensor {
+        var y = x
+        let (n, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+        let perGroup = c / groups
+        for b in 0..<n { for g in 0..<groups {
+            let range = ((b * c + g * perGroup) * hw)..<((b * c + (g + 1) * perGroup) * hw)
+            let mean = x.scalars[range].reduce(0.0) { $0 + Double($1) } / Double(range.count)
+            let variance = x.scalars[range].reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(range.count)
+            let inv = 1 / (variance + Double(eps)).squareRoot()
+            for i in range {
+                let ch = (i / hw) % c
+                y.scalars[i] = Float((Double(x.scalars[i]) - mean) * inv * Double(weight.scalars[ch]) + Double(bias.scalars[ch]))
             }
         }}
         return y
@@ -192,6 +213,13 @@ extension Graph {
             case .linear(let l):
                 values[i] = Reference.linear(x[0], weight: try param("\(l.key).weight"),
                                              bias: l.hasBias ? try param("\(l.key).bias") : nil)
+            case .groupNorm(let n):
+                values[i] = Reference.groupNorm(x[0], groups: n.groups, weight: try param("\(n.key).weight"),
+                                                bias: try param("\(n.key).bias"), eps: n.eps)
+            case .scale(let c):
+                let factor = try param("\(c.key).scale").scalars[0]
+                values[i] = Tensor(shape: x[0].shape, scalars: x[0].scalars.map { $0 * factor })
+            case .exp: values[i] = Tensor(shape: x[0].shape, scalars: x[0].scalars.map { Foundation.exp($0) })
             }
         }
         return outputs.map { values[$0.id]! }

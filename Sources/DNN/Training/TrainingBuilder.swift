@@ -57,6 +57,7 @@ extension TrainingPlan {
             self.shapes = shapes
             self.threads = threads
             self.inputGradient = inputGradient
+            if let op = graph.untrainableOp { throw GraphError("training: \(op) has no backward pass yet") }
             steps = graph.trainingSteps(fuseAddReLU: options.fuseAddReLU)
             guard let first = steps.first, case .input = first.kind else { throw GraphError("graph has no input") }
             inputValue = first.output

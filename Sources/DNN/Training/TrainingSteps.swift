@@ -37,6 +37,18 @@ struct TrainingStep {
 }
 
 extension Graph {
+    /// The first op the training engine cannot run yet, if any (group norm, scale and exp have
+    /// inference kernels only).
+    var untrainableOp: String? {
+        for node in nodes {
+            switch node.op {
+            case .groupNorm, .scale, .exp: return node.op.name
+            default: continue
+            }
+        }
+        return nil
+    }
+
     /// The graph's nodes as training steps, in an order where every input is ready.
     /// `fuseAddReLU`: absorb a ReLU into the add it solely reads (off only to test the fusion).
     func trainingSteps(fuseAddReLU: Bool = true) -> [TrainingStep] {
@@ -74,6 +86,9 @@ extension Graph {
             case .pool(let p): kind = .pool(p)
             case .globalAveragePool: kind = .globalAveragePool
             case .linear(let l): kind = .linear(l)
+            case .groupNorm, .scale, .exp:
+                // Refused by TrainingPlan before steps are made (`untrainableOp`).
+                preconditionFailure("\(node.op.name) has no training step")
             }
             steps.append(TrainingStep(kind: kind, node: i, inputs: ins, output: output))
         }
