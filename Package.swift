@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "PoseTraining", targets: ["PoseTraining"]),
         .library(name: "Classification", targets: ["Classification"]),
         .library(name: "Segmentation", targets: ["Segmentation"]),
+        .library(name: "Detection", targets: ["Detection"]),
         .executable(name: "hrnet", targets: ["hrnet"]),
     ],
     dependencies: [
@@ -77,9 +78,12 @@ let package = Package(
             dependencies: ["HRNet", "DNN", "Imaging"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // Object detection on the HRNetV2p backbone as mmdetection builds it: HRFPN, FCOS and
+        // Faster R-CNN heads, mmdet's test pipeline and post-processing, its Python configs.
+        .target(name: "Detection", dependencies: ["DNN", "HRNet", "Imaging", "Datasets"]),
         .executableTarget(
             name: "hrnet",
-            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification", "Segmentation",
+            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification", "Segmentation", "Detection",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),
@@ -94,6 +98,7 @@ let package = Package(
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "DNN", "HRNet", "Imaging", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "ClassificationTests", dependencies: ["Classification", "HRNet", "DNN", "Imaging", "TestSupport"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "DNN", "HRNet", "Imaging", "Datasets", "TestSupport"]),
         // Drives the built `hrnet` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["DNN", "Imaging", "Datasets", "Classification", "Segmentation", "TestSupport", "hrnet"]),
     ]

@@ -51,11 +51,27 @@ public struct StoredTensor: Sendable {
     }
 }
 
+/// What a checkpoint carries beside its tensors.
+public struct CheckpointMetadata: Sendable, Equatable {
+    /// String entries: mmdetection's `meta` (`config`, `cfg`, `mmdet_version`, ...), or a
+    /// safetensors header's `__metadata__`.
+    public var strings: [String: String] = [:]
+    /// Class names, when the file names them (mmdetection's `CLASSES` / `dataset_meta.classes`).
+    public var classes: [String]?
+    public init(strings: [String: String] = [:], classes: [String]? = nil) { (self.strings, self.classes) = (strings, classes) }
+}
+
 /// Any checkpoint this package reads, told apart by content, not by file name.
 public enum Checkpoint {
     /// All tensors of a safetensors, zip .pth or legacy .pth file. Training checkpoints are
     /// unwrapped (`state_dict` / `model`) and DataParallel's `module.` prefix removed.
     public static func load(_ url: URL) throws -> [String: StoredTensor] {
+        try loadWithMetadata(url).tensors
+    }
+
+    /// The tensors and what the file says beside them (mmdetection's `meta`; safetensors'
+    /// string metadata).
+    public static func loadWithMetadata(_ url: URL) throws -> (tensors: [String: StoredTensor], metadata: CheckpointMetadata) {
         let data = try readFile(url)
         if data.count >= 4, data.prefix(4) == Data([0x50, 0x4B, 0x03, 0x04]) {
             return try TorchCheckpoint.readZip(data, url)
@@ -64,7 +80,8 @@ public enum Checkpoint {
             return try TorchCheckpoint.readLegacy(data, url)
         }
         if data.count >= 9, data[data.startIndex + 8] == UInt8(ascii: "{") {
-            return try SafeTensors.parse(data, url).tensors
+            let file = try SafeTensors.parse(data, url)
+            return (file.tensors, CheckpointMetadata(strings: file.metadata))
         }
         throw CheckpointError(url, "not a checkpoint: neither safetensors nor a PyTorch .pth (zip or legacy) file")
     }

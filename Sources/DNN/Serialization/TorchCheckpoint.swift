@@ -4,7 +4,7 @@ import Foundation
 /// official releases, read with the restricted `Unpickler` (nothing in the file is ever run).
 enum TorchCheckpoint {
     /// Zip: `<archive>/data.pkl` is the object pickle; `<archive>/data/<key>` the storages.
-    static func readZip(_ data: Data, _ url: URL) throws -> [String: StoredTensor] {
+    static func readZip(_ data: Data, _ url: URL) throws -> (tensors: [String: StoredTensor], metadata: CheckpointMetadata) {
         try data.withUnsafeBytes { raw in
             let zip = try ZipArchive(raw, url)
             guard let pkl = zip.entries.keys.filter({ $0.hasSuffix("data.pkl") }).min(by: { $0.count < $1.count }) else {
@@ -24,7 +24,7 @@ enum TorchCheckpoint {
             }
             defer { up.releaseValues() }
             let root = try up.load()
-            return try collect(root, url, budget: raw.count) { ref in
+            return (try collect(root, url, budget: raw.count) { ref in
                 guard let e = zip.entries["\(prefix)data/\(ref.storageKey)"] else {
                     throw CheckpointError(url, "storage \(ref.storageKey) is missing from the archive (truncated?)")
                 }
@@ -33,13 +33,13 @@ enum TorchCheckpoint {
                     throw CheckpointError(url, "storage \(ref.storageKey) holds \(e.range.count) bytes, less than its \(ref.storageCount) elements")
                 }
                 return UnsafeRawBufferPointer(rebasing: raw[e.range])
-            }
+            }, metadata(root))
         }
     }
 
     /// Legacy: five pickles (magic, protocol 1001, sys info, the object, storage keys), then each
     /// storage in key order as an 8-byte element count and its raw bytes.
-    static func readLegacy(_ data: Data, _ url: URL) throws -> [String: StoredTensor] {
+    static func readLegacy(_ data: Data, _ url: URL) throws -> (tensors: [String: StoredTensor], metadata: CheckpointMetadata) {
         try data.withUnsafeBytes { raw in
             var storages: [String: (dtype: DType, count: Int)] = [:]
             var up = Unpickler(raw, url: url) { pid in
@@ -78,11 +78,35 @@ enum TorchCheckpoint {
                 offsets[key] = (p + 8)..<(p + 8 + bytes)
                 p += 8 + bytes
             }
-            return try collect(root, url, budget: raw.count) { ref in
+            return (try collect(root, url, budget: raw.count) { ref in
                 guard let r = offsets[ref.storageKey] else { throw CheckpointError(url, "storage \(ref.storageKey) has no data") }
                 return UnsafeRawBufferPointer(rebasing: raw[r])
+            }, metadata(root))
+        }
+    }
+
+    /// What mmdetection and mmengine keep beside the state dict under `meta`: its strings (the
+    /// merged config as text in `config` (mmdet 2.x) or `cfg` (mmengine), versions) and the
+    /// class names (`CLASSES`, or `dataset_meta.classes`).
+    static func metadata(_ root: PickleValue) -> CheckpointMetadata {
+        var out = CheckpointMetadata()
+        guard case .dict(let dict) = root, let meta = dict.items.first(where: { $0.key.asString == "meta" })?.value,
+              case .dict(let m) = meta else { return out }
+        func names(_ v: PickleValue) -> [String]? {
+            guard let items = v.asTuple else { return nil }
+            let strings = items.compactMap(\.asString)
+            return strings.count == items.count && !strings.isEmpty ? strings : nil
+        }
+        for (k, v) in m.items {
+            guard let key = k.asString else { continue }
+            if let s = v.asString { out.strings[key] = s }
+            if key == "CLASSES", let c = names(v) { out.classes = c }
+            if key == "dataset_meta", case .dict(let d) = v,
+               let c = d.items.first(where: { $0.key.asString == "classes" }).flatMap({ names($0.value) }) {
+                out.classes = c
             }
         }
+        return out
     }
 
     /// ('storage', storage_type, key, location, numel[, view_metadata]).

@@ -75,6 +75,10 @@ struct Unpickler {
         "torch._utils._rebuild_parameter_with_state", "torch._tensor._rebuild_from_type_v2", "torch.Tensor",
         "torch.nn.parameter.Parameter", "torch.Size", "torch.device", "_codecs.encode",
         "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.dtype", "builtins.set", "builtins.frozenset",
+        // What mmengine's checkpoints keep beside the state dict (logged scalars as numpy
+        // arrays in a HistoryBuffer); read as opaque values, never built.
+        "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct", "numpy.ndarray",
+        "mmengine.logging.history_buffer.HistoryBuffer", "mmengine.config.config.ConfigDict",
     ]
     static let maxDepth = 512
 

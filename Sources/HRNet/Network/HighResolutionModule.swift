@@ -3,18 +3,10 @@ import DNN
 /// The paper's core unit: parallel branches of residual blocks, then multi-scale fusion in
 /// which every output stream sums what every input stream sends it.
 enum HighResolutionModule {
-    /// How a lower-resolution stream is brought up to a higher one in fusion.
-    enum Upsampling {
-        /// pose_hrnet: `nn.Upsample(scale_factor=2^(j-i), mode='nearest')`.
-        case nearest
-        /// seg_hrnet: bilinear `F.interpolate` to the target stream's size.
-        case bilinear(alignCorners: Bool)
-    }
-
     /// Builds `<key>.branches.b.n` and `<key>.fuse_layers.i.j`; returns all streams, or only the
     /// highest when `multiScaleOutput` is false (the last module of pose_hrnet).
     static func build(_ g: Graph, key: String, streams: [Graph.Value], spec: StageSpec,
-                      multiScaleOutput: Bool, upsampling: Upsampling) -> [Graph.Value] {
+                      multiScaleOutput: Bool, upsampling: FuseUpsampling) -> [Graph.Value] {
         // Branches: each stream through its own residual blocks.
         var x: [Graph.Value] = []
         for b in 0..<spec.branches {

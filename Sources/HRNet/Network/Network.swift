@@ -15,30 +15,12 @@ public enum Network {
 
     public static func build(_ a: Architecture, output: Output = .head) -> Graph {
         let g = Graph()
-        // Stem: two stride-2 conv3x3 (input / 4).
-        var x = g.input(channels: 3)
-        x = g.relu(g.batchNorm(g.conv(x, key: "conv1", outChannels: 64, kernel: 3, stride: 2), key: "bn1"))
-        x = g.relu(g.batchNorm(g.conv(x, key: "conv2", outChannels: 64, kernel: 3, stride: 2), key: "bn2"))
-
-        // Stage 1 (layer1): one high-resolution stream.
-        let s1 = a.stage1
-        x = Blocks.sequence(g, x, key: "layer1", kind: s1.block, planes: s1.channels[0], count: s1.blocks[0])
-
-        // Stages 2..4: a transition adds a lower-resolution stream, then modules fuse them all.
-        let upsampling: HighResolutionModule.Upsampling
+        let upsampling: FuseUpsampling
         if case .segmentation(_, _, let ac) = a.head { upsampling = .bilinear(alignCorners: ac) } else { upsampling = .nearest }
-        var streams = [x]
-        for (s, spec) in a.stages.enumerated() {
-            let number = s + 2
-            streams = Transition.build(g, key: "transition\(number - 1)", streams: streams, to: spec.outputChannels)
-            for m in 0..<spec.modules {
-                let lastOfNetwork = s == a.stages.count - 1 && m == spec.modules - 1
-                var multiScale = true
-                if case .pose = a.head, lastOfNetwork { multiScale = false }
-                streams = HighResolutionModule.build(g, key: "stage\(number).\(m)", streams: streams, spec: spec,
-                                                     multiScaleOutput: multiScale, upsampling: upsampling)
-            }
-        }
+        var lastFusesAll = true
+        if case .pose = a.head { lastFusesAll = false }
+        let streams = backbone(g, input: g.input(channels: 3), stage1: a.stage1, stages: a.stages, upsampling: upsampling,
+                               lastModuleFusesAll: lastFusesAll)
 
         if output == .features {
             g.outputs = streams
@@ -54,6 +36,44 @@ public enum Network {
         }
         return g
     }
+}
+
+extension Network {
+    /// The HRNet backbone into `g`: stem, stage 1, then stages 2..4, each a transition that adds
+    /// a lower-resolution stream and modules that fuse them all. Returns the streams leaving the
+    /// last stage, highest resolution first; only the highest unless `lastModuleFusesAll`
+    /// (pose_hrnet's last module fuses into stream 0 alone; HRNetV2 and mmdet's
+    /// `multiscale_output` keep all). Keys are the official ones under `g.keyPrefix`.
+    public static func backbone(_ g: Graph, input: Graph.Value, stage1 s1: StageSpec, stages: [StageSpec],
+                                upsampling: FuseUpsampling, lastModuleFusesAll: Bool) -> [Graph.Value] {
+        // Stem: two stride-2 conv3x3 (input / 4).
+        var x = g.relu(g.batchNorm(g.conv(input, key: "conv1", outChannels: 64, kernel: 3, stride: 2), key: "bn1"))
+        x = g.relu(g.batchNorm(g.conv(x, key: "conv2", outChannels: 64, kernel: 3, stride: 2), key: "bn2"))
+
+        // Stage 1 (layer1): one high-resolution stream.
+        x = Blocks.sequence(g, x, key: "layer1", kind: s1.block, planes: s1.channels[0], count: s1.blocks[0])
+
+        // Stages 2..4: a transition adds a lower-resolution stream, then modules fuse them all.
+        var streams = [x]
+        for (s, spec) in stages.enumerated() {
+            let number = s + 2
+            streams = Transition.build(g, key: "transition\(number - 1)", streams: streams, to: spec.outputChannels)
+            for m in 0..<spec.modules {
+                let lastOfNetwork = s == stages.count - 1 && m == spec.modules - 1
+                streams = HighResolutionModule.build(g, key: "stage\(number).\(m)", streams: streams, spec: spec,
+                                                     multiScaleOutput: lastModuleFusesAll || !lastOfNetwork, upsampling: upsampling)
+            }
+        }
+        return streams
+    }
+}
+
+/// How a fusion unit brings a lower-resolution stream up to a higher one.
+public enum FuseUpsampling: Sendable, Equatable {
+    /// pose_hrnet and mmdet's HRNet: `nn.Upsample(scale_factor=2^(j-i), mode='nearest')`.
+    case nearest
+    /// seg_hrnet: bilinear `F.interpolate` to the target stream's size.
+    case bilinear(alignCorners: Bool)
 }
 
 /// HRNetV2's head: every stream upsampled (bilinear) to the highest, concatenated, then

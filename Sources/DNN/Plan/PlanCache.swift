@@ -1,0 +1,57 @@
+/// Compiled plans of one graph by input shape, the most recently used kept: inputs whose
+/// shapes vary (detection keeps each photo's aspect ratio) compile once per shape.
+/// Holds the parameters to compile new shapes, besides each plan's packed copy.
+/// Not for concurrent use: make one per thread.
+public final class PlanCache {
+    public let graph: Graph
+    public let threads: Int?
+    public let options: Plan.Options
+    /// Plans kept at most; each holds its packed weights and its activation arena.
+    public let capacity: Int
+    private let parameters: [String: Tensor]
+    private var plans: [Plan] = []
+    /// Plans compiled so far, and the seconds that took.
+    public private(set) var compiled = 0
+    public private(set) var compileSeconds = 0.0
+
+    /// Every parameter of `graph` must be in `parameters`, of its shape (others are dropped).
+    public init(graph: Graph, parameters: [String: Tensor], threads: Int? = nil, options: Plan.Options = .init(),
+                capacity: Int = 3) throws {
+        for spec in graph.parameters {
+            guard let t = parameters[spec.key] else { throw GraphError("parameter \(spec.key) is missing") }
+            guard t.shape == spec.shape else { throw GraphError("parameter \(spec.key) has shape \(t.shape), the model needs \(spec.shape)") }
+        }
+        let keys = Set(graph.parameters.map(\.key))
+        self.parameters = parameters.filter { keys.contains($0.key) }
+        (self.graph, self.threads, self.options, self.capacity) = (graph, threads, options, max(1, capacity))
+    }
+
+    /// The plan for inputs of `shape`, compiled on first use.
+    public func plan(for shape: Shape4) throws -> Plan {
+        if let i = plans.firstIndex(where: { $0.inputShape == shape }) {
+            let plan = plans.remove(at: i)
+            plans.append(plan)
+            return plan
+        }
+        if plans.count >= capacity { plans.removeFirst() }  // free the oldest arena before the new one
+        let start = ContinuousClock.now
+        let plan = try Plan(graph: graph, parameters: parameters, input: shape, threads: threads, options: options)
+        compileSeconds += (ContinuousClock.now - start).seconds
+        compiled += 1
+        plans.append(plan)
+        return plan
+    }
+
+    /// The graph's outputs for an NCHW batch.
+    /// - Complexity: one network pass; the first call at a new shape also compiles a plan.
+    public func run(_ input: Tensor) throws -> [Tensor] {
+        guard input.rank == 4, let shape = Shape4(input.shape) else {
+            throw GraphError("expected an NCHW batch (rank 4), got shape \(input.shape)")
+        }
+        return try plan(for: shape).run(input)
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

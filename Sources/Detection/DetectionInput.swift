@@ -1,0 +1,49 @@
+import DNN
+import Imaging
+
+extension DetectionPreprocessing {
+    /// The size mmcv's `imrescale` gives an image of `width` x `height` for `scale`:
+    /// factor = min(long / max(w, h), short / min(w, h)), each side `int(side * factor + 0.5)`.
+    public func resizedSize(width: Int, height: Int) -> (width: Int, height: Int) {
+        guard keepRatio else { return (scale.width, scale.height) }
+        let long = Double(max(scale.width, scale.height)), short = Double(min(scale.width, scale.height))
+        let factor = min(long / Double(max(width, height)), short / Double(min(width, height)))
+        return (max(1, Int(Double(width) * factor + 0.5)), max(1, Int(Double(height) * factor + 0.5)))
+    }
+
+    /// Resized, normalized and padded network input for a batch of images (mmdet's test
+    /// pipeline and `DetDataPreprocessor`): each image resized with OpenCV's bilinear resize,
+    /// its channels in the network's order, (x - mean) / std in float32, then zeros to the
+    /// largest size in the batch rounded up to `padDivisor`.
+    public func input(_ images: [Image]) -> (batch: Tensor, geometry: [ImageGeometry]) {
+        precondition(!images.isEmpty, "an empty batch")
+        let resized = images.map { image in
+            let size = resizedSize(width: image.width, height: image.height)
+            return image.resizedLinearCV(width: size.width, height: size.height)
+        }
+        let d = max(1, padDivisor)
+        let pw = (resized.map(\.width).max()! + d - 1) / d * d, ph = (resized.map(\.height).max()! + d - 1) / d * d
+        var batch = Tensor(zeros: [images.count, 3, ph, pw])
+        // Network channel c reads RGB sample `source[c]` of each pixel.
+        let source = rgb ? [0, 1, 2] : [2, 1, 0]
+        batch.scalars.withUnsafeMutableBufferPointer { out in
+            for (n, image) in resized.enumerated() {
+                image.pixels.withUnsafeBufferPointer { px in
+                    for c in 0..<3 {
+                        let (m, s, from) = (mean[c], std[c], source[c])
+                        let base = (n * 3 + c) * ph * pw
+                        for y in 0..<image.height {
+                            for x in 0..<image.width {
+                                out[base + y * pw + x] = (Float(px[(y * image.width + x) * 3 + from]) - m) / s
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let geometry = zip(images, resized).map { original, r in
+            ImageGeometry(originalWidth: original.width, originalHeight: original.height, width: r.width, height: r.height)
+        }
+        return (batch, geometry)
+    }
+}

@@ -1,0 +1,76 @@
+import DNN
+import Foundation
+import Imaging
+
+/// Object detection as mmdetection runs it at test time (`inference_detector`): the image
+/// resized to fit the config's scale, normalized and padded, the network, and the head's
+/// post-processing (threshold, top-k, box decoding, class-aware NMS), boxes in the original
+/// image's pixels.
+///
+/// ```swift
+/// let detector = try Detector(config: DetectorConfig.load(URL(fileURLWithPath: "fcos_hrnetv2p-w18.py")),
+///                             weights: URL(fileURLWithPath: "fcos_hrnetv2p_w18.pth"))
+/// for d in try detector.detect(Image.load(URL(fileURLWithPath: "photo.jpg"))) where d.score > 0.3 {
+///     print(detector.spec.classes[d.label], d.score, d.box)
+/// }
+/// ```
+///
+/// Plans are compiled per input shape (photos of one size share one) and the three most
+/// recent kept. Not for concurrent use: make one per thread.
+public final class Detector {
+    public struct Options: Sendable {
+        public var threads: Int?
+        public var plan = Plan.Options()
+        public init(threads: Int? = nil, plan: Plan.Options = .init()) { (self.threads, self.plan) = (threads, plan) }
+    }
+
+    public let spec: DetectorSpec
+    public let model: DetectorModel
+    private let plans: PlanCache
+    /// Seconds in the network (plan compiles included) and in pre- and post-processing.
+    public private(set) var networkSeconds = 0.0
+    public private(set) var otherSeconds = 0.0
+    public var compileSeconds: Double { plans.compileSeconds }
+
+    /// `parameters` by mmdetection's keys; every key of the model must be there, of its shape.
+    public init(spec: DetectorSpec, parameters: [String: Tensor], options: Options = .init()) throws {
+        self.spec = spec
+        model = DetectorModel(spec: spec)
+        plans = try PlanCache(graph: model.graph, parameters: try model.bind(parameters), threads: options.threads, options: options.plan)
+    }
+
+    /// Loads mmdetection's checkpoint (`{'meta', 'state_dict'}` in .pth, or .safetensors).
+    public convenience init(spec: DetectorSpec, weights: URL, options: Options = .init()) throws {
+        let model = DetectorModel(spec: spec)
+        let tensors = try Checkpoint.loadFloat(weights)
+        try self.init(spec: spec, parameters: try model.bind(tensors, source: weights.lastPathComponent), options: options)
+    }
+
+    /// The objects in one image, best first.
+    public func detect(_ image: Image) throws -> [Detection] {
+        try detect([image])[0]
+    }
+
+    /// The objects in each image; the images run as one network batch (each padded to the
+    /// batch's largest size, as mmdet batches them).
+    public func detect(_ images: [Image]) throws -> [[Detection]] {
+        guard !images.isEmpty else { return [] }
+        var clock = ContinuousClock.now
+        func lap() -> Double {
+            let now = ContinuousClock.now
+            defer { clock = now }
+            let d = (now - clock).components
+            return Double(d.seconds) + Double(d.attoseconds) * 1e-18
+        }
+        let (batch, geometry) = spec.preprocessing.input(images)
+        otherSeconds += lap()
+        let outputs = try plans.run(batch)
+        networkSeconds += lap()
+        defer { otherSeconds += lap() }
+        switch spec.head {
+        case .fcos(let head):
+            let levels = stride(from: 0, to: outputs.count, by: 3).map { (outputs[$0], outputs[$0 + 1], outputs[$0 + 2]) }
+            return geometry.indices.map { FCOSDecoder.decode(levels: levels, image: $0, spec: head, geometry: geometry[$0]) }
+        }
+    }
+}

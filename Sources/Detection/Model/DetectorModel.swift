@@ -1,0 +1,58 @@
+import DNN
+import Foundation
+import HRNet
+
+/// A detector's graph, with mmdetection's state-dict keys (`backbone.`, `neck.`, `bbox_head.`),
+/// so its checkpoints load by key.
+public struct DetectorModel {
+    /// What the graph returns.
+    public enum Output: Sendable, Equatable {
+        /// The head's raw outputs, level by level (FCOS: class logits, distances, centerness).
+        case head
+        /// The backbone's four streams (strides 4, 8, 16, 32).
+        case backbone
+        /// The neck's pyramid levels.
+        case neck
+    }
+
+    public let spec: DetectorSpec
+    public let output: Output
+    public let graph: Graph
+
+    public init(spec: DetectorSpec, output: Output = .head) {
+        (self.spec, self.output) = (spec, output)
+        let g = Graph()
+        g.keyPrefix = "backbone."
+        let streams = Network.backbone(g, input: g.input(channels: 3), stage1: spec.stage1, stages: spec.stages,
+                                       upsampling: .nearest, lastModuleFusesAll: true)
+        if output == .backbone { g.outputs = streams; graph = g; return }
+        g.keyPrefix = "neck."
+        let levels = HRFPN.build(g, streams: streams, spec: spec.neck)
+        if output == .neck { g.outputs = levels; graph = g; return }
+        switch spec.head {
+        case .fcos(let head):
+            g.keyPrefix = "bbox_head."
+            g.outputs = FCOSHead.build(g, levels: levels, spec: head).flatMap { [$0.classes, $0.boxes, $0.centerness] }
+        }
+        g.keyPrefix = ""
+        graph = g
+    }
+
+    /// Learnable parameters (BN running statistics excluded).
+    public var parameterCount: Int {
+        graph.parameters.filter { !$0.key.hasSuffix("running_mean") && !$0.key.hasSuffix("running_var") }
+            .map { $0.shape.reduce(1, *) }.reduce(0, +)
+    }
+
+    /// Matches a checkpoint's tensors to the graph by key: one error lists every missing,
+    /// unexpected and mis-shaped key. A partial model (`.backbone`, `.neck`) ignores the keys of
+    /// the parts it leaves out.
+    public func bind(_ tensors: [String: Tensor], source: String = "checkpoint") throws -> [String: Tensor] {
+        var tensors = tensors
+        if output != .head {
+            let kept = Set(graph.parameters.map(\.key))
+            for spec in DetectorModel(spec: spec).graph.parameters where !kept.contains(spec.key) { tensors.removeValue(forKey: spec.key) }
+        }
+        return try graph.bind(tensors, source: source).parameters
+    }
+}
