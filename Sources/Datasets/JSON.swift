@@ -170,3 +170,22 @@ public struct JSONParser {
         return s
     }
 }
+
+extension JSONValue {
+    /// `s` as a JSON string literal (quotes, backslashes and control characters escaped).
+    public static func literal(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+}

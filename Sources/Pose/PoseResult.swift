@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// One person of one image in COCO's keypoint results format.
@@ -18,7 +19,7 @@ public struct PoseResult: Sendable {
         var out = "[\n"
         for (i, r) in results.enumerated() {
             let kp = r.person.keypoints.flatMap { [$0.x, $0.y, $0.score] }.map(number).joined(separator: ", ")
-            var line = "  {\"image_id\": \(r.imageID), \"category_id\": 1, \"file_name\": \(quoted(r.fileName)), "
+            var line = "  {\"image_id\": \(r.imageID), \"category_id\": 1, \"file_name\": \(JSONValue.literal(r.fileName)), "
             line += "\"keypoints\": [\(kp)], \"score\": \(number(r.person.score))"
             if let c = r.person.crop {
                 line += ", \"center\": [\(number(c.center.x)), \(number(c.center.y))], \"scale\": [\(number(c.scale.w)), \(number(c.scale.h))]"
@@ -33,21 +34,4 @@ public struct PoseResult: Sendable {
         let joints = zip(names, person.keypoints).map { String(format: "%@ (%.1f, %.1f) %.2f", $0, $1.x, $1.y, $1.score) }
         return String(format: "%@ score %.3f: ", fileName, person.score) + joints.joined(separator: ", ")
     }
-}
-
-/// A JSON string literal.
-func quoted(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-        default: out.unicodeScalars.append(u)
-        }
-    }
-    return out + "\""
 }
