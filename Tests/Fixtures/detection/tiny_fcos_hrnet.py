@@ -1,0 +1,45 @@
+# Tiny FCOS-HRNetV2p for the hrnet-swift detection fixtures (written by make_detection_fixtures.py),
+# in the style of mmdet 3.3.0's configs/hrnet/fcos_hrnetv2p-w32-gn-head_4xb4-1x_coco.py.
+_base_ = './tiny_fcos_base.py'
+model = dict(
+    data_preprocessor=dict(
+        mean=[103.53, 116.28, 123.675],
+        std=[57.375, 57.12, 58.395],
+        bgr_to_rgb=False),
+    backbone=dict(
+        _delete_=True,
+        type='HRNet',
+        extra=dict(
+            stage1=dict(
+                num_modules=1,
+                num_branches=1,
+                block='BOTTLENECK',
+                num_blocks=(1, ),
+                num_channels=(8, )),
+            stage2=dict(
+                num_modules=1,
+                num_branches=2,
+                block='BASIC',
+                num_blocks=(1, 1),
+                num_channels=(4, 8)),
+            stage3=dict(
+                num_modules=2,
+                num_branches=3,
+                block='BASIC',
+                num_blocks=(1, 1, 1),
+                num_channels=(4, 8, 16)),
+            stage4=dict(
+                num_modules=1,
+                num_branches=4,
+                block='BASIC',
+                num_blocks=(1, 1, 1, 1),
+                num_channels=(4, 8, 16, 32))),
+        init_cfg=dict(
+            type='Pretrained', checkpoint='open-mmlab://msra/hrnetv2_w32')),
+    neck=dict(
+        _delete_=True,
+        type='HRFPN',
+        in_channels=[4, 8, 16, 32],
+        out_channels=32,
+        stride=2,
+        num_outs=5))
