@@ -31,6 +31,7 @@ public final class Detector {
     public private(set) var networkSeconds = 0.0
     public private(set) var otherSeconds = 0.0
     public var compileSeconds: Double { plans.compileSeconds }
+    public var compiledPlans: Int { plans.compiled }
 
     /// `parameters` by mmdetection's keys; every key of the model must be there, of its shape.
     public init(spec: DetectorSpec, parameters: [String: Tensor], options: Options = .init()) throws {
@@ -72,5 +73,20 @@ public final class Detector {
             let levels = stride(from: 0, to: outputs.count, by: 3).map { (outputs[$0], outputs[$0 + 1], outputs[$0 + 2]) }
             return geometry.indices.map { FCOSDecoder.decode(levels: levels, image: $0, spec: head, geometry: geometry[$0]) }
         }
+    }
+}
+
+extension Detector {
+    /// The people in an image for top-down pose, as MMPose's demo picks them from a
+    /// detector: class "person" scoring above `threshold` (MMPose: 0.3; FCOS scores are
+    /// class x centerness probabilities and run lower than a softmax's), then, unless nil,
+    /// one more NMS over them at `nmsThreshold` (MMPose: 0.3).
+    public func people(in image: Image, threshold: Float = 0.3, nmsThreshold: Float? = 0.3) throws -> [Detection] {
+        guard let person = spec.classes.firstIndex(of: "person") else {
+            throw DetectionError("the detector has no 'person' class (its classes: \(spec.classes.prefix(5).joined(separator: ", ")), ...)")
+        }
+        let found = try detect(image).filter { $0.label == person && $0.score > threshold && $0.box.width > 0 && $0.box.height > 0 }
+        guard let nmsThreshold else { return found }
+        return NMS.suppress(found.map(\.box), scores: found.map(\.score), iouThreshold: nmsThreshold).map { found[$0] }
     }
 }

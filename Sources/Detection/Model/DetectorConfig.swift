@@ -1,0 +1,274 @@
+import Foundation
+import HRNet
+
+/// Reads a detector from mmdetection's Python configs: a config file with its `_base_` chain
+/// (mmdet 3.x), or the merged config text a checkpoint carries in `meta` (mmdet 2.x
+/// `config`, mmengine `cfg`). Only what the model and its test pipeline need is read;
+/// anything of those that this package cannot run is refused by name.
+public enum DetectorConfig {
+    /// The spec of a config file (its `_base_` files resolved as mmengine does).
+    public static func load(_ url: URL) throws -> DetectorSpec {
+        try spec(from: try PythonConfig.load(contentsOf: url).value, source: url.lastPathComponent)
+    }
+
+    /// The spec of a merged config's text (from a checkpoint's `meta`).
+    public static func parse(_ text: String, source: String, classes: [String]? = nil) throws -> DetectorSpec {
+        try spec(from: try PythonConfig.parse(text: text, name: source).value, source: source, classes: classes)
+    }
+
+    /// The spec of a parsed config. `classes` names the labels (a checkpoint's `CLASSES`);
+    /// without it, COCO's 80 when the head has 80 classes, else "class i".
+    public static func spec(from root: PyValue, source: String, classes: [String]? = nil) throws -> DetectorSpec {
+        let r = Reader(value: root, path: "", source: source)
+        let model = try r.dict("model")
+        let type = try model.string("type")
+        guard type == "FCOS" else {
+            throw r.error("model.type", "'\(type)' is not supported (supported: FCOS with an HRNet backbone and HRFPN neck)")
+        }
+        let (stage1, stages) = try backbone(try model.dict("backbone"))
+        let neck = try hrfpn(try model.dict("neck"))
+        guard neck.inChannels == stages.last?.outputChannels else {
+            throw r.error("model.neck.in_channels", "\(neck.inChannels) does not match the backbone's streams \(stages.last?.outputChannels ?? [])")
+        }
+        var head = try fcosHead(try model.dict("bbox_head"))
+        // mmdet 2.0 kept test_cfg beside the model (3.x's top-level test_cfg is the test loop).
+        if let test = model.optional("test_cfg") ?? r.optional("test_cfg").flatMap({ $0.optional("score_thr") == nil ? nil : $0 }),
+           !test.value.isNone {
+            head.test = try denseTest(test)
+        }
+        guard head.inChannels == neck.outChannels else {
+            throw r.error("model.bbox_head.in_channels", "\(head.inChannels) does not match the neck's \(neck.outChannels) channels")
+        }
+        guard head.strides.count == neck.levels else {
+            throw r.error("model.bbox_head.strides", "\(head.strides.count) strides for the neck's \(neck.levels) levels")
+        }
+        let names = classes ?? (head.classes == COCOClasses.names.count ? COCOClasses.names : (0..<head.classes).map { "class \($0)" })
+        guard names.count == head.classes else {
+            throw r.error("model.bbox_head.num_classes", "\(head.classes) classes, but the checkpoint names \(names.count)")
+        }
+        return DetectorSpec(stage1: stage1, stages: stages, neck: neck, head: .fcos(head), preprocessing: try preprocessing(r, model),
+                            classes: names)
+    }
+
+    // MARK: - Parts
+
+    /// `backbone=dict(type='HRNet', extra=dict(stage1=..., stage4=...))`.
+    static func backbone(_ b: Reader) throws -> (StageSpec, [StageSpec]) {
+        let type = try b.string("type")
+        guard type == "HRNet" else { throw b.error("type", "backbone '\(type)' is not supported (HRNet only)") }
+        if let m = b.optional("multiscale_output"), m.value.bool == false {
+            throw b.error("multiscale_output", "False is not supported: the neck needs all four streams")
+        }
+        let extra = try b.dict("extra")
+        var specs: [StageSpec] = []
+        for k in 1...4 {
+            let s = try extra.dict("stage\(k)")
+            let blockName = try s.string("block")
+            guard let block = BlockKind(rawValue: blockName) else { throw s.error("block", "'\(blockName)' is neither BASIC nor BOTTLENECK") }
+            let branches = try s.int("num_branches")
+            let spec = StageSpec(modules: try s.int("num_modules"), branches: branches, block: block,
+                                 blocks: try s.ints("num_blocks"), channels: try s.ints("num_channels"))
+            guard spec.blocks.count == branches, spec.channels.count == branches, branches == k, spec.modules >= 1,
+                  (spec.blocks + spec.channels).allSatisfy({ $0 >= 1 && $0 <= 4096 }) else {
+                throw s.error("", "stage \(k) needs \(k) branch(es) with num_blocks and num_channels for each (found \(branches))")
+            }
+            if let fuse = s.optional("fuse_method")?.value.string, fuse != "SUM" { throw s.error("fuse_method", "'\(fuse)' is not supported (SUM)") }
+            specs.append(spec)
+        }
+        return (specs[0], Array(specs.dropFirst()))
+    }
+
+    /// `neck=dict(type='HRFPN', in_channels=[...], out_channels=256, stride=2, num_outs=5)`.
+    static func hrfpn(_ n: Reader) throws -> HRFPNSpec {
+        let type = try n.string("type")
+        guard type == "HRFPN" else { throw n.error("type", "neck '\(type)' is not supported (HRFPN only)") }
+        for key in ["conv_cfg", "norm_cfg"] {
+            if let v = n.optional(key), !v.value.isNone { throw n.error(key, "is not supported (HRFPN without norm)") }
+        }
+        let poolingName = n.optional("pooling_type")?.value.string ?? "AVG"
+        guard let pooling = HRFPNSpec.Pooling(rawValue: poolingName) else { throw n.error("pooling_type", "'\(poolingName)' is neither AVG nor MAX") }
+        let spec = HRFPNSpec(inChannels: try n.ints("in_channels"), outChannels: try n.int("out_channels"),
+                             levels: try n.optionalInt("num_outs") ?? 5, stride: try n.optionalInt("stride") ?? 1, pooling: pooling)
+        guard (1...8).contains(spec.levels), (1...2).contains(spec.stride), (1...8192).contains(spec.outChannels) else {
+            throw n.error("", "num_outs \(spec.levels), stride \(spec.stride) or out_channels \(spec.outChannels) out of range")
+        }
+        return spec
+    }
+
+    /// `bbox_head=dict(type='FCOSHead', num_classes=80, in_channels=256, ...)`, with
+    /// FCOSHead's defaults for what the config leaves out.
+    static func fcosHead(_ h: Reader) throws -> FCOSHeadSpec {
+        let type = try h.string("type")
+        guard type == "FCOSHead" else { throw h.error("type", "head '\(type)' is not supported (FCOSHead)") }
+        if h.optional("dcn_on_last_conv")?.value.bool == true { throw h.error("dcn_on_last_conv", "deformable convolution is not supported") }
+        var groups: Int? = 32  // FCOSHead's default norm_cfg: GN, 32 groups
+        if let norm = h.optional("norm_cfg") {
+            if norm.value.isNone { groups = nil } else {
+                let kind = try norm.string("type")
+                guard kind == "GN" else { throw norm.error("type", "'\(kind)' is not supported in the head (GN or None)") }
+                groups = try norm.int("num_groups")
+            }
+        }
+        var bias: Bool?
+        if let b = h.optional("conv_bias") {
+            if let flag = b.value.bool { bias = flag } else if b.value.string != "auto" { throw h.error("conv_bias", "must be 'auto', True or False") }
+        }
+        let spec = FCOSHeadSpec(classes: try h.int("num_classes"), inChannels: try h.int("in_channels"),
+                                featureChannels: try h.optionalInt("feat_channels") ?? 256, stackedConvs: try h.optionalInt("stacked_convs") ?? 4,
+                                normGroups: groups, towerBias: bias, strides: try h.optionalInts("strides") ?? [4, 8, 16, 32, 64],
+                                centernessOnRegression: h.optional("centerness_on_reg")?.value.bool ?? false,
+                                normOnBox: h.optional("norm_on_bbox")?.value.bool ?? false)
+        guard (1...100_000).contains(spec.classes), (1...8192).contains(spec.featureChannels), (0...16).contains(spec.stackedConvs),
+              spec.strides.allSatisfy({ (1...1024).contains($0) }) else {
+            throw h.error("", "num_classes, feat_channels, stacked_convs or strides out of range")
+        }
+        if let g = spec.normGroups, g < 1 || spec.featureChannels % g != 0 {
+            throw h.error("norm_cfg.num_groups", "\(g) groups do not divide feat_channels \(spec.featureChannels)")
+        }
+        return spec
+    }
+
+    /// `test_cfg=dict(nms_pre=1000, min_bbox_size=0, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)`.
+    static func denseTest(_ t: Reader) throws -> DenseTestConfig {
+        var c = DenseTestConfig()
+        c.nmsPre = try t.optionalInt("nms_pre") ?? c.nmsPre
+        c.minBoxSize = Float(try t.optionalDouble("min_bbox_size") ?? -1)
+        c.scoreThreshold = Float(try t.optionalDouble("score_thr") ?? 0)
+        c.maxPerImage = try t.optionalInt("max_per_img") ?? c.maxPerImage
+        if let nms = t.optional("nms") {
+            let kind = nms.optional("type")?.value.string ?? "nms"
+            guard kind == "nms" else { throw nms.error("type", "'\(kind)' is not supported (nms)") }
+            c.nms.iouThreshold = Float(try nms.double("iou_threshold"))
+            c.nms.classAgnostic = nms.optional("class_agnostic")?.value.bool ?? false
+        }
+        guard c.nmsPre > 0, c.maxPerImage > 0, (0...1).contains(c.nms.iouThreshold) else {
+            throw t.error("", "nms_pre and max_per_img must be positive, nms.iou_threshold within 0...1")
+        }
+        return c
+    }
+
+    /// mmdet 3.x: `model.data_preprocessor` and the `Resize` of the test pipeline; mmdet 2.x
+    /// (checkpoint meta): `Normalize` and `Pad` inside `data.test.pipeline`'s `MultiScaleFlipAug`.
+    static func preprocessing(_ root: Reader, _ model: Reader) throws -> DetectionPreprocessing {
+        var mean: [Double]?, std: [Double]?, rgb: Bool?, pad: Int?
+        if let d = model.optional("data_preprocessor") {
+            mean = try d.optionalDoubles("mean"); std = try d.optionalDoubles("std")
+            // Either flag swaps the channels of what OpenCV decoded (BGR) to RGB.
+            rgb = (d.optional("bgr_to_rgb")?.value.bool ?? false) || (d.optional("rgb_to_bgr")?.value.bool ?? false)
+            pad = try d.optionalInt("pad_size_divisor")
+        }
+        var scale: (Int, Int)?
+        var keepRatio = true
+        for step in try testPipeline(root) {
+            switch step.optional("type")?.value.string {
+            case "Resize":
+                keepRatio = step.optional("keep_ratio")?.value.bool ?? keepRatio
+                if let s = try step.optionalInts("scale") ?? step.optionalInts("img_scale") {
+                    guard s.count == 2 else { throw step.error("scale", "must be (width, height)") }
+                    scale = (s[0], s[1])
+                }
+            case "MultiScaleFlipAug":
+                if let s = try step.optionalInts("img_scale") ?? step.optionalInts("scale") {
+                    guard s.count == 2 else { throw step.error("img_scale", "must be one (width, height)") }
+                    scale = (s[0], s[1])
+                }
+                if step.optional("flip")?.value.bool == true { throw step.error("flip", "flip test is not supported") }
+                for inner in try step.list("transforms") {
+                    switch inner.optional("type")?.value.string {
+                    case "Resize": keepRatio = inner.optional("keep_ratio")?.value.bool ?? keepRatio
+                    case "Normalize":
+                        mean = try inner.doubles("mean"); std = try inner.doubles("std")
+                        rgb = inner.optional("to_rgb")?.value.bool ?? true
+                    case "Pad": pad = try inner.optionalInt("size_divisor") ?? pad
+                    default: break
+                    }
+                }
+            default: break
+            }
+        }
+        guard let mean, let std, mean.count == 3, std.count == 3, std.allSatisfy({ $0 > 0 }) else {
+            throw root.error("model.data_preprocessor", "needs mean and std of 3 channels (std positive)")
+        }
+        guard let scale, scale.0 >= 1, scale.1 >= 1, scale.0 <= 16384, scale.1 <= 16384 else {
+            throw root.error("test_pipeline", "has no Resize scale (width, height) within 1...16384")
+        }
+        // mmdet's Pad default and DetDataPreprocessor's default are 1; the zoo configs say 32.
+        return DetectionPreprocessing(mean: mean.map(Float.init), std: std.map(Float.init), rgb: rgb ?? false,
+                                      scale: (scale.0, scale.1), keepRatio: keepRatio, padDivisor: max(1, pad ?? 1))
+    }
+
+    /// The test pipeline's steps: `test_dataloader.dataset.pipeline`, `test_pipeline`, or mmdet
+    /// 2.x's `data.test.pipeline`.
+    static func testPipeline(_ root: Reader) throws -> [Reader] {
+        for path in [["test_dataloader", "dataset", "pipeline"], ["test_pipeline"], ["data", "test", "pipeline"]] {
+            var r: Reader? = root
+            for key in path { r = r?.optional(key) }
+            if let r, r.value.array != nil { return try r.list("") }
+        }
+        throw root.error("test_pipeline", "the config has no test pipeline (test_dataloader.dataset.pipeline or test_pipeline)")
+    }
+}
+
+/// A value of a parsed config with its key path, for errors that say where.
+struct Reader {
+    let value: PyValue
+    let path: String
+    let source: String
+
+    func error(_ key: String, _ why: String) -> DetectionError {
+        let full = [path, key].filter { !$0.isEmpty }.joined(separator: ".")
+        return DetectionError("\(source): \(full.isEmpty ? "" : full + ": ")\(why)")
+    }
+
+    func optional(_ key: String) -> Reader? {
+        if key.isEmpty { return self }
+        return value[key].map { Reader(value: $0, path: [path, key].filter { !$0.isEmpty }.joined(separator: "."), source: source) }
+    }
+    func required(_ key: String) throws -> Reader {
+        guard let r = optional(key) else { throw error(key, "is missing") }
+        return r
+    }
+    func dict(_ key: String) throws -> Reader {
+        let r = try required(key)
+        guard r.value.dict != nil else { throw error(key, "expected a dict, found \(r.value.typeName)") }
+        return r
+    }
+    func list(_ key: String) throws -> [Reader] {
+        let r = try required(key)
+        guard let items = r.value.array else { throw error(key, "expected a list, found \(r.value.typeName)") }
+        return items.enumerated().map { Reader(value: $1, path: "\(r.path)[\($0)]", source: source) }
+    }
+    func string(_ key: String) throws -> String {
+        let r = try required(key)
+        guard let s = r.value.string else { throw error(key, "expected a string, found \(r.value.typeName)") }
+        return s
+    }
+    func int(_ key: String) throws -> Int {
+        let r = try required(key)
+        guard let i = r.value.int else { throw error(key, "expected an integer, found \(r.value.typeName)") }
+        return i
+    }
+    func double(_ key: String) throws -> Double {
+        let r = try required(key)
+        guard let d = r.value.double, d.isFinite else { throw error(key, "expected a number, found \(r.value.typeName)") }
+        return d
+    }
+    func ints(_ key: String) throws -> [Int] {
+        let r = try required(key)
+        guard let items = r.value.array, let ints = Optional(items.compactMap(\.int)), ints.count == items.count else {
+            throw error(key, "expected a list of integers, found \(r.value.typeName)")
+        }
+        return ints
+    }
+    func doubles(_ key: String) throws -> [Double] {
+        let r = try required(key)
+        guard let items = r.value.array, let ds = Optional(items.compactMap(\.double)), ds.count == items.count, ds.allSatisfy(\.isFinite) else {
+            throw error(key, "expected a list of numbers, found \(r.value.typeName)")
+        }
+        return ds
+    }
+    func optionalInt(_ key: String) throws -> Int? { optional(key) == nil ? nil : try int(key) }
+    func optionalDouble(_ key: String) throws -> Double? { optional(key) == nil ? nil : try double(key) }
+    func optionalInts(_ key: String) throws -> [Int]? { optional(key) == nil ? nil : try ints(key) }
+    func optionalDoubles(_ key: String) throws -> [Double]? { optional(key) == nil ? nil : try doubles(key) }
+}

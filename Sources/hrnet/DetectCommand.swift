@@ -1,0 +1,169 @@
+import ArgumentParser
+import Datasets
+import DNN
+import Detection
+import Foundation
+import Imaging
+import Pose
+
+/// How a command names its detector: an mmdetection config or a preset, and the weights.
+struct DetectorOptions: ParsableArguments {
+    @Option(name: .customLong("detector-config"), help: "An mmdetection Python config (its _base_ files resolved), e.g. fcos_hrnetv2p-w18-gn-head_4xb4-1x_coco.py.")
+    var config: String?
+
+    @Option(name: .customLong("detector-preset"), help: "A built-in detector: \(DetectorPresets.names.joined(separator: ", ")).")
+    var preset: String?
+
+    @Option(name: .customLong("detector-weights"), help: "mmdetection's checkpoint (.pth, zip or legacy) or .safetensors. Zoo checkpoints carry their config: then neither --detector-config nor --detector-preset is needed.")
+    var weights: String?
+
+    var isGiven: Bool { config != nil || preset != nil || weights != nil }
+
+    func validate() throws {
+        if config != nil && preset != nil { throw ValidationError("give one of --detector-config and --detector-preset, not both") }
+        if isGiven && weights == nil { throw ValidationError("a detector needs --detector-weights") }
+    }
+
+    func load(threads: Int?, randomWeights: Bool = false) throws -> Detector {
+        try Detector.load(config: config.map { URL(fileURLWithPath: $0) }, preset: preset, weights: weights.map { URL(fileURLWithPath: $0) },
+                          randomWeights: randomWeights, options: .init(threads: threads))
+    }
+}
+
+struct DetectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "detect",
+        abstract: "Object detection with mmdetection's HRNetV2p detectors (FCOS): images in, COCO detection results out.",
+        discussion: """
+        The model comes from --config (mmdetection's Python config), --preset, or the config that
+        mmdetection's checkpoints carry. The test pipeline is mmdetection's: resize to fit the
+        config's scale (1333x800), normalize, pad to 32, the head's threshold, top-k, NMS and
+        max_per_img. Results are COCO detection results (image_id, file_name, category_id, bbox
+        [x, y, w, h], score): `hrnet pose --boxes` reads them as they are. image_id is the id
+        --annotations gives the file name, else the number a COCO file name spells, else the
+        image's position on the command line.
+        """
+    )
+
+    @Option(help: "An mmdetection Python config (its _base_ files resolved), e.g. fcos_hrnetv2p-w18-gn-head_4xb4-1x_coco.py.")
+    var config: String?
+
+    @Option(help: "A built-in detector: \(DetectorPresets.names.joined(separator: ", ")).")
+    var preset: String?
+
+    @Option(help: "mmdetection's checkpoint (.pth, zip or legacy) or .safetensors; zoo checkpoints carry their config.")
+    var weights: String?
+
+    @Flag(help: "Random weights instead of a checkpoint (for timing; the boxes mean nothing).")
+    var randomWeights = false
+
+    @Argument(help: "Images, directories of images, or quoted glob patterns.")
+    var images: [String] = []
+
+    @Option(help: "Write the COCO detection results JSON here.")
+    var outJSON: String?
+
+    @Option(help: "Write each image with its boxes drawn into this directory (<name>.det.jpg).")
+    var draw: String?
+
+    @Option(help: "Keep detections scoring at least this (the model's own threshold, 0.05 in mmdet's configs, applies first).")
+    var scoreThreshold: Double = 0
+
+    @Option(help: "Draw and print detections scoring at least this (mmdet's demo: 0.3).")
+    var drawThreshold: Double = 0.3
+
+    @Option(help: "Keep only these classes (comma-separated names, e.g. person,car).")
+    var classes: String?
+
+    @Option(help: "A COCO annotation file whose images give the image_id of each file name.")
+    var annotations: String?
+
+    @Option(help: "Images per network run (padded to the largest of them, as mmdet batches).")
+    var batch: Int = 1
+
+    @Option(help: "Threads for oneDNN and the engine's kernels (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Refuse images with more pixels than this, before decoding them.")
+    var maxPixels: Int = Image.defaultMaxPixels
+
+    @Flag(help: "Replace existing output files.")
+    var force = false
+
+    func validate() throws {
+        if images.isEmpty { throw ValidationError("give at least one image, directory or glob") }
+        if config != nil && preset != nil { throw ValidationError("give one of --config FILE and --preset NAME, not both") }
+        if weights != nil && randomWeights { throw ValidationError("--weights and --random-weights exclude each other") }
+        if batch < 1 || batch > 256 { throw ValidationError("--batch must be 1...256") }
+        if !(0...1).contains(scoreThreshold) || !(0...1).contains(drawThreshold) { throw ValidationError("thresholds must be within 0...1") }
+        if maxPixels < 1 { throw ValidationError("--max-pixels must be positive") }
+    }
+
+    func run() throws {
+        let files = try ImageFiles.expand(images)
+        let outURL = outJSON.map { URL(fileURLWithPath: $0) }
+        if let outURL, FileManager.default.fileExists(atPath: outURL.path), !force {
+            throw ValidationError("\(outURL.path) exists; pass --force to replace it")
+        }
+        let drawDir = draw.map { URL(fileURLWithPath: $0, isDirectory: true) }
+        if let drawDir { try OutputDirectory.prepare(drawDir, files: files.map { Self.drawnName($0) }, force: force) }
+        let imageIDs = try annotations.map { try COCOGroundTruth.load(URL(fileURLWithPath: $0)) }
+            .map { gt in Dictionary(gt.images.values.map { ($0.fileName, $0.id) }, uniquingKeysWith: { a, _ in a }) }
+
+        let detector = try Detector.load(config: config.map { URL(fileURLWithPath: $0) }, preset: preset,
+                                         weights: weights.map { URL(fileURLWithPath: $0) }, randomWeights: randomWeights,
+                                         options: .init(threads: threads))
+        let names = detector.spec.classes
+        var wanted: Set<Int>?
+        if let classes {
+            let asked = classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            wanted = Set(try asked.map { name in
+                guard let i = names.firstIndex(of: name) else {
+                    throw ValidationError("--classes: '\(name)' is not one of the model's classes (\(names.prefix(5).joined(separator: ", ")), ...)")
+                }
+                return i
+            })
+        }
+
+        var results: [DetectionResult] = []
+        let progress = Progress("detect", total: files.count)
+        var index = 0
+        while index < files.count {
+            let urls = Array(files[index..<min(files.count, index + batch)])
+            let pictures = try urls.map { try Image.load($0, maxPixels: maxPixels) }
+            let found = try detector.detect(pictures)
+            for (k, (url, dets)) in zip(urls, found).enumerated() {
+                let kept = dets.filter { Double($0.score) >= scoreThreshold && (wanted?.contains($0.label) ?? true) }
+                let imageID = imageIDs?[url.lastPathComponent] ?? DetectionFile.imageID(of: url) ?? index + k + 1
+                results += kept.map {
+                    DetectionResult(imageID: imageID, fileName: url.lastPathComponent, detection: $0,
+                                    categoryID: DetectionResult.categoryID(label: $0.label, classes: names))
+                }
+                let shown = kept.filter { Double($0.score) >= drawThreshold }
+                if let drawDir {
+                    var picture = pictures[k]
+                    picture.drawDetections(shown, classes: names)
+                    try picture.write(to: drawDir.appendingPathComponent(Self.drawnName(url)))
+                }
+                if outURL == nil && drawDir == nil {
+                    for d in shown {
+                        print(String(format: "%@ %@ %.3f [%.1f, %.1f, %.1f, %.1f]", url.lastPathComponent, names[d.label], d.score,
+                                     d.box.x1, d.box.y1, d.box.x2, d.box.y2))
+                    }
+                }
+            }
+            index += urls.count
+            progress.advance(urls.count, note: "\(results.count) detections")
+        }
+        progress.finish()
+        if let outURL { try writeAtomically(Data(DetectionResult.json(results).utf8), to: outURL) }
+        let total = progress.elapsedSeconds
+        print(String(format: "%d images, %d detections in %.2f s: %.2f images/s; network %.2f s (%d plan compiles %.2f s), the rest %.2f s",
+                     files.count, results.count, total, Double(files.count) / total, detector.networkSeconds, detector.compiledPlans,
+                     detector.compileSeconds, detector.otherSeconds))
+        if let outURL { print("results: \(outURL.path)") }
+        if let drawDir { print("drawings: \(drawDir.path)") }
+    }
+
+    static func drawnName(_ url: URL) -> String { url.deletingPathExtension().lastPathComponent + ".det.jpg" }
+}
