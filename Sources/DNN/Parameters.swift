@@ -16,6 +16,12 @@ extension Graph {
     /// report says which. `num_batches_tracked` is bookkeeping, never a parameter.
     public func bind(_ loaded: [String: Tensor], allowPartial: Bool = false, source: String = "checkpoint",
                      seed: UInt64 = 0) throws -> (parameters: [String: Tensor], report: BindReport) {
+        try Self.bind(loaded, to: parameters, allowPartial: allowPartial, source: source, seed: seed)
+    }
+
+    /// `bind` for a model made of several graphs: their parameters together.
+    public static func bind(_ loaded: [String: Tensor], to parameters: [ParameterSpec], allowPartial: Bool = false,
+                            source: String = "checkpoint", seed: UInt64 = 0) throws -> (parameters: [String: Tensor], report: BindReport) {
         var report = BindReport()
         var out: [String: Tensor] = [:]
         let expected = Set(parameters.map(\.key))

@@ -27,6 +27,9 @@ public final class Detector {
     public let spec: DetectorSpec
     public let model: DetectorModel
     private let plans: PlanCache
+    /// Faster R-CNN's box head, by the number of RoIs (rounded up to a multiple of 64).
+    private let boxHeadPlans: PlanCache?
+    private let threads: Int
     /// Seconds in the network (plan compiles included) and in pre- and post-processing.
     public private(set) var networkSeconds = 0.0
     public private(set) var otherSeconds = 0.0
@@ -37,7 +40,10 @@ public final class Detector {
     public init(spec: DetectorSpec, parameters: [String: Tensor], options: Options = .init()) throws {
         self.spec = spec
         model = DetectorModel(spec: spec)
-        plans = try PlanCache(graph: model.graph, parameters: try model.bind(parameters), threads: options.threads, options: options.plan)
+        let bound = try model.bind(parameters)
+        plans = try PlanCache(graph: model.graph, parameters: bound, threads: options.threads, options: options.plan)
+        boxHeadPlans = try model.boxHead.map { try PlanCache(graph: $0, parameters: bound, threads: options.threads, options: options.plan) }
+        threads = max(1, options.threads ?? Threads.available)
     }
 
     /// Loads mmdetection's checkpoint (`{'meta', 'state_dict'}` in .pth, or .safetensors).
@@ -72,6 +78,33 @@ public final class Detector {
         case .fcos(let head):
             let levels = stride(from: 0, to: outputs.count, by: 3).map { (outputs[$0], outputs[$0 + 1], outputs[$0 + 2]) }
             return geometry.indices.map { FCOSDecoder.decode(levels: levels, image: $0, spec: head, geometry: geometry[$0]) }
+        case .fasterRCNN(let head):
+            return try twoStage(outputs, geometry: geometry, spec: head, lap: lap)
+        }
+    }
+
+    /// Proposals from the RPN, their pooled features through the box head (all images' RoIs in
+    /// one run), then each image's detections.
+    private func twoStage(_ outputs: [Tensor], geometry: [ImageGeometry], spec: FasterRCNNSpec, lap: () -> Double) throws -> [[Detection]] {
+        let features = Array(outputs.prefix(spec.roiStrides.count))
+        let rest = outputs.dropFirst(spec.roiStrides.count)
+        let levels = stride(from: rest.startIndex, to: rest.endIndex, by: 2).map { (rest[$0], rest[$0 + 1]) }
+        let proposals = geometry.indices.map { FasterRCNNDecoder.proposals(levels: levels, image: $0, spec: spec, geometry: geometry[$0]) }
+        let rois = proposals.enumerated().flatMap { n, list in list.map { (batch: n, box: $0.box) } }
+        guard !rois.isEmpty, let boxHeadPlans else { return geometry.map { _ in [] } }
+        let pooled = FasterRCNNDecoder.pool(features: features, rois: rois, spec: spec, threads: threads)
+        // Pad the RoI batch to a multiple of 64 so a few plans serve every count.
+        let padded = (rois.count + 63) / 64 * 64, per = pooled.count / rois.count
+        let batch = Tensor(shape: [padded] + pooled.shape.dropFirst(),
+                           scalars: pooled.scalars + [Float](repeating: 0, count: (padded - rois.count) * per))
+        otherSeconds += lap()
+        let head = try boxHeadPlans.run(batch)
+        networkSeconds += lap()
+        var start = 0
+        return proposals.enumerated().map { n, list in
+            defer { start += list.count }
+            return FasterRCNNDecoder.detections(classLogits: head[0], deltas: head[1], rows: start..<(start + list.count),
+                                                rois: list.map(\.box), spec: spec, geometry: geometry[n])
         }
     }
 }

@@ -22,32 +22,108 @@ public enum DetectorConfig {
         let r = Reader(value: root, path: "", source: source)
         let model = try r.dict("model")
         let type = try model.string("type")
-        guard type == "FCOS" else {
-            throw r.error("model.type", "'\(type)' is not supported (supported: FCOS with an HRNet backbone and HRFPN neck)")
+        guard type == "FCOS" || type == "FasterRCNN" else {
+            throw r.error("model.type", "'\(type)' is not supported (FCOS or FasterRCNN, with an HRNet backbone and HRFPN neck)")
         }
         let (stage1, stages) = try backbone(try model.dict("backbone"))
         let neck = try hrfpn(try model.dict("neck"))
         guard neck.inChannels == stages.last?.outputChannels else {
             throw r.error("model.neck.in_channels", "\(neck.inChannels) does not match the backbone's streams \(stages.last?.outputChannels ?? [])")
         }
-        var head = try fcosHead(try model.dict("bbox_head"))
         // mmdet 2.0 kept test_cfg beside the model (3.x's top-level test_cfg is the test loop).
-        if let test = model.optional("test_cfg") ?? r.optional("test_cfg").flatMap({ $0.optional("score_thr") == nil ? nil : $0 }),
-           !test.value.isNone {
-            head.test = try denseTest(test)
+        let test = model.optional("test_cfg") ?? r.optional("test_cfg").flatMap { t in
+            t.optional("score_thr") != nil || t.optional("rpn") != nil ? t : nil
         }
-        guard head.inChannels == neck.outChannels else {
-            throw r.error("model.bbox_head.in_channels", "\(head.inChannels) does not match the neck's \(neck.outChannels) channels")
+        let head: DetectionHead
+        let classCount: Int
+        if type == "FCOS" {
+            var fcos = try fcosHead(try model.dict("bbox_head"))
+            if let test, !test.value.isNone { fcos.test = try denseTest(test) }
+            guard fcos.inChannels == neck.outChannels else {
+                throw r.error("model.bbox_head.in_channels", "\(fcos.inChannels) does not match the neck's \(neck.outChannels) channels")
+            }
+            guard fcos.strides.count == neck.levels else {
+                throw r.error("model.bbox_head.strides", "\(fcos.strides.count) strides for the neck's \(neck.levels) levels")
+            }
+            (head, classCount) = (.fcos(fcos), fcos.classes)
+        } else {
+            let rcnn = try fasterRCNN(model, test: test, neck: neck)
+            (head, classCount) = (.fasterRCNN(rcnn), rcnn.classes)
         }
-        guard head.strides.count == neck.levels else {
-            throw r.error("model.bbox_head.strides", "\(head.strides.count) strides for the neck's \(neck.levels) levels")
+        let names = classes ?? (classCount == COCOClasses.names.count ? COCOClasses.names : (0..<classCount).map { "class \($0)" })
+        guard names.count == classCount else {
+            throw r.error("model num_classes", "\(classCount) classes, but the checkpoint names \(names.count)")
         }
-        let names = classes ?? (head.classes == COCOClasses.names.count ? COCOClasses.names : (0..<head.classes).map { "class \($0)" })
-        guard names.count == head.classes else {
-            throw r.error("model.bbox_head.num_classes", "\(head.classes) classes, but the checkpoint names \(names.count)")
-        }
-        return DetectorSpec(stage1: stage1, stages: stages, neck: neck, head: .fcos(head), preprocessing: try preprocessing(r, model),
+        return DetectorSpec(stage1: stage1, stages: stages, neck: neck, head: head, preprocessing: try preprocessing(r, model),
                             classes: names)
+    }
+
+    /// `rpn_head=dict(type='RPNHead', ...)`, `roi_head=dict(type='StandardRoIHead', ...)` and
+    /// `test_cfg=dict(rpn=..., rcnn=...)`.
+    static func fasterRCNN(_ model: Reader, test: Reader?, neck: HRFPNSpec) throws -> FasterRCNNSpec {
+        var s = FasterRCNNSpec()
+        let rpn = try model.dict("rpn_head")
+        guard try rpn.string("type") == "RPNHead" else { throw rpn.error("type", "'\(try rpn.string("type"))' is not supported (RPNHead)") }
+        if let convs = try rpn.optionalInt("num_convs"), convs != 1 { throw rpn.error("num_convs", "\(convs) is not supported (1)") }
+        s.rpnInChannels = try rpn.int("in_channels")
+        s.rpnFeatureChannels = try rpn.optionalInt("feat_channels") ?? 256
+        let anchors = try rpn.dict("anchor_generator")
+        guard try anchors.string("type") == "AnchorGenerator" else { throw anchors.error("type", "only AnchorGenerator is supported") }
+        s.anchorStrides = try anchors.ints("strides")
+        s.anchorRatios = try anchors.doubles("ratios").map(Float.init)
+        s.anchorScales = try anchors.optionalDoubles("scales").map { $0.map(Float.init) } ?? []
+        if s.anchorScales.isEmpty { throw anchors.error("scales", "give scales (octave_base_scale is not supported)") }
+        if let offset = try anchors.optionalDouble("center_offset"), offset != 0 { throw anchors.error("center_offset", "only 0 is supported") }
+        if let coder = rpn.optional("bbox_coder") { (s.rpnMeans, s.rpnStds) = try deltaCoder(coder) }
+        let roi = try model.dict("roi_head")
+        guard try roi.string("type") == "StandardRoIHead" else { throw roi.error("type", "only StandardRoIHead is supported") }
+        let extractor = try roi.dict("bbox_roi_extractor")
+        let layer = try extractor.dict("roi_layer")
+        guard try layer.string("type") == "RoIAlign" else { throw layer.error("type", "only RoIAlign is supported") }
+        if layer.optional("aligned")?.value.bool == false { throw layer.error("aligned", "only aligned=True (mmcv's default) is supported") }
+        if let pool = layer.optional("pool_mode")?.value.string, pool != "avg" { throw layer.error("pool_mode", "only avg is supported") }
+        s.roiOutputSize = try layer.int("output_size")
+        s.roiSamplingRatio = try layer.optionalInt("sampling_ratio") ?? 0
+        s.roiStrides = try extractor.ints("featmap_strides")
+        s.finestScale = Float(try extractor.optionalDouble("finest_scale") ?? 56)
+        let box = try roi.dict("bbox_head")
+        let boxType = try box.string("type")
+        guard boxType == "Shared2FCBBoxHead" || boxType == "ConvFCBBoxHead" else { throw box.error("type", "'\(boxType)' is not supported (Shared2FCBBoxHead)") }
+        for key in ["num_shared_convs", "num_cls_convs", "num_reg_convs", "num_cls_fcs", "num_reg_fcs"] {
+            if let n = try box.optionalInt(key), n != 0 { throw box.error(key, "only shared FCs are supported") }
+        }
+        if box.optional("with_avg_pool")?.value.bool == true { throw box.error("with_avg_pool", "is not supported") }
+        s.roiInChannels = try box.optionalInt("in_channels") ?? 256
+        s.fcChannels = try box.optionalInt("fc_out_channels") ?? 1024
+        s.sharedFCs = try box.optionalInt("num_shared_fcs") ?? 2
+        s.classes = try box.int("num_classes")
+        if let size = try box.optionalInt("roi_feat_size"), size != s.roiOutputSize {
+            throw box.error("roi_feat_size", "\(size) differs from the RoIAlign output size \(s.roiOutputSize)")
+        }
+        s.classAgnosticBoxes = box.optional("reg_class_agnostic")?.value.bool ?? false
+        if let coder = box.optional("bbox_coder") { (s.boxMeans, s.boxStds) = try deltaCoder(coder) }
+        if let test {
+            if let t = test.optional("rpn") { s.rpnTest = try denseTest(t) }
+            if let t = test.optional("rcnn") { s.rcnnTest = try denseTest(t) }
+        }
+        guard s.rpnInChannels == neck.outChannels, s.roiInChannels == neck.outChannels else {
+            throw model.error("rpn_head.in_channels", "the RPN and RoI heads must read the neck's \(neck.outChannels) channels")
+        }
+        guard s.anchorStrides.count == neck.levels, s.roiStrides.count <= neck.levels, !s.roiStrides.isEmpty,
+              (1...64).contains(s.roiOutputSize), (0...64).contains(s.roiSamplingRatio), s.finestScale > 0,
+              (1...100_000).contains(s.classes), (1...16384).contains(s.fcChannels), (1...8).contains(s.sharedFCs),
+              s.anchorStrides.allSatisfy({ (1...1024).contains($0) }), s.anchorRatios.allSatisfy({ $0 > 0 }), s.anchorScales.allSatisfy({ $0 > 0 }) else {
+            throw model.error("", "the Faster R-CNN heads' sizes do not fit the neck's \(neck.levels) levels or are out of range")
+        }
+        return s
+    }
+
+    /// `bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=..., target_stds=...)`.
+    static func deltaCoder(_ c: Reader) throws -> ([Float], [Float]) {
+        guard try c.string("type") == "DeltaXYWHBBoxCoder" else { throw c.error("type", "only DeltaXYWHBBoxCoder is supported") }
+        let means = try c.optionalDoubles("target_means") ?? [0, 0, 0, 0], stds = try c.optionalDoubles("target_stds") ?? [1, 1, 1, 1]
+        guard means.count == 4, stds.count == 4 else { throw c.error("target_stds", "means and stds need four values") }
+        return (means.map(Float.init), stds.map(Float.init))
     }
 
     // MARK: - Parts

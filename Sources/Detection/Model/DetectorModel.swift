@@ -17,30 +17,45 @@ public struct DetectorModel {
 
     public let spec: DetectorSpec
     public let output: Output
+    /// The network up to the dense head. FCOS: per level class logits, distances, centerness.
+    /// Faster R-CNN: the neck levels the RoI head pools from, then per level the RPN's
+    /// objectness logits and deltas.
     public let graph: Graph
+    /// Faster R-CNN's box head over pooled RoIs (batch = RoIs); nil for one-stage detectors.
+    public let boxHead: Graph?
 
     public init(spec: DetectorSpec, output: Output = .head) {
         (self.spec, self.output) = (spec, output)
+        (graph, boxHead) = Self.build(spec, output)
+    }
+
+    static func build(_ spec: DetectorSpec, _ output: Output) -> (Graph, Graph?) {
         let g = Graph()
         g.keyPrefix = "backbone."
         let streams = Network.backbone(g, input: g.input(channels: 3), stage1: spec.stage1, stages: spec.stages,
                                        upsampling: .nearest, lastModuleFusesAll: true)
-        if output == .backbone { g.outputs = streams; graph = g; return }
+        if output == .backbone { g.outputs = streams; return (g, nil) }
         g.keyPrefix = "neck."
         let levels = HRFPN.build(g, streams: streams, spec: spec.neck)
-        if output == .neck { g.outputs = levels; graph = g; return }
+        if output == .neck { g.outputs = levels; return (g, nil) }
+        var boxHead: Graph?
         switch spec.head {
         case .fcos(let head):
             g.keyPrefix = "bbox_head."
             g.outputs = FCOSHead.build(g, levels: levels, spec: head).flatMap { [$0.classes, $0.boxes, $0.centerness] }
+        case .fasterRCNN(let head):
+            g.keyPrefix = "rpn_head."
+            g.outputs = Array(levels.prefix(head.roiStrides.count))
+                + RPNHead.build(g, levels: levels, spec: head).flatMap { [$0.scores, $0.deltas] }
+            boxHead = BoxHead.graph(spec: head)
         }
         g.keyPrefix = ""
-        graph = g
+        return (g, boxHead)
     }
 
     /// Learnable parameters (BN running statistics excluded).
     public var parameterCount: Int {
-        graph.parameters.filter { !$0.key.hasSuffix("running_mean") && !$0.key.hasSuffix("running_var") }
+        (graph.parameters + (boxHead?.parameters ?? [])).filter { !$0.key.hasSuffix("running_mean") && !$0.key.hasSuffix("running_var") }
             .map { $0.shape.reduce(1, *) }.reduce(0, +)
     }
 
@@ -51,8 +66,11 @@ public struct DetectorModel {
         var tensors = tensors
         if output != .head {
             let kept = Set(graph.parameters.map(\.key))
-            for spec in DetectorModel(spec: spec).graph.parameters where !kept.contains(spec.key) { tensors.removeValue(forKey: spec.key) }
+            let whole = DetectorModel(spec: spec)
+            for p in whole.graph.parameters + (whole.boxHead?.parameters ?? []) where !kept.contains(p.key) {
+                tensors.removeValue(forKey: p.key)
+            }
         }
-        return try graph.bind(tensors, source: source).parameters
+        return try Graph.bind(tensors, to: graph.parameters + (boxHead?.parameters ?? []), source: source).parameters
     }
 }

@@ -42,6 +42,60 @@ public struct HRFPNSpec: Sendable, Equatable {
 
 public enum DetectionHead: Sendable, Equatable {
     case fcos(FCOSHeadSpec)
+    case fasterRCNN(FasterRCNNSpec)
+}
+
+/// mmdet's two-stage `FasterRCNN`: an `RPNHead` proposes boxes from anchors on every level,
+/// a `StandardRoIHead` pools each proposal (`SingleRoIExtractor`, RoIAlign) and classifies and
+/// refines it (`Shared2FCBBoxHead`).
+public struct FasterRCNNSpec: Sendable, Equatable {
+    /// RPNHead: `rpn_conv` 3x3 + ReLU, `rpn_cls` (one sigmoid logit per anchor), `rpn_reg`.
+    public var rpnInChannels: Int
+    public var rpnFeatureChannels: Int
+    /// AnchorGenerator: one anchor per ratio and scale per cell, base size = stride, centre offset 0.
+    public var anchorStrides: [Int]
+    public var anchorRatios: [Float]
+    public var anchorScales: [Float]
+    /// RPN's DeltaXYWHBBoxCoder.
+    public var rpnMeans: [Float]
+    public var rpnStds: [Float]
+    public var rpnTest: DenseTestConfig
+    /// SingleRoIExtractor: RoIAlign output size, sampling ratio (0: adaptive), the levels' strides
+    /// (the first `featureStrides.count` neck levels), `finest_scale`.
+    public var roiOutputSize: Int
+    public var roiSamplingRatio: Int
+    public var roiStrides: [Int]
+    public var finestScale: Float
+    /// Shared2FCBBoxHead: two FCs of `fcChannels` over the flattened RoI features, then `fc_cls`
+    /// (classes + 1, background last, softmax) and `fc_reg` (4 per class, stds below).
+    public var roiInChannels: Int
+    public var fcChannels: Int
+    public var sharedFCs: Int
+    public var classes: Int
+    public var boxMeans: [Float]
+    public var boxStds: [Float]
+    public var classAgnosticBoxes: Bool
+    /// `test_cfg.rcnn`: score_thr, nms, max_per_img (nms_pre unused).
+    public var rcnnTest: DenseTestConfig
+
+    public init(rpnInChannels: Int = 256, rpnFeatureChannels: Int = 256, anchorStrides: [Int] = [4, 8, 16, 32, 64],
+                anchorRatios: [Float] = [0.5, 1, 2], anchorScales: [Float] = [8], rpnMeans: [Float] = [0, 0, 0, 0], rpnStds: [Float] = [1, 1, 1, 1],
+                rpnTest: DenseTestConfig = DenseTestConfig(nmsPre: 1000, scoreThreshold: 0, minBoxSize: 0, nms: NMSConfig(iouThreshold: 0.7),
+                                                           maxPerImage: 1000),
+                roiOutputSize: Int = 7, roiSamplingRatio: Int = 0, roiStrides: [Int] = [4, 8, 16, 32], finestScale: Float = 56,
+                roiInChannels: Int = 256, fcChannels: Int = 1024, sharedFCs: Int = 2, classes: Int = 80,
+                boxMeans: [Float] = [0, 0, 0, 0], boxStds: [Float] = [0.1, 0.1, 0.2, 0.2], classAgnosticBoxes: Bool = false,
+                rcnnTest: DenseTestConfig = DenseTestConfig(scoreThreshold: 0.05, minBoxSize: -1, nms: NMSConfig(iouThreshold: 0.5), maxPerImage: 100)) {
+        (self.rpnInChannels, self.rpnFeatureChannels, self.anchorStrides, self.anchorRatios, self.anchorScales) =
+            (rpnInChannels, rpnFeatureChannels, anchorStrides, anchorRatios, anchorScales)
+        (self.rpnMeans, self.rpnStds, self.rpnTest) = (rpnMeans, rpnStds, rpnTest)
+        (self.roiOutputSize, self.roiSamplingRatio, self.roiStrides, self.finestScale) = (roiOutputSize, roiSamplingRatio, roiStrides, finestScale)
+        (self.roiInChannels, self.fcChannels, self.sharedFCs, self.classes) = (roiInChannels, fcChannels, sharedFCs, classes)
+        (self.boxMeans, self.boxStds, self.classAgnosticBoxes, self.rcnnTest) = (boxMeans, boxStds, classAgnosticBoxes, rcnnTest)
+    }
+
+    /// Anchors per feature-map cell.
+    public var anchorsPerCell: Int { anchorRatios.count * anchorScales.count }
 }
 
 /// mmdet's `FCOSHead` (dense_heads/fcos_head.py over anchor_free_head.py).
