@@ -29,6 +29,13 @@ final class DetectorModelTests: XCTestCase {
             // + one num_batches_tracked per BN in the state dict
             XCTAssertEqual(model.graph.parameters.count + bnCount, 1877, name)
         }
+        // Faster R-CNN: 27.48M / 47.28M / 63.53M and 1856 entries.
+        for (name, millions) in [("faster_rcnn_hrnetv2p_w18", 27.48), ("faster-rcnn_hrnetv2p-w32", 47.28), ("faster_rcnn_hrnetv2p_w40", 63.53)] {
+            let model = DetectorModel(spec: try DetectorPresets.spec(named: name))
+            XCTAssertEqual(Double(model.parameterCount) / 1e6, millions, accuracy: 0.005, name)
+            let parameters = model.graph.parameters + model.boxHead!.parameters
+            XCTAssertEqual(parameters.count + parameters.filter { $0.key.hasSuffix(".running_mean") }.count, 1856, name)
+        }
         XCTAssertThrowsError(try DetectorPresets.spec(named: "fcos_hrnetv2p_w64"))
     }
 
