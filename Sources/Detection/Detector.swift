@@ -35,6 +35,8 @@ public final class Detector {
     public private(set) var otherSeconds = 0.0
     public var compileSeconds: Double { plans.compileSeconds }
     public var compiledPlans: Int { plans.compiled }
+    /// RoIs of the last Faster R-CNN call (all its images).
+    public private(set) var lastRoICount: Int?
 
     /// `parameters` by mmdetection's keys; every key of the model must be there, of its shape.
     public init(spec: DetectorSpec, parameters: [String: Tensor], options: Options = .init()) throws {
@@ -91,6 +93,7 @@ public final class Detector {
         let levels = stride(from: rest.startIndex, to: rest.endIndex, by: 2).map { (rest[$0], rest[$0 + 1]) }
         let proposals = geometry.indices.map { FasterRCNNDecoder.proposals(levels: levels, image: $0, spec: spec, geometry: geometry[$0]) }
         let rois = proposals.enumerated().flatMap { n, list in list.map { (batch: n, box: $0.box) } }
+        lastRoICount = rois.count
         guard !rois.isEmpty, let boxHeadPlans else { return geometry.map { _ in [] } }
         let pooled = FasterRCNNDecoder.pool(features: features, rois: rois, spec: spec, threads: threads)
         // Pad the RoI batch to a multiple of 64 so a few plans serve every count.

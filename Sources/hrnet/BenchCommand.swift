@@ -12,6 +12,7 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup(title: "Detector (instead of a pose/segmentation/classification model)") var detector: DetectorOptions
 
     @Option(help: "Images per batch.")
     var batch: Int = 1
@@ -44,10 +45,12 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if detector.isGiven { return try runDetector() }
         let net = HRNetModel(config: try model.loadConfig())
         let parameters = model.weights == nil ? net.graph.randomParameters(seed: 0) : try model.load(requireWeights: true).parameters
         func say(_ message: String) { if !json { Progress.say(message + "...") } }
         if train { return try runTraining(net, parameters: consume parameters) }
+        if detector.isGiven { return try runDetector() }
 
         say("measuring this machine's fp32 peak")
         let peak = try Benchmark.peakGFLOPs(threads: compute.threads)

@@ -21,7 +21,6 @@ struct DetectorOptions: ParsableArguments {
 
     func validate() throws {
         if config != nil && preset != nil { throw ValidationError("give one of --detector-config and --detector-preset, not both") }
-        if isGiven && weights == nil { throw ValidationError("a detector needs --detector-weights") }
     }
 
     func load(threads: Int?, randomWeights: Bool = false) throws -> Detector {

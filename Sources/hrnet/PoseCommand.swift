@@ -77,6 +77,7 @@ struct PoseCommand: ParsableCommand {
         if images.isEmpty { throw ValidationError("give at least one image, directory or glob") }
         if batch < 1 || batch > 4096 { throw ValidationError("--batch must be 1...4096") }
         if boxes != nil && !boxList.isEmpty { throw ValidationError("give --boxes FILE or --box, not both") }
+        if detector.isGiven && detector.weights == nil { throw ValidationError("a person detector needs --detector-weights") }
         if detector.isGiven && (boxes != nil || !boxList.isEmpty) { throw ValidationError("give a detector or boxes (--boxes, --box), not both") }
         if !(0...1).contains(personThreshold) || !(0...1).contains(personNMS) { throw ValidationError("--person-threshold and --person-nms must be within 0...1") }
         if let oksThreshold, !(0...1).contains(oksThreshold) { throw ValidationError("--oks-threshold must be within 0...1") }
