@@ -1,5 +1,6 @@
 import XCTest
 import DNN
+import Detection
 import Imaging
 import TestSupport
 
@@ -138,5 +139,58 @@ final class DetectCLITests: XCTestCase {
         r = try HRNetCLI.run(["detect", "--weights", fcos, photo, "--classes", "unicorn"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("unicorn"), r.stderr)
+    }
+}
+
+extension DetectCLITests {
+    /// A COCO split of the three fixture photos whose ground truth is mmdet's own detections
+    /// (score >= 0.2) of the tiny FCOS, optionally shifted right by `shift` x each box's width.
+    func makeSplit(shift: Double) throws -> URL {
+        let root = temp("coco\(shift)")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("images/val"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("annotations"), withIntermediateDirectories: true)
+        var images: [[String: Any]] = [], annotations: [[String: Any]] = []
+        for (k, name) in ["person", "photo", "odd"].enumerated() {
+            let fixture = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: Fixtures.url("detection/fcos_\(name).json"))) as? [String: Any])
+            let source = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(try XCTUnwrap(fixture["image"] as? String))
+            let file = "\(name).\(source.pathExtension)"
+            try FileManager.default.copyItem(at: source, to: root.appendingPathComponent("images/val/\(file)"))
+            let shape = try XCTUnwrap(fixture["ori_shape"] as? [Int])
+            images.append(["id": 10 * (k + 1), "file_name": file, "height": shape[0], "width": shape[1]])
+            for r in try XCTUnwrap(fixture["coco_results"] as? [[String: Any]]) where (r["score"] as? Double ?? 0) >= 0.2 {
+                var b = try XCTUnwrap(r["bbox"] as? [Double])
+                b[0] += shift * b[2]
+                annotations.append(["id": annotations.count + 1, "image_id": 10 * (k + 1), "category_id": r["category_id"]!,
+                                    "bbox": b, "area": b[2] * b[3], "iscrowd": 0])
+            }
+        }
+        let categories = zip(COCOClasses.categoryIDs, COCOClasses.names).map { ["id": $0, "name": $1] as [String: Any] }
+        let json = try JSONSerialization.data(withJSONObject: ["images": images, "annotations": annotations, "categories": categories])
+        try json.write(to: root.appendingPathComponent("annotations/instances_val.json"))
+        return root
+    }
+
+    /// `hrnet eval-det` scores the detector's own boxes as perfect (AP 1: every ground-truth box is
+    /// found at IoU ~1 above every lower-scored false positive), and boxes shifted by 60% of
+    /// their width (IoU 0.25 < 0.5 with their own box) as missed (AP near 0: a few still meet
+    /// a neighbour's box).
+    func testEvalDet() throws {
+        let model = ["--config", Fixtures.url("detection/tiny_fcos_hrnet.py").path, "--weights", fcos, "--threads", "2"]
+        var r = try HRNetCLI.run(["eval-det"] + model + ["--data", try makeSplit(shift: 0).path, "--split", "val",
+                                                         "--out-json", temp("r0.json").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 1.000"), r.stdout)
+        let orange = r.stdout.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("orange ") }
+        XCTAssertEqual(orange?.split(separator: " ").last, "1.000", r.stdout)
+        XCTAssertEqual(try json(temp("r0.json")).count, 58 + 45 + 62, "every detection of the three photos")
+
+        r = try HRNetCLI.run(["eval-det"] + model + ["--data", try makeSplit(shift: 0.6).path, "--split", "val", "--out-json", temp("r1.json").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.contains("(AP) @[ IoU=0.50:0.95 | area=   all") })
+        XCTAssertLessThan(try XCTUnwrap(Double(line.split(separator: "=").last!.trimmingCharacters(in: .whitespaces))), 0.1, String(line))
+
+        r = try HRNetCLI.run(["eval-det"] + model + ["--data", temp("nowhere").path, "--split", "val"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("instances_val.json"), r.stderr)
     }
 }
