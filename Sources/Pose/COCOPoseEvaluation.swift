@@ -12,6 +12,9 @@ public struct COCOPoseEvaluation {
     public let detections: DetectionFile?
     /// People per group of images sent to the estimator together.
     public var groupCrops = 32
+    /// A person detector run on each image (e.g. `Detection`'s `Detector.people`); it replaces
+    /// `detections` and the ground-truth boxes.
+    public var personDetector: ((Image) throws -> [PersonBox])?
 
     public init(truth: COCOGroundTruth, imageDirectory: URL, detections: DetectionFile? = nil) {
         (self.truth, self.imageDirectory, self.detections) = (truth, imageDirectory, detections)
@@ -34,7 +37,7 @@ public struct COCOPoseEvaluation {
     /// Runs `estimator` over every image of the ground truth and evaluates.
     /// - Parameter progress: images done so far and people found, after each group.
     public func run(_ estimator: PoseEstimator, progress: (Int, Int) -> Void = { _, _ in }) throws -> Result {
-        let gtBoxes = detections == nil ? truth.personBoxesByImage() : [:]
+        let gtBoxes = detections == nil && personDetector == nil ? truth.personBoxesByImage() : [:]
         var written: [PoseResult] = []
         var done = 0, next = 0
         let ids = truth.imageIDs
@@ -46,19 +49,26 @@ public struct COCOPoseEvaluation {
                 let id = ids[next]
                 next += 1
                 guard let info = truth.images[id] else { continue }
+                let url = imageDirectory.appendingPathComponent(info.fileName)
+                func load() throws -> Image {
+                    guard FileManager.default.fileExists(atPath: url.path) else {
+                        throw PoseError("\(url.path): image \(id) of the ground truth is missing")
+                    }
+                    // The official code reads with IMREAD_IGNORE_ORIENTATION: annotations are in stored pixels.
+                    return try Image.load(url, applyOrientation: false)
+                }
+                var image: Image?
                 let boxes: [PersonBox]
-                if let detections {
+                if let personDetector {
+                    image = try load()
+                    boxes = try personDetector(image!)
+                } else if let detections {
                     boxes = detections.byImageID[id] ?? detections.byFileName[info.fileName] ?? []
                 } else {
                     boxes = (gtBoxes[id] ?? []).map { PersonBox(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) }
                 }
                 if boxes.isEmpty { done += 1; continue }
-                let url = imageDirectory.appendingPathComponent(info.fileName)
-                guard FileManager.default.fileExists(atPath: url.path) else {
-                    throw PoseError("\(url.path): image \(id) of the ground truth is missing")
-                }
-                // The official code reads with IMREAD_IGNORE_ORIENTATION: annotations are in stored pixels.
-                group.append((id, info.fileName, try Image.load(url, applyOrientation: false), boxes))
+                group.append((id, info.fileName, try image ?? load(), boxes))
                 crops += boxes.count
             }
             if !group.isEmpty {

@@ -5,7 +5,7 @@ import Foundation
 import Imaging
 
 extension BenchCommand {
-    /// `hrnet bench --detector-preset ...`: one photo-sized input (default 1333x800, mmdet's test
+    /// `hrnet bench --detector PRESET_OR_CONFIG ...`: one photo-sized input (default 1333x800, mmdet's test
     /// scale) through the whole detector, and the network's parts.
     func runDetector() throws {
         func say(_ message: String) { if !json { Progress.say(message + "...") } }
@@ -22,7 +22,7 @@ extension BenchCommand {
         say("timing \(runs) runs")
         let t = try Detector.benchmark(spec: loaded.spec, parameters: consume parameters, image: image, runs: runs, warmup: warmup, threads: compute.threads)
         parameters = [:]
-        let name = detector.preset ?? detector.config ?? detector.weights ?? "detector"
+        let name = detector.model ?? detector.weights ?? "detector"
         let rows: [(String, Double)] = [("median_ms", t.total), ("backbone_ms", t.backbone), ("neck_ms", t.neck), ("head_ms", t.head),
                                         ("other_ms", t.other), ("gflop", t.gflop), ("gflops", t.gflop * 1000 / (t.backbone + t.neck + t.head)),
                                         ("peak_gflops", peak), ("peak_rss_mb", Benchmark.peakRSSMegabytes())]

@@ -12,7 +12,7 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var compute: ComputeOptions
-    @OptionGroup(title: "Detector (instead of a pose/segmentation/classification model)") var detector: DetectorOptions
+    @OptionGroup(title: "Detector (instead of a pose, segmentation or classification model)") var detector: DetectorOptions
 
     @Option(help: "Images per batch.")
     var batch: Int = 1

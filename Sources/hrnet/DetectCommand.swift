@@ -6,26 +6,52 @@ import Foundation
 import Imaging
 import Pose
 
-/// How a command names its detector: an mmdetection config or a preset, and the weights.
+/// How a command names a detector: `--detector` an mmdetection config file or a preset name,
+/// and `--detector-weights`.
 struct DetectorOptions: ParsableArguments {
-    @Option(name: .customLong("detector-config"), help: "An mmdetection Python config (its _base_ files resolved), e.g. fcos_hrnetv2p-w18-gn-head_4xb4-1x_coco.py.")
-    var config: String?
+    @Option(name: [.customLong("detector"), .customLong("detector-preset")], help: ArgumentHelp("An mmdetection Python config (its _base_ files resolved) or a preset: \(DetectorPresets.names.joined(separator: ", ")). Zoo checkpoints carry their config: --detector-weights alone is enough.", valueName: "config.py|preset"))
+    var model: String?
 
-    @Option(name: .customLong("detector-preset"), help: "A built-in detector: \(DetectorPresets.names.joined(separator: ", ")).")
-    var preset: String?
-
-    @Option(name: .customLong("detector-weights"), help: "mmdetection's checkpoint (.pth, zip or legacy) or .safetensors. Zoo checkpoints carry their config: then neither --detector-config nor --detector-preset is needed.")
+    @Option(name: .customLong("detector-weights"), help: "mmdetection's checkpoint (.pth, zip or legacy) or .safetensors.")
     var weights: String?
 
-    var isGiven: Bool { config != nil || preset != nil || weights != nil }
+    var isGiven: Bool { model != nil || weights != nil }
 
-    func validate() throws {
-        if config != nil && preset != nil { throw ValidationError("give one of --detector-config and --detector-preset, not both") }
-    }
+    /// A config file when `model` names one that exists or ends in .py, else a preset.
+    var config: String? { model.flatMap { $0.hasSuffix(".py") || FileManager.default.fileExists(atPath: $0) ? $0 : nil } }
+    var preset: String? { model.flatMap { config == nil ? $0 : nil } }
 
     func load(threads: Int?, randomWeights: Bool = false) throws -> Detector {
         try Detector.load(config: config.map { URL(fileURLWithPath: $0) }, preset: preset, weights: weights.map { URL(fileURLWithPath: $0) },
                           randomWeights: randomWeights, options: .init(threads: threads))
+    }
+}
+
+/// Person boxes for top-down pose from a detector (`hrnet pose` and `hrnet eval`).
+struct PersonDetectorOptions: ParsableArguments {
+    @OptionGroup(title: "Person detector (instead of boxes)") var detector: DetectorOptions
+
+    @Option(help: "With a detector: people scoring above this (MMPose's default 0.3).")
+    var personThreshold: Double = 0.3
+
+    @Option(help: "With a detector: NMS over the people at this IoU (MMPose's 0.3); 1 turns it off.")
+    var personNMS: Double = 0.3
+
+    func validate() throws {
+        if detector.isGiven && detector.weights == nil { throw ValidationError("a person detector needs --detector-weights") }
+        if !(0...1).contains(personThreshold) || !(0...1).contains(personNMS) { throw ValidationError("--person-threshold and --person-nms must be within 0...1") }
+    }
+
+    /// The boxes of each image, or nil without a detector.
+    func boxes(threads: Int?) throws -> ((Image) throws -> [PersonBox])? {
+        guard detector.isGiven else { return nil }
+        let d = try detector.load(threads: threads)
+        let (threshold, nms) = (Float(personThreshold), personNMS < 1 ? Float(personNMS) : nil)
+        return { image in
+            try d.people(in: image, threshold: threshold, nmsThreshold: nms).map {
+                PersonBox(x: Double($0.box.x1), y: Double($0.box.y1), width: Double($0.box.width), height: Double($0.box.height), score: Double($0.score))
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import DNN
+import Detection
 import Foundation
 import HRNet
 import Imaging
@@ -27,6 +28,7 @@ struct EvalCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var people: PersonDetectorOptions
 
     @Option(help: "COCO root: annotations/ and images/ (or the split folder) below it.")
     var data: String
@@ -99,7 +101,9 @@ struct EvalCommand: ParsableCommand {
         options.batchSize = batch
         options.threads = compute.threads
         options.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
+        if people.detector.isGiven && (boxes != nil || gtBoxes) { throw ValidationError("give a detector or boxes (--boxes, --gt-boxes), not both") }
         var evaluation = COCOPoseEvaluation(truth: truth, imageDirectory: imageDir, detections: detections)
+        evaluation.personDetector = try people.boxes(threads: compute.threads)
         evaluation.groupCrops = 4 * batch
         // The data set's keypoint names give the flip pairs (COCO's own names: COCO's set).
         let estimator = try PoseEstimator(config: net.config, parameters: parameters,

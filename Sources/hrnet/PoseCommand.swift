@@ -23,13 +23,7 @@ struct PoseCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var compute: ComputeOptions
-    @OptionGroup(title: "Person detector (instead of --boxes)") var detector: DetectorOptions
-
-    @Option(help: "With a detector: people scoring above this (MMPose's default 0.3).")
-    var personThreshold: Double = 0.3
-
-    @Option(help: "With a detector: NMS over the people at this IoU (MMPose's 0.3); 1 turns it off.")
-    var personNMS: Double = 0.3
+    @OptionGroup var people: PersonDetectorOptions
 
     @Argument(help: "Images, directories of images, or quoted glob patterns.")
     var images: [String] = []
@@ -77,9 +71,7 @@ struct PoseCommand: ParsableCommand {
         if images.isEmpty { throw ValidationError("give at least one image, directory or glob") }
         if batch < 1 || batch > 4096 { throw ValidationError("--batch must be 1...4096") }
         if boxes != nil && !boxList.isEmpty { throw ValidationError("give --boxes FILE or --box, not both") }
-        if detector.isGiven && detector.weights == nil { throw ValidationError("a person detector needs --detector-weights") }
-        if detector.isGiven && (boxes != nil || !boxList.isEmpty) { throw ValidationError("give a detector or boxes (--boxes, --box), not both") }
-        if !(0...1).contains(personThreshold) || !(0...1).contains(personNMS) { throw ValidationError("--person-threshold and --person-nms must be within 0...1") }
+        if people.detector.isGiven && (boxes != nil || !boxList.isEmpty) { throw ValidationError("give a detector or boxes (--boxes, --box), not both") }
         if let oksThreshold, !(0...1).contains(oksThreshold) { throw ValidationError("--oks-threshold must be within 0...1") }
         if maxPixels < 1 { throw ValidationError("--max-pixels must be positive") }
     }
@@ -103,7 +95,7 @@ struct PoseCommand: ParsableCommand {
         options.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
         let keypointSet = try keypoints.map { try KeypointSet.load(URL(fileURLWithPath: $0)) }
         let estimator = try PoseEstimator(config: net.config, parameters: parameters, keypoints: keypointSet, options: options)
-        let personDetector = detector.isGiven ? try detector.load(threads: compute.threads) : nil
+        let personDetector = try people.boxes(threads: compute.threads)
 
         var results: [PoseResult] = []
         let progress = Progress("pose", total: files.count)
@@ -118,11 +110,7 @@ struct PoseCommand: ParsableCommand {
                 let url = files[index]
                 let image = try Image.load(url, maxPixels: maxPixels)
                 var boxes = detections?.boxes(forFile: url) ?? (manual.isEmpty ? [.whole(width: image.width, height: image.height)] : manual)
-                if let personDetector {
-                    boxes = try personDetector.people(in: image, threshold: Float(personThreshold), nmsThreshold: personNMS < 1 ? Float(personNMS) : nil)
-                        .map { PersonBox(x: Double($0.box.x1), y: Double($0.box.y1), width: Double($0.box.width), height: Double($0.box.height),
-                                         score: Double($0.score)) }
-                }
+                if let personDetector { boxes = try personDetector(image) }
                 for (b, box) in boxes.enumerated() {
                     if let why = box.problem(imageWidth: image.width, imageHeight: image.height) {
                         throw ValidationError("\(url.path): box \(b) \(why)")

@@ -84,7 +84,7 @@ final class DetectCLITests: XCTestCase {
         XCTAssertEqual(fromFile.count, boxes.count > 0 ? fromFile.count : 0)
         XCTAssertGreaterThan(fromFile.count, 0)
 
-        r = try HRNetCLI.run(["pose", photo, "--detector-config", Fixtures.url("detection/tiny_fcos_hrnet.py").path,
+        r = try HRNetCLI.run(["pose", photo, "--detector", Fixtures.url("detection/tiny_fcos_hrnet.py").path,
                               "--detector-weights", fcos, "--person-threshold", "0.2", "--person-nms", "1",
                               "--no-flip-test", "--out-json", temp("pose_detector.json").path])
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -105,7 +105,7 @@ final class DetectCLITests: XCTestCase {
         let fixture = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: Fixtures.url("detection/faster_rcnn_photo.json"))) as? [String: Any])
         XCTAssertEqual(try json(temp("frcnn.json")).count, fixture["num_detections"] as? Int)
 
-        r = try HRNetCLI.run(["bench", "--detector-config", Fixtures.url("detection/tiny_fcos_hrnet.py").path, "--width", "200",
+        r = try HRNetCLI.run(["bench", "--detector", Fixtures.url("detection/tiny_fcos_hrnet.py").path, "--width", "200",
                               "--height", "120", "--runs", "2", "--warmup", "0", "--json", "--threads", "1"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let bench = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
@@ -192,5 +192,38 @@ extension DetectCLITests {
         r = try HRNetCLI.run(["eval-det"] + model + ["--data", temp("nowhere").path, "--split", "val"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("instances_val.json"), r.stderr)
+    }
+}
+
+extension DetectCLITests {
+    /// `hrnet eval --detector` scores the same as `hrnet eval --boxes` given that detector's
+    /// people from `hrnet detect --classes person` (same threshold, no extra NMS).
+    func testPoseEvalWithDetector() throws {
+        let root = temp("kp")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("annotations"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("images/val"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: photo), to: root.appendingPathComponent("images/val/000000000007.jpg"))
+        let gt = """
+            {"images": [{"id": 7, "file_name": "000000000007.jpg", "width": 320, "height": 240}],
+             "categories": [{"id": 1, "name": "person", "keypoints": ["a", "b_left", "b_right", "c_left", "c_right"], "skeleton": [[1, 2]]}],
+             "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [100, 40, 80, 160], "area": 7000, "iscrowd": 0,
+                              "num_keypoints": 5, "keypoints": [140, 60, 2, 130, 90, 2, 150, 90, 2, 125, 150, 2, 155, 150, 2]}]}
+            """
+        try gt.write(to: root.appendingPathComponent("annotations/person_keypoints_val.json"), atomically: true, encoding: .utf8)
+        let fcos = try personDetector(), config = Fixtures.url("detection/tiny_fcos_hrnet.py").path
+        let pose = ["--config", Fixtures.url("hrnet/tiny_pose.yaml").path, "--weights", Fixtures.url("hrnet/tiny_pose.safetensors").path,
+                    "--data", root.path, "--split", "val", "--no-flip-test", "--json", "--threads", "2"]
+        var r = try HRNetCLI.run(["detect", "--config", config, "--weights", fcos, root.appendingPathComponent("images/val/000000000007.jpg").path,
+                                  "--classes", "person", "--score-threshold", "0.25", "--out-json", temp("people.json").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertGreaterThan(try json(temp("people.json")).count, 1)
+        r = try HRNetCLI.run(["eval"] + pose + ["--boxes", temp("people.json").path, "--out-json", temp("a.json").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let fromFile = r.stdout
+        r = try HRNetCLI.run(["eval"] + pose + ["--detector", config, "--detector-weights", fcos, "--person-threshold", "0.25",
+                                                "--person-nms", "1", "--out-json", temp("b.json").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, fromFile)
+        XCTAssertEqual(try json(temp("a.json")).count, try json(temp("b.json")).count)
     }
 }
