@@ -136,6 +136,10 @@ final class DetectCLITests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("mis-shaped") || r.stderr.contains("missing"), r.stderr)
 
+        r = try HRNetCLI.run(["detect", "--weights", fcos, photo, "--max-pixels", "10000"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("person.jpg"), r.stderr)
+
         r = try HRNetCLI.run(["detect", "--weights", fcos, photo, "--classes", "unicorn"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("unicorn"), r.stderr)
