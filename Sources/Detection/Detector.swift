@@ -8,8 +8,7 @@ import Imaging
 /// image's pixels.
 ///
 /// ```swift
-/// let detector = try Detector(config: DetectorConfig.load(URL(fileURLWithPath: "fcos_hrnetv2p-w18.py")),
-///                             weights: URL(fileURLWithPath: "fcos_hrnetv2p_w18.pth"))
+/// let detector = try Detector.load(weights: URL(fileURLWithPath: "fcos_hrnetv2p_w18.pth"))  // config from its meta
 /// for d in try detector.detect(Image.load(URL(fileURLWithPath: "photo.jpg"))) where d.score > 0.3 {
 ///     print(detector.spec.classes[d.label], d.score, d.box)
 /// }
