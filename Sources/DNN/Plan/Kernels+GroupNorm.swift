@@ -9,17 +9,21 @@ extension Kernels {
     /// that one more pass applies. Variance is E[(x - mean)^2] from a second pass, not
     /// E[x^2] - mean^2, so large means cost no precision. Padding channels stay zero.
     /// - Complexity: three reads and one write of the value, O(N * C * H * W).
+    /// - Parameter statistics: where training keeps each (image, group)'s mean and 1/sqrt(var + eps)
+    ///   (2 x N x groups floats: means, then reciprocal deviations) for the backward pass.
     static func groupNorm(_ e: Element, dst: UnsafeMutableRawPointer, src: UnsafeRawPointer, gamma: [Float], beta: [Float],
-                          shape s: Shape4, groups: Int, eps: Float, block: Int, relu: Bool, threads: Int) {
+                          shape s: Shape4, groups: Int, eps: Float, block: Int, relu: Bool, threads: Int,
+                          statistics: UnsafeMutablePointer<Float>? = nil) {
         switch e {
-        case .f32: groupNorm(F32.self, dst, src, gamma, beta, s, groups, eps, block, relu, threads)
-        case .bf16: groupNorm(BF16.self, dst, src, gamma, beta, s, groups, eps, block, relu, threads)
+        case .f32: groupNorm(F32.self, dst, src, gamma, beta, s, groups, eps, block, relu, threads, statistics)
+        case .bf16: groupNorm(BF16.self, dst, src, gamma, beta, s, groups, eps, block, relu, threads, statistics)
         }
     }
 
     private static func groupNorm<E: Storage>(_: E.Type, _ dst: UnsafeMutableRawPointer, _ src: UnsafeRawPointer,
                                               _ gamma: [Float], _ beta: [Float], _ s: Shape4, _ groups: Int, _ eps: Float,
-                                              _ block: Int, _ relu: Bool, _ threads: Int) {
+                                              _ block: Int, _ relu: Bool, _ threads: Int,
+                                              _ statistics: UnsafeMutablePointer<Float>?) {
         let blocks = (s.c + block - 1) / block, pixels = s.h * s.w
         let perGroup = s.c / groups
         let count = Double(perGroup * pixels)
@@ -53,6 +57,12 @@ extension Kernels {
         let mean = groupTotals(channelSums { _, x in Double(x) }).map { $0 / count }
         let channelMean = (0..<(s.n * s.c)).map { mean[($0 / s.c) * groups + ($0 % s.c) / perGroup] }
         let variance = groupTotals(channelSums { nc, x in let d = Double(x) - channelMean[nc]; return d * d }).map { $0 / count }
+        if let statistics {
+            for g in 0..<(s.n * groups) {
+                statistics[g] = Float(mean[g])
+                statistics[s.n * groups + g] = Float(1 / (variance[g] + Double(eps)).squareRoot())
+            }
+        }
 
         // Apply as one affine per (image, channel).
         var scale = [Float](repeating: 0, count: s.n * blocks * block)

@@ -81,6 +81,45 @@ extension TrainingPlan.Builder {
             try poolBackward(s, step, algorithm: dnnl_pooling_avg_exclude_padding, kernel: (xs.h, xs.w), stride: 1, padding: 0)
         case .linear(let l):
             try linearBackward(s, step, l)
+        case .groupNorm(let n, let relu):
+            let x = step.inputs[0], shape = shapes[x], blk = block
+            let first = !started.contains(x)
+            if needs[x] { started.insert(x) }
+            let gx = needs[x] ? pointer(try gradient(x)) : nil
+            let gy = pointer(try gradient(y)), xs = pointer(try activation(x))
+            let mask: UnsafeMutablePointer<Float>? = relu ? pointer(try activation(y)) : nil
+            let stats = groupStatistics[s]!, gamma = store.valuePointer("\(n.key).weight")!
+            let dGamma = store.gradientPointer("\(n.key).weight")!, dBeta = store.gradientPointer("\(n.key).bias")!
+            kernel(.backward, relu ? "group norm + relu" : "group norm") {
+                TrainingKernels.groupNormBackward(gx: gx, accumulate: !first, gy: gy, x: xs, y: mask, statistics: stats, gamma: gamma,
+                                                  dGamma: dGamma, dBeta: dBeta, shape: shape, groups: n.groups, block: blk, threads: threads)
+            }
+        case .scale(let c):
+            let x = step.inputs[0], count = MemoryDesc.size(desc[y]!) / 4
+            let gy = pointer(try gradient(y)), xs = pointer(try activation(x))
+            let factor = store.valuePointer("\(c.key).scale")!, dFactor = store.gradientPointer("\(c.key).scale")!
+            let first = !started.contains(x)
+            if needs[x] { started.insert(x) }
+            let gx = needs[x] ? pointer(try gradient(x)) : nil
+            kernel(.backward, "scale") {
+                // d scale = sum gy * x (padding channels are 0 in both); gx (+)= scale * gy.
+                var total = 0.0
+                for i in 0..<count { total += Double(gy[i]) * Double(xs[i]) }
+                let f = factor.pointee
+                if let gx { for i in 0..<count { gx[i] = first ? f * gy[i] : gx[i] + f * gy[i] } }
+                dFactor.pointee = Float(total)
+            }
+        case .exp:
+            let x = step.inputs[0]
+            guard needs[x] else { return }
+            let first = !started.contains(x)
+            started.insert(x)
+            let gx = pointer(try gradient(x)), gy = pointer(try gradient(y)), out = pointer(try activation(y))
+            let count = MemoryDesc.size(desc[y]!) / 4
+            kernel(.backward, "exp") {
+                // d e^x = e^x dx: the output is the derivative (0 in padding channels).
+                for i in 0..<count { gx[i] = first ? gy[i] * out[i] : gx[i] + gy[i] * out[i] }
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import CDNNL
+import Foundation
 
 extension TrainingPlan.Builder {
     /// Strides, dilations and paddings of a convolution as oneDNN takes them.
@@ -82,6 +83,30 @@ extension TrainingPlan.Builder {
             try poolForward(s, step, algorithm: dnnl_pooling_avg_exclude_padding, kernel: (xs.h, xs.w), stride: 1, padding: 0, plan: plan)
         case .linear(let l):
             try linearForward(s, step, l, plan: plan)
+        case .groupNorm(let n, let relu):
+            let shape = shapes[out], blk = block
+            let stats = ownedPointer(bytes: 2 * shape.n * n.groups * 4).assumingMemoryBound(to: Float.self)
+            groupStatistics[s] = stats
+            let d = pointer(try activation(out)), x = pointer(try activation(step.inputs[0]))
+            let gamma = store.valuePointer("\(n.key).weight")!, beta = store.valuePointer("\(n.key).bias")!
+            // The parameters change between steps: read them at each run.
+            kernel(.forward, relu ? "group norm + relu" : "group norm") {
+                Kernels.groupNorm(.f32, dst: d, src: x, gamma: Array(UnsafeBufferPointer(start: gamma, count: shape.c)),
+                                  beta: Array(UnsafeBufferPointer(start: beta, count: shape.c)), shape: shape, groups: n.groups,
+                                  eps: n.eps, block: blk, relu: relu, threads: threads, statistics: stats)
+            }
+        case .scale(let c):
+            let d = pointer(try activation(out)), x = pointer(try activation(step.inputs[0]))
+            let factor = store.valuePointer("\(c.key).scale")!
+            let count = MemoryDesc.size(desc[out]!) / 4
+            kernel(.forward, "scale") { let f = factor.pointee; Kernels.map(.f32, dst: d, src: x, count: count, threads: threads) { $0 * f } }
+        case .exp:
+            let d = pointer(try activation(out)), x = pointer(try activation(step.inputs[0]))
+            let count = MemoryDesc.size(desc[out]!) / 4, shape = shapes[out], blk = block
+            kernel(.forward, "exp") {
+                Kernels.map(.f32, dst: d, src: x, count: count, threads: threads) { Foundation.exp($0) }
+                Kernels.zeroPadding(.f32, d, shape: shape, block: blk)
+            }
         }
     }
 

@@ -39,6 +39,8 @@ extension TrainingPlan {
         var packedWeights: [String: Memory] = [:]
         /// Per-BN saved batch statistics and ReLU workspace (by step index).
         var batchStatistics: [Int: (mean: Memory, variance: Memory, workspace: Memory?)] = [:]
+        /// Group norm steps' saved means and reciprocal deviations (2 x N x groups floats).
+        var groupStatistics: [Int: UnsafeMutablePointer<Float>] = [:]
         /// Gradients that already received a contribution during backward emission.
         var started = Set<Int>()
         var prepare: [Step] = []
@@ -57,7 +59,9 @@ extension TrainingPlan {
             self.shapes = shapes
             self.threads = threads
             self.inputGradient = inputGradient
-            if let op = graph.untrainableOp { throw GraphError("training: \(op) has no backward pass yet") }
+            if let key = graph.sharedKeys.sorted().first {
+                throw GraphError("training: parameter \(key) is read by several nodes (a head shared by pyramid levels); the training engine does not accumulate such gradients yet")
+            }
             steps = graph.trainingSteps(fuseAddReLU: options.fuseAddReLU)
             guard let first = steps.first, case .input = first.kind else { throw GraphError("graph has no input") }
             inputValue = first.output
@@ -67,7 +71,7 @@ extension TrainingPlan {
                 switch step.kind {
                 case .linear: desc[step.output] = try MemoryDesc.plain([s.n, s.c])
                 case .relu, .add: desc[step.output] = desc[step.inputs[0]]!
-                case .conv, .batchNorm, .resize, .concat, .pool, .globalAveragePool:
+                case .conv, .batchNorm, .resize, .concat, .pool, .globalAveragePool, .groupNorm, .scale, .exp:
                     if desc[step.inputs[0]].map({ $0.ndims == 2 }) ?? false {
                         throw GraphError("node \(step.node) (\(graph.nodes[step.node].op.name)) reads a linear layer's output; only ReLU, add and outputs may")
                     }

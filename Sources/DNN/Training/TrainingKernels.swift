@@ -179,3 +179,74 @@ enum TrainingKernels {
         }
     }
 }
+
+extension TrainingKernels {
+    /// The backward of group norm (optionally followed by ReLU, masked by its output `y`) on
+    /// the blocked layout, from the forward's saved mean and 1/sqrt(var + eps) per (image, group):
+    /// with g = gy (masked), x̂ = (x - mean) * rstd, over the M elements of each group,
+    /// dx = rstd * (g·γ - mean(g·γ) - x̂ · mean(g·γ·x̂)); dγ[c] = Σ g·x̂ and dβ[c] = Σ g over
+    /// images and pixels (written, not added). `gx` nil: the input needs no gradient.
+    /// - Complexity: two passes over the value, O(N * C * H * W).
+    static func groupNormBackward(gx: UnsafeMutablePointer<Float>?, accumulate: Bool, gy: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                                  y: UnsafePointer<Float>?, statistics: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+                                  dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>, shape s: Shape4, groups: Int,
+                                  block: Int, threads: Int) {
+        let blocks = (s.c + block - 1) / block, pixels = s.h * s.w, perGroup = s.c / groups
+        let m = Double(perGroup * pixels)
+        @inline(__always) func g(_ i: Int) -> Float { y.map { $0[i] > 0 ? gy[i] : 0 } ?? gy[i] }
+        // Per (image, channel): Σ g and Σ g·x̂, one channel block per task.
+        var sums = [Double](repeating: 0, count: 2 * s.n * blocks * block)
+        sums.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let out = out
+            Kernels.parallel(s.n * blocks, threads: threads) { r in
+                for plane in r {
+                    let n = plane / blocks, cb = plane % blocks, base = plane * pixels * block
+                    for l in 0..<block {
+                        let c = cb * block + l
+                        guard c < s.c else { break }
+                        let k = n * groups + c / perGroup
+                        let mean = statistics[k], rstd = statistics[s.n * groups + k]
+                        var sg = 0.0, sgx = 0.0
+                        for p in 0..<pixels {
+                            let i = base + p * block + l
+                            let gi = Double(g(i))
+                            sg += gi
+                            sgx += gi * Double((x[i] - mean) * rstd)
+                        }
+                        out[2 * (plane * block + l)] = sg
+                        out[2 * (plane * block + l) + 1] = sgx
+                    }
+                }
+            }
+        }
+        var a = [Double](repeating: 0, count: s.n * groups), b = a
+        var dg = [Double](repeating: 0, count: s.c), db = dg
+        for n in 0..<s.n { for c in 0..<s.c {
+            let j = 2 * (n * blocks * block + c), k = n * groups + c / perGroup
+            a[k] += sums[j] * Double(gamma[c])
+            b[k] += sums[j + 1] * Double(gamma[c])
+            db[c] += sums[j]
+            dg[c] += sums[j + 1]
+        }}
+        for c in 0..<s.c { dGamma[c] = Float(dg[c]); dBeta[c] = Float(db[c]) }
+        guard let gx else { return }
+        let meanA = a.map { Float($0 / m) }, meanB = b.map { Float($0 / m) }
+        Kernels.parallel(s.n * blocks, threads: threads) { r in
+            for plane in r {
+                let n = plane / blocks, cb = plane % blocks, base = plane * pixels * block
+                for l in 0..<block {
+                    let c = cb * block + l
+                    for p in 0..<pixels {
+                        let i = base + p * block + l
+                        guard c < s.c else { if !accumulate { gx[i] = 0 }; continue }
+                        let k = n * groups + c / perGroup
+                        let mean = statistics[k], rstd = statistics[s.n * groups + k]
+                        let xhat = (x[i] - mean) * rstd
+                        let d = rstd * (g(i) * gamma[c] - meanA[k] - xhat * meanB[k])
+                        gx[i] = accumulate ? gx[i] + d : d
+                    }
+                }
+            }
+        }
+    }
+}

@@ -20,6 +20,10 @@ struct TrainingStep {
         case pool(Pool)
         case globalAveragePool
         case linear(Linear)
+        /// `relu`: the node's sole consumer, a ReLU, is done by the same kernel.
+        case groupNorm(GroupNorm, relu: Bool)
+        case scale(ScalarScale)
+        case exp
     }
     let kind: Kind
     /// The graph node the step starts from.
@@ -37,18 +41,6 @@ struct TrainingStep {
 }
 
 extension Graph {
-    /// The first op the training engine cannot run yet, if any (group norm, scale and exp have
-    /// inference kernels only).
-    var untrainableOp: String? {
-        for node in nodes {
-            switch node.op {
-            case .groupNorm, .scale, .exp: return node.op.name
-            default: continue
-            }
-        }
-        return nil
-    }
-
     /// The graph's nodes as training steps, in an order where every input is ready.
     /// `fuseAddReLU`: absorb a ReLU into the add it solely reads (off only to test the fusion).
     func trainingSteps(fuseAddReLU: Bool = true) -> [TrainingStep] {
@@ -86,9 +78,16 @@ extension Graph {
             case .pool(let p): kind = .pool(p)
             case .globalAveragePool: kind = .globalAveragePool
             case .linear(let l): kind = .linear(l)
-            case .groupNorm, .scale, .exp:
-                // Refused by TrainingPlan before steps are made (`untrainableOp`).
-                preconditionFailure("\(node.op.name) has no training step")
+            case .groupNorm(let n):
+                if !isOutput.contains(i), consumers[i].count == 1, case .relu = nodes[consumers[i][0]].op {
+                    output = consumers[i][0]
+                    absorbed.insert(output)
+                    kind = .groupNorm(n, relu: true)
+                } else {
+                    kind = .groupNorm(n, relu: false)
+                }
+            case .scale(let c): kind = .scale(c)
+            case .exp: kind = .exp
             }
             steps.append(TrainingStep(kind: kind, node: i, inputs: ins, output: output))
         }
@@ -147,8 +146,12 @@ struct TrainingSchedule {
             let t = S + 2 + (S - 1 - s)
             // Saved activations read by this step's backward.
             switch step.kind {
-            case .conv, .batchNorm, .linear: activationDeath[step.inputs[0]] = max(activationDeath[step.inputs[0]], t)
-            case .relu, .add(relu: true): activationDeath[step.output] = max(activationDeath[step.output], t)
+            case .conv, .batchNorm, .linear, .scale, .groupNorm(_, relu: false):
+                activationDeath[step.inputs[0]] = max(activationDeath[step.inputs[0]], t)
+            case .groupNorm(_, relu: true):
+                activationDeath[step.inputs[0]] = max(activationDeath[step.inputs[0]], t)
+                activationDeath[step.output] = max(activationDeath[step.output], t)
+            case .relu, .add(relu: true), .exp: activationDeath[step.output] = max(activationDeath[step.output], t)
             default: break
             }
             gradientDeath[step.output] = max(gradientDeath[step.output], t)
