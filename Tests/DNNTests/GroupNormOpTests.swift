@@ -79,3 +79,19 @@ extension OpTests {
         try assertPlanMatchesReference(g, input: [1, 6, 8, 10])
     }
 }
+
+extension OpTests {
+    /// Group norm on bf16 activations (8 significant bits: 2% of the output range) and the
+    /// refusal of int8 plans.
+    func testGroupNormBF16AndInt8() throws {
+        let g = Graph()
+        g.outputs = [g.relu(g.groupNorm(g.conv(g.input(channels: 3), key: "c", outChannels: 24, kernel: 3), key: "gn", groups: 6))]
+        if hasNativeBF16 { try assertPlanMatchesReference(g, input: [2, 3, 9, 7], options: Plan.Options(bf16: true), relativeTolerance: 0.02) }
+        let table = try Calibrator(graph: g, parameters: g.randomParameters(), input: Shape4(1, 3, 9, 7), threads: 1)
+        try table.observe(randomTensor([1, 3, 9, 7], seed: 2))
+        XCTAssertThrowsError(try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 3, 9, 7),
+                                      options: Plan.Options(int8: try table.table()))) { error in
+            XCTAssertTrue("\(error)".contains("group norm"), "\(error)")
+        }
+    }
+}
