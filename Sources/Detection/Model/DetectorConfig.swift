@@ -19,7 +19,7 @@ public enum DetectorConfig {
     /// The spec of a parsed config. `classes` names the labels (a checkpoint's `CLASSES`);
     /// without it, COCO's 80 when the head has 80 classes, else "class i".
     public static func spec(from root: PyValue, source: String, classes: [String]? = nil) throws -> DetectorSpec {
-        let r = Reader(value: root, path: "", source: source)
+        let r = PyConfigNode(file: source, value: root)
         let model = try r.dict("model")
         let type = try model.string("type")
         guard type == "FCOS" || type == "FasterRCNN" else {
@@ -38,7 +38,7 @@ public enum DetectorConfig {
         let classCount: Int
         if type == "FCOS" {
             var fcos = try fcosHead(try model.dict("bbox_head"))
-            if let test, !test.value.isNone { fcos.test = try denseTest(test) }
+            if let test, test.value?.isNone != true { fcos.test = try denseTest(test) }
             guard fcos.inChannels == neck.outChannels else {
                 throw r.error("model.bbox_head.in_channels", "\(fcos.inChannels) does not match the neck's \(neck.outChannels) channels")
             }
@@ -60,7 +60,7 @@ public enum DetectorConfig {
 
     /// `rpn_head=dict(type='RPNHead', ...)`, `roi_head=dict(type='StandardRoIHead', ...)` and
     /// `test_cfg=dict(rpn=..., rcnn=...)`.
-    static func fasterRCNN(_ model: Reader, test: Reader?, neck: HRFPNSpec) throws -> FasterRCNNSpec {
+    static func fasterRCNN(_ model: PyConfigNode, test: PyConfigNode?, neck: HRFPNSpec) throws -> FasterRCNNSpec {
         var s = FasterRCNNSpec()
         let rpn = try model.dict("rpn_head")
         guard try rpn.string("type") == "RPNHead" else { throw rpn.error("type", "'\(try rpn.string("type"))' is not supported (RPNHead)") }
@@ -80,8 +80,8 @@ public enum DetectorConfig {
         let extractor = try roi.dict("bbox_roi_extractor")
         let layer = try extractor.dict("roi_layer")
         guard try layer.string("type") == "RoIAlign" else { throw layer.error("type", "only RoIAlign is supported") }
-        if layer.optional("aligned")?.value.bool == false { throw layer.error("aligned", "only aligned=True (mmcv's default) is supported") }
-        if let pool = layer.optional("pool_mode")?.value.string, pool != "avg" { throw layer.error("pool_mode", "only avg is supported") }
+        if layer.optional("aligned")?.value?.bool == false { throw layer.error("aligned", "only aligned=True (mmcv's default) is supported") }
+        if let pool = layer.optional("pool_mode")?.value?.string, pool != "avg" { throw layer.error("pool_mode", "only avg is supported") }
         s.roiOutputSize = try layer.int("output_size")
         s.roiSamplingRatio = try layer.optionalInt("sampling_ratio") ?? 0
         s.roiStrides = try extractor.ints("featmap_strides")
@@ -92,7 +92,7 @@ public enum DetectorConfig {
         for key in ["num_shared_convs", "num_cls_convs", "num_reg_convs", "num_cls_fcs", "num_reg_fcs"] {
             if let n = try box.optionalInt(key), n != 0 { throw box.error(key, "only shared FCs are supported") }
         }
-        if box.optional("with_avg_pool")?.value.bool == true { throw box.error("with_avg_pool", "is not supported") }
+        if box.optional("with_avg_pool")?.value?.bool == true { throw box.error("with_avg_pool", "is not supported") }
         s.roiInChannels = try box.optionalInt("in_channels") ?? 256
         s.fcChannels = try box.optionalInt("fc_out_channels") ?? 1024
         s.sharedFCs = try box.optionalInt("num_shared_fcs") ?? 2
@@ -100,7 +100,7 @@ public enum DetectorConfig {
         if let size = try box.optionalInt("roi_feat_size"), size != s.roiOutputSize {
             throw box.error("roi_feat_size", "\(size) differs from the RoIAlign output size \(s.roiOutputSize)")
         }
-        s.classAgnosticBoxes = box.optional("reg_class_agnostic")?.value.bool ?? false
+        s.classAgnosticBoxes = box.optional("reg_class_agnostic")?.value?.bool ?? false
         if let coder = box.optional("bbox_coder") { (s.boxMeans, s.boxStds) = try deltaCoder(coder) }
         if let test {
             if let t = test.optional("rpn") { s.rpnTest = try denseTest(t) }
@@ -119,7 +119,7 @@ public enum DetectorConfig {
     }
 
     /// `bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=..., target_stds=...)`.
-    static func deltaCoder(_ c: Reader) throws -> ([Float], [Float]) {
+    static func deltaCoder(_ c: PyConfigNode) throws -> ([Float], [Float]) {
         guard try c.string("type") == "DeltaXYWHBBoxCoder" else { throw c.error("type", "only DeltaXYWHBBoxCoder is supported") }
         let means = try c.optionalDoubles("target_means") ?? [0, 0, 0, 0], stds = try c.optionalDoubles("target_stds") ?? [1, 1, 1, 1]
         guard means.count == 4, stds.count == 4 else { throw c.error("target_stds", "means and stds need four values") }
@@ -129,10 +129,10 @@ public enum DetectorConfig {
     // MARK: - Parts
 
     /// `backbone=dict(type='HRNet', extra=dict(stage1=..., stage4=...))`.
-    static func backbone(_ b: Reader) throws -> (StageSpec, [StageSpec]) {
+    static func backbone(_ b: PyConfigNode) throws -> (StageSpec, [StageSpec]) {
         let type = try b.string("type")
         guard type == "HRNet" else { throw b.error("type", "backbone '\(type)' is not supported (HRNet only)") }
-        if let m = b.optional("multiscale_output"), m.value.bool == false {
+        if let m = b.optional("multiscale_output"), m.value?.bool == false {
             throw b.error("multiscale_output", "False is not supported: the neck needs all four streams")
         }
         let extra = try b.dict("extra")
@@ -148,20 +148,20 @@ public enum DetectorConfig {
                   (spec.blocks + spec.channels).allSatisfy({ $0 >= 1 && $0 <= 4096 }) else {
                 throw s.error("", "stage \(k) needs \(k) branch(es) with num_blocks and num_channels for each (found \(branches))")
             }
-            if let fuse = s.optional("fuse_method")?.value.string, fuse != "SUM" { throw s.error("fuse_method", "'\(fuse)' is not supported (SUM)") }
+            if let fuse = s.optional("fuse_method")?.value?.string, fuse != "SUM" { throw s.error("fuse_method", "'\(fuse)' is not supported (SUM)") }
             specs.append(spec)
         }
         return (specs[0], Array(specs.dropFirst()))
     }
 
     /// `neck=dict(type='HRFPN', in_channels=[...], out_channels=256, stride=2, num_outs=5)`.
-    static func hrfpn(_ n: Reader) throws -> HRFPNSpec {
+    static func hrfpn(_ n: PyConfigNode) throws -> HRFPNSpec {
         let type = try n.string("type")
         guard type == "HRFPN" else { throw n.error("type", "neck '\(type)' is not supported (HRFPN only)") }
         for key in ["conv_cfg", "norm_cfg"] {
-            if let v = n.optional(key), !v.value.isNone { throw n.error(key, "is not supported (HRFPN without norm)") }
+            if let v = n.optional(key), v.value?.isNone != true { throw n.error(key, "is not supported (HRFPN without norm)") }
         }
-        let poolingName = n.optional("pooling_type")?.value.string ?? "AVG"
+        let poolingName = n.optional("pooling_type")?.value?.string ?? "AVG"
         guard let pooling = HRFPNSpec.Pooling(rawValue: poolingName) else { throw n.error("pooling_type", "'\(poolingName)' is neither AVG nor MAX") }
         let spec = HRFPNSpec(inChannels: try n.ints("in_channels"), outChannels: try n.int("out_channels"),
                              levels: try n.optionalInt("num_outs") ?? 5, stride: try n.optionalInt("stride") ?? 1, pooling: pooling)
@@ -173,13 +173,13 @@ public enum DetectorConfig {
 
     /// `bbox_head=dict(type='FCOSHead', num_classes=80, in_channels=256, ...)`, with
     /// FCOSHead's defaults for what the config leaves out.
-    static func fcosHead(_ h: Reader) throws -> FCOSHeadSpec {
+    static func fcosHead(_ h: PyConfigNode) throws -> FCOSHeadSpec {
         let type = try h.string("type")
         guard type == "FCOSHead" else { throw h.error("type", "head '\(type)' is not supported (FCOSHead)") }
-        if h.optional("dcn_on_last_conv")?.value.bool == true { throw h.error("dcn_on_last_conv", "deformable convolution is not supported") }
+        if h.optional("dcn_on_last_conv")?.value?.bool == true { throw h.error("dcn_on_last_conv", "deformable convolution is not supported") }
         var groups: Int? = 32  // FCOSHead's default norm_cfg: GN, 32 groups
         if let norm = h.optional("norm_cfg") {
-            if norm.value.isNone { groups = nil } else {
+            if norm.value?.isNone == true { groups = nil } else {
                 let kind = try norm.string("type")
                 guard kind == "GN" else { throw norm.error("type", "'\(kind)' is not supported in the head (GN or None)") }
                 groups = try norm.int("num_groups")
@@ -187,13 +187,13 @@ public enum DetectorConfig {
         }
         var bias: Bool?
         if let b = h.optional("conv_bias") {
-            if let flag = b.value.bool { bias = flag } else if b.value.string != "auto" { throw h.error("conv_bias", "must be 'auto', True or False") }
+            if let flag = b.value?.bool { bias = flag } else if b.value?.string != "auto" { throw h.error("conv_bias", "must be 'auto', True or False") }
         }
         let spec = FCOSHeadSpec(classes: try h.int("num_classes"), inChannels: try h.int("in_channels"),
                                 featureChannels: try h.optionalInt("feat_channels") ?? 256, stackedConvs: try h.optionalInt("stacked_convs") ?? 4,
                                 normGroups: groups, towerBias: bias, strides: try h.optionalInts("strides") ?? [4, 8, 16, 32, 64],
-                                centernessOnRegression: h.optional("centerness_on_reg")?.value.bool ?? false,
-                                normOnBox: h.optional("norm_on_bbox")?.value.bool ?? false)
+                                centernessOnRegression: h.optional("centerness_on_reg")?.value?.bool ?? false,
+                                normOnBox: h.optional("norm_on_bbox")?.value?.bool ?? false)
         guard (1...100_000).contains(spec.classes), (1...8192).contains(spec.featureChannels), (0...16).contains(spec.stackedConvs),
               spec.strides.allSatisfy({ (1...1024).contains($0) }) else {
             throw h.error("", "num_classes, feat_channels, stacked_convs or strides out of range")
@@ -205,17 +205,17 @@ public enum DetectorConfig {
     }
 
     /// `test_cfg=dict(nms_pre=1000, min_bbox_size=0, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)`.
-    static func denseTest(_ t: Reader) throws -> DenseTestConfig {
+    static func denseTest(_ t: PyConfigNode) throws -> DenseTestConfig {
         var c = DenseTestConfig()
         c.nmsPre = try t.optionalInt("nms_pre") ?? c.nmsPre
         c.minBoxSize = Float(try t.optionalDouble("min_bbox_size") ?? -1)
         c.scoreThreshold = Float(try t.optionalDouble("score_thr") ?? 0)
         c.maxPerImage = try t.optionalInt("max_per_img") ?? c.maxPerImage
         if let nms = t.optional("nms") {
-            let kind = nms.optional("type")?.value.string ?? "nms"
+            let kind = nms.optional("type")?.value?.string ?? "nms"
             guard kind == "nms" else { throw nms.error("type", "'\(kind)' is not supported (nms)") }
             c.nms.iouThreshold = Float(try nms.double("iou_threshold"))
-            c.nms.classAgnostic = nms.optional("class_agnostic")?.value.bool ?? false
+            c.nms.classAgnostic = nms.optional("class_agnostic")?.value?.bool ?? false
         }
         guard c.nmsPre > 0, c.maxPerImage > 0, (0...1).contains(c.nms.iouThreshold) else {
             throw t.error("", "nms_pre and max_per_img must be positive, nms.iou_threshold within 0...1")
@@ -225,20 +225,20 @@ public enum DetectorConfig {
 
     /// mmdet 3.x: `model.data_preprocessor` and the `Resize` of the test pipeline; mmdet 2.x
     /// (checkpoint meta): `Normalize` and `Pad` inside `data.test.pipeline`'s `MultiScaleFlipAug`.
-    static func preprocessing(_ root: Reader, _ model: Reader) throws -> DetectionPreprocessing {
+    static func preprocessing(_ root: PyConfigNode, _ model: PyConfigNode) throws -> DetectionPreprocessing {
         var mean: [Double]?, std: [Double]?, rgb: Bool?, pad: Int?
         if let d = model.optional("data_preprocessor") {
             mean = try d.optionalDoubles("mean"); std = try d.optionalDoubles("std")
             // Either flag swaps the channels of what OpenCV decoded (BGR) to RGB.
-            rgb = (d.optional("bgr_to_rgb")?.value.bool ?? false) || (d.optional("rgb_to_bgr")?.value.bool ?? false)
+            rgb = (d.optional("bgr_to_rgb")?.value?.bool ?? false) || (d.optional("rgb_to_bgr")?.value?.bool ?? false)
             pad = try d.optionalInt("pad_size_divisor")
         }
         var scale: (Int, Int)?
         var keepRatio = true
         for step in try testPipeline(root) {
-            switch step.optional("type")?.value.string {
+            switch step.optional("type")?.value?.string {
             case "Resize":
-                keepRatio = step.optional("keep_ratio")?.value.bool ?? keepRatio
+                keepRatio = step.optional("keep_ratio")?.value?.bool ?? keepRatio
                 if let s = try step.optionalInts("scale") ?? step.optionalInts("img_scale") {
                     guard s.count == 2 else { throw step.error("scale", "must be (width, height)") }
                     scale = (s[0], s[1])
@@ -248,13 +248,13 @@ public enum DetectorConfig {
                     guard s.count == 2 else { throw step.error("img_scale", "must be one (width, height)") }
                     scale = (s[0], s[1])
                 }
-                if step.optional("flip")?.value.bool == true { throw step.error("flip", "flip test is not supported") }
+                if step.optional("flip")?.value?.bool == true { throw step.error("flip", "flip test is not supported") }
                 for inner in try step.list("transforms") {
-                    switch inner.optional("type")?.value.string {
-                    case "Resize": keepRatio = inner.optional("keep_ratio")?.value.bool ?? keepRatio
+                    switch inner.optional("type")?.value?.string {
+                    case "Resize": keepRatio = inner.optional("keep_ratio")?.value?.bool ?? keepRatio
                     case "Normalize":
                         mean = try inner.doubles("mean"); std = try inner.doubles("std")
-                        rgb = inner.optional("to_rgb")?.value.bool ?? true
+                        rgb = inner.optional("to_rgb")?.value?.bool ?? true
                     case "Pad": pad = try inner.optionalInt("size_divisor") ?? pad
                     default: break
                     }
@@ -275,73 +275,46 @@ public enum DetectorConfig {
 
     /// The test pipeline's steps: `test_dataloader.dataset.pipeline`, `test_pipeline`, or mmdet
     /// 2.x's `data.test.pipeline`.
-    static func testPipeline(_ root: Reader) throws -> [Reader] {
+    static func testPipeline(_ root: PyConfigNode) throws -> [PyConfigNode] {
         for path in [["test_dataloader", "dataset", "pipeline"], ["test_pipeline"], ["data", "test", "pipeline"]] {
-            var r: Reader? = root
+            var r: PyConfigNode? = root
             for key in path { r = r?.optional(key) }
-            if let r, r.value.array != nil { return try r.list("") }
+            if let r, r.value?.array != nil { return try r.list("") }
         }
         throw root.error("test_pipeline", "the config has no test pipeline (test_dataloader.dataset.pipeline or test_pipeline)")
     }
 }
 
-/// A value of a parsed config with its key path, for errors that say where.
-struct Reader {
-    let value: PyValue
-    let path: String
-    let source: String
-
+/// The readers of `DetectorConfig`: `PyConfigNode`'s typed accessors by key, and errors that
+/// name the key path in the package's error type.
+extension PyConfigNode {
     func error(_ key: String, _ why: String) -> DetectionError {
         let full = [path, key].filter { !$0.isEmpty }.joined(separator: ".")
-        return DetectionError("\(source): \(full.isEmpty ? "" : full + ": ")\(why)")
+        return DetectionError("\(file): \(full.isEmpty ? "" : full + ": ")\(why)")
     }
-
-    func optional(_ key: String) -> Reader? {
-        if key.isEmpty { return self }
-        return value[key].map { Reader(value: $0, path: [path, key].filter { !$0.isEmpty }.joined(separator: "."), source: source) }
+    /// The child at `key` (self for ""), nil when it is missing.
+    func optional(_ key: String) -> PyConfigNode? {
+        let node = key.isEmpty ? self : self[key]
+        return node.exists ? node : nil
     }
-    func required(_ key: String) throws -> Reader {
-        guard let r = optional(key) else { throw error(key, "is missing") }
-        return r
+    func dict(_ key: String) throws -> PyConfigNode {
+        let node = self[key]
+        _ = try node.dict()
+        return node
     }
-    func dict(_ key: String) throws -> Reader {
-        let r = try required(key)
-        guard r.value.dict != nil else { throw error(key, "expected a dict, found \(r.value.typeName)") }
-        return r
-    }
-    func list(_ key: String) throws -> [Reader] {
-        let r = try required(key)
-        guard let items = r.value.array else { throw error(key, "expected a list, found \(r.value.typeName)") }
-        return items.enumerated().map { Reader(value: $1, path: "\(r.path)[\($0)]", source: source) }
-    }
-    func string(_ key: String) throws -> String {
-        let r = try required(key)
-        guard let s = r.value.string else { throw error(key, "expected a string, found \(r.value.typeName)") }
-        return s
-    }
-    func int(_ key: String) throws -> Int {
-        let r = try required(key)
-        guard let i = r.value.int else { throw error(key, "expected an integer, found \(r.value.typeName)") }
-        return i
-    }
+    func list(_ key: String) throws -> [PyConfigNode] { try (key.isEmpty ? self : self[key]).array() }
+    func string(_ key: String) throws -> String { try self[key].string() }
+    func int(_ key: String) throws -> Int { try self[key].int() }
     func double(_ key: String) throws -> Double {
-        let r = try required(key)
-        guard let d = r.value.double, d.isFinite else { throw error(key, "expected a number, found \(r.value.typeName)") }
+        let d = try self[key].double()
+        guard d.isFinite else { throw error(key, "must be finite") }
         return d
     }
-    func ints(_ key: String) throws -> [Int] {
-        let r = try required(key)
-        guard let items = r.value.array, let ints = Optional(items.compactMap(\.int)), ints.count == items.count else {
-            throw error(key, "expected a list of integers, found \(r.value.typeName)")
-        }
-        return ints
-    }
+    func ints(_ key: String) throws -> [Int] { try self[key].ints() }
     func doubles(_ key: String) throws -> [Double] {
-        let r = try required(key)
-        guard let items = r.value.array, let ds = Optional(items.compactMap(\.double)), ds.count == items.count, ds.allSatisfy(\.isFinite) else {
-            throw error(key, "expected a list of numbers, found \(r.value.typeName)")
-        }
-        return ds
+        let d = try self[key].doubles()
+        guard d.allSatisfy(\.isFinite) else { throw error(key, "must be finite") }
+        return d
     }
     func optionalInt(_ key: String) throws -> Int? { optional(key) == nil ? nil : try int(key) }
     func optionalDouble(_ key: String) throws -> Double? { optional(key) == nil ? nil : try double(key) }
