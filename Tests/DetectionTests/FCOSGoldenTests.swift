@@ -126,6 +126,20 @@ final class FCOSGoldenTests: XCTestCase {
         }
     }
 
+    /// mmengine's training checkpoint (mmdet 3.x): config in `meta.cfg`, classes in
+    /// `meta.dataset_meta`, and a message hub of numpy-backed HistoryBuffers, optimizer state and
+    /// schedulers beside the weights, passed over without being built. Same model, same boxes.
+    func testMMEngineCheckpoint() throws {
+        let url = Fixtures.url("detection/tiny_fcos_mmengine.pth")
+        let meta = try Checkpoint.loadWithMetadata(url).metadata
+        XCTAssertEqual(meta.classes?.count, 80)
+        XCTAssertNotNil(meta.strings["cfg"])
+        let engine = try Detector.load(weights: url), zoo = try Detector.load(weights: Fixtures.url("detection/tiny_fcos.pth"))
+        XCTAssertEqual(engine.spec, zoo.spec)
+        let image = try Image.load(Fixtures.url("segmentation/photo.png"))
+        XCTAssertEqual(try engine.detect(image), try zoo.detect(image))
+    }
+
     /// A checkpoint of another model: every mis-shaped and missing key is named.
     func testWrongCheckpointIsRefusedWithKeys() throws {
         var spec = try spec()
