@@ -100,6 +100,6 @@ let package = Package(
         .testTarget(name: "ClassificationTests", dependencies: ["Classification", "HRNet", "DNN", "Imaging", "TestSupport"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "DNN", "HRNet", "Imaging", "Datasets", "TestSupport"]),
         // Drives the built `hrnet` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["DNN", "Imaging", "Datasets", "Classification", "Segmentation", "Detection", "TestSupport", "hrnet"]),
+        .testTarget(name: "CLITests", dependencies: ["DNN", "HRNet", "Imaging", "Datasets", "Classification", "Segmentation", "Detection", "TestSupport", "hrnet"]),
     ]
 )

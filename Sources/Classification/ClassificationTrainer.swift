@@ -206,3 +206,6 @@ public final class ClassificationTrainer {
         return (parameters, report)
     }
 }
+
+extension ClassificationTrainer: EpochTrainer {}
+extension ClassificationTrainer.EpochReport: EpochSummary {}

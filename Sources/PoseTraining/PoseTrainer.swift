@@ -160,3 +160,6 @@ public struct PoseTrainingError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension PoseTrainer: EpochTrainer {}
+extension PoseTrainer.EpochReport: EpochSummary {}

@@ -46,9 +46,9 @@ extension TrainCommand {
         Progress.say("training \(model.source): \(train.count) images in \(train.classes.count) classes, batch \(training.batchSize), "
                      + "epochs \(trainer.position.epoch)..<\(training.endEpoch), \(training.optimizer.rawValue) lr \(training.learningRate) "
                      + "(\(training.lrScheduler.rawValue)), out \(outDir.path)")
-        let loop = TrainingLoop(folder: outDir, checkpoint: checkpoint, metrics: ["top1", "top5"], endEpoch: training.endEpoch,
+        let loop = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: ["top1", "top5"], endEpoch: training.endEpoch,
                                 evalEvery: val == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
-        try loop.run(TrainerRun(trainer: trainer)) { _ in
+        try loop.runInTerminal(trainer) { _ in
             guard let val else { return [] }
             let bar = Progress("  eval", total: val.count)
             let accuracy = try trainer.evaluate(val, batchSize: 32, threads: compute.threads) { done, running in

@@ -57,9 +57,9 @@ extension TrainCommand {
                      + "epochs \(trainer.position.epoch)..<\(training.endEpoch), \(training.optimizer.rawValue) lr \(training.learningRate) "
                      + "(\(training.lrScheduler.rawValue)), \(s.useOHEM ? "OHEM \(s.ohemThreshold)/\(s.ohemKeep)" : "cross-entropy")"
                      + (trainer.classWeights != nil ? " with Cityscapes class weights" : "") + ", out \(outDir.path)")
-        let loop = TrainingLoop(folder: outDir, checkpoint: checkpoint, metrics: ["miou", "pixel_accuracy", "mean_accuracy"],
+        let loop = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: ["miou", "pixel_accuracy", "mean_accuracy"],
                                 endEpoch: training.endEpoch, evalEvery: val == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
-        try loop.run(TrainerRun(trainer: trainer)) { _ in
+        try loop.runInTerminal(trainer) { _ in
             guard let val else { return [] }
             let bar = Progress("  eval", total: val.count)
             let matrix = try trainer.evaluate(val, threads: compute.threads) { done, matrix in

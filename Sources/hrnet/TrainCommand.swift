@@ -189,9 +189,9 @@ struct TrainCommand: ParsableCommand {
 
         Progress.say("training \(model.source): \(dataset.count) people, batch \(training.batchSize), epochs \(trainer.position.epoch)..<\(training.endEpoch), "
                      + "\(training.optimizer.rawValue) lr \(training.learningRate), out \(outDir.path)")
-        let loop = TrainingLoop(folder: outDir, checkpoint: checkpoint, metrics: [metric], endEpoch: training.endEpoch,
+        let loop = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: [metric], endEpoch: training.endEpoch,
                                 evalEvery: evaluation == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
-        try loop.run(TrainerRun(trainer: trainer)) { _ in
+        try loop.runInTerminal(trainer) { _ in
             guard let evaluation else { return [] }
             return [try evaluate(trainer, evaluation)]
         }

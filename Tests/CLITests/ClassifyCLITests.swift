@@ -1,6 +1,7 @@
 import XCTest
 import Classification
 import DNN
+import HRNet
 import TestSupport
 
 /// `hrnet synth-cls`, `train` (classification), `classify` and `eval-cls` as a user runs them,
@@ -50,6 +51,32 @@ final class ClassifyCLITests: XCTestCase {
         for file in ["final.safetensors", "best.safetensors", "checkpoint.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + file), file)
         }
+
+        // The same run through the library alone (trainer + EpochRunner, no CLI): the same weights
+        // and the same log metrics (seeded data order, augmentation and initial weights).
+        let library = URL(fileURLWithPath: temp("library"), isDirectory: true)
+        try FileManager.default.createDirectory(at: library, withIntermediateDirectories: true)
+        let model = try HRNetConfig.load(URL(fileURLWithPath: yaml))
+        var training = try TrainingConfig.load(URL(fileURLWithPath: yaml))
+        (training.endEpoch, training.batchSize) = (2, 4)
+        let train = try ImageFolder(root: URL(fileURLWithPath: data + "/train")), val = try ImageFolder(root: URL(fileURLWithPath: data + "/val"))
+        let trainer = try ClassificationTrainer(config: model, training: training, data: train,
+                                                parameters: HRNetModel(config: model).graph.initialParameters(seed: 0), threads: 2, seed: 0)
+        let runner = EpochRunner(folder: library, metrics: ["top1", "top5"], endEpoch: 2, evalEvery: 1)
+        let outcome = try runner.run(trainer) { _ in
+            let a = try trainer.evaluate(val, batchSize: 32, threads: 2)
+            return [a.top1, a.top5]
+        }
+        guard case .finished = outcome else { return XCTFail("\(outcome)") }
+        let fromCLI = try Checkpoint.loadFloat(URL(fileURLWithPath: out + "/final.safetensors"))
+        let fromLibrary = try Checkpoint.loadFloat(library.appendingPathComponent("final.safetensors"))
+        XCTAssertEqual(Set(fromCLI.keys), Set(fromLibrary.keys))
+        for (key, t) in fromCLI { XCTAssertEqual(fromLibrary[key], t, key) }
+        func metricColumns(_ csv: String) -> [String] {
+            csv.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }.map { [$0[0], $0[1], $0[5], $0[6]].joined(separator: ",") }
+        }
+        XCTAssertEqual(metricColumns(try String(contentsOf: library.appendingPathComponent("log.csv"), encoding: .utf8)),
+                       metricColumns(try String(contentsOfFile: out + "/log.csv", encoding: .utf8)))
 
         let weights = ["--config", yaml, "--weights", out + "/final.safetensors"]
         let classified = try run(["classify"] + weights + ["--labels", out + "/classes.txt", data + "/val/*/*.png", "--json", "--top", "2"])

@@ -273,3 +273,6 @@ public final class SegmentationTrainer {
         return (parameters, report)
     }
 }
+
+extension SegmentationTrainer: EpochTrainer {}
+extension SegmentationTrainer.EpochReport: EpochSummary {}

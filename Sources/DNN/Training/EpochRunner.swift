@@ -1,0 +1,141 @@
+import Foundation
+
+/// What every trainer (pose, classification, segmentation, and the ones to come) offers the
+/// epoch loop: where it stands, how to train an epoch, and how to save itself.
+public protocol EpochTrainer: AnyObject {
+    associatedtype Report: EpochSummary
+    var position: TrainingPosition { get }
+    var stepsPerEpoch: Int { get }
+    var plan: TrainingPlan { get }
+    func learningRate(epoch: Int) -> Float
+    /// Trains the next epoch (or what is left of it); stops early when `shouldStop` says so.
+    func trainEpoch(onStep: (TrainingStepReport) -> Void, shouldStop: () -> Bool) throws -> Report
+    func save(_ url: URL, metadata: [String: String]) throws
+}
+
+/// What every trainer's epoch report says.
+public protocol EpochSummary {
+    var completed: Bool { get }
+    var meanLoss: Double { get }
+    var imagesPerSecond: Double { get }
+    var seconds: Double { get }
+}
+
+/// The epoch loop of a training run, the same for every task: train, evaluate every
+/// `evalEvery` epochs and at the end (the first metric decides the best weights, exported to
+/// best.safetensors), checkpoint atomically after each epoch (and when stopped inside one),
+/// one log line per epoch (log.jsonl, log.csv), final.safetensors at the end. The caller
+/// hears about each step and epoch through `Observer` and asks for a stop through it
+/// (`hrnet train` wires Ctrl-C and progress bars to it).
+///
+/// ```swift
+/// let runner = EpochRunner(folder: out, metrics: ["top1", "top5"], endEpoch: 10, evalEvery: 1)
+/// let outcome = try runner.run(trainer) { epoch in [try trainer.evaluate(val).top1] }
+/// ```
+public struct EpochRunner {
+    public let folder: URL
+    public let checkpoint: URL
+    /// Metric names as logged (the first one is the one kept best), e.g. ["ap"], ["top1", "top5"], ["miou", ...].
+    public let metrics: [String]
+    public let endEpoch: Int
+    /// Evaluate after every this many epochs (and after the last); 0: never.
+    public let evalEvery: Int
+    /// Append to the run's logs instead of starting them.
+    public let resumed: Bool
+    /// The best first metric so far (a resumed run's), -1 for none.
+    public var best: Double
+
+    /// Hooks for a caller that shows progress or stops runs; all optional.
+    public struct Observer {
+        /// An epoch starts at `fromStep` of `steps` batches.
+        public var epochStarted: (_ epoch: Int, _ fromStep: Int, _ steps: Int) -> Void = { _, _, _ in }
+        public var step: (TrainingStepReport) -> Void = { _ in }
+        /// After training an epoch (before evaluation and the checkpoint).
+        public var epochTrained: () -> Void = {}
+        /// After the epoch's checkpoint and log line: its loss, images/s and metrics (empty when not evaluated).
+        public var epochFinished: (_ epoch: Int, _ loss: Double, _ imagesPerSecond: Double, _ metrics: [Double], _ best: Double) -> Void = { _, _, _, _, _ in }
+        /// Asked before every step and after every epoch.
+        public var shouldStop: () -> Bool = { false }
+        public init() {}
+    }
+
+    public enum Outcome: Equatable {
+        /// Trained to `endEpoch`; final.safetensors written.
+        case finished(best: Double)
+        /// Stopped by the observer; the checkpoint holds where (resume from it).
+        case stopped(epoch: Int, insideEpoch: Bool)
+    }
+
+    public init(folder: URL, checkpoint: URL? = nil, metrics: [String], endEpoch: Int, evalEvery: Int, resumed: Bool = false, best: Double = -1) {
+        precondition(!metrics.isEmpty, "a run needs at least one metric name")
+        (self.folder, self.metrics, self.endEpoch, self.evalEvery, self.resumed, self.best) = (folder, metrics, endEpoch, evalEvery, resumed, best)
+        self.checkpoint = checkpoint ?? folder.appendingPathComponent("checkpoint.json")
+    }
+
+    /// The metadata key a checkpoint keeps the best first metric under (e.g. "best_ap").
+    public var bestKey: String { "best_\(metrics[0])" }
+
+    /// Runs `trainer` to `endEpoch`. `evaluate` gives the metrics (in `metrics` order) of the
+    /// current weights after epoch `epoch`.
+    public func run<T: EpochTrainer>(_ trainer: T, observer: Observer = Observer(), evaluate: (Int) throws -> [Double]) throws -> Outcome {
+        var best = self.best
+        let log = try TrainingLog(directory: folder, append: resumed, metrics: metrics, best: bestKey)
+        while trainer.position.epoch < endEpoch {
+            let epoch = trainer.position.epoch
+            // A run stopped inside this epoch goes on with its next batch.
+            let from = trainer.position.epochStep
+            observer.epochStarted(epoch, from, trainer.stepsPerEpoch)
+            let report = try trainer.trainEpoch(onStep: observer.step, shouldStop: observer.shouldStop)
+            observer.epochTrained()
+            if !report.completed {
+                try trainer.save(checkpoint, metadata: [bestKey: "\(best)"])
+                return .stopped(epoch: epoch, insideEpoch: true)
+            }
+            var values: [Double] = []
+            if evalEvery > 0, (epoch + 1) % evalEvery == 0 || epoch + 1 == endEpoch {
+                values = try evaluate(epoch)
+                if let score = values.first, score > best {
+                    best = score
+                    try TrainingCheckpoint.exportWeights(trainer.plan.parameters, to: folder.appendingPathComponent("best.safetensors"), overwrite: true)
+                }
+            }
+            try trainer.save(checkpoint, metadata: [bestKey: "\(best)"])
+            try log.append(epoch: epoch + 1, loss: report.meanLoss, learningRate: Double(trainer.learningRate(epoch: epoch)),
+                           imagesPerSecond: report.imagesPerSecond, seconds: report.seconds,
+                           metrics: metrics.indices.map { $0 < values.count ? values[$0] : nil }, best: best >= 0 ? best : nil)
+            observer.epochFinished(epoch, report.meanLoss, report.imagesPerSecond, values, best)
+            if observer.shouldStop() { return .stopped(epoch: epoch, insideEpoch: false) }
+        }
+        try TrainingCheckpoint.exportWeights(trainer.plan.parameters, to: folder.appendingPathComponent("final.safetensors"), overwrite: true)
+        return .finished(best: best)
+    }
+}
+
+/// One line per epoch in log.jsonl and log.csv (appended on resume; each rewrite is atomic).
+/// Columns: epoch, loss, lr, images_per_s, seconds, the task's metrics, the best first metric.
+public struct TrainingLog {
+    public let jsonl: URL, csv: URL
+    public let columns: [String]
+
+    public init(directory: URL, append: Bool, metrics: [String], best: String) throws {
+        jsonl = directory.appendingPathComponent("log.jsonl")
+        csv = directory.appendingPathComponent("log.csv")
+        columns = ["epoch", "loss", "lr", "images_per_s", "seconds"] + metrics + [best]
+        if !append || !FileManager.default.fileExists(atPath: csv.path) {
+            try writeAtomically(Data(), to: jsonl)
+            try writeAtomically(Data((columns.joined(separator: ",") + "\n").utf8), to: csv)
+        }
+    }
+
+    public func append(epoch: Int, loss: Double, learningRate: Double, imagesPerSecond: Double, seconds: Double, metrics: [Double?], best: Double?) throws {
+        func number(_ v: Double?) -> String { v.map { $0.isFinite ? "\($0)" : "null" } ?? "null" }
+        let values = [String(epoch), number(loss), number(learningRate), number(imagesPerSecond), number(seconds)]
+            + metrics.map(number) + [number(best)]
+        let json = "{" + zip(columns, values).map { "\"\($0)\": \($1)" }.joined(separator: ", ") + "}\n"
+        let row = values.map { $0 == "null" ? "" : $0 }.joined(separator: ",") + "\n"
+        for (url, text) in [(jsonl, json), (csv, row)] {
+            let old = (try? Data(contentsOf: url)) ?? Data()
+            try writeAtomically(old + Data(text.utf8), to: url)
+        }
+    }
+}
