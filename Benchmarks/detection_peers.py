@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Times an HRNetV2p detector three ways in ONE interleaved run, at the same thread count, beside
-`hrnet bench --detector-preset NAME --json`:
+`hrnet bench --detector NAME --json`:
 
 1. mmdetection 3.3.0 on PyTorch (CPU): the model built from mmdet's own zoo config (the
    configs/hrnet/ file inside the installed wheel, mmdet/.mim/configs/), random weights from
@@ -20,7 +20,7 @@
    (1,3,800,1344): INFERENCE_NUM_THREADS=threads, PERFORMANCE_HINT=LATENCY,
    INFERENCE_PRECISION_HINT=f32. And ONNX Runtime (CPUExecutionProvider, intra_op_num_threads =
    threads, inter_op 1, all graph optimizations) on the same file.
-3. Ours: `hrnet bench --detector-preset NAME --threads T --runs R --warmup W --json` as a
+3. Ours: `hrnet bench --detector NAME --threads T --runs R --warmup W --json` as a
    subprocess (its median_ms is the whole detect call on a 1333x800 image; backbone/neck/head_ms
    are the network's parts, other_ms the rest). With --ours-weights auto (default) a failure of its
    random-weight path falls back to `--detector-weights` with the mmdet model's weights saved as a
@@ -413,7 +413,7 @@ class Peers:
 
 
 def run_ours(binary, preset, threads, runs, warmup, weights=None):
-    cmd = [binary, 'bench', '--detector-preset', preset] + (['--detector-weights', weights] if weights else []) + \
+    cmd = [binary, 'bench', '--detector', preset] + (['--detector-weights', weights] if weights else []) + \
           ['--threads', str(threads), '--runs', str(runs), '--warmup', str(warmup), '--json']
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     if p.returncode != 0:

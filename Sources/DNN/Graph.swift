@@ -11,6 +11,10 @@ public final class Graph {
     public private(set) var parameters: [ParameterSpec] = []
     /// The values the model returns, in order.
     public var outputs: [Value] = []
+    /// Indices into `outputs` that a plan returns channels-last, shape (N, H, W, C): for code
+    /// that reads each pixel's channels together (RoIAlign). The conversion out of the
+    /// engine's blocked layout costs the same either way.
+    public var channelsLastOutputs: Set<Int> = []
     /// Prepended to every key declared from now on: a model nested in a larger one (mmdet's
     /// `backbone.`, `neck.`, `bbox_head.`) is built by the same code under its prefix.
     public var keyPrefix = ""

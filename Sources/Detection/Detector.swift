@@ -29,9 +29,23 @@ public final class Detector {
     /// Faster R-CNN's box head, by the number of RoIs (rounded up to a multiple of 64).
     private let boxHeadPlans: PlanCache?
     private let threads: Int
-    /// Seconds in the network (plan compiles included) and in pre- and post-processing.
-    public private(set) var networkSeconds = 0.0
-    public private(set) var otherSeconds = 0.0
+    /// Seconds spent in each phase since this detector was made (plan compiles count as network).
+    public struct Timing: Sendable {
+        /// Resize, normalize, pad.
+        public var preprocessing = 0.0
+        /// The dense network, and Faster R-CNN's box head.
+        public var network = 0.0
+        /// Dense post-processing: FCOS's decoding and NMS, or the RPN's proposals and NMS.
+        public var decoding = 0.0
+        /// Faster R-CNN: RoIAlign of the proposals.
+        public var roiPooling = 0.0
+        /// Faster R-CNN: the box head's softmax, per-class decoding and NMS.
+        public var boxDecoding = 0.0
+        public var total: Double { preprocessing + network + decoding + roiPooling + boxDecoding }
+    }
+    public private(set) var timing = Timing()
+    public var networkSeconds: Double { timing.network }
+    public var otherSeconds: Double { timing.total - timing.network }
     public var compileSeconds: Double { plans.compileSeconds }
     public var compiledPlans: Int { plans.compiled }
     /// RoIs of the last Faster R-CNN call (all its images).
@@ -71,13 +85,13 @@ public final class Detector {
             return Double(d.seconds) + Double(d.attoseconds) * 1e-18
         }
         let (batch, geometry) = spec.preprocessing.input(images)
-        otherSeconds += lap()
+        timing.preprocessing += lap()
         let outputs = try plans.run(batch)
-        networkSeconds += lap()
-        defer { otherSeconds += lap() }
+        timing.network += lap()
         switch spec.head {
         case .fcos(let head):
             let levels = stride(from: 0, to: outputs.count, by: 3).map { (outputs[$0], outputs[$0 + 1], outputs[$0 + 2]) }
+            defer { timing.decoding += lap() }
             return geometry.indices.map { FCOSDecoder.decode(levels: levels, image: $0, spec: head, geometry: geometry[$0]) }
         case .fasterRCNN(let head):
             return try twoStage(outputs, geometry: geometry, spec: head, lap: lap)
@@ -93,15 +107,15 @@ public final class Detector {
         let proposals = geometry.indices.map { FasterRCNNDecoder.proposals(levels: levels, image: $0, spec: spec, geometry: geometry[$0]) }
         let rois = proposals.enumerated().flatMap { n, list in list.map { (batch: n, box: $0.box) } }
         lastRoICount = rois.count
+        timing.decoding += lap()
         guard !rois.isEmpty, let boxHeadPlans else { return geometry.map { _ in [] } }
-        let pooled = FasterRCNNDecoder.pool(features: features, rois: rois, spec: spec, threads: threads)
         // Pad the RoI batch to a multiple of 64 so a few plans serve every count.
-        let padded = (rois.count + 63) / 64 * 64, per = pooled.count / rois.count
-        let batch = Tensor(shape: [padded] + pooled.shape.dropFirst(),
-                           scalars: pooled.scalars + [Float](repeating: 0, count: (padded - rois.count) * per))
-        otherSeconds += lap()
+        let batch = FasterRCNNDecoder.pool(features: features, rois: rois, spec: spec, threads: threads, paddedTo: (rois.count + 63) / 64 * 64,
+                                           channelsLast: true)
+        timing.roiPooling += lap()
         let head = try boxHeadPlans.run(batch)
-        networkSeconds += lap()
+        timing.network += lap()
+        defer { timing.boxDecoding += lap() }
         var start = 0
         return proposals.enumerated().map { n, list in
             defer { start += list.count }

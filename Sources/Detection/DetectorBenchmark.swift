@@ -12,6 +12,8 @@ public struct DetectorTiming: Sendable {
     public var gflop: Double
     public var input: Shape4
     public var detections: Int
+    /// The detector's own phases, per call (ms): preprocessing, network, decoding, RoI pooling, box decoding.
+    public var phases: Detector.Timing
 }
 
 extension Detector {
@@ -32,6 +34,9 @@ extension Detector {
         let detector = try Detector(spec: spec, parameters: parameters, options: .init(threads: threads))
         var found: [Detection] = []
         let total = try median { found = try detector.detect(image) }
+        let calls = Double(warmup + runs)
+        var phases = detector.timing
+        for path in [\Detector.Timing.preprocessing, \.network, \.decoding, \.roiPooling, \.boxDecoding] { phases[keyPath: path] *= 1000 / calls }
         let (input, _) = spec.preprocessing.input([image])
         var parts: [Double] = []
         var gflop = 0.0
@@ -45,6 +50,7 @@ extension Detector {
             gflop += try head.flops(input: Shape4((rois + 63) / 64 * 64, head.channels(of: head.inputValue!), 7, 7)) / 1e9
         }
         return DetectorTiming(total: total, backbone: parts[0], neck: parts[1] - parts[0], head: parts[2] - parts[1],
-                              other: total - parts[2], gflop: gflop, input: Shape4(input.shape)!, detections: found.count)
+                              other: total - parts[2], gflop: gflop, input: Shape4(input.shape)!, detections: found.count,
+                              phases: phases)
     }
 }

@@ -29,7 +29,7 @@ extension Detector {
         let model = DetectorModel(spec: spec)
         guard let loaded, let weights else {
             guard randomWeights else { throw DetectionError("give --weights FILE (or random weights for timing)") }
-            return try Detector(spec: spec, parameters: model.graph.randomParameters(seed: 0), options: options)
+            return try Detector(spec: spec, parameters: model.randomParameters(seed: 0), options: options)
         }
         let tensors = loaded.tensors.filter { $0.value.dtype.isFloatingPoint }.mapValues { $0.floatTensor() }
         return try Detector(spec: spec, parameters: try model.bind(tensors, source: weights.lastPathComponent), options: options)

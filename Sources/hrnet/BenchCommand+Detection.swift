@@ -10,7 +10,7 @@ extension BenchCommand {
     func runDetector() throws {
         func say(_ message: String) { if !json { Progress.say(message + "...") } }
         let loaded = try detector.load(threads: compute.threads, randomWeights: detector.weights == nil)
-        var parameters = try loaded.model.bind(detector.weights == nil ? Self.timingParameters(loaded.model) : try Checkpoint.loadFloat(URL(fileURLWithPath: detector.weights!)))
+        var parameters = try loaded.model.bind(detector.weights == nil ? loaded.model.randomParameters(seed: 0) : try Checkpoint.loadFloat(URL(fileURLWithPath: detector.weights!)))
         if detector.weights == nil, !json { warn("random weights (classification biases at mmdet's 0.01 prior): the timing holds, the boxes mean nothing") }
         say("measuring this machine's fp32 peak")
         let peak = try Benchmark.peakGFLOPs(threads: compute.threads)
@@ -25,7 +25,10 @@ extension BenchCommand {
         let name = detector.model ?? detector.weights ?? "detector"
         let rows: [(String, Double)] = [("median_ms", t.total), ("backbone_ms", t.backbone), ("neck_ms", t.neck), ("head_ms", t.head),
                                         ("other_ms", t.other), ("gflop", t.gflop), ("gflops", t.gflop * 1000 / (t.backbone + t.neck + t.head)),
-                                        ("peak_gflops", peak), ("peak_rss_mb", Benchmark.peakRSSMegabytes())]
+                                        ("peak_gflops", peak), ("peak_rss_mb", Benchmark.peakRSSMegabytes()),
+                                        ("preprocessing_ms", t.phases.preprocessing), ("network_ms", t.phases.network),
+                                        ("decoding_ms", t.phases.decoding), ("roi_pooling_ms", t.phases.roiPooling),
+                                        ("box_decoding_ms", t.phases.boxDecoding)]
         if json {
             let body = rows.map { "\"\($0.0)\": \(String(format: "%.3f", $0.1))" }.joined(separator: ", ")
             print("{\"model\": \"\(name)\", \"input\": \"\(t.input)\", \"threads\": \(compute.threads ?? Threads.available), \(body)}")
@@ -34,19 +37,11 @@ extension BenchCommand {
         print("\(name): image \(w)x\(h) -> input \(t.input), \(compute.threads ?? Threads.available) threads, \(runs) runs, \(t.detections) detections")
         print(String(format: "  detect: median %.1f ms = backbone %.1f + neck %.1f + head %.1f + the rest %.1f (pre/post-processing%@)",
                      t.total, t.backbone, t.neck, t.head, t.other, loaded.model.boxHead == nil ? "" : ", RoI pooling, box head"))
+        print(String(format: "  per call (mean): preprocessing %.1f, network %.1f, decoding %.1f%@ ms",
+                     t.phases.preprocessing, t.phases.network, t.phases.decoding,
+                     loaded.model.boxHead == nil ? "" : String(format: ", RoI pooling %.1f, box decoding %.1f", t.phases.roiPooling, t.phases.boxDecoding)))
         print(String(format: "  network %.1f GFLOP (%.1f GMAC) at %.0f GFLOP/s = %.0f%% of this machine's measured fp32 peak %.0f GFLOP/s",
                      t.gflop, t.gflop / 2, t.gflop * 1000 / (t.backbone + t.neck + t.head), 100 * t.gflop * 1000 / (t.backbone + t.neck + t.head) / peak, peak))
         print(String(format: "  peak RSS %.0f MB", Benchmark.peakRSSMegabytes()))
-    }
-
-    /// Random weights with the classifiers' biases at mmdet's prior (sigmoid 0.01), so random
-    /// heads propose as few boxes as trained ones instead of every point and class.
-    static func timingParameters(_ model: DetectorModel) -> [String: Tensor] {
-        var p = model.graph.randomParameters(seed: 0)
-        for (k, v) in (model.boxHead?.randomParameters(seed: 1) ?? [:]) { p[k] = v }
-        for key in ["bbox_head.conv_cls.bias", "rpn_head.rpn_cls.bias"] where p[key] != nil {
-            p[key] = Tensor(shape: p[key]!.shape, repeating: -4.595)
-        }
-        return p
     }
 }

@@ -9,7 +9,7 @@ import Pose
 /// How a command names a detector: `--detector` an mmdetection config file or a preset name,
 /// and `--detector-weights`.
 struct DetectorOptions: ParsableArguments {
-    @Option(name: [.customLong("detector"), .customLong("detector-preset")], help: ArgumentHelp("An mmdetection Python config (its _base_ files resolved) or a preset: \(DetectorPresets.names.joined(separator: ", ")). Zoo checkpoints carry their config: --detector-weights alone is enough.", valueName: "config.py|preset"))
+    @Option(name: .customLong("detector"), help: ArgumentHelp("An mmdetection Python config (its _base_ files resolved) or a preset: \(DetectorPresets.names.joined(separator: ", ")). Zoo checkpoints carry their config: --detector-weights alone is enough.", valueName: "config.py|preset"))
     var model: String?
 
     @Option(name: .customLong("detector-weights"), help: "mmdetection's checkpoint (.pth, zip or legacy) or .safetensors.")

@@ -19,6 +19,31 @@ final class FasterRCNNGoldenTests: XCTestCase {
         return (tensors, try JSONSerialization.jsonObject(with: data) as! [String: Any])
     }
 
+    /// (C, H, W) -> (H, W, C).
+    static func channelsLast(_ t: Tensor) -> Tensor {
+        let (c, h, w) = (t.shape[0], t.shape[1], t.shape[2])
+        var out = [Float](repeating: 0, count: t.count)
+        for ch in 0..<c { for p in 0..<(h * w) { out[p * c + ch] = t.scalars[ch * h * w + p] } }
+        return Tensor(shape: [h, w, c], scalars: out)
+    }
+
+    /// RoIAlign on channels-last features gives exactly what it gives on NCHW ones.
+    func testChannelsLastPooling() throws {
+        guard case .fasterRCNN(let head) = try spec().head else { return XCTFail() }
+        let (g, _) = try golden("person")
+        let nchw = (0..<4).map { g["neck.\($0)"]! }
+        let boxes = g["proposals.bboxes"]!
+        let rois = (0..<boxes.shape[0]).map { k in
+            (batch: 0, box: BoundingBox(x1: boxes.scalars[4 * k], y1: boxes.scalars[4 * k + 1], x2: boxes.scalars[4 * k + 2], y2: boxes.scalars[4 * k + 3]))
+        }
+        let a = FasterRCNNDecoder.pool(features: nchw.map { Tensor(shape: [1] + $0.shape, scalars: $0.scalars) }, rois: rois, spec: head, threads: 2)
+        let b = FasterRCNNDecoder.pool(features: nchw.map { Self.channelsLast($0) }.map { Tensor(shape: [1] + $0.shape, scalars: $0.scalars) },
+                                       rois: rois, spec: head, threads: 2, paddedTo: 320, channelsLast: true)
+        XCTAssertEqual(b.shape[0], 320)
+        XCTAssertEqual(Array(b.scalars.prefix(a.count)), a.scalars)
+        XCTAssertTrue(b.scalars.dropFirst(a.count).allSatisfy { $0 == 0 })
+    }
+
     func testConfig() throws {
         guard case .fasterRCNN(let s) = try spec().head else { return XCTFail("not a Faster R-CNN") }
         XCTAssertEqual(s.finestScale, 8)
@@ -43,8 +68,13 @@ final class FasterRCNNGoldenTests: XCTestCase {
             let input = try NPY.read(Fixtures.url("detection/faster_rcnn_\(photo)_input.npy"))
             let out = try Plan(graph: model.graph, parameters: params, input: Shape4(input.shape)!, threads: 2).run(input)
             let names = (0..<4).map { "neck.\($0)" } + (0..<5).flatMap { ["rpn_cls.\($0)", "rpn_reg.\($0)"] }
-            for (name, t) in zip(names, out) {
-                let e = try XCTUnwrap(g[name], name)
+            for (k, (name, t)) in zip(names, out).enumerated() {
+                var e = try XCTUnwrap(g[name], name)
+                if k < 4 {
+                    // The RoI features come channels-last, (1, H, W, C).
+                    XCTAssertEqual(t.shape, [1, e.shape[1], e.shape[2], e.shape[0]], name)
+                    e = Self.channelsLast(e)
+                }
                 XCTAssertLessThanOrEqual(t.maxAbsDifference(Tensor(shape: t.shape, scalars: e.scalars)),
                                          1e-4 * max(1, e.scalars.map(abs).max()!), "\(photo) \(name)")
             }

@@ -9,7 +9,10 @@ import Foundation
 /// batch at a time (its arena is shared state); make one plan per thread for concurrency.
 public final class Plan {
     public let inputShape: Shape4
+    /// Each output's NCHW shape (a channels-last output holds the same values as (N, H, W, C)).
     public let outputShapes: [Shape4]
+    /// Indices of the outputs returned channels-last (the graph's `channelsLastOutputs`).
+    public let channelsLastOutputs: Set<Int>
     public let threads: Int
     /// FLOP of one run (convolutions and linear layers).
     public let flops: Double
@@ -77,6 +80,7 @@ public final class Plan {
         self.threads = max(1, threads ?? Threads.available)
         let shapes = try graph.inferShapes(input: input)
         self.outputShapes = graph.outputs.map { shapes[$0.id] }
+        self.channelsLastOutputs = graph.channelsLastOutputs.filter { $0 < graph.outputs.count }
         self.flops = try graph.flops(input: input)
         for spec in graph.parameters {
             guard let t = parameters[spec.key] else { throw GraphError("parameter \(spec.key) is missing") }
@@ -133,16 +137,19 @@ public final class Plan {
         return p
     }
 
-    /// Runs the network on one batch; returns the graph's outputs (NCHW).
+    /// Runs the network on one batch; returns the graph's outputs (NCHW; (N, H, W, C) for the
+    /// graph's `channelsLastOutputs`).
     public func run(_ x: Tensor) throws -> [Tensor] {
         guard x.shape == inputShape.dims else {
             throw GraphError("input has shape \(x.shape), this plan was compiled for \(inputShape.dims)")
         }
         x.scalars.withUnsafeBytes { inputBuffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         try execute()
-        return zip(outputBuffers, outputShapes).map { buffer, shape in
-            Tensor(shape: shape.dims, scalars: Array(UnsafeBufferPointer(start: buffer.pointer.assumingMemoryBound(to: Float.self),
-                                                                         count: buffer.count)))
+        return zip(outputBuffers, outputShapes).enumerated().map { k, pair in
+            let (buffer, shape) = pair
+            let dims = channelsLastOutputs.contains(k) ? [shape.n, shape.h, shape.w, shape.c] : shape.dims
+            return Tensor(shape: dims, scalars: Array(UnsafeBufferPointer(start: buffer.pointer.assumingMemoryBound(to: Float.self),
+                                                                          count: buffer.count)))
         }
     }
 

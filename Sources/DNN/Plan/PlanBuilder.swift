@@ -280,10 +280,11 @@ extension Plan {
                 if let copy = int8?.copies[out] { try reorder(from: memory[out]!, to: memory[copy.id]!, scale: 1 / copy.q.scale) }
             }
             try shareScratchpad(plan: plan)
-            for v in graph.outputs {
+            for (k, v) in graph.outputs.enumerated() {
                 let s = shapes[v.id]
                 let dims = desc[v.id]!.ndims == 2 ? [s.n, s.c] : s.dims
-                let m = try Memory(try MemoryDesc.plain(dims), pointer: nil)
+                let md = dims.count == 4 && graph.channelsLastOutputs.contains(k) ? try MemoryDesc.make(dims, dnnl_nhwc) : try MemoryDesc.plain(dims)
+                let m = try Memory(md, pointer: nil)
                 outputMemories.append(m)
                 try reorder(from: memory[source(v.id)]!, to: m)
             }

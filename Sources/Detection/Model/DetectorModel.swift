@@ -47,10 +47,24 @@ public struct DetectorModel {
             g.keyPrefix = "rpn_head."
             g.outputs = Array(levels.prefix(head.roiStrides.count))
                 + RPNHead.build(g, levels: levels, spec: head).flatMap { [$0.scores, $0.deltas] }
+            // The RoI features come out channels-last: RoIAlign reads a pixel's channels together.
+            g.channelsLastOutputs = Set(0..<head.roiStrides.count)
             boxHead = BoxHead.graph(spec: head)
         }
         g.keyPrefix = ""
         return (g, boxHead)
+    }
+
+    /// Random parameters for every key of the dense network and the box head, with the
+    /// classifiers' biases at mmdet's prior (sigmoid 0.01), so a random detector proposes as
+    /// few boxes as a trained one instead of every point and class (for timing and tests).
+    public func randomParameters(seed: UInt64 = 0) -> [String: Tensor] {
+        var p = graph.randomParameters(seed: seed)
+        for (k, v) in boxHead?.randomParameters(seed: seed &+ 1) ?? [:] { p[k] = v }
+        for key in ["bbox_head.conv_cls.bias", "rpn_head.rpn_cls.bias"] where p[key] != nil {
+            p[key] = Tensor(shape: p[key]!.shape, repeating: -4.595)
+        }
+        return p
     }
 
     /// Learnable parameters (BN running statistics excluded).

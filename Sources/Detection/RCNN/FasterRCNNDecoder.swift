@@ -52,18 +52,25 @@ enum FasterRCNNDecoder {
     }
 
     /// `SingleRoIExtractor`: each RoI pooled (RoIAlign) from the level its size maps to.
-    /// Output (R, C, size, size) in RoI order.
-    static func pool(features: [Tensor], rois: [(batch: Int, box: BoundingBox)], spec: FasterRCNNSpec, threads: Int) -> Tensor {
-        let c = features[0].shape[1], size = spec.roiOutputSize, per = c * size * size
-        var out = Tensor(zeros: [rois.count, c, size, size])
+    /// Output (R, C, size, size) in RoI order, then zeros to `paddedTo` rows. `features` are
+    /// NCHW, or (N, H, W, C) with `channelsLast` (the detector's plan gives them so).
+    static func pool(features: [Tensor], rois: [(batch: Int, box: BoundingBox)], spec: FasterRCNNSpec, threads: Int,
+                     paddedTo rows: Int? = nil, channelsLast: Bool = false) -> Tensor {
+        let c = features[0].shape[channelsLast ? 3 : 1], size = spec.roiOutputSize, per = c * size * size
+        var out = Tensor(zeros: [max(rows ?? 0, rois.count), c, size, size])
         let levels = RoIAlign.levels(rois.map(\.box), finestScale: spec.finestScale, levels: spec.roiStrides.count)
         for l in spec.roiStrides.indices {
             let members = rois.indices.filter { levels[$0] == l }
             guard !members.isEmpty else { continue }
             let pooled = RoIAlign.pool(features[l], rois: members.map { rois[$0] }, spatialScale: Float(1 / Double(spec.roiStrides[l])),
-                                       outputSize: size, samplingRatio: spec.roiSamplingRatio, aligned: true, threads: threads)
-            for (k, r) in members.enumerated() {
-                out.scalars.replaceSubrange((r * per)..<((r + 1) * per), with: pooled.scalars[(k * per)..<((k + 1) * per)])
+                                       outputSize: size, samplingRatio: spec.roiSamplingRatio, aligned: true, threads: threads,
+                                       channelsLast: channelsLast)
+            out.scalars.withUnsafeMutableBufferPointer { o in
+                pooled.scalars.withUnsafeBufferPointer { p in
+                    for (k, r) in members.enumerated() {
+                        (o.baseAddress! + r * per).update(from: p.baseAddress! + k * per, count: per)
+                    }
+                }
             }
         }
         return out
