@@ -57,16 +57,15 @@ public final class PoseEstimator {
     public let config: HRNetConfig
     public let keypoints: KeypointSet
     public var options: Options
-    private let model: HRNetModel
-    private let parameters: [String: Tensor]
-    /// Compiled plans by network batch size, most recently used last.
-    private var plans: [(batch: Int, plan: Plan)] = []
+    /// Compiled plans by network batch size, the three most recent kept (threads and plan
+    /// options as `options` had them when the estimator was made).
+    private let plans: PlanCache
     /// Seconds spent in the network (plan compiles and runs) since this estimator was made;
     /// the rest of a caller's time is decoding, cropping and post-processing.
     public private(set) var networkSeconds = 0.0
     /// The part of `networkSeconds` spent compiling plans, and how many were compiled.
-    public private(set) var compileSeconds = 0.0
-    public private(set) var compiledPlans = 0
+    public var compileSeconds: Double { plans.compileSeconds }
+    public var compiledPlans: Int { plans.compiled }
 
     /// Network input and heatmap sizes (width, height).
     public var inputSize: (width: Int, height: Int) { config.imageSize }
@@ -88,8 +87,8 @@ public final class PoseEstimator {
         self.config = config
         self.keypoints = set
         self.options = options
-        self.model = HRNetModel(config: config)
-        self.parameters = parameters
+        plans = try PlanCache(graph: HRNetModel(config: config).graph, parameters: parameters, threads: options.threads,
+                              options: options.plan, capacity: 3)
     }
 
     /// Loads `weights` (.pth or .safetensors) for `config`; every key must match.
@@ -196,18 +195,7 @@ public final class PoseEstimator {
     public static let std: [Float] = [0.229, 0.224, 0.225]
 
     private func plan(batch: Int) throws -> Plan {
-        if let i = plans.firstIndex(where: { $0.batch == batch }) {
-            let entry = plans.remove(at: i)
-            plans.append(entry)
-            return entry.plan
-        }
-        if plans.count >= 3 { plans.removeFirst() }
-        let started = DispatchTime.now()
-        let plan = try model.compile(parameters: parameters, batch: batch, threads: options.threads, options: options.plan)
-        compileSeconds += Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        compiledPlans += 1
-        plans.append((batch, plan))
-        return plan
+        try plans.plan(for: Shape4(batch, 3, config.imageSize.height, config.imageSize.width))
     }
 }
 

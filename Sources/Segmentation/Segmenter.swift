@@ -68,22 +68,23 @@ public final class Segmenter {
     public let threads: Int?
     public let planOptions: Plan.Options
     /// Seconds spent compiling plans, and how many were compiled.
-    public private(set) var compileSeconds = 0.0
-    public private(set) var compiledPlans = 0
+    public var compileSeconds: Double { plans.compileSeconds }
+    public var compiledPlans: Int { plans.compiled }
     /// Seconds inside network runs (`Plan.run`), the rest of `segment` being pre/post-processing.
     public private(set) var networkSeconds = 0.0
 
     /// The largest scaled image accepted (its scores alone take classes x 4 bytes a pixel).
     public static let maxScaledPixels = 64 * 1024 * 1024
 
-    private let graph: Graph
     private let alignCorners: Bool
-    private let parameters: [String: Tensor]
-    private var plans: [Shape4: Plan] = [:]
-    /// Input shapes by last use, oldest first; at most `maxCachedPlans` plans are kept, so a
-    /// folder of photos of many sizes does not hold one set of packed weights per size.
-    private var recent: [Shape4] = []
-    public var maxCachedPlans = 4
+    /// Plans by input shape, the most recent kept.
+    private let plans: PlanCache
+    /// At most this many plans are kept, so a folder of photos of many sizes does not hold one
+    /// set of packed weights per size.
+    public var maxCachedPlans: Int {
+        get { plans.capacity }
+        set { plans.capacity = newValue }
+    }
 
     /// - Parameter parameters: the model's weights by checkpoint key (see `HRNetModel.loadWeights`).
     public init(model: HRNetModel, parameters: [String: Tensor], options: Options? = nil, threads: Int? = nil,
@@ -99,12 +100,11 @@ public final class Segmenter {
         try self.options.validate()
         self.threads = threads
         self.planOptions = planOptions
-        self.parameters = parameters
         // The network, then its logits upsampled to the input's size (official `inference`).
         let g = Network.build(model.config.architecture)
         guard let input = g.inputValue, let logits = g.outputs.first else { throw SegmentationError("the network has no input or output") }
         g.outputs = [g.resize(logits, like: input, mode: .bilinear(alignCorners: alignCorners))]
-        self.graph = g
+        plans = try PlanCache(graph: g, parameters: parameters, threads: threads, options: planOptions, capacity: 4)
     }
 
     // MARK: - Steps
@@ -115,20 +115,7 @@ public final class Segmenter {
     }
 
     private func plan(batch: Int, height: Int, width: Int) throws -> Plan {
-        let shape = Shape4(batch, 3, height, width)
-        recent.removeAll { $0 == shape }
-        recent.append(shape)
-        if let p = plans[shape] { return p }
-        while plans.count >= max(1, maxCachedPlans), let oldest = recent.first(where: { plans[$0] != nil }) {
-            plans[oldest] = nil
-            recent.removeAll { $0 == oldest }
-        }
-        let start = DispatchTime.now()
-        let p = try Plan(graph: graph, parameters: parameters, input: shape, threads: threads, options: planOptions)
-        compileSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        compiledPlans += 1
-        plans[shape] = p
-        return p
+        try plans.plan(for: Shape4(batch, 3, height, width))
     }
 
     /// One network run: logits upsampled to the input (`classes x height x width`), before exp,

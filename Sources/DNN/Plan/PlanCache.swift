@@ -6,8 +6,8 @@ public final class PlanCache {
     public let graph: Graph
     public let threads: Int?
     public let options: Plan.Options
-    /// Plans kept at most; each holds its packed weights and its activation arena.
-    public let capacity: Int
+    /// Plans kept at most (at least one); each holds its packed weights and its activation arena.
+    public var capacity: Int
     private let parameters: [String: Tensor]
     private var plans: [Plan] = []
     /// Plans compiled so far, and the seconds that took.
@@ -33,7 +33,7 @@ public final class PlanCache {
             plans.append(plan)
             return plan
         }
-        if plans.count >= capacity { plans.removeFirst() }  // free the oldest arena before the new one
+        while plans.count >= max(1, capacity) { plans.removeFirst() }  // free the oldest arenas before the new one
         let start = ContinuousClock.now
         let plan = try Plan(graph: graph, parameters: parameters, input: shape, threads: threads, options: options)
         compileSeconds += (ContinuousClock.now - start).seconds
