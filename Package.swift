@@ -71,11 +71,13 @@ let package = Package(
             name: "HRNet",
             dependencies: ["DNN", "CDefaultModel", .product(name: "Yams", package: "Yams")]
         ),
+        // ImageNet-1k's class list, a text file assembled into the binary (data, not code).
+        .target(name: "CImageNetClasses", exclude: ["imagenet_classes.tsv"], cSettings: [.headerSearchPath(".")]),
         // Image classification: class labels (ImageNet-1k built in), softmax, top-k, the classifier,
         // torchvision's pre-processing, image folders, training.
         .target(
             name: "Classification",
-            dependencies: ["HRNet", "DNN", "Imaging"],
+            dependencies: ["HRNet", "DNN", "Imaging", "CImageNetClasses"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         // Object detection on the HRNetV2p backbone as mmdetection builds it: HRFPN, FCOS and

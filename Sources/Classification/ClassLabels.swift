@@ -14,8 +14,8 @@ public struct ClassLabels: Sendable, Equatable {
 
     /// ImageNet-1k in the standard index order (0 tench, 1 goldfish, ... 999 toilet tissue), the
     /// names of torchvision's and timm's pretrained classifiers; `imageNetWordNetIDs` gives n01440764 ....
-    public static let imageNet = ClassLabels(names: imageNetClassNames, source: "ImageNet-1k")
-    public static let imageNetWordNetIDs: [String] = imageNetSynsets
+    public static let imageNet = ClassLabels(names: ImageNetClasses.table.names, source: "ImageNet-1k")
+    public static let imageNetWordNetIDs: [String] = ImageNetClasses.table.wordNetIDs
 
     /// Largest labels file read (far above any class list; keeps a wrong file from filling memory).
     public static let maximumFileBytes = 16 << 20
