@@ -21,11 +21,13 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
+        // Writing outputs: one atomic writer (temporary file, flush, rename) for every module.
+        .target(name: "FileSupport"),
         // oneDNN 2.6 C API (Debian libdnnl-dev ships no dnnl.pc, so the module map links it).
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .target(
             name: "DNN",
-            dependencies: ["CDNNL"],
+            dependencies: ["CDNNL", "FileSupport"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         // libjpeg-turbo and libpng behind a setjmp-guarded C shim (their error paths exit/longjmp).
@@ -35,7 +37,7 @@ let package = Package(
         ),
         .target(
             name: "Imaging",
-            dependencies: ["CImageShim"],
+            dependencies: ["CImageShim", "FileSupport"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         // The system zlib (Debian zlib1g-dev): inflates the compressed elements of MAT-files.
@@ -49,14 +51,14 @@ let package = Package(
         // Gaussian targets, and the synthetic keypoint data set.
         .target(
             name: "PoseTraining",
-            dependencies: ["Pose", "HRNet", "Imaging", "Datasets", "DNN"],
+            dependencies: ["Pose", "HRNet", "Imaging", "Datasets", "DNN", "FileSupport"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         // Semantic segmentation: the official multi-scale / sliding-window test, label maps,
         // palettes, confusion matrix and mIoU, data set readers, synthetic data.
         .target(
             name: "Segmentation",
-            dependencies: ["DNN", "HRNet", "Imaging"],
+            dependencies: ["DNN", "HRNet", "Imaging", "FileSupport"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         // The embedded default pose model (experiment YAML + safetensors, assembled into read-only
@@ -85,7 +87,7 @@ let package = Package(
         .target(name: "Detection", dependencies: ["DNN", "HRNet", "Imaging", "Datasets"]),
         .executableTarget(
             name: "hrnet",
-            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification", "Segmentation", "Detection",
+            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification", "Segmentation", "Detection", "FileSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),

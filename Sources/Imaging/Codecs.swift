@@ -1,4 +1,5 @@
 import CImageShim
+import FileSupport
 import Foundation
 
 /// The container formats Imaging reads and writes, recognised by their magic bytes.
@@ -114,18 +115,10 @@ extension Image {
         try Image.writeAtomically(data, to: url)
     }
 
+    /// `writeAtomically` (FileSupport) for pictures: a failure is an `ImageError` naming the file.
     static func writeAtomically(_ data: Data, to url: URL) throws {
-        let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(UUID().uuidString)")
-        do {
-            try data.write(to: temporary)
-        } catch {
-            throw ImageError(.io, file: url.path, "cannot write (\(error.localizedDescription))")
-        }
-        if rename(temporary.path, url.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw ImageError(.io, file: url.path, "cannot move the finished file into place (\(reason))")
+        do { try FileSupport.writeAtomically(data, to: url) } catch let error as FileWriteError {
+            throw ImageError(.io, file: url.path, "cannot write (\(error.reason))")
         }
     }
 

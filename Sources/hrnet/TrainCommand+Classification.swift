@@ -1,3 +1,4 @@
+import FileSupport
 import ArgumentParser
 import Classification
 import DNN

@@ -1,7 +1,5 @@
+import FileSupport
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A file could not be read as a tensor file; names the file and what is wrong.
 public struct CheckpointError: Error, CustomStringConvertible {
@@ -24,26 +22,9 @@ func readFile(_ url: URL) throws -> Data {
     }
 }
 
-/// Writes `data` to `url` atomically: a temporary file in the same directory, then a rename,
-/// so a reader (or a crash) never sees half a file and the old file survives a failed write.
-public func writeAtomically(_ data: Data, to url: URL) throws {
-    let dir = url.deletingLastPathComponent()
-    let temp = dir.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-    do {
-        try data.write(to: temp)
-        // Flush before the rename, so a crash cannot leave the new name on an empty file.
-        let handle = try FileHandle(forWritingTo: temp)
-        try handle.synchronize()
-        try handle.close()
-        // rename(2) replaces the destination in one step.
-        guard rename(temp.path, url.path) == 0 else {
-            throw CheckpointError(url, "cannot be written: \(String(cString: strerror(errno)))")
-        }
-    } catch let error as CheckpointError {
-        try? FileManager.default.removeItem(at: temp)
-        throw error
-    } catch {
-        try? FileManager.default.removeItem(at: temp)
-        throw CheckpointError(url, "cannot be written: \(error.localizedDescription)")
+/// `writeAtomically` (FileSupport) for tensor files: a failure is a `CheckpointError` naming the file.
+func writeTensorFile(_ data: Data, to url: URL) throws {
+    do { try writeAtomically(data, to: url) } catch let error as FileWriteError {
+        throw CheckpointError(url, "cannot be written: \(error.reason)")
     }
 }

@@ -77,6 +77,6 @@ public enum NPY {
         data.append(contentsOf: [UInt8(n & 0xFF), UInt8(n >> 8)])
         data.append(contentsOf: Array(header.utf8))
         t.scalars.withUnsafeBytes { data.append(contentsOf: $0) }
-        try writeAtomically(data, to: url)
+        try writeTensorFile(data, to: url)
     }
 }

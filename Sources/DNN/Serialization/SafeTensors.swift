@@ -83,7 +83,7 @@ public enum SafeTensors {
         withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(contentsOf: Array(header.utf8))
         for key in keys { tensors[key]!.scalars.withUnsafeBytes { data.append(contentsOf: $0) } }
-        try writeAtomically(data, to: url)
+        try writeTensorFile(data, to: url)
     }
 
     /// A JSON integer (not a bool, not a fraction or exponent form, within Int).

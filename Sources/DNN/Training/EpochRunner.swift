@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 
 /// What every trainer (pose, classification, segmentation, and the ones to come) offers the

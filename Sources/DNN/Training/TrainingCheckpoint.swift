@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 
 /// Where a training run is, besides its tensors: saved in the checkpoint's JSON.

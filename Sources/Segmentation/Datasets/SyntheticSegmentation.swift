@@ -1,3 +1,4 @@
+import FileSupport
 import DNN
 import Foundation
 import Imaging
