@@ -27,8 +27,7 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .target(
             name: "DNN",
-            dependencies: ["CDNNL", "FileSupport"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: ["CDNNL", "FileSupport"]
         ),
         // libjpeg-turbo and libpng behind a setjmp-guarded C shim (their error paths exit/longjmp).
         .target(
@@ -37,8 +36,7 @@ let package = Package(
         ),
         .target(
             name: "Imaging",
-            dependencies: ["CImageShim", "FileSupport"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: ["CImageShim", "FileSupport"]
         ),
         // The system zlib (Debian zlib1g-dev): inflates the compressed elements of MAT-files.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
