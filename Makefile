@@ -5,7 +5,7 @@ DEBS := libdnnl-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := .build/release/hrnet
 
-.PHONY: deps build test demo clean
+.PHONY: deps build test test-release demo clean
 
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -19,6 +19,10 @@ build: deps
 
 test: deps
 	$(SWIFT) test --disable-swift-testing
+
+# The same tests on the release build (optimized code paths, bounds checks kept; CI runs both).
+test-release: deps
+	$(SWIFT) test -c release -Xswiftc -enable-testing --disable-swift-testing
 
 demo: build
 	$(RELEASE) demo --out out/demo --force
