@@ -12,15 +12,8 @@ public struct COCODetectionEvaluation {
     public var truth: COCOGroundTruth
 
     public init(data: URL, split: String) throws {
-        annotations = data.appendingPathComponent("annotations/instances_\(split).json")
-        guard FileManager.default.fileExists(atPath: annotations.path) else {
-            throw DetectionError("\(annotations.path): no such file (expected DATA/annotations/instances_\(split).json)")
-        }
-        guard let folder = [data.appendingPathComponent("images/\(split)"), data.appendingPathComponent(split)]
-            .first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-            throw DetectionError("\(data.path): neither images/\(split) nor \(split) exists")
-        }
-        images = folder
+        let located = try COCOSplit(root: data, split: split, kind: .instances)
+        (annotations, images) = (located.annotations, located.images)
         truth = try COCOGroundTruth.load(annotations)
         guard !truth.imageIDs.isEmpty else { throw DetectionError("\(annotations.lastPathComponent) has no images") }
     }

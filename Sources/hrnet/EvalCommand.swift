@@ -77,13 +77,8 @@ struct EvalCommand: ParsableCommand {
         if try model.loadConfig().dataset.lowercased() == "mpii" { return try runMPII() }
         let split = self.split ?? "val2017"
         let root = URL(fileURLWithPath: data, isDirectory: true)
-        let annotations = root.appendingPathComponent("annotations/person_keypoints_\(split).json")
-        guard FileManager.default.fileExists(atPath: annotations.path) else {
-            throw ValidationError("\(annotations.path): no such file (expected DATA/annotations/person_keypoints_\(split).json)")
-        }
-        let imageDir = [root.appendingPathComponent("images/\(split)"), root.appendingPathComponent(split)]
-            .first { FileManager.default.fileExists(atPath: $0.path) }
-        guard let imageDir else { throw ValidationError("\(root.path): neither images/\(split) nor \(split) exists") }
+        let located = try COCOSplit(root: root, split: split, kind: .keypoints)
+        let (annotations, imageDir) = (located.annotations, located.images)
         let outURL = URL(fileURLWithPath: outJSON ?? "keypoints_\(split)_results.json")
         if FileManager.default.fileExists(atPath: outURL.path), !force {
             throw ValidationError("\(outURL.path) exists; pass --force to replace it")

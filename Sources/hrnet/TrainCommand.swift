@@ -133,14 +133,8 @@ struct TrainCommand: ParsableCommand {
         // Data: DATA/annotations/person_keypoints_SPLIT.json + DATA/images/SPLIT.
         let root = URL(fileURLWithPath: data ?? training.root, isDirectory: true)
         func split(_ name: String) throws -> (annotations: URL, images: URL) {
-            let annotations = root.appendingPathComponent("annotations/person_keypoints_\(name).json")
-            guard FileManager.default.fileExists(atPath: annotations.path) else {
-                throw ValidationError("\(annotations.path): no such file (expected DATA/annotations/person_keypoints_\(name).json)")
-            }
-            let images = [root.appendingPathComponent("images/\(name)"), root.appendingPathComponent(name)]
-                .first { FileManager.default.fileExists(atPath: $0.path) }
-            guard let images else { throw ValidationError("\(root.path): neither images/\(name) nor \(name) exists") }
-            return (annotations, images)
+            let located = try COCOSplit(root: root, split: name, kind: .keypoints)
+            return (located.annotations, located.images)
         }
         let isMPII = model.dataset.lowercased() == "mpii"
         var augmentation = PoseAugmentation(imageSize: model.imageSize, heatmapSize: model.heatmapSize)

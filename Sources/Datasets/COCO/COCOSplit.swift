@@ -1,0 +1,28 @@
+import Foundation
+
+/// Where a COCO-style data set keeps one split: `ROOT/annotations/<kind>_<split>.json` and the
+/// images in `ROOT/images/<split>` (or `ROOT/<split>`, COCO's own layout). One locator for
+/// training, evaluation and the data sets.
+public struct COCOSplit: Sendable, Equatable {
+    public let annotations: URL
+    public let images: URL
+
+    /// Annotation files by task, as COCO names them.
+    public enum Kind: String, Sendable {
+        case keypoints = "person_keypoints"
+        case instances
+    }
+
+    /// Finds `split` under `root`; an error names the file or folder that is not there.
+    public init(root: URL, split: String, kind: Kind) throws {
+        let annotations = root.appendingPathComponent("annotations/\(kind.rawValue)_\(split).json")
+        guard FileManager.default.fileExists(atPath: annotations.path) else {
+            throw COCOError(annotations.path, "no such file (expected DATA/annotations/\(kind.rawValue)_\(split).json)")
+        }
+        guard let images = [root.appendingPathComponent("images/\(split)"), root.appendingPathComponent(split)]
+            .first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
+            throw COCOError(root.path, "neither images/\(split) nor \(split) exists")
+        }
+        (self.annotations, self.images) = (annotations, images)
+    }
+}
