@@ -22,17 +22,17 @@ public final class ClassificationTrainer {
     public let training: TrainingConfig
     public let data: ImageFolder
     public let augmentation: TrainAugmentation
-    public let plan: TrainingPlan
-    public let optimizer: Optimizer
-    public let schedule: LRSchedule
-    /// The next epoch to train, the steps already taken inside it and in all.
-    public private(set) var position: TrainingPosition
-    /// Batches in an epoch (a last, smaller batch is dropped).
-    public var stepsPerEpoch: Int { data.count / training.batchSize }
+    /// The plan, optimizer, schedule, position, batches and checkpoints every trainer shares.
+    public let session: TrainingSession
+    public var plan: TrainingPlan { session.plan }
+    public var optimizer: Optimizer { session.optimizer }
+    public var schedule: LRSchedule { session.schedule }
+    public var position: TrainingPosition { session.position }
+    public var stepsPerEpoch: Int { session.stepsPerEpoch }
     /// Decode/augment threads.
-    public var workers = 2
+    public var workers: Int { get { session.workers } set { session.workers = newValue } }
     let loss: CrossEntropyLoss
-    let seed: UInt64
+    var seed: UInt64 { session.seed }
 
     public typealias StepReport = TrainingStepReport
 
@@ -81,12 +81,12 @@ public final class ClassificationTrainer {
         self.config = config
         self.training = training
         self.data = data
-        self.seed = seed
-        position = TrainingPosition(epoch: training.beginEpoch)
-        plan = try TrainingPlan(graph: HRNetModel(config: config).graph, parameters: parameters,
-                                input: Shape4(training.batchSize, 3, h, w), threads: threads)
-        optimizer = training.makeOptimizer()
-        schedule = try training.epochSchedule(for: config.source)
+        session = TrainingSession(plan: try TrainingPlan(graph: HRNetModel(config: config).graph, parameters: parameters,
+                                                         input: Shape4(training.batchSize, 3, h, w), threads: threads),
+                                  optimizer: training.makeOptimizer(), schedule: try training.epochSchedule(for: config.source),
+                                  baseLearningRate: Float(training.learningRate), batchSize: training.batchSize, samples: data.count,
+                                  shuffle: training.shuffle, beginEpoch: training.beginEpoch, seed: seed, configName: config.source,
+                                  classes: data.classes, dataRoot: data.root)
         loss = CrossEntropyLoss(ignoreIndex: -1, labelSmoothing: Float(training.labelSmoothing))
     }
 
@@ -104,20 +104,12 @@ public final class ClassificationTrainer {
     /// (Ctrl-C): the epoch then ends early, `position` says how far it got, and the next call
     /// (or a resume) goes on with the epoch's next batch.
     public func trainEpoch(onStep: (StepReport) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> EpochReport {
-        let (e, data, augmentation, seed) = (position.epoch, self.data, self.augmentation, self.seed)
-        let loader = try DataLoader<Example>(count: data.count, batchSize: training.batchSize, workers: workers,
-                                             seed: seed, shuffle: training.shuffle, dropLast: true) { index, _ in
-            try Self.example(index: index, epoch: e, data: data, augmentation: augmentation, seed: seed)
-        }
-        plan.mode = .train
-        optimizer.learningRate = learningRate(epoch: e)
-        let started = DispatchTime.now()
-        let batches = loader.batchesPerEpoch
-        var total = 0.0, steps = 0, correct = 0
-        let iterator = loader.epoch(e, from: position.epochStep)
-        defer { iterator.stop() }
+        let (e, data, augmentation, seed, rate) = (position.epoch, self.data, self.augmentation, self.seed, learningRate(epoch: position.epoch))
         let (w, h) = config.imageSize
-        while !shouldStop(), let examples = try iterator.nextBatch() {
+        var correct = 0
+        let t = try session.trainEpoch(make: { index, _ in
+            try Self.example(index: index, epoch: e, data: data, augmentation: augmentation, seed: seed)
+        }, learningRate: { _ in rate }, step: { examples in
             let n = examples.count
             var input = [Float]()
             input.reserveCapacity(n * 3 * w * h)
@@ -131,19 +123,12 @@ public final class ClassificationTrainer {
                 throw ClassificationError("the loss became \(value.loss) at epoch \(e), step \(position.step): lower TRAIN.LR")
             }
             try plan.backward([Tensor(shape: output.shape, scalars: value.gradient.scalars)])
-            optimizer.update(plan.parameters)
             for (k, row) in try Scores.rows(logits).enumerated() where Scores.topIndices(row, k: 1).first == Int(labels[k]) { correct += 1 }
-            position.advance()
-            steps += 1
-            total += value.loss
-            onStep(StepReport(epoch: e, step: position.step, batch: position.epochStep, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
-        }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        let completed = position.finishEpoch(batches: batches)
-        let images = steps * training.batchSize
-        return EpochReport(epoch: e, meanLoss: steps > 0 ? total / Double(steps) : .nan, steps: steps, seconds: seconds,
-                           imagesPerSecond: Double(images) / max(seconds, 1e-9),
-                           trainTop1: images > 0 ? Double(correct) / Double(images) : 0, completed: completed)
+            return value.loss
+        }, onStep: onStep, shouldStop: shouldStop)
+        let images = t.steps * training.batchSize
+        return EpochReport(epoch: t.epoch, meanLoss: t.meanLoss, steps: t.steps, seconds: t.seconds, imagesPerSecond: t.imagesPerSecond,
+                           trainTop1: images > 0 ? Double(correct) / Double(images) : 0, completed: t.completed)
     }
 
     /// Every weight and BN statistic by its official key, for `Classifier` or export.
@@ -163,24 +148,14 @@ public final class ClassificationTrainer {
         return try evaluation.run(logits: { try classifier.logits($0) }, progress: progress)
     }
 
-    /// Saves the run (weights, optimizer state, position) atomically to `url` (a JSON with a
-    /// safetensors file beside it).
-    public func save(_ url: URL, metadata: [String: String] = [:]) throws {
-        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, position: position,
-                                       baseLearningRate: Float(training.learningRate), schedule: schedule, config: config.source,
-                                       classes: data.classes, metadata: metadata)
-    }
+    /// Saves the run (weights, optimizer state, position, classes) atomically to `url` (a JSON
+    /// with a safetensors file beside it).
+    public func save(_ url: URL, metadata: [String: String] = [:]) throws { try session.save(url, metadata: metadata) }
 
-    /// Continues a run saved by `save`: weights, optimizer moments and position.
-    /// - Returns: the saved metadata.
+    /// Continues a run saved by `save`: weights, optimizer moments and position (a run on other
+    /// classes is refused). - Returns: the saved metadata.
     @discardableResult
-    public func resume(_ url: URL) throws -> [String: String] {
-        let progress = try TrainingCheckpoint.resumeRun(url, parameters: plan.parameters, optimizer: optimizer,
-                                                        batchesPerEpoch: stepsPerEpoch,
-                                                        classes: data.classes, dataRoot: data.root)
-        position = progress.position
-        return progress.metadata
-    }
+    public func resume(_ url: URL) throws -> [String: String] { try session.resume(url) }
 
     /// Loads a checkpoint to start training from. With `resetHead` (fine-tuning on another class
     /// count), the checkpoint's `classifier.weight` and `classifier.bias` are dropped and start

@@ -19,17 +19,16 @@ public final class PoseTrainer {
     public let config: HRNetConfig
     public let training: TrainingConfig
     public let data: PoseTrainingData
-    public let plan: TrainingPlan
-    public let optimizer: Optimizer
-    public let schedule: LRSchedule
-    /// The next epoch to train, the steps already taken inside it and in all.
-    public private(set) var position: TrainingPosition
-    /// Batches in an epoch (a last, smaller batch is dropped).
-    public var stepsPerEpoch: Int { data.count / training.batchSize }
+    /// The plan, optimizer, schedule, position, batches and checkpoints every trainer shares.
+    public let session: TrainingSession
+    public var plan: TrainingPlan { session.plan }
+    public var optimizer: Optimizer { session.optimizer }
+    public var schedule: LRSchedule { session.schedule }
+    public var position: TrainingPosition { session.position }
+    public var stepsPerEpoch: Int { session.stepsPerEpoch }
     /// Decode/augment threads.
-    public var workers = 2
+    public var workers: Int { get { session.workers } set { session.workers = newValue } }
     let loss: (Tensor, Tensor, Tensor) throws -> LossValue
-    let seed: UInt64
 
     public typealias StepReport = TrainingStepReport
 
@@ -62,12 +61,12 @@ public final class PoseTrainer {
         self.config = config
         self.training = training
         self.data = data
-        self.seed = seed
-        position = TrainingPosition(epoch: training.beginEpoch)
         let graph = HRNetModel(config: config).graph
-        plan = try TrainingPlan(graph: graph, parameters: parameters, input: Shape4(training.batchSize, 3, h, w), threads: threads)
-        optimizer = training.makeOptimizer()
-        schedule = try training.epochSchedule(for: config.source)
+        session = TrainingSession(plan: try TrainingPlan(graph: graph, parameters: parameters, input: Shape4(training.batchSize, 3, h, w),
+                                                         threads: threads),
+                                  optimizer: training.makeOptimizer(), schedule: try training.epochSchedule(for: config.source),
+                                  baseLearningRate: Float(training.learningRate), batchSize: training.batchSize, samples: data.count,
+                                  shuffle: training.shuffle, beginEpoch: training.beginEpoch, seed: seed, configName: config.source)
         if training.useOHKM {
             let l = JointsOHKMMSELoss(useTargetWeight: training.useTargetWeight, topK: min(training.ohkmTopK, joints))
             loss = { try l($0, target: $1, targetWeight: $2) }
@@ -84,20 +83,9 @@ public final class PoseTrainer {
     /// (Ctrl-C): the epoch then ends early, `position` says how far it got, and the next call
     /// (or a resume) goes on with the epoch's next batch.
     public func trainEpoch(onStep: (StepReport) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> EpochReport {
-        let e = position.epoch
-        let data = self.data
-        let loader = try DataLoader<TrainingExample>(count: data.count, batchSize: training.batchSize, workers: workers,
-                                                     seed: seed, shuffle: training.shuffle, dropLast: true) { index, _ in
-            try data.example(index: index, epoch: e)
-        }
-        plan.mode = .train
-        optimizer.learningRate = learningRate(epoch: e)
-        let started = DispatchTime.now()
-        let batches = loader.batchesPerEpoch
-        var total = 0.0, steps = 0
-        let iterator = loader.epoch(e, from: position.epochStep)
-        defer { iterator.stop() }
-        while !shouldStop(), let examples = try iterator.nextBatch() {
+        let (e, data, rate) = (position.epoch, self.data, learningRate(epoch: position.epoch))
+        let t = try session.trainEpoch(make: { index, _ in try data.example(index: index, epoch: e) }, learningRate: { _ in rate },
+                                       step: { examples in
             let batch = Self.collate(examples, data: data)
             let outputs = try plan.forward(batch.input)
             let value = try loss(outputs[0], batch.target, batch.targetWeight)
@@ -105,16 +93,10 @@ public final class PoseTrainer {
                 throw PoseTrainingError("the loss became \(value.loss) at epoch \(e), step \(position.step): lower TRAIN.LR")
             }
             try plan.backward([value.gradient])
-            optimizer.update(plan.parameters)
-            position.advance()
-            steps += 1
-            total += value.loss
-            onStep(StepReport(epoch: e, step: position.step, batch: position.epochStep, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
-        }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        let completed = position.finishEpoch(batches: batches)
-        return EpochReport(epoch: e, meanLoss: steps > 0 ? total / Double(steps) : .nan, steps: steps, seconds: seconds,
-                           imagesPerSecond: Double(steps * training.batchSize) / max(seconds, 1e-9), completed: completed)
+            return value.loss
+        }, onStep: onStep, shouldStop: shouldStop)
+        return EpochReport(epoch: t.epoch, meanLoss: t.meanLoss, steps: t.steps, seconds: t.seconds, imagesPerSecond: t.imagesPerSecond,
+                           completed: t.completed)
     }
 
     /// Every weight and BN statistic by its official key, for `PoseEstimator` or export.
@@ -122,21 +104,12 @@ public final class PoseTrainer {
 
     /// Saves the run (weights, optimizer state, position) atomically to `url` (a JSON with a
     /// safetensors file beside it).
-    public func save(_ url: URL, metadata: [String: String] = [:]) throws {
-        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, position: position,
-                                       baseLearningRate: Float(training.learningRate), schedule: schedule, config: config.source,
-                                       metadata: metadata)
-    }
+    public func save(_ url: URL, metadata: [String: String] = [:]) throws { try session.save(url, metadata: metadata) }
 
     /// Continues a run saved by `save`: weights, optimizer moments and position.
     /// - Returns: the saved metadata.
     @discardableResult
-    public func resume(_ url: URL) throws -> [String: String] {
-        let progress = try TrainingCheckpoint.resumeRun(url, parameters: plan.parameters, optimizer: optimizer,
-                                                        batchesPerEpoch: stepsPerEpoch)
-        position = progress.position
-        return progress.metadata
-    }
+    public func resume(_ url: URL) throws -> [String: String] { try session.resume(url) }
 
     /// Stacks examples into the batch tensors the loss takes.
     static func collate(_ examples: [TrainingExample], data: PoseTrainingData) -> PoseBatch {

@@ -32,20 +32,20 @@ public final class SegmentationTrainer {
     public let training: TrainingConfig
     public let data: SegmentationDataset
     public let augmentation: SegmentationAugmentation
-    public let plan: TrainingPlan
-    public let optimizer: Optimizer
-    public let schedule: LRSchedule
+    /// The plan, optimizer, schedule, position, batches and checkpoints every trainer shares.
+    public let session: TrainingSession
+    public var plan: TrainingPlan { session.plan }
+    public var optimizer: Optimizer { session.optimizer }
+    public var schedule: LRSchedule { session.schedule }
+    public var position: TrainingPosition { session.position }
     /// The class weights of the loss (Cityscapes' official ones on Cityscapes data), or nil.
     public let classWeights: [Float]?
     /// Pairs trained on: all, or the first TRAIN.NUM_SAMPLES.
-    public let sampleCount: Int
-    /// The next epoch to train, the steps already taken inside it and in all.
-    public private(set) var position: TrainingPosition
+    public var sampleCount: Int { session.samples }
     /// Decode/augment threads.
-    public var workers = 2
+    public var workers: Int { get { session.workers } set { session.workers = newValue } }
     let classes: Int
     let loss: @Sendable (Tensor, [Int32]) throws -> LossValue
-    let seed: UInt64
 
     public typealias StepReport = TrainingStepReport
 
@@ -62,7 +62,7 @@ public final class SegmentationTrainer {
     }
 
     /// Optimizer steps in one epoch (the last partial batch is dropped, as the official loader).
-    public var stepsPerEpoch: Int { sampleCount / training.batchSize }
+    public var stepsPerEpoch: Int { session.stepsPerEpoch }
 
     public init(config: HRNetConfig, training: TrainingConfig, data: SegmentationDataset, parameters: consuming [String: Tensor],
                 augmentation: SegmentationAugmentation? = nil, threads: Int? = nil, seed: UInt64 = 0) throws {
@@ -101,17 +101,16 @@ public final class SegmentationTrainer {
         self.training = training
         self.data = data
         self.augmentation = augmentation
-        self.sampleCount = samples
         self.classes = classes
-        self.seed = seed
-        position = TrainingPosition(epoch: training.beginEpoch)
-        plan = try TrainingPlan(graph: graph, parameters: parameters, input: Shape4(training.batchSize, 3, h, w), threads: threads)
+        let plan = try TrainingPlan(graph: graph, parameters: parameters, input: Shape4(training.batchSize, 3, h, w), threads: threads)
         guard let out = plan.outputShapes.first, (out.c, out.h, out.w) == (classes, lh, lw) else {
             throw SegmentationError("the training graph gives \(plan.outputShapes.first.map { "\($0)" } ?? "nothing"), "
                                     + "not \(classes) x \(lh) x \(lw) logits")
         }
-        optimizer = training.makeOptimizer()
-        schedule = training.schedule(stepsPerEpoch: samples / training.batchSize)
+        session = TrainingSession(plan: plan, optimizer: training.makeOptimizer(), schedule: training.schedule(stepsPerEpoch: samples / training.batchSize),
+                                  baseLearningRate: Float(training.learningRate), batchSize: training.batchSize, samples: samples,
+                                  shuffle: training.shuffle, beginEpoch: training.beginEpoch, seed: seed, configName: config.source,
+                                  classes: data.classNames, dataRoot: data.root)
         classWeights = data.layout == .cityscapes && classes == Cityscapes.classWeights.count ? Cityscapes.classWeights : nil
         let s = training.segmentation
         if s.useOHEM {
@@ -150,20 +149,13 @@ public final class SegmentationTrainer {
     /// (Ctrl-C): the epoch then ends early, `position` says how far it got, and the next call
     /// (or a resume) goes on with the epoch's next batch.
     public func trainEpoch(onStep: (StepReport) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> EpochReport {
-        let (e, data, augmentation) = (position.epoch, self.data, self.augmentation)
-        let loader = try DataLoader<SegmentationAugmentation.Example>(count: sampleCount, batchSize: training.batchSize, workers: workers,
-                                                                      seed: seed, shuffle: training.shuffle, dropLast: true) { index, random in
-            try Self.example(index: index, data: data, augmentation: augmentation, random: &random)
-        }
-        plan.mode = .train
-        let started = DispatchTime.now()
-        let batches = loader.batchesPerEpoch
-        var total = 0.0, steps = 0, correct = 0, labelled = 0
-        let iterator = loader.epoch(e, from: position.epochStep)
-        defer { iterator.stop() }
+        let (e, data, augmentation, classes) = (position.epoch, self.data, self.augmentation, self.classes)
         let (w, h) = (augmentation.cropWidth, augmentation.cropHeight)
         let plane = augmentation.labelWidth * augmentation.labelHeight
-        while !shouldStop(), let examples = try iterator.nextBatch() {
+        var correct = 0, labelled = 0
+        let t = try session.trainEpoch(make: { index, random in
+            try Self.example(index: index, data: data, augmentation: augmentation, random: &random)
+        }, learningRate: learningRate(step:), step: { examples in
             let n = examples.count
             var input = [Float](), labels = [Int32]()
             input.reserveCapacity(n * 3 * w * h)
@@ -172,7 +164,6 @@ public final class SegmentationTrainer {
                 input += x.input
                 labels += x.labels.map { Int32($0) }
             }
-            optimizer.learningRate = learningRate(step: position.step)
             let logits = try plan.forward(Tensor(shape: [n, 3, h, w], scalars: input))[0]
             let value: LossValue
             do { value = try loss(logits, labels) } catch {
@@ -182,7 +173,6 @@ public final class SegmentationTrainer {
                 throw SegmentationError("the loss became \(value.loss) at epoch \(e), step \(position.step): lower TRAIN.LR")
             }
             try plan.backward([value.gradient])
-            optimizer.update(plan.parameters)
             // Training pixel accuracy (arg-max of the logits the loss saw).
             logits.scalars.withUnsafeBufferPointer { s in
                 for i in 0..<labels.count where labels[i] != Int32(LabelMap.ignore) {
@@ -193,16 +183,10 @@ public final class SegmentationTrainer {
                     if best == Int(labels[i]) { correct += 1 }
                 }
             }
-            position.advance()
-            steps += 1
-            total += value.loss
-            onStep(StepReport(epoch: e, step: position.step, batch: position.epochStep, batches: batches, loss: value.loss, learningRate: optimizer.learningRate))
-        }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        let completed = position.finishEpoch(batches: batches)
-        return EpochReport(epoch: e, meanLoss: steps > 0 ? total / Double(steps) : .nan, steps: steps, seconds: seconds,
-                           imagesPerSecond: Double(steps * training.batchSize) / max(seconds, 1e-9),
-                           trainPixelAccuracy: labelled > 0 ? Double(correct) / Double(labelled) : 0, completed: completed)
+            return value.loss
+        }, onStep: onStep, shouldStop: shouldStop)
+        return EpochReport(epoch: t.epoch, meanLoss: t.meanLoss, steps: t.steps, seconds: t.seconds, imagesPerSecond: t.imagesPerSecond,
+                           trainPixelAccuracy: labelled > 0 ? Double(correct) / Double(labelled) : 0, completed: t.completed)
     }
 
     /// Every weight and BN statistic by its official key, for `Segmenter` or export.
@@ -220,24 +204,14 @@ public final class SegmentationTrainer {
         return try dataset.evaluate(classes: classes, limit: limit, progress: progress) { try segmenter.segmentWhole($0).labels }
     }
 
-    /// Saves the run (weights, optimizer state, position) atomically to `url` (a JSON with a
-    /// safetensors file beside it).
-    public func save(_ url: URL, metadata: [String: String] = [:]) throws {
-        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, position: position,
-                                       baseLearningRate: Float(training.learningRate), schedule: schedule, config: config.source,
-                                       classes: data.classNames, metadata: metadata)
-    }
+    /// Saves the run (weights, optimizer state, position, classes) atomically to `url` (a JSON
+    /// with a safetensors file beside it).
+    public func save(_ url: URL, metadata: [String: String] = [:]) throws { try session.save(url, metadata: metadata) }
 
-    /// Continues a run saved by `save`: weights, optimizer moments and position.
-    /// - Returns: the saved metadata.
+    /// Continues a run saved by `save`: weights, optimizer moments and position (a run on other
+    /// classes is refused). - Returns: the saved metadata.
     @discardableResult
-    public func resume(_ url: URL) throws -> [String: String] {
-        let progress = try TrainingCheckpoint.resumeRun(url, parameters: plan.parameters, optimizer: optimizer,
-                                                        batchesPerEpoch: stepsPerEpoch,
-                                                        classes: data.classNames, dataRoot: data.root)
-        position = progress.position
-        return progress.metadata
-    }
+    public func resume(_ url: URL) throws -> [String: String] { try session.resume(url) }
 
     /// Loads a checkpoint to start training from, as the official `init_weights(pretrained)`:
     /// keys the model lacks are dropped (an ImageNet classification checkpoint brings the

@@ -1,0 +1,101 @@
+import Foundation
+
+/// What every task's trainer shares: the training plan, the optimizer and its rate schedule,
+/// where the run stands, seeded batches prepared on worker threads, the step loop, and saving
+/// and resuming the run. A task's trainer (pose, classification, segmentation) adds its data,
+/// how a sample is made, and what one step computes (batch, loss, backward, its own metric).
+public final class TrainingSession {
+    public let plan: TrainingPlan
+    public let optimizer: Optimizer
+    public let schedule: LRSchedule
+    public let baseLearningRate: Float
+    public let batchSize: Int
+    /// Samples an epoch draws from; a last, smaller batch is dropped.
+    public let samples: Int
+    public let shuffle: Bool
+    public let seed: UInt64
+    /// Decode/augment threads.
+    public var workers = 2
+    /// The next epoch to train, the steps already taken inside it and in all.
+    public private(set) var position: TrainingPosition
+    /// Saved with every checkpoint and checked on resume: the model's config name, and for
+    /// data with named classes, the classes and where the data lives (for the message).
+    let configName: String
+    let classes: [String]?
+    let dataRoot: URL?
+
+    public init(plan: TrainingPlan, optimizer: Optimizer, schedule: LRSchedule, baseLearningRate: Float, batchSize: Int,
+                samples: Int, shuffle: Bool, beginEpoch: Int, seed: UInt64, configName: String, classes: [String]? = nil,
+                dataRoot: URL? = nil) {
+        (self.plan, self.optimizer, self.schedule, self.baseLearningRate) = (plan, optimizer, schedule, baseLearningRate)
+        (self.batchSize, self.samples, self.shuffle, self.seed) = (batchSize, samples, shuffle, seed)
+        (self.configName, self.classes, self.dataRoot) = (configName, classes, dataRoot)
+        position = TrainingPosition(epoch: beginEpoch)
+    }
+
+    /// Batches in an epoch.
+    public var stepsPerEpoch: Int { samples / batchSize }
+
+    /// What an epoch came to, before the task adds its own metric.
+    public struct EpochTotals: Sendable {
+        public var epoch: Int
+        public var steps: Int
+        public var meanLoss: Double
+        public var seconds: Double
+        public var imagesPerSecond: Double
+        /// False when `shouldStop` ended the epoch early.
+        public var completed: Bool
+    }
+
+    /// Trains the next epoch (from the step a stopped run reached): batches of `make` (sample
+    /// index and its own random stream) from worker threads; before each step the rate
+    /// `learningRate(step)` (step counted over the whole run); `step` runs forward, loss and
+    /// backward on the batch in train mode and returns the loss, then the optimizer updates.
+    /// `shouldStop` is asked before each step: the epoch then ends early, `position` says how
+    /// far it got, and the next call (or a resume) goes on with the epoch's next batch.
+    public func trainEpoch<Example: Sendable>(make: @escaping DataLoader<Example>.Make, learningRate: (Int) -> Float,
+                                              step: ([Example]) throws -> Double, onStep: (TrainingStepReport) -> Void,
+                                              shouldStop: () -> Bool) throws -> EpochTotals {
+        let e = position.epoch
+        let loader = try DataLoader<Example>(count: samples, batchSize: batchSize, workers: workers, seed: seed, shuffle: shuffle,
+                                             dropLast: true, make: make)
+        plan.mode = .train
+        let started = DispatchTime.now()
+        let batches = loader.batchesPerEpoch
+        var total = 0.0, steps = 0
+        let iterator = loader.epoch(e, from: position.epochStep)
+        defer { iterator.stop() }
+        while !shouldStop(), let examples = try iterator.nextBatch() {
+            optimizer.learningRate = learningRate(position.step)
+            let loss = try step(examples)
+            optimizer.update(plan.parameters)
+            position.advance()
+            steps += 1
+            total += loss
+            onStep(TrainingStepReport(epoch: e, step: position.step, batch: position.epochStep, batches: batches, loss: loss,
+                                      learningRate: optimizer.learningRate))
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        let completed = position.finishEpoch(batches: batches)
+        return EpochTotals(epoch: e, steps: steps, meanLoss: steps > 0 ? total / Double(steps) : .nan, seconds: seconds,
+                           imagesPerSecond: Double(steps * batchSize) / max(seconds, 1e-9), completed: completed)
+    }
+
+    /// Saves the run (weights, optimizer state, position, schedule) atomically to `url` (a JSON
+    /// with a safetensors file beside it).
+    public func save(_ url: URL, metadata: [String: String] = [:]) throws {
+        try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, position: position,
+                                       baseLearningRate: baseLearningRate, schedule: schedule, config: configName, classes: classes,
+                                       metadata: metadata)
+    }
+
+    /// Continues a run saved by `save`: weights, optimizer moments and position; a run of other
+    /// classes is refused. - Returns: the saved metadata.
+    @discardableResult
+    public func resume(_ url: URL) throws -> [String: String] {
+        let progress = try TrainingCheckpoint.resumeRun(url, parameters: plan.parameters, optimizer: optimizer,
+                                                        batchesPerEpoch: stepsPerEpoch, classes: classes, dataRoot: dataRoot)
+        position = progress.position
+        return progress.metadata
+    }
+}
