@@ -17,20 +17,13 @@ import Imaging
 /// while trainer.position.epoch < trainer.training.endEpoch { _ = try trainer.trainEpoch() }
 /// let accuracy = try trainer.evaluate(ImageFolder(root: URL(fileURLWithPath: "data/val")))
 /// ```
-public final class ClassificationTrainer {
+public final class ClassificationTrainer: SessionTrainer {
     public let config: HRNetConfig
     public let training: TrainingConfig
     public let data: ImageFolder
     public let augmentation: TrainAugmentation
     /// The plan, optimizer, schedule, position, batches and checkpoints every trainer shares.
     public let session: TrainingSession
-    public var plan: TrainingPlan { session.plan }
-    public var optimizer: Optimizer { session.optimizer }
-    public var schedule: LRSchedule { session.schedule }
-    public var position: TrainingPosition { session.position }
-    public var stepsPerEpoch: Int { session.stepsPerEpoch }
-    /// Decode/augment threads.
-    public var workers: Int { get { session.workers } set { session.workers = newValue } }
     let loss: CrossEntropyLoss
     var seed: UInt64 { session.seed }
 
@@ -131,9 +124,6 @@ public final class ClassificationTrainer {
                            trainTop1: images > 0 ? Double(correct) / Double(images) : 0, completed: t.completed)
     }
 
-    /// Every weight and BN statistic by its official key, for `Classifier` or export.
-    public var weights: [String: Tensor] { plan.parameters.state() }
-
     /// Top-1/top-5 of the current weights (BN running statistics) on `folder` with the
     /// validation transform (resize int(size / 0.875), center crop). Folder i is class i.
     public func evaluate(_ folder: ImageFolder, batchSize: Int = 32, threads: Int? = nil,
@@ -147,15 +137,6 @@ public final class ClassificationTrainer {
         evaluation.threads = max(1, workers)
         return try evaluation.run(logits: { try classifier.logits($0) }, progress: progress)
     }
-
-    /// Saves the run (weights, optimizer state, position, classes) atomically to `url` (a JSON
-    /// with a safetensors file beside it).
-    public func save(_ url: URL, metadata: [String: String] = [:]) throws { try session.save(url, metadata: metadata) }
-
-    /// Continues a run saved by `save`: weights, optimizer moments and position (a run on other
-    /// classes is refused). - Returns: the saved metadata.
-    @discardableResult
-    public func resume(_ url: URL) throws -> [String: String] { try session.resume(url) }
 
     /// Loads a checkpoint to start training from. With `resetHead` (fine-tuning on another class
     /// count), the checkpoint's `classifier.weight` and `classifier.bias` are dropped and start

@@ -15,19 +15,12 @@ import HRNet
 /// }
 /// try trainer.save(URL(fileURLWithPath: "run/checkpoint.json"))
 /// ```
-public final class PoseTrainer {
+public final class PoseTrainer: SessionTrainer {
     public let config: HRNetConfig
     public let training: TrainingConfig
     public let data: PoseTrainingData
     /// The plan, optimizer, schedule, position, batches and checkpoints every trainer shares.
     public let session: TrainingSession
-    public var plan: TrainingPlan { session.plan }
-    public var optimizer: Optimizer { session.optimizer }
-    public var schedule: LRSchedule { session.schedule }
-    public var position: TrainingPosition { session.position }
-    public var stepsPerEpoch: Int { session.stepsPerEpoch }
-    /// Decode/augment threads.
-    public var workers: Int { get { session.workers } set { session.workers = newValue } }
     let loss: (Tensor, Tensor, Tensor) throws -> LossValue
 
     public typealias StepReport = TrainingStepReport
@@ -98,18 +91,6 @@ public final class PoseTrainer {
         return EpochReport(epoch: t.epoch, meanLoss: t.meanLoss, steps: t.steps, seconds: t.seconds, imagesPerSecond: t.imagesPerSecond,
                            completed: t.completed)
     }
-
-    /// Every weight and BN statistic by its official key, for `PoseEstimator` or export.
-    public var weights: [String: Tensor] { plan.parameters.state() }
-
-    /// Saves the run (weights, optimizer state, position) atomically to `url` (a JSON with a
-    /// safetensors file beside it).
-    public func save(_ url: URL, metadata: [String: String] = [:]) throws { try session.save(url, metadata: metadata) }
-
-    /// Continues a run saved by `save`: weights, optimizer moments and position.
-    /// - Returns: the saved metadata.
-    @discardableResult
-    public func resume(_ url: URL) throws -> [String: String] { try session.resume(url) }
 
     /// Stacks examples into the batch tensors the loss takes.
     static func collate(_ examples: [TrainingExample], data: PoseTrainingData) -> PoseBatch {

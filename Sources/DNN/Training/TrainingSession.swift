@@ -99,3 +99,35 @@ public final class TrainingSession {
         return progress.metadata
     }
 }
+
+/// A trainer built on a `TrainingSession`: the session's state and checkpoints, reached
+/// through the trainer (`trainer.position`, `trainer.save(url)`), written once here.
+public protocol SessionTrainer: AnyObject {
+    var session: TrainingSession { get }
+}
+
+extension SessionTrainer {
+    public var plan: TrainingPlan { session.plan }
+    public var optimizer: Optimizer { session.optimizer }
+    public var schedule: LRSchedule { session.schedule }
+    /// The next epoch to train, the steps already taken inside it and in all.
+    public var position: TrainingPosition { session.position }
+    /// Optimizer steps in one epoch (a last, smaller batch is dropped, as the official loaders).
+    public var stepsPerEpoch: Int { session.stepsPerEpoch }
+    /// Decode/augment threads.
+    public var workers: Int {
+        get { session.workers }
+        set { session.workers = newValue }
+    }
+    /// Every weight and BN statistic by its official key, for inference or export.
+    public var weights: [String: Tensor] { session.plan.parameters.state() }
+
+    /// Saves the run (weights, optimizer state, position, classes) atomically to `url` (a JSON
+    /// with a safetensors file beside it).
+    public func save(_ url: URL, metadata: [String: String] = [:]) throws { try session.save(url, metadata: metadata) }
+
+    /// Continues a run saved by `save`: weights, optimizer moments and position (a run on other
+    /// classes is refused). - Returns: the saved metadata.
+    @discardableResult
+    public func resume(_ url: URL) throws -> [String: String] { try session.resume(url) }
+}

@@ -27,23 +27,17 @@ import Imaging
 /// while trainer.position.epoch < trainer.training.endEpoch { _ = try trainer.trainEpoch() }
 /// let matrix = try trainer.evaluate(SegmentationDataset.open(URL(fileURLWithPath: "data"), split: "val"))
 /// ```
-public final class SegmentationTrainer {
+public final class SegmentationTrainer: SessionTrainer {
     public let config: HRNetConfig
     public let training: TrainingConfig
     public let data: SegmentationDataset
     public let augmentation: SegmentationAugmentation
     /// The plan, optimizer, schedule, position, batches and checkpoints every trainer shares.
     public let session: TrainingSession
-    public var plan: TrainingPlan { session.plan }
-    public var optimizer: Optimizer { session.optimizer }
-    public var schedule: LRSchedule { session.schedule }
-    public var position: TrainingPosition { session.position }
     /// The class weights of the loss (Cityscapes' official ones on Cityscapes data), or nil.
     public let classWeights: [Float]?
     /// Pairs trained on: all, or the first TRAIN.NUM_SAMPLES.
     public var sampleCount: Int { session.samples }
-    /// Decode/augment threads.
-    public var workers: Int { get { session.workers } set { session.workers = newValue } }
     let classes: Int
     let loss: @Sendable (Tensor, [Int32]) throws -> LossValue
 
@@ -62,7 +56,6 @@ public final class SegmentationTrainer {
     }
 
     /// Optimizer steps in one epoch (the last partial batch is dropped, as the official loader).
-    public var stepsPerEpoch: Int { session.stepsPerEpoch }
 
     public init(config: HRNetConfig, training: TrainingConfig, data: SegmentationDataset, parameters: consuming [String: Tensor],
                 augmentation: SegmentationAugmentation? = nil, threads: Int? = nil, seed: UInt64 = 0) throws {
@@ -189,9 +182,6 @@ public final class SegmentationTrainer {
                            trainPixelAccuracy: labelled > 0 ? Double(correct) / Double(labelled) : 0, completed: t.completed)
     }
 
-    /// Every weight and BN statistic by its official key, for `Segmenter` or export.
-    public var weights: [String: Tensor] { plan.parameters.state() }
-
     /// The confusion matrix of the current weights (BN running statistics) on `dataset`. Without
     /// `options`, as the official training-time `validate`: one run on each whole image at its
     /// own size, no flip (`Segmenter.segmentWhole`); with them, the official test procedure
@@ -203,15 +193,6 @@ public final class SegmentationTrainer {
         if options != nil { return try dataset.evaluate(segmenter, limit: limit, progress: progress) }
         return try dataset.evaluate(classes: classes, limit: limit, progress: progress) { try segmenter.segmentWhole($0).labels }
     }
-
-    /// Saves the run (weights, optimizer state, position, classes) atomically to `url` (a JSON
-    /// with a safetensors file beside it).
-    public func save(_ url: URL, metadata: [String: String] = [:]) throws { try session.save(url, metadata: metadata) }
-
-    /// Continues a run saved by `save`: weights, optimizer moments and position (a run on other
-    /// classes is refused). - Returns: the saved metadata.
-    @discardableResult
-    public func resume(_ url: URL) throws -> [String: String] { try session.resume(url) }
 
     /// Loads a checkpoint to start training from, as the official `init_weights(pretrained)`:
     /// keys the model lacks are dropped (an ImageNet classification checkpoint brings the
