@@ -8,7 +8,7 @@ extension BenchCommand {
     /// `hrnet bench --detector PRESET_OR_CONFIG ...`: one photo-sized input (default 1333x800, mmdet's test
     /// scale) through the whole detector, and the network's parts.
     func runDetector() throws {
-        func say(_ message: String) { if !json { Progress.say(message + "...") } }
+        func say(_ message: String) { if !json { ProgressBar.say(message + "...") } }
         let loaded = try detector.load(threads: compute.threads, randomWeights: detector.weights == nil)
         var parameters = try loaded.model.bind(detector.weights == nil ? loaded.model.randomParameters(seed: 0) : try Checkpoint.loadFloat(URL(fileURLWithPath: detector.weights!)))
         if detector.weights == nil, !json { warn("random weights (classification biases at mmdet's 0.01 prior): the timing holds, the boxes mean nothing") }

@@ -9,7 +9,7 @@ extension BenchCommand {
     func runTraining(_ net: HRNetModel, parameters: consuming [String: Tensor]) throws {
         let base = net.inputShape(batch: batch)
         let input = Shape4(batch, 3, height ?? base.h, width ?? base.w)
-        if !json { Progress.say("compiling the training plan...") }
+        if !json { ProgressBar.say("compiling the training plan...") }
         let start = DispatchTime.now()
         if compute.precision == .bf16 {
             throw ValidationError("--train runs fp32 only (oneDNN 2.6's bf16 convolutions measured slower than fp32 here)")

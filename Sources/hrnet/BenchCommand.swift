@@ -48,7 +48,7 @@ struct BenchCommand: ParsableCommand {
         if detector.isGiven { return try runDetector() }
         let net = HRNetModel(config: try model.loadConfig())
         let parameters = model.weights == nil ? net.graph.randomParameters(seed: 0) : try model.load(requireWeights: true).parameters
-        func say(_ message: String) { if !json { Progress.say(message + "...") } }
+        func say(_ message: String) { if !json { ProgressBar.say(message + "...") } }
         if train { return try runTraining(net, parameters: consume parameters) }
         if detector.isGiven { return try runDetector() }
 
@@ -147,7 +147,7 @@ extension BenchCommand {
 enum Benchmark {
     static func time(runs: Int, warmup: Int, showProgress: Bool, _ body: () throws -> Void) throws -> [Double] {
         for _ in 0..<warmup { try body() }
-        let progress = Progress("timing", total: runs, unit: "runs", enabled: showProgress)
+        let progress = ProgressBar("timing", total: runs, unit: "runs", enabled: showProgress)
         var times: [Double] = []
         for _ in 0..<runs {
             let t = DispatchTime.now()

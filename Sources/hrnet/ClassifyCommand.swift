@@ -58,7 +58,7 @@ struct ClassifyCommand: ParsableCommand {
         let classifier = try Classifier(config: net.config, parameters: parameters, labels: classLabels, threads: compute.threads,
                                         options: planOptions)
         let pre = ClassificationPreprocessing.validation(width: config.imageSize.width, height: config.imageSize.height)
-        let bar = Progress("classify", total: files.count, enabled: files.count > batch)
+        let bar = ProgressBar("classify", total: files.count, enabled: files.count > batch)
         var results: [[String: Any]] = []
         for start in stride(from: 0, to: files.count, by: batch) {
             let chunk = Array(files[start..<min(start + batch, files.count)])

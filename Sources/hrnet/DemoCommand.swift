@@ -67,7 +67,7 @@ struct DemoCommand: ParsableCommand {
         options.force = true
         options.valFraction = max(0.2, 1 / Double(max(images, 2)))
         let made = try SyntheticKeypointSet.write(to: dataDir, options: options)
-        Progress.say("made \(made.trainImages + made.valImages) synthetic images with \(made.people) people in \(dataDir.path)")
+        ProgressBar.say("made \(made.trainImages + made.valImages) synthetic images with \(made.people) people in \(dataDir.path)")
 
         let truth = try COCOGroundTruth.load(dataDir.appendingPathComponent("annotations/person_keypoints_val.json"))
         var estimatorOptions = PoseEstimator.Options(config: config)
@@ -76,7 +76,7 @@ struct DemoCommand: ParsableCommand {
         estimatorOptions.plan = planOptions
         let estimator = try PoseEstimator(config: config, parameters: parameters, options: estimatorOptions)
         let evaluation = COCOPoseEvaluation(truth: truth, imageDirectory: dataDir.appendingPathComponent("images/val"))
-        let progress = Progress("demo", total: truth.imageIDs.count)
+        let progress = ProgressBar("demo", total: truth.imageIDs.count)
         let result = try evaluation.run(estimator) { done, people in progress.advance(done - progress.done, note: "\(people) people") }
         progress.finish()
 

@@ -152,7 +152,7 @@ struct DetectCommand: ParsableCommand {
         }
 
         var results: [DetectionResult] = []
-        let progress = Progress("detect", total: files.count)
+        let progress = ProgressBar("detect", total: files.count)
         var index = 0
         while index < files.count {
             let urls = Array(files[index..<min(files.count, index + batch)])

@@ -64,8 +64,8 @@ struct EvalClsCommand: ParsableCommand {
                                                   indices: indices)
         evaluation.batchSize = batch
         evaluation.threads = compute.threads ?? 2
-        Progress.say("evaluating \(config.source) on \(folder.root.path): \(folder.count) images in \(folder.classes.count) classes")
-        let bar = Progress("eval-cls", total: folder.count)
+        ProgressBar.say("evaluating \(config.source) on \(folder.root.path): \(folder.count) images in \(folder.classes.count) classes")
+        let bar = ProgressBar("eval-cls", total: folder.count)
         let accuracy = try evaluation.run(logits: { try classifier.logits($0) }) { done, running in
             bar.advance(done - bar.done, note: String(format: "top-1 %.4f, top-5 %.4f", running.top1, running.top5))
         }

@@ -104,7 +104,7 @@ struct EvalCommand: ParsableCommand {
         // The data set's keypoint names give the flip pairs (COCO's own names: COCO's set).
         let estimator = try PoseEstimator(config: net.config, parameters: parameters,
                                           keypoints: evaluation.keypoints(joints: net.config.numJoints ?? 0), options: options)
-        let progress = Progress("eval \(split)", total: truth.imageIDs.count)
+        let progress = ProgressBar("eval \(split)", total: truth.imageIDs.count)
         let result = try evaluation.run(estimator) { images, people in
             progress.advance(images - progress.done, note: "\(people) people")
         }
@@ -136,7 +136,7 @@ struct EvalCommand: ParsableCommand {
         options.threads = compute.threads
         options.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
         let estimator = try PoseEstimator(config: net.config, parameters: parameters, keypoints: .mpii, options: options)
-        let progress = Progress("eval \(split)", total: evaluation.dataset.count, unit: "people")
+        let progress = ProgressBar("eval \(split)", total: evaluation.dataset.count, unit: "people")
         let (pckh, predictions) = try evaluation.run(estimator) { progress.advance($0 - progress.done) }
         progress.finish()
         try writeAtomically(Data(MPIIPoseEvaluation.predictionsJSON(predictions).utf8), to: outURL)

@@ -62,7 +62,7 @@ struct EvalDetCommand: ParsableCommand {
         if personOnly { evaluation.restrict(toCategories: [1]) }
         let detector = try Detector.load(config: config.map { URL(fileURLWithPath: $0) }, preset: preset,
                                          weights: URL(fileURLWithPath: weights), options: .init(threads: threads))
-        let progress = Progress("eval-det", total: evaluation.truth.imageIDs.count)
+        let progress = ProgressBar("eval-det", total: evaluation.truth.imageIDs.count)
         let outcome = try evaluation.run(detector) { _, _ in progress.advance() }
         progress.finish()
         try writeAtomically(Data(DetectionResult.json(outcome.results).utf8), to: outURL)

@@ -66,8 +66,8 @@ struct EvalSegCommand: ParsableCommand {
         let segmenter = try Segmenter(model: net, parameters: parameters, options: options, threads: compute.threads,
                                       planOptions: try compute.planOptions(weights: model.weights, graph: net.graph))
         let count = min(dataset.count, limit ?? dataset.count)
-        Progress.say("eval-seg: \(count) images of \(dataset.root.path) (\(dataset.layout.rawValue), \(split)); \(options.summary)")
-        let progress = Progress("eval-seg", total: count)
+        ProgressBar.say("eval-seg: \(count) images of \(dataset.root.path) (\(dataset.layout.rawValue), \(split)); \(options.summary)")
+        let progress = ProgressBar("eval-seg", total: count)
         let matrix = try dataset.evaluate(segmenter, limit: count) { done, matrix in
             progress.advance(done - progress.done, note: String(format: "mIoU %.4f", matrix.meanIoU))
         }

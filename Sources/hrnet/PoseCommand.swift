@@ -89,6 +89,10 @@ struct PoseCommand: ParsableCommand {
         if let drawDir { try OutputDirectory.prepare(drawDir, files: files.map { Self.drawnName($0) }, force: force) }
 
         let (net, parameters, _) = try model.load(requireWeights: true)
+        if model.isDefaultModel && model.weights == nil {
+            ProgressBar.say("hrnet: note: the embedded default model knows synthetic figures (hrnet synth), not photos; for photos give an "
+                            + "official checkpoint, e.g. --preset pose_w32_256x192 --weights pose_hrnet_w32_256x192.pth")
+        }
         var options = PoseEstimator.Options(config: net.config, flipTest: flipTest, dark: dark, softNMS: softNMS)
         options.batchSize = batch
         if let oksThreshold { options.nmsThreshold = oksThreshold < 1 ? oksThreshold : nil }
@@ -99,7 +103,7 @@ struct PoseCommand: ParsableCommand {
         let personDetector = try people.boxes(threads: compute.threads)
 
         var results: [PoseResult] = []
-        let progress = Progress("pose", total: files.count)
+        let progress = ProgressBar("pose", total: files.count)
         var networkSeconds = 0.0
         // Images go through in groups whose boxes fill about four network batches, so crops of
         // several images share runs (few padded ones) while memory stays bounded by the group.

@@ -61,7 +61,7 @@ struct QuantizeCommand: ParsableCommand {
         let (net, parameters, _) = try model.load(requireWeights: true)
         let (w, h) = net.config.imageSize
         let calibrator = try Calibrator(graph: net.graph, parameters: parameters, input: Shape4(1, 3, h, w), threads: threads)
-        let progress = Progress("calibrating", total: files.count)
+        let progress = ProgressBar("calibrating", total: files.count)
         var skipped = 0
         for url in files {
             // One unreadable file among many calibration images is worth a warning, not a stop.

@@ -131,8 +131,8 @@ struct SegmentCommand: ParsableCommand {
         let options = try test.options(for: config)
         let segmenter = try Segmenter(model: net, parameters: parameters, options: options, threads: compute.threads,
                                       planOptions: try compute.planOptions(weights: model.weights, graph: net.graph))
-        Progress.say("segment: \(files.count) images; \(options.summary)")
-        let progress = Progress("segment", total: files.count)
+        ProgressBar.say("segment: \(files.count) images; \(options.summary)")
+        let progress = ProgressBar("segment", total: files.count)
         var networkSeconds = 0.0
         for url in files {
             let image = try Image.load(url, maxPixels: maxPixels)

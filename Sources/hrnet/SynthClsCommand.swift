@@ -51,7 +51,7 @@ struct SynthClsCommand: ParsableCommand {
         }
         try OutputDirectory.prepare(root, files: [], force: true)
         let total = (images + val) * classes
-        let progress = Progress("synth-cls", total: total)
+        let progress = ProgressBar("synth-cls", total: total)
         try SyntheticShapes(width: size, height: size).write(to: root, classes: classes, train: images, val: val, seed: seed) { done in
             progress.advance(done - progress.done)
         }

@@ -63,7 +63,7 @@ struct SynthCommand: ParsableCommand {
         (options.width, options.height) = try parsedSize()
         options.threads = threads ?? 0
         let dir = URL(fileURLWithPath: out, isDirectory: true)
-        let progress = Progress("synth", total: images)
+        let progress = ProgressBar("synth", total: images)
         let summary: SyntheticKeypointSet.Summary
         do {
             summary = try SyntheticKeypointSet.write(to: dir, options: options) { done in progress.advance(done - progress.done) }
@@ -71,7 +71,7 @@ struct SynthCommand: ParsableCommand {
             throw ValidationError(error.description)
         }
         progress.finish()
-        Progress.say(String(format: "%d images (train %d, val %d), %d people, %d labelled keypoints in %.1f s (%.0f images/s): %@",
+        ProgressBar.say(String(format: "%d images (train %d, val %d), %d people, %d labelled keypoints in %.1f s (%.0f images/s): %@",
                             images, summary.trainImages, summary.valImages, summary.people, summary.keypoints,
                             progress.elapsedSeconds, progress.rate, dir.path))
     }

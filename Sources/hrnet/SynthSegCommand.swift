@@ -45,7 +45,7 @@ struct SynthSegCommand: ParsableCommand {
         let wh = size.lowercased().split(separator: "x").compactMap { Int($0) }
         guard wh.count == 2 else { throw ValidationError("--size '\(size)' must be WxH, e.g. 128x96") }
         let root = URL(fileURLWithPath: out, isDirectory: true)
-        let progress = Progress("synth-seg", total: train + val)
+        let progress = ProgressBar("synth-seg", total: train + val)
         try SyntheticSegmentation.write(to: root, splits: [("train", train), ("val", val)], width: wh[0], height: wh[1],
                                         classes: classes, seed: seed, force: force) { progress.advance($0) }
         progress.finish()

@@ -30,7 +30,7 @@ extension TrainCommand {
             parameters = loaded
             let others = report.missing.filter { !$0.hasPrefix("classifier.") }
             if !others.isEmpty { warn("\(others.count) keys missing from \(weights) start from initial values") }
-            if resetHead { Progress.say("--reset-head: classifier.weight and classifier.bias start from initial values") }
+            if resetHead { ProgressBar.say("--reset-head: classifier.weight and classifier.bias start from initial values") }
         }
         let trainer = try ClassificationTrainer(config: model, training: training, data: train, parameters: parameters,
                                                 threads: compute.threads, seed: seed)
@@ -39,19 +39,19 @@ extension TrainCommand {
         if let resume {
             let meta = try trainer.resume(URL(fileURLWithPath: resume))
             best = Double(meta["best_top1"] ?? "") ?? -1
-            Progress.say("resumed \(resume) at epoch \(trainer.position.epoch), step \(trainer.position.step)")
+            ProgressBar.say("resumed \(resume) at epoch \(trainer.position.epoch), step \(trainer.position.step)")
         }
         // The class names, for `hrnet classify --labels OUT/classes.txt`.
         try writeAtomically(Data((train.classes.joined(separator: "\n") + "\n").utf8), to: outDir.appendingPathComponent("classes.txt"))
 
-        Progress.say("training \(model.source): \(train.count) images in \(train.classes.count) classes, batch \(training.batchSize), "
+        ProgressBar.say("training \(model.source): \(train.count) images in \(train.classes.count) classes, batch \(training.batchSize), "
                      + "epochs \(trainer.position.epoch)..<\(training.endEpoch), \(training.optimizer.rawValue) lr \(training.learningRate) "
                      + "(\(training.lrScheduler.rawValue)), out \(outDir.path)")
         let loop = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: ["top1", "top5"], endEpoch: training.endEpoch,
                                 evalEvery: val == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
         try loop.runInTerminal(trainer) { _ in
             guard let val else { return [] }
-            let bar = Progress("  eval", total: val.count)
+            let bar = ProgressBar("  eval", total: val.count)
             let accuracy = try trainer.evaluate(val, batchSize: 32, threads: compute.threads) { done, running in
                 bar.advance(done - bar.done, note: String(format: "top-1 %.4f", running.top1))
             }

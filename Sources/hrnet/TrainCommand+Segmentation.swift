@@ -29,7 +29,7 @@ extension TrainCommand {
                                                                               resetHead: resetHead, allowPartial: allowPartial, seed: seed)
             parameters = loaded
             let head = report.missing.filter { $0.hasPrefix("last_layer.") }, others = report.missing.count - head.count
-            if !head.isEmpty { Progress.say("\(head.count) head keys (\(head.joined(separator: ", "))) start from initial values") }
+            if !head.isEmpty { ProgressBar.say("\(head.count) head keys (\(head.joined(separator: ", "))) start from initial values") }
             if others > 0 { warn("\(others) keys missing from \(weights) start from initial values") }
         }
         let trainer = try SegmentationTrainer(config: model, training: training, data: train, parameters: parameters,
@@ -39,7 +39,7 @@ extension TrainCommand {
         if let resume {
             let meta = try trainer.resume(URL(fileURLWithPath: resume))
             best = Double(meta["best_miou"] ?? "") ?? -1
-            Progress.say("resumed \(resume) at epoch \(trainer.position.epoch), step \(trainer.position.step)")
+            ProgressBar.say("resumed \(resume) at epoch \(trainer.position.epoch), step \(trainer.position.step)")
         }
         if training.segmentation.classBalance, trainer.classWeights == nil {
             warn("LOSS.CLASS_BALANCE: the official code has class weights for Cityscapes only; training \(train.layout.rawValue) data unweighted")
@@ -53,7 +53,7 @@ extension TrainCommand {
         try writeAtomically(Data((classList.joined(separator: "\n") + "\n").utf8), to: outDir.appendingPathComponent("classes.txt"))
 
         let s = training.segmentation
-        Progress.say("training \(model.source): \(trainer.sampleCount) images of \(root.path) (\(train.layout.rawValue), \(train.split)), "
+        ProgressBar.say("training \(model.source): \(trainer.sampleCount) images of \(root.path) (\(train.layout.rawValue), \(train.split)), "
                      + "\(classes) classes, batch \(training.batchSize), crops \(model.imageSize.width)x\(model.imageSize.height), "
                      + "epochs \(trainer.position.epoch)..<\(training.endEpoch), \(training.optimizer.rawValue) lr \(training.learningRate) "
                      + "(\(training.lrScheduler.rawValue)), \(s.useOHEM ? "OHEM \(s.ohemThreshold)/\(s.ohemKeep)" : "cross-entropy")"
@@ -62,7 +62,7 @@ extension TrainCommand {
                                 endEpoch: training.endEpoch, evalEvery: val == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
         try loop.runInTerminal(trainer) { _ in
             guard let val else { return [] }
-            let bar = Progress("  eval", total: val.count)
+            let bar = ProgressBar("  eval", total: val.count)
             let matrix = try trainer.evaluate(val, threads: compute.threads) { done, matrix in
                 bar.advance(done - bar.done, note: String(format: "mIoU %.4f", matrix.meanIoU))
             }

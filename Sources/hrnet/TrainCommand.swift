@@ -178,10 +178,10 @@ struct TrainCommand: ParsableCommand {
         if let resume {
             let meta = try trainer.resume(URL(fileURLWithPath: resume))
             best = Double(meta["best_\(metric)"] ?? "") ?? -1
-            Progress.say("resumed \(resume) at epoch \(trainer.position.epoch), step \(trainer.position.step)")
+            ProgressBar.say("resumed \(resume) at epoch \(trainer.position.epoch), step \(trainer.position.step)")
         }
 
-        Progress.say("training \(model.source): \(dataset.count) people, batch \(training.batchSize), epochs \(trainer.position.epoch)..<\(training.endEpoch), "
+        ProgressBar.say("training \(model.source): \(dataset.count) people, batch \(training.batchSize), epochs \(trainer.position.epoch)..<\(training.endEpoch), "
                      + "\(training.optimizer.rawValue) lr \(training.learningRate), out \(outDir.path)")
         let loop = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: [metric], endEpoch: training.endEpoch,
                                 evalEvery: evaluation == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
@@ -215,16 +215,16 @@ struct TrainCommand: ParsableCommand {
             var keypoints = coco.keypoints(joints: joints) ?? trainer.data.dataset.keypoints
             if keypoints.count != joints { keypoints = .unnamed(joints) }
             let estimator = try PoseEstimator(config: trainer.config, parameters: trainer.weights, keypoints: keypoints, options: options)
-            let bar = Progress("  eval", total: coco.truth.imageIDs.count)
+            let bar = ProgressBar("  eval", total: coco.truth.imageIDs.count)
             let result = try coco.run(estimator) { images, people in bar.advance(images - bar.done, note: "\(people) people") }
             bar.finish()
             return result.stats[0]
         case .mpii(let mpii):
             let estimator = try PoseEstimator(config: trainer.config, parameters: trainer.weights, keypoints: .mpii, options: options)
-            let bar = Progress("  eval", total: mpii.dataset.count, unit: "people")
+            let bar = ProgressBar("  eval", total: mpii.dataset.count, unit: "people")
             let pckh = try mpii.run(estimator) { bar.advance($0 - bar.done) }.pckh
             bar.finish()
-            Progress.say("PCKh@0.5 on \(mpii.dataset.name):\n" + pckh.format())
+            ProgressBar.say("PCKh@0.5 on \(mpii.dataset.name):\n" + pckh.format())
             return pckh.mean
         }
     }

@@ -7,15 +7,15 @@ extension EpochRunner {
     /// per epoch, Ctrl-C to stop after the current step (exit 130, the checkpoint says where).
     func runInTerminal<T: EpochTrainer>(_ trainer: T, evaluate: (Int) throws -> [Double]) throws {
         let stop = StopSignal()
-        var bar: Progress?
+        var bar: ProgressBar?
         var observer = Observer()
         observer.epochStarted = { epoch, from, steps in
-            bar = Progress("epoch \(epoch + 1)/\(endEpoch)" + (from > 0 ? " from step \(from + 1)" : ""), total: steps - from, unit: "steps")
+            bar = ProgressBar("epoch \(epoch + 1)/\(endEpoch)" + (from > 0 ? " from step \(from + 1)" : ""), total: steps - from, unit: "steps")
         }
         observer.step = { bar?.advance(note: String(format: "loss %.6f, lr %.2g", $0.loss, $0.learningRate)) }
         observer.epochTrained = { bar?.finish() }
         observer.epochFinished = { epoch, loss, rate, values, best in
-            Progress.say(String(format: "epoch %d: loss %.6f, %.1f images/s", epoch + 1, loss, rate)
+            ProgressBar.say(String(format: "epoch %d: loss %.6f, %.1f images/s", epoch + 1, loss, rate)
                          + (values.first.map { String(format: ", %@ %.4f (best %.4f)", displayName, $0, best) } ?? ""))
         }
         observer.shouldStop = { stop.requested }
@@ -24,7 +24,7 @@ extension EpochRunner {
             print("trained to epoch \(endEpoch): \(folder.appendingPathComponent("final.safetensors").path)"
                   + (best >= 0 ? String(format: ", best %@ %.4f in best.safetensors", displayName, best) : ""))
         case .stopped(let epoch, let inside):
-            Progress.say("stopped \(inside ? "during" : "after") epoch \(epoch + 1); saved \(checkpoint.path) (resume with --resume)")
+            ProgressBar.say("stopped \(inside ? "during" : "after") epoch \(epoch + 1); saved \(checkpoint.path) (resume with --resume)")
             throw ExitCode(130)
         }
     }

@@ -1,8 +1,8 @@
 import Foundation
 
-/// Progress of long work on stderr: a bar redrawn in place on a terminal, and a plain line
+/// ProgressBar of long work on stderr: a bar redrawn in place on a terminal, and a plain line
 /// every `logEvery` seconds (and at the end) when stderr is a file or pipe.
-final class Progress {
+final class ProgressBar {
     let label: String
     let total: Int
     let unit: String
