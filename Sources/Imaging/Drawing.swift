@@ -13,19 +13,11 @@ public struct Color: Sendable, Equatable, Hashable {
     public static let yellow = Color(255, 255, 0)
 }
 
-/// The COCO person keypoints (17 joints) as the pose pipeline reports them.
-public enum COCOKeypoints {
-    public static let names = ["nose", "left_eye", "right_eye", "left_ear", "right_ear",
-                               "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-                               "left_wrist", "right_wrist", "left_hip", "right_hip",
-                               "left_knee", "right_knee", "left_ankle", "right_ankle"]
-    /// The 19 limbs of the COCO `skeleton` field (person_keypoints annotations), made 0-based.
-    public static let skeleton: [(Int, Int)] = [
-        (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
-        (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
-    ]
-    /// One colour per limb: left side warm, right side cool, trunk green, head magenta.
-    public static let limbColors: [Color] = [
+/// Colours for drawing poses (the keypoints themselves are `Pose`'s `KeypointSet`).
+public enum PoseColors {
+    /// One colour per limb of COCO's 19-limb skeleton (`KeypointSet.coco.skeleton` order): left
+    /// side warm, right side cool, trunk green, head magenta.
+    public static let cocoLimbs: [Color] = [
         Color(255, 128, 0), Color(255, 160, 0), Color(0, 128, 255), Color(0, 160, 255), Color(0, 200, 80),
         Color(255, 190, 0), Color(0, 190, 255), Color(0, 220, 100), Color(255, 100, 0),
         Color(0, 100, 255), Color(255, 70, 0), Color(0, 70, 255), Color(230, 0, 230), Color(200, 0, 200),
@@ -116,7 +108,7 @@ extension Image {
     /// score at least `threshold`, then each such keypoint as a filled circle on top.
     /// Indices outside `keypoints` are skipped.
     public mutating func drawPose(keypoints: [(x: Double, y: Double, score: Double)], skeleton: [(Int, Int)],
-                                  threshold: Double, limbColors: [Color] = COCOKeypoints.limbColors,
+                                  threshold: Double, limbColors: [Color] = PoseColors.cocoLimbs,
                                   jointColor: Color = Color(255, 255, 255), thickness: Double = 3,
                                   jointRadius: Double = 3) {
         func visible(_ i: Int) -> Bool {
