@@ -95,7 +95,7 @@ let package = Package(
             dependencies: ["HRNet", "DNN", "TestSupport"]
         ),
         .testTarget(name: "PoseTests", dependencies: ["Pose", "DNN", "HRNet", "Imaging", "TestSupport"]),
-        .testTarget(name: "PoseTrainingTests", dependencies: ["PoseTraining", "Pose", "Datasets", "Imaging", "DNN", "TestSupport"]),
+        .testTarget(name: "PoseTrainingTests", dependencies: ["PoseTraining", "Pose", "HRNet", "Datasets", "Imaging", "DNN", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "DNN", "HRNet", "Imaging", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),

@@ -1,4 +1,5 @@
 import Foundation
+import HRNet
 import Pose
 
 /// The official training augmentation and target settings (`DATASET.*` and `MODEL.*` of the
@@ -141,5 +142,21 @@ extension PoseAugmentation {
         }
         return TrainingCrop(crop: PersonCrop(center: center, scale: scale, rotation: rotation), flipped: flipped,
                             halfBody: halfBody, joints: joints, visibility: visibility)
+    }
+}
+
+extension PoseAugmentation {
+    /// The augmentation an official experiment file asks for: MODEL.IMAGE_SIZE, HEATMAP_SIZE and
+    /// SIGMA, DATASET's scale and rotation factors, flip, half body, and (DarkPose) unbiased
+    /// target encoding.
+    public init(config: HRNetConfig, training: TrainingConfig) {
+        self.init(imageSize: config.imageSize, heatmapSize: config.heatmapSize)
+        sigma = config.sigma
+        unbiasedEncoding = training.unbiasedEncoding
+        scaleFactor = training.scaleFactor
+        rotationFactor = training.rotationFactor
+        flip = training.flip
+        halfBodyProbability = training.halfBodyProbability
+        halfBodyJoints = training.halfBodyJoints
     }
 }

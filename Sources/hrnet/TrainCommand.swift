@@ -137,14 +137,7 @@ struct TrainCommand: ParsableCommand {
             return (located.annotations, located.images)
         }
         let isMPII = model.dataset.lowercased() == "mpii"
-        var augmentation = PoseAugmentation(imageSize: model.imageSize, heatmapSize: model.heatmapSize)
-        augmentation.sigma = model.sigma
-        augmentation.unbiasedEncoding = training.unbiasedEncoding
-        augmentation.scaleFactor = training.scaleFactor
-        augmentation.rotationFactor = training.rotationFactor
-        augmentation.flip = training.flip
-        augmentation.halfBodyProbability = training.halfBodyProbability
-        augmentation.halfBodyJoints = training.halfBodyJoints
+        let augmentation = PoseAugmentation(config: model, training: training)
         let dataset: KeypointDataset
         if isMPII {
             let files = MPIIPoseEvaluation.files(root: root, split: training.trainSet)

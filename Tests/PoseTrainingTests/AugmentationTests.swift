@@ -1,4 +1,5 @@
 import XCTest
+import HRNet
 import Imaging
 import Pose
 @testable import PoseTraining
@@ -256,5 +257,25 @@ final class AugmentationTests: XCTestCase {
         let reference = AugmentationDraws(&e)
         XCTAssertNotEqual(x, reference)
         XCTAssertNotEqual(y, reference)
+    }
+}
+
+extension AugmentationTests {
+    /// The augmentation an experiment file describes: sizes and sigma from MODEL, the factors,
+    /// flip and half body from DATASET (what `hrnet train` builds).
+    func testAugmentationFromConfig() throws {
+        let url = Fixtures.url("hrnet/tiny_pose.yaml")
+        let config = try HRNetConfig.load(url)
+        var training = try TrainingConfig.load(url)
+        (training.scaleFactor, training.rotationFactor, training.flip, training.halfBodyProbability) = (0.25, 30, false, 0.1)
+        let a = PoseAugmentation(config: config, training: training)
+        XCTAssertTrue(a.imageSize == config.imageSize && a.heatmapSize == config.heatmapSize)
+        XCTAssertEqual(a.sigma, config.sigma)
+        XCTAssertEqual(a.scaleFactor, 0.25)
+        XCTAssertEqual(a.rotationFactor, 30)
+        XCTAssertFalse(a.flip)
+        XCTAssertEqual(a.halfBodyProbability, 0.1)
+        XCTAssertEqual(a.halfBodyJoints, training.halfBodyJoints)
+        XCTAssertEqual(a.unbiasedEncoding, training.unbiasedEncoding)
     }
 }
