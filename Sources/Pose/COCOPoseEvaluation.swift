@@ -39,47 +39,33 @@ public struct COCOPoseEvaluation {
     public func run(_ estimator: PoseEstimator, progress: (Int, Int) -> Void = { _, _ in }) throws -> Result {
         let gtBoxes = detections == nil && personDetector == nil ? truth.personBoxesByImage() : [:]
         var written: [PoseResult] = []
-        var done = 0, next = 0
         let ids = truth.imageIDs
-        while next < ids.count {
-            // Several images per step so their crops share network runs.
-            var group: [(id: Int, file: String, image: Image, boxes: [PersonBox])] = []
-            var crops = 0
-            while next < ids.count && crops < groupCrops && group.count < 64 {
-                let id = ids[next]
-                next += 1
-                guard let info = truth.images[id] else { continue }
-                let url = imageDirectory.appendingPathComponent(info.fileName)
-                func load() throws -> Image {
-                    guard FileManager.default.fileExists(atPath: url.path) else {
-                        throw PoseError("\(url.path): image \(id) of the ground truth is missing")
-                    }
-                    // The official code reads with IMREAD_IGNORE_ORIENTATION: annotations are in stored pixels.
-                    return try Image.load(url, applyOrientation: false)
+        try estimator.stream(count: ids.count, groupCrops: groupCrops, item: { k in
+            let id = ids[k]
+            guard let info = truth.images[id] else { return nil }
+            let url = imageDirectory.appendingPathComponent(info.fileName)
+            func load() throws -> Image {
+                guard FileManager.default.fileExists(atPath: url.path) else {
+                    throw PoseError("\(url.path): image \(id) of the ground truth is missing")
                 }
-                var image: Image?
-                let boxes: [PersonBox]
-                if let personDetector {
-                    image = try load()
-                    boxes = try personDetector(image!)
-                } else if let detections {
-                    boxes = detections.byImageID[id] ?? detections.byFileName[info.fileName] ?? []
-                } else {
-                    boxes = (gtBoxes[id] ?? []).map { PersonBox(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) }
-                }
-                if boxes.isEmpty { done += 1; continue }
-                group.append((id, info.fileName, try image ?? load(), boxes))
-                crops += boxes.count
+                // The official code reads with IMREAD_IGNORE_ORIENTATION: annotations are in stored pixels.
+                return try Image.load(url, applyOrientation: false)
             }
-            if !group.isEmpty {
-                let people = try estimator.estimate(group.map { ($0.image, $0.boxes) })
-                for (item, found) in zip(group, people) {
-                    written += found.map { PoseResult(imageID: item.id, fileName: item.file, person: $0) }
-                }
-                done += group.count
+            let boxes: [PersonBox]
+            if let personDetector {
+                let image = try load()
+                boxes = try personDetector(image)
+                return boxes.isEmpty ? nil : PoseEstimator.StreamItem(boxes: boxes, image: { image })
+            } else if let detections {
+                boxes = detections.byImageID[id] ?? detections.byFileName[info.fileName] ?? []
+            } else {
+                boxes = (gtBoxes[id] ?? []).map { PersonBox(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) }
             }
-            progress(done, written.count)
-        }
+            return boxes.isEmpty ? nil : PoseEstimator.StreamItem(boxes: boxes, image: load)
+        }, deliver: { k, _, found in
+            let id = ids[k]
+            written += found.map { PoseResult(imageID: id, fileName: truth.images[id]?.fileName ?? "", person: $0) }
+        }, progress: { progress($0, written.count) })
         guard !written.isEmpty else { throw PoseError("no person was found in \(ids.count) images: nothing to evaluate") }
         let objects = written.map {
             COCOObject(imageID: $0.imageID, categoryID: 1, keypoints: $0.person.keypoints.flatMap { [$0.x, $0.y, $0.score] },

@@ -104,41 +104,30 @@ struct PoseCommand: ParsableCommand {
 
         var results: [PoseResult] = []
         let progress = ProgressBar("pose", total: files.count)
-        var networkSeconds = 0.0
         // Images go through in groups whose boxes fill about four network batches, so crops of
         // several images share runs (few padded ones) while memory stays bounded by the group.
-        var index = 0
-        while index < files.count {
-            var group: [(url: URL, image: Image, boxes: [PersonBox])] = []
-            var crops = 0
-            while index < files.count && (group.isEmpty || crops < 4 * batch) && group.count < 64 {
-                let url = files[index]
-                let image = try Image.load(url, maxPixels: maxPixels)
-                var boxes = detections?.boxes(forFile: url) ?? (manual.isEmpty ? [.whole(width: image.width, height: image.height)] : manual)
-                if let personDetector { boxes = try personDetector(image) }
-                for (b, box) in boxes.enumerated() {
-                    if let why = box.problem(imageWidth: image.width, imageHeight: image.height) {
-                        throw ValidationError("\(url.path): box \(b) \(why)")
-                    }
-                }
-                group.append((url, image, boxes))
-                crops += boxes.count
-                index += 1
-            }
-            let before = estimator.networkSeconds
-            let people = try estimator.estimate(group.map { ($0.image, $0.boxes) })
-            networkSeconds += estimator.networkSeconds - before
-            for (item, found) in zip(group, people) {
-                let imageID = DetectionFile.imageID(of: item.url) ?? (files.firstIndex(of: item.url) ?? 0) + 1
-                results += found.map { PoseResult(imageID: imageID, fileName: item.url.lastPathComponent, person: $0) }
-                if let drawDir {
-                    var picture = item.image
-                    PoseDrawing.draw(found, on: &picture, keypoints: estimator.keypoints)
-                    try picture.write(to: drawDir.appendingPathComponent(Self.drawnName(item.url)))
+        try estimator.stream(count: files.count, groupCrops: 4 * batch, item: { index in
+            let url = files[index]
+            let image = try Image.load(url, maxPixels: maxPixels)
+            var boxes = detections?.boxes(forFile: url) ?? (manual.isEmpty ? [.whole(width: image.width, height: image.height)] : manual)
+            if let personDetector { boxes = try personDetector(image) }
+            for (b, box) in boxes.enumerated() {
+                if let why = box.problem(imageWidth: image.width, imageHeight: image.height) {
+                    throw ValidationError("\(url.path): box \(b) \(why)")
                 }
             }
-            progress.advance(group.count, note: "\(results.count) people")
-        }
+            return PoseEstimator.StreamItem(boxes: boxes, image: { image })
+        }, deliver: { index, image, found in
+            let url = files[index]
+            let imageID = DetectionFile.imageID(of: url) ?? index + 1
+            results += found.map { PoseResult(imageID: imageID, fileName: url.lastPathComponent, person: $0) }
+            if let drawDir {
+                var picture = image
+                PoseDrawing.draw(found, on: &picture, keypoints: estimator.keypoints)
+                try picture.write(to: drawDir.appendingPathComponent(Self.drawnName(url)))
+            }
+        }, progress: { done in progress.advance(done - progress.done, note: "\(results.count) people") })
+        let networkSeconds = estimator.networkSeconds
         progress.finish()
         if let outURL { try writeAtomically(Data(PoseResult.json(results).utf8), to: outURL) }
         let total = progress.elapsedSeconds
