@@ -290,7 +290,6 @@ extension Plan {
             }
         }
 
-        /// BN as y = x * scale + shift with scale = gamma / sqrt(var + eps).
         /// One scratch buffer, as large as the largest need, passed to every primitive that asks.
         mutating func shareScratchpad(plan: Plan) throws {
             guard let bytes = scratchpads.map({ MemoryDesc.size($0.desc) }).max() else { return }
@@ -315,7 +314,8 @@ extension Plan {
             take(&p, "\(key).scale", graph).scalars[0]
         }
 
-        /// Takes the BN's four tensors out of `p`.
+        /// BN as y = x * scale + shift with scale = gamma / sqrt(var + eps), shift = beta - mean * scale;
+        /// takes the BN's four tensors out of `p`.
         static func batchNormAffine(_ p: inout [String: Tensor], _ b: BatchNorm, _ graph: Graph) -> (scale: [Float], shift: [Float]) {
             let gamma = take(&p, "\(b.key).weight", graph).scalars, beta = take(&p, "\(b.key).bias", graph).scalars
             let mean = take(&p, "\(b.key).running_mean", graph).scalars

@@ -2,8 +2,8 @@ import CDefaultModel
 import DNN
 import Foundation
 
-/// The embedded default model: a small pose HRNet (W18-small-v1 widths 16/32/64/128, input
-/// 128x96, 17 COCO keypoints) trained by `hrnet train` on `hrnet synth` data. Its experiment file
+/// The embedded default model: a small pose HRNet (widths 16/32/64/128, input 256x192 (h x w)
+/// as its pose_default.yaml says, 17 COCO keypoints) trained by `hrnet train` on `hrnet synth` data. Its experiment file
 /// and weights are assembled into the binary (Sources/CDefaultModel, whose README gives the
 /// commands that reproduce it), so `hrnet pose` and `hrnet demo` run with no file. It knows
 /// synthetic figures, not real photos: for those, the official COCO checkpoints.
