@@ -49,15 +49,13 @@ let package = Package(
         // Gaussian targets, and the synthetic keypoint data set.
         .target(
             name: "PoseTraining",
-            dependencies: ["Pose", "HRNet", "Imaging", "Datasets", "DNN", "FileSupport"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: ["Pose", "HRNet", "Imaging", "Datasets", "DNN", "FileSupport"]
         ),
         // Semantic segmentation: the official multi-scale / sliding-window test, label maps,
         // palettes, confusion matrix and mIoU, data set readers, synthetic data.
         .target(
             name: "Segmentation",
-            dependencies: ["DNN", "HRNet", "Imaging", "FileSupport"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: ["DNN", "HRNet", "Imaging", "FileSupport"]
         ),
         // The embedded default pose model (experiment YAML + safetensors, assembled into read-only
         // data by default_model.S; the assembler finds the files through the header search path).
@@ -77,8 +75,7 @@ let package = Package(
         // torchvision's pre-processing, image folders, training.
         .target(
             name: "Classification",
-            dependencies: ["HRNet", "DNN", "Imaging", "CImageNetClasses"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: ["HRNet", "DNN", "Imaging", "CImageNetClasses"]
         ),
         // Object detection on the HRNetV2p backbone as mmdetection builds it: HRFPN, FCOS and
         // Faster R-CNN heads, mmdet's test pipeline and post-processing, its Python configs.
