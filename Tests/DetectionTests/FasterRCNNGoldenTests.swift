@@ -141,3 +141,21 @@ final class FasterRCNNGoldenTests: XCTestCase {
         }
     }
 }
+
+extension FasterRCNNGoldenTests {
+    /// A batch reads each image's own outputs: two images of one size (no extra padding) in one
+    /// network run give what each gives alone, for both detectors (RoIs carry their batch index).
+    func testBatchOfTwoEqualsSingles() throws {
+        let a = try Image.load(Fixtures.url("imaging/person.jpg"))
+        var b = a
+        b.pixels = b.pixels.reversed()   // another picture of the same size
+        for weights in ["detection/tiny_faster_rcnn.pth", "detection/tiny_fcos.pth"] {
+            let detector = try Detector.load(weights: Fixtures.url(weights), options: .init(threads: 2))
+            let together = try detector.detect([a, b])
+            XCTAssertEqual(together.count, 2)
+            XCTAssertEqual(together[0], try detector.detect(a), weights)
+            XCTAssertEqual(together[1], try detector.detect(b), weights)
+            XCTAssertNotEqual(together[0], together[1], "two different pictures")
+        }
+    }
+}
