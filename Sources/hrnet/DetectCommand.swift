@@ -30,7 +30,7 @@ struct DetectorOptions: ParsableArguments {
 
 /// Person boxes for top-down pose from a detector (`hrnet pose` and `hrnet eval`).
 struct PersonDetectorOptions: ParsableArguments {
-    @OptionGroup(title: "Person detector (instead of boxes)") var detector: DetectorOptions
+    @OptionGroup var detector: DetectorOptions
 
     @Option(help: "With a detector: people scoring above this (MMPose's default 0.3).")
     var personThreshold: Double = 0.3
@@ -59,7 +59,7 @@ struct PersonDetectorOptions: ParsableArguments {
 struct DetectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "detect",
-        abstract: "Object detection with mmdetection's HRNetV2p detectors (FCOS): images in, COCO detection results out.",
+        abstract: "Object detection with mmdetection's HRNetV2p detectors (FCOS, Faster R-CNN): images in, COCO detection results out.",
         discussion: """
         The model comes from --config (mmdetection's Python config), --preset, or the config that
         mmdetection's checkpoints carry. The test pipeline is mmdetection's: resize to fit the

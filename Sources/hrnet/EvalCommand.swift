@@ -29,7 +29,7 @@ struct EvalCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var compute: ComputeOptions
-    @OptionGroup var people: PersonDetectorOptions
+    @OptionGroup(title: "Person detector (instead of boxes)") var people: PersonDetectorOptions
 
     @Option(help: "COCO root: annotations/ and images/ (or the split folder) below it.")
     var data: String

@@ -24,7 +24,7 @@ struct PoseCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var compute: ComputeOptions
-    @OptionGroup var people: PersonDetectorOptions
+    @OptionGroup(title: "Person detector (instead of boxes)") var people: PersonDetectorOptions
 
     @Argument(help: "Images, directories of images, or quoted glob patterns.")
     var images: [String] = []
