@@ -2,6 +2,10 @@ import DNN
 import Imaging
 
 extension DetectionPreprocessing {
+    /// The largest network input accepted (pixels of one padded image): 4096 x 4096, 12x mmdet's
+    /// 1333 x 800 test scale; its float input alone takes 200 MB.
+    public static let maxInputPixels = 4096 * 4096
+
     /// The size mmcv's `imrescale` gives an image of `width` x `height` for `scale`:
     /// factor = min(long / max(w, h), short / min(w, h)), each side `int(side * factor + 0.5)`.
     public func resizedSize(width: Int, height: Int) -> (width: Int, height: Int) {
@@ -14,15 +18,18 @@ extension DetectionPreprocessing {
     /// Resized, normalized and padded network input for a batch of images (mmdet's test
     /// pipeline and `DetDataPreprocessor`): each image resized with OpenCV's bilinear resize,
     /// its channels in the network's order, (x - mean) / std in float32, then zeros to the
-    /// largest size in the batch rounded up to `padDivisor`.
-    public func input(_ images: [Image]) -> (batch: Tensor, geometry: [ImageGeometry]) {
+    /// largest size in the batch rounded up to `padDivisor`. A batch whose padded input would
+    /// exceed `maxInputPixels` per image is refused before anything is resized or allocated.
+    public func input(_ images: [Image]) throws -> (batch: Tensor, geometry: [ImageGeometry]) {
         precondition(!images.isEmpty, "an empty batch")
-        let resized = images.map { image in
-            let size = resizedSize(width: image.width, height: image.height)
-            return image.resizedLinearCV(width: size.width, height: size.height)
-        }
+        let sizes = images.map { resizedSize(width: $0.width, height: $0.height) }
         let d = max(1, padDivisor)
-        let pw = (resized.map(\.width).max()! + d - 1) / d * d, ph = (resized.map(\.height).max()! + d - 1) / d * d
+        let pw = (sizes.map(\.width).max()! + d - 1) / d * d, ph = (sizes.map(\.height).max()! + d - 1) / d * d
+        guard pw * ph <= Self.maxInputPixels else {
+            throw DetectionError("the test pipeline's Resize(scale=(\(scale.width), \(scale.height))) makes a \(pw)x\(ph) network input, "
+                                 + "more than \(Self.maxInputPixels) pixels (4096 x 4096): use a smaller scale")
+        }
+        let resized = zip(images, sizes).map { image, size in image.resizedLinearCV(width: size.width, height: size.height) }
         var batch = Tensor(zeros: [images.count, 3, ph, pw])
         // Network channel c reads RGB sample `source[c]` of each pixel.
         let source = rgb ? [0, 1, 2] : [2, 1, 0]

@@ -84,7 +84,7 @@ public final class Detector {
             let d = (now - clock).components
             return Double(d.seconds) + Double(d.attoseconds) * 1e-18
         }
-        let (batch, geometry) = spec.preprocessing.input(images)
+        let (batch, geometry) = try spec.preprocessing.input(images)
         timing.preprocessing += lap()
         let outputs = try plans.run(batch)
         timing.network += lap()

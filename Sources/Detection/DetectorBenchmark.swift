@@ -37,7 +37,7 @@ extension Detector {
         let calls = Double(warmup + runs)
         var phases = detector.timing
         for path in [\Detector.Timing.preprocessing, \.network, \.decoding, \.roiPooling, \.boxDecoding] { phases[keyPath: path] *= 1000 / calls }
-        let (input, _) = spec.preprocessing.input([image])
+        let (input, _) = try spec.preprocessing.input([image])
         var parts: [Double] = []
         var gflop = 0.0
         for output in [DetectorModel.Output.backbone, .neck, .head] {

@@ -42,6 +42,7 @@ final class DetectorConfigTests: XCTestCase {
             ("type='HRNet'", "type='ResNet'", "model.backbone.type: backbone 'ResNet' is not supported"),
             ("type='FCOS'", "type='YOLOX'", "model.type: 'YOLOX' is not supported"),
             ("feat_channels=256", "feat_channels=250", "norm_cfg.num_groups: 32 groups do not divide feat_channels 250"),
+            ("feat_channels=256", "feat_channels=8192", "parameters, more than 512000000"),
         ]
         for (from, to, message) in cases {
             XCTAssertTrue(base.contains(from), from)

@@ -68,7 +68,7 @@ final class FCOSGoldenTests: XCTestCase {
         for photo in Self.photos {
             let c = try Self.fixture("fcos_\(photo)")
             let image = try Image.load(Self.repository.appendingPathComponent(c.imagePath))
-            let (batch, geometry) = spec.preprocessing.input([image])
+            let (batch, geometry) = try spec.preprocessing.input([image])
             let expected = try NPY.read(Fixtures.url("detection/fcos_\(photo)_input.npy"))
             XCTAssertEqual(batch.shape, expected.shape, photo)
             let tolerance: Float = c.imagePath.hasSuffix(".png") ? 1e-5 : 1.01 / 57.12

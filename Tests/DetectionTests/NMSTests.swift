@@ -69,7 +69,7 @@ final class NMSTests: XCTestCase {
     func testInputNormalizesThenPads() throws {
         let image = try Image(width: 2, height: 1, pixels: [10, 20, 30, 40, 50, 60])
         let p = DetectionPreprocessing(mean: [1, 2, 3], std: [2, 4, 8], rgb: false, scale: (2, 1), padDivisor: 4)
-        let (batch, geometry) = p.input([image])
+        let (batch, geometry) = try p.input([image])
         XCTAssertEqual(batch.shape, [1, 3, 4, 4])
         XCTAssertEqual(geometry[0].width, 2)
         // BGR order: channel 0 reads blue.
@@ -79,5 +79,14 @@ final class NMSTests: XCTestCase {
         XCTAssertEqual(batch.scalars[16], (20 - 2) / 4)
         XCTAssertEqual(batch.scalars[32 + 1], (40 - 3) / 8)
         XCTAssertEqual(batch.scalars.filter { $0 != 0 }.count, 6)
+    }
+
+    /// A config whose resize scale makes a huge input is refused before resizing or allocating.
+    func testHugeInputIsRefused() throws {
+        let image = try Image(width: 2, height: 1, pixels: [10, 20, 30, 40, 50, 60])
+        let p = DetectionPreprocessing(mean: [0, 0, 0], std: [1, 1, 1], rgb: true, scale: (16384, 16384))
+        XCTAssertThrowsError(try p.input([image])) { error in
+            XCTAssertTrue("\(error)".contains("16384") && "\(error)".contains("smaller scale"), "\(error)")
+        }
     }
 }

@@ -54,9 +54,18 @@ public enum DetectorConfig {
         guard names.count == classCount else {
             throw r.error("model num_classes", "\(classCount) classes, but the checkpoint names \(names.count)")
         }
-        return DetectorSpec(stage1: stage1, stages: stages, neck: neck, head: head, preprocessing: try preprocessing(r, model),
-                            classes: names)
+        let spec = DetectorSpec(stage1: stage1, stages: stages, neck: neck, head: head, preprocessing: try preprocessing(r, model),
+                                classes: names)
+        // Sizes come from the file: refuse a model no checkpoint could fill before anything is allocated for it.
+        let parameters = DetectorModel(spec: spec).parameterCount
+        guard parameters <= maxParameters else {
+            throw r.error("model", "\(parameters) parameters, more than \(maxParameters) (the largest zoo model has 64 M): check the widths")
+        }
+        return spec
     }
+
+    /// The largest model a config may describe: 8x mmdetection's largest HRNetV2p detector.
+    public static let maxParameters = 512_000_000
 
     /// `rpn_head=dict(type='RPNHead', ...)`, `roi_head=dict(type='StandardRoIHead', ...)` and
     /// `test_cfg=dict(rpn=..., rcnn=...)`.
