@@ -51,11 +51,12 @@ public final class Detector {
     /// RoIs of the last Faster R-CNN call (all its images).
     public private(set) var lastRoICount: Int?
 
-    /// `parameters` by mmdetection's keys; every key of the model must be there, of its shape.
-    public init(spec: DetectorSpec, parameters: [String: Tensor], options: Options = .init()) throws {
+    /// `parameters` by mmdetection's keys; every key of the model must be there, of its shape
+    /// (an error names `source` and every missing, unexpected or mis-shaped key).
+    public init(spec: DetectorSpec, parameters: [String: Tensor], source: String = "parameters", options: Options = .init()) throws {
         self.spec = spec
         model = DetectorModel(spec: spec)
-        let bound = try model.bind(parameters)
+        let bound = try model.bind(parameters, source: source)
         plans = try PlanCache(graph: model.graph, parameters: bound, threads: options.threads, options: options.plan)
         boxHeadPlans = try model.boxHead.map { try PlanCache(graph: $0, parameters: bound, threads: options.threads, options: options.plan) }
         threads = max(1, options.threads ?? Threads.available)
@@ -63,9 +64,7 @@ public final class Detector {
 
     /// Loads mmdetection's checkpoint (`{'meta', 'state_dict'}` in .pth, or .safetensors).
     public convenience init(spec: DetectorSpec, weights: URL, options: Options = .init()) throws {
-        let model = DetectorModel(spec: spec)
-        let tensors = try Checkpoint.loadFloat(weights)
-        try self.init(spec: spec, parameters: try model.bind(tensors, source: weights.lastPathComponent), options: options)
+        try self.init(spec: spec, parameters: try Checkpoint.loadFloat(weights), source: weights.lastPathComponent, options: options)
     }
 
     /// The objects in one image, best first.

@@ -9,6 +9,14 @@ extension Detector {
     /// - Parameter weights: mmdet's .pth or a .safetensors; nil with `randomWeights` only.
     public static func load(config: URL? = nil, preset: String? = nil, weights: URL?, randomWeights: Bool = false,
                             options: Options = .init()) throws -> Detector {
+        let (spec, parameters, source) = try resolve(config: config, preset: preset, weights: weights, randomWeights: randomWeights)
+        return try Detector(spec: spec, parameters: parameters, source: source, options: options)
+    }
+
+    /// What `load` builds a detector from: the model and its parameters (the checkpoint's
+    /// fp32 tensors, not yet matched to the model, or random ones), read once.
+    public static func resolve(config: URL? = nil, preset: String? = nil, weights: URL?, randomWeights: Bool = false) throws
+        -> (spec: DetectorSpec, parameters: [String: Tensor], source: String) {
         var loaded: (tensors: [String: StoredTensor], metadata: CheckpointMetadata)?
         if let weights { loaded = try Checkpoint.loadWithMetadata(weights) }
         let classes = loaded?.metadata.classes
@@ -26,12 +34,10 @@ extension Detector {
             throw DetectionError("give --config FILE or --preset NAME (and --weights), or --weights of a checkpoint that carries its config")
         }
         if let classes, classes.count == spec.classes.count { spec.classes = classes }
-        let model = DetectorModel(spec: spec)
         guard let loaded, let weights else {
             guard randomWeights else { throw DetectionError("give --weights FILE (or random weights for timing)") }
-            return try Detector(spec: spec, parameters: model.randomParameters(seed: 0), options: options)
+            return (spec, DetectorModel(spec: spec).randomParameters(seed: 0), "random weights")
         }
-        let tensors = loaded.tensors.filter { $0.value.dtype.isFloatingPoint }.mapValues { $0.floatTensor() }
-        return try Detector(spec: spec, parameters: try model.bind(tensors, source: weights.lastPathComponent), options: options)
+        return (spec, Checkpoint.floatTensors(loaded.tensors), weights.lastPathComponent)
     }
 }

@@ -88,6 +88,11 @@ public enum Checkpoint {
 
     /// The floating-point tensors as fp32; integer buffers such as `num_batches_tracked` are dropped.
     public static func loadFloat(_ url: URL) throws -> [String: Tensor] {
-        try load(url).filter { $0.value.dtype.isFloatingPoint }.mapValues { $0.floatTensor() }
+        floatTensors(try load(url))
+    }
+
+    /// The floating-point tensors of a loaded file as fp32 (integer buffers dropped).
+    public static func floatTensors(_ stored: [String: StoredTensor]) -> [String: Tensor] {
+        stored.filter { $0.value.dtype.isFloatingPoint }.mapValues { $0.floatTensor() }
     }
 }
