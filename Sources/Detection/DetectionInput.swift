@@ -54,3 +54,27 @@ extension DetectionPreprocessing {
         return (batch, geometry)
     }
 }
+
+/// Where a network input came from: the resized image's size inside the padded input, and
+/// the factors the original was scaled by (mmdet's `img_shape` and `scale_factor`).
+public struct ImageGeometry: Sendable, Equatable {
+    /// Size of the original image.
+    public var originalWidth, originalHeight: Int
+    /// Size after the resize, before padding (boxes are clamped to it).
+    public var width, height: Int
+    /// width / originalWidth and height / originalHeight, as Python doubles.
+    public var scaleX, scaleY: Double
+
+    public init(originalWidth: Int, originalHeight: Int, width: Int, height: Int) {
+        (self.originalWidth, self.originalHeight, self.width, self.height) = (originalWidth, originalHeight, width, height)
+        scaleX = Double(width) / Double(originalWidth)
+        scaleY = Double(height) / Double(originalHeight)
+    }
+
+    /// A box in the resized image's pixels back in the original's, as mmdet's `scale_boxes`:
+    /// multiplied by the float32 reciprocal of each scale (not divided by the scale).
+    public func original(_ b: BoundingBox) -> BoundingBox {
+        let rx = Float(1 / scaleX), ry = Float(1 / scaleY)
+        return BoundingBox(x1: b.x1 * rx, y1: b.y1 * ry, x2: b.x2 * rx, y2: b.y2 * ry)
+    }
+}

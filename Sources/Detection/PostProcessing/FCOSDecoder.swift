@@ -1,58 +1,33 @@
 import DNN
 import Foundation
 
-/// Where a network input came from: the resized image's size inside the padded input, and
-/// the factors the original was scaled by (mmdet's `img_shape` and `scale_factor`).
-public struct ImageGeometry: Sendable, Equatable {
-    /// Size of the original image.
-    public var originalWidth, originalHeight: Int
-    /// Size after the resize, before padding (boxes are clamped to it).
-    public var width, height: Int
-    /// width / originalWidth and height / originalHeight, as Python doubles.
-    public var scaleX, scaleY: Double
-
-    public init(originalWidth: Int, originalHeight: Int, width: Int, height: Int) {
-        (self.originalWidth, self.originalHeight, self.width, self.height) = (originalWidth, originalHeight, width, height)
-        scaleX = Double(width) / Double(originalWidth)
-        scaleY = Double(height) / Double(originalHeight)
-    }
-}
-
 /// FCOS's test-time post-processing, as mmdet's `BaseDenseHead.predict_by_feat` with
 /// `rescale=True`: per level, sigmoid class scores above the threshold, the best `nmsPre`
 /// (point, class) pairs, distances decoded around each point and clamped to the image; then
 /// all levels: boxes scaled back to the original image, score = class x centerness
 /// probability, empty boxes dropped, class-aware NMS, the best `maxPerImage`.
 enum FCOSDecoder {
-    struct Candidate {
-        var box: BoundingBox
-        var score: Float
-        var label: Int
-    }
-
     /// Detections of image `n` of a batch from the head's outputs, level by level.
     static func decode(levels: [(classes: Tensor, boxes: Tensor, centerness: Tensor)], image n: Int, spec: FCOSHeadSpec,
                        geometry: ImageGeometry) -> [Detection] {
         let test = spec.test
-        var candidates: [Candidate] = []
+        var candidates: [Detection] = []
         for (l, level) in levels.enumerated() {
             candidates += decodeLevel(level, image: n, stride: spec.strides[l], spec: spec, geometry: geometry)
         }
-        // Back to the original image: multiply by the float32 reciprocal of each scale.
-        let rx = Float(1 / geometry.scaleX), ry = Float(1 / geometry.scaleY)
         candidates = candidates.compactMap { c in
-            let b = BoundingBox(x1: c.box.x1 * rx, y1: c.box.y1 * ry, x2: c.box.x2 * rx, y2: c.box.y2 * ry)
+            let b = geometry.original(c.box)
             guard b.width > test.minBoxSize, b.height > test.minBoxSize else { return nil }
-            return Candidate(box: b, score: c.score, label: c.label)
+            return Detection(box: b, score: c.score, label: c.label)
         }
         let keep = NMS.batched(candidates.map(\.box), scores: candidates.map(\.score), labels: candidates.map(\.label), config: test.nms)
-        return keep.prefix(test.maxPerImage).map { Detection(box: candidates[$0].box, score: candidates[$0].score, label: candidates[$0].label) }
+        return keep.prefix(test.maxPerImage).map { candidates[$0] }
     }
 
     /// One level's candidates, best `nmsPre` first, boxes in the resized image's pixels and
     /// scores already multiplied by the centerness.
     static func decodeLevel(_ level: (classes: Tensor, boxes: Tensor, centerness: Tensor), image n: Int, stride: Int,
-                            spec: FCOSHeadSpec, geometry: ImageGeometry) -> [Candidate] {
+                            spec: FCOSHeadSpec, geometry: ImageGeometry) -> [Detection] {
         let (k, h, w) = (level.classes.shape[1], level.classes.shape[2], level.classes.shape[3])
         let plane = h * w
         let threshold = spec.test.scoreThreshold
@@ -84,7 +59,7 @@ enum FCOSDecoder {
                                   x2: min(max(px + distance(2), 0), Float(geometry.width)),
                                   y2: min(max(py + distance(3), 0), Float(geometry.height)))
             let centerness = sigmoid(level.centerness.scalars[n * plane + p])
-            return Candidate(box: box, score: pair.score * centerness, label: label)
+            return Detection(box: box, score: pair.score * centerness, label: label)
         }
     }
 

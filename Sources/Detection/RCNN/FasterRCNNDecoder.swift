@@ -84,7 +84,6 @@ enum FasterRCNNDecoder {
                            geometry: ImageGeometry) -> [Detection] {
         let k = spec.classes, regPerRoI = deltas.shape[1]
         var boxes: [BoundingBox] = [], scores: [Float] = [], labels: [Int] = []
-        let rx = Float(1 / geometry.scaleX), ry = Float(1 / geometry.scaleY)
         for (j, r) in rows.enumerated() {
             let logits = classLogits.scalars[(r * (k + 1))..<((r + 1) * (k + 1))]
             let probabilities = softmax(Array(logits))
@@ -97,7 +96,7 @@ enum FasterRCNNDecoder {
             let decoded = DeltaCoder.decode(Array(repeating: rois[j], count: wanted.count), deltas: d, means: spec.boxMeans,
                                             stds: spec.boxStds, maxShape: (geometry.height, geometry.width))
             for (c, b) in zip(wanted, decoded) {
-                boxes.append(BoundingBox(x1: b.x1 * rx, y1: b.y1 * ry, x2: b.x2 * rx, y2: b.y2 * ry))
+                boxes.append(geometry.original(b))
                 scores.append(probabilities[c])
                 labels.append(c)
             }
