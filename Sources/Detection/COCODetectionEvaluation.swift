@@ -18,13 +18,8 @@ public struct COCODetectionEvaluation {
         guard !truth.imageIDs.isEmpty else { throw DetectionError("\(annotations.lastPathComponent) has no images") }
     }
 
-    /// Keeps the first `count` images (by the file's order) and their annotations.
-    public mutating func limit(to count: Int) {
-        guard count < truth.imageIDs.count else { return }
-        truth.imageIDs = Array(truth.imageIDs.prefix(count))
-        let kept = Set(truth.imageIDs)
-        truth.annotations = truth.annotations.filter { kept.contains($0.imageID) }
-    }
+    /// Keeps the first `count` images and their annotations.
+    public mutating func limit(to count: Int) { truth.limit(to: count) }
 
     /// Evaluates only these COCO category ids (e.g. [1] for person AP).
     public mutating func restrict(toCategories ids: [Int]) {

@@ -86,11 +86,7 @@ struct EvalCommand: ParsableCommand {
 
         var truth = try COCOGroundTruth.load(annotations)
         guard !truth.imageIDs.isEmpty else { throw ValidationError("\(annotations.lastPathComponent) has no images") }
-        if let limit, limit < truth.imageIDs.count {
-            truth.imageIDs = Array(truth.imageIDs.prefix(limit))
-            let kept = Set(truth.imageIDs)
-            truth.annotations = truth.annotations.filter { kept.contains($0.imageID) }
-        }
+        if let limit { truth.limit(to: limit) }
         let detections = try boxes.map { try DetectionFile.load(URL(fileURLWithPath: $0)) }
         let (net, parameters, _) = try model.load(requireWeights: true)
         var options = PoseEstimator.Options(config: net.config, flipTest: flipTest, dark: dark, softNMS: softNMS)

@@ -50,6 +50,15 @@ public struct COCOGroundTruth: Sendable {
     public var skeletons: [Int: [[Int]]]
     public var annotations: [COCOObject]
 
+    /// Keeps the first `count` images (by id order, as evaluated) and their annotations: a quick
+    /// evaluation on part of a split.
+    public mutating func limit(to count: Int) {
+        guard count < imageIDs.count else { return }
+        imageIDs = Array(imageIDs.prefix(max(0, count)))
+        let kept = Set(imageIDs)
+        annotations = annotations.filter { kept.contains($0.imageID) }
+    }
+
     public static func load(_ url: URL) throws -> COCOGroundTruth {
         let name = url.lastPathComponent
         let root = try COCOJSON.object(url)
