@@ -17,8 +17,7 @@ extension TrainingPlan.Builder {
         case .relu:
             let x = step.inputs[0]
             guard needs[x] else { return }
-            let first = !started.contains(x)
-            started.insert(x)
+            let first = claimGradient(x)
             let gx = pointer(try gradient(x)), gy = pointer(try gradient(y)), out = pointer(try activation(y))
             let count = MemoryDesc.size(desc[y]!) / 4
             kernel(.backward, "relu") { TrainingKernels.reluBackward(gx: gx, gy: gy, y: out, count: count, accumulate: !first, threads: threads) }
@@ -30,8 +29,7 @@ extension TrainingPlan.Builder {
             let count = MemoryDesc.size(desc[y]!) / 4
             var targets: [TrainingKernels.GradientTarget] = []
             for x in step.inputs where needs[x] {
-                let first = !started.contains(x)
-                started.insert(x)
+                let first = claimGradient(x)
                 let gx = pointer(try gradient(x))
                 targets.append(TrainingKernels.GradientTarget(pointer: gx, accumulate: !first))
             }
@@ -50,8 +48,7 @@ extension TrainingPlan.Builder {
             let rows = Kernels.ResizeAxis(inSize: xs.h, outSize: ys.h, mode: r.mode)
             let cols = Kernels.ResizeAxis(inSize: xs.w, outSize: ys.w, mode: r.mode)
             let planes = xs.n * ((xs.c + block - 1) / block), blk = block
-            let first = !started.contains(x)
-            started.insert(x)
+            let first = claimGradient(x)
             let gx = pointer(try gradient(x)), gy = pointer(try gradient(y))
             kernel(.backward, "resize") {
                 TrainingKernels.resizeBackward(gx: gx, gy: gy, planes: planes, inH: xs.h, inW: xs.w, rows: rows, cols: cols,
@@ -65,8 +62,7 @@ extension TrainingPlan.Builder {
                 let c = shapes[x].c
                 defer { offset += c }
                 guard needs[x] else { continue }
-                let first = !started.contains(x)
-                started.insert(x)
+                let first = claimGradient(x)
                 let gx = pointer(try gradient(x)), o = offset, blk = block
                 kernel(.backward, "concat") {
                     TrainingKernels.concatBackward(gx: gx, xChannels: c, gy: gy, yChannels: ys.c, offset: o, batch: ys.n,
@@ -83,8 +79,7 @@ extension TrainingPlan.Builder {
             try linearBackward(s, step, l)
         case .groupNorm(let n, let relu):
             let x = step.inputs[0], shape = shapes[x], blk = block
-            let first = !started.contains(x)
-            if needs[x] { started.insert(x) }
+            let first = needs[x] ? claimGradient(x) : true
             let gx = needs[x] ? pointer(try gradient(x)) : nil
             let gy = pointer(try gradient(y)), xs = pointer(try activation(x))
             let mask: UnsafeMutablePointer<Float>? = relu ? pointer(try activation(y)) : nil
@@ -98,8 +93,7 @@ extension TrainingPlan.Builder {
             let x = step.inputs[0], count = MemoryDesc.size(desc[y]!) / 4
             let gy = pointer(try gradient(y)), xs = pointer(try activation(x))
             let factor = store.valuePointer("\(c.key).scale")!, dFactor = store.gradientPointer("\(c.key).scale")!
-            let first = !started.contains(x)
-            if needs[x] { started.insert(x) }
+            let first = needs[x] ? claimGradient(x) : true
             let gx = needs[x] ? pointer(try gradient(x)) : nil
             kernel(.backward, "scale") {
                 // d scale = sum gy * x (padding channels are 0 in both); gx (+)= scale * gy.
@@ -112,8 +106,7 @@ extension TrainingPlan.Builder {
         case .exp:
             let x = step.inputs[0]
             guard needs[x] else { return }
-            let first = !started.contains(x)
-            started.insert(x)
+            let first = claimGradient(x)
             let gx = pointer(try gradient(x)), gy = pointer(try gradient(y)), out = pointer(try activation(y))
             let count = MemoryDesc.size(desc[y]!) / 4
             kernel(.backward, "exp") {

@@ -285,13 +285,16 @@ extension TrainingPlan {
                      serial: MemoryDesc.size(to.desc) < Self.serialBytes)
         }
 
+        /// Whether this is the first backward step to write `x`'s gradient (it then writes; later
+        /// ones add to it); marks it written.
+        mutating func claimGradient(_ x: Int) -> Bool {
+            started.insert(x).inserted
+        }
+
         /// Where step `s`'s backward writes its result for input `x`, and whether that result
         /// must then be added to the gradient (another consumer wrote it first).
         mutating func gradientTarget(_ s: Int, _ x: Int) throws -> (memory: Memory, accumulate: Bool) {
-            if !started.contains(x) {
-                started.insert(x)
-                return (try gradient(x), false)
-            }
+            if claimGradient(x) { return (try gradient(x), false) }
             return (try memory(tempID(s)), true)
         }
 
