@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "DNN", targets: ["DNN"]),
+        .library(name: "Distributed", targets: ["Distributed"]),
         .library(name: "HRNet", targets: ["HRNet"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Pose", targets: ["Pose"]),
@@ -25,9 +26,13 @@ let package = Package(
         .target(name: "FileSupport"),
         // oneDNN 2.6 C API (Debian libdnnl-dev ships no dnnl.pc, so the module map links it).
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        // Open MPI's C API (Debian libopenmpi-dev; include and library paths from `pkg-config ompi-c`).
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        // Processes working together: rank, size, all-reduce, broadcast, gather (MPI under mpirun, one process otherwise).
+        .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(
             name: "DNN",
-            dependencies: ["CDNNL", "FileSupport"]
+            dependencies: ["CDNNL", "FileSupport", "Distributed"]
         ),
         // libjpeg-turbo and libpng behind a setjmp-guarded C shim (their error paths exit/longjmp).
         .target(
@@ -44,7 +49,7 @@ let package = Package(
         // MAT-files).
         .target(name: "Datasets", dependencies: ["CZlib"]),
         // Top-down pose estimation: crops, heatmap decoding, flip test, OKS-NMS.
-        .target(name: "Pose", dependencies: ["DNN", "HRNet", "Imaging", "Datasets", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Pose", dependencies: ["DNN", "Distributed", "HRNet", "Imaging", "Datasets", .product(name: "Yams", package: "Yams")]),
         // What feeds pose training: data sets (COCO, MPII), the official augmentation and
         // Gaussian targets, and the synthetic keypoint data set.
         .target(
@@ -82,11 +87,11 @@ let package = Package(
         .target(name: "Detection", dependencies: ["DNN", "HRNet", "Imaging", "Datasets"]),
         .executableTarget(
             name: "hrnet",
-            dependencies: ["HRNet", "DNN", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification", "Segmentation", "Detection", "FileSupport",
+            dependencies: ["HRNet", "DNN", "Distributed", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification", "Segmentation", "Detection", "FileSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),
-        .testTarget(name: "DNNTests", dependencies: ["DNN", "TestSupport"]),
+        .testTarget(name: "DNNTests", dependencies: ["DNN", "Distributed", "TestSupport"]),
         .testTarget(
             name: "HRNetTests",
             dependencies: ["HRNet", "DNN", "TestSupport"]

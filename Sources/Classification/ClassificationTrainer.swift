@@ -48,7 +48,7 @@ public final class ClassificationTrainer: SessionTrainer {
     }
 
     public init(config: HRNetConfig, training: TrainingConfig, data: ImageFolder, parameters: consuming [String: Tensor],
-                augmentation: TrainAugmentation? = nil, threads: Int? = nil, seed: UInt64 = 0) throws {
+                augmentation: TrainAugmentation? = nil, threads: Int? = nil, seed: UInt64 = 0, parallel: DataParallel = .none) throws {
         guard config.task == .classification, let classes = config.numClasses else {
             throw ClassificationError("\(config.source) is not a classifier (MODEL.NAME cls_hrnet)")
         }
@@ -57,8 +57,9 @@ public final class ClassificationTrainer: SessionTrainer {
                                       + "MODEL.NUM_CLASSES \(classes); set MODEL.NUM_CLASSES: \(data.classes.count) "
                                       + "(and, from pretrained weights, --reset-head)")
         }
-        guard data.count >= training.batchSize else {
-            throw ClassificationError("\(data.root.path) has \(data.count) images, fewer than one batch of \(training.batchSize)")
+        let globalBatch = training.batchSize * parallel.processes
+        guard data.count >= globalBatch else {
+            throw ClassificationError("\(data.root.path) has \(data.count) images, fewer than one batch of \(globalBatch)")
         }
         let (w, h) = config.imageSize
         self.augmentation = augmentation ?? {
@@ -75,11 +76,12 @@ public final class ClassificationTrainer: SessionTrainer {
         self.training = training
         self.data = data
         session = TrainingSession(plan: try TrainingPlan(graph: HRNetModel(config: config).graph, parameters: parameters,
-                                                         input: Shape4(training.batchSize, 3, h, w), threads: threads),
+                                                         input: Shape4(training.batchSize, 3, h, w), threads: threads,
+                                                         synchronizeBatchNorm: parallel.batchNormCommunicator),
                                   optimizer: training.makeOptimizer(), schedule: try training.epochSchedule(for: config.source),
                                   baseLearningRate: Float(training.learningRate), batchSize: training.batchSize, samples: data.count,
                                   shuffle: training.shuffle, beginEpoch: training.beginEpoch, seed: seed, configName: config.source,
-                                  classes: data.classes, dataRoot: data.root)
+                                  classes: data.classes, dataRoot: data.root, communicator: parallel.communicator)
         loss = CrossEntropyLoss(ignoreIndex: -1, labelSmoothing: Float(training.labelSmoothing))
     }
 
@@ -117,7 +119,7 @@ public final class ClassificationTrainer: SessionTrainer {
             }
             try plan.backward([Tensor(shape: output.shape, scalars: value.gradient.scalars)])
             for (k, row) in try Scores.rows(logits).enumerated() where Scores.topIndices(row, k: 1).first == Int(labels[k]) { correct += 1 }
-            return value.loss
+            return BatchLoss(value.loss, units: value.units)
         }, onStep: onStep, shouldStop: shouldStop)
         let images = t.steps * training.batchSize
         return EpochReport(epoch: t.epoch, meanLoss: t.meanLoss, steps: t.steps, seconds: t.seconds, imagesPerSecond: t.imagesPerSecond,

@@ -1,4 +1,5 @@
 import Datasets
+import Distributed
 import Foundation
 import Imaging
 
@@ -15,6 +16,9 @@ public struct COCOPoseEvaluation {
     /// A person detector run on each image (e.g. `Detection`'s `Detector.people`); it replaces
     /// `detections` and the ground-truth boxes.
     public var personDetector: ((Image) throws -> [PersonBox])?
+    /// Processes sharing the work (`mpirun`): each runs every size-th image, the first gathers
+    /// the people and scores them; every process gets the scores. One process by default.
+    public var communicator: any Communicator = SingleProcess()
 
     public init(truth: COCOGroundTruth, imageDirectory: URL, detections: DetectionFile? = nil) {
         (self.truth, self.imageDirectory, self.detections) = (truth, imageDirectory, detections)
@@ -30,6 +34,7 @@ public struct COCOPoseEvaluation {
     public struct Result {
         /// COCOeval's 10 keypoint numbers (AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl).
         public var stats: [Double]
+        /// Every person found (with several processes: on the first; the others hold their own share).
         public var results: [PoseResult]
         public var images: Int
     }
@@ -38,10 +43,13 @@ public struct COCOPoseEvaluation {
     /// - Parameter progress: images done so far and people found, after each group.
     public func run(_ estimator: PoseEstimator, progress: (Int, Int) -> Void = { _, _ in }) throws -> Result {
         let gtBoxes = detections == nil && personDetector == nil ? truth.personBoxesByImage() : [:]
-        var written: [PoseResult] = []
+        var written: [(index: Int, result: PoseResult)] = []
         let ids = truth.imageIDs
-        try estimator.stream(count: ids.count, groupCrops: groupCrops, item: { k in
-            let id = ids[k]
+        let (rank, processes) = (communicator.rank, communicator.size)
+        // This process's images: every size-th, from its rank.
+        let mine = Array(stride(from: rank, to: ids.count, by: processes))
+        try estimator.stream(count: mine.count, groupCrops: groupCrops, item: { j in
+            let id = ids[mine[j]]
             guard let info = truth.images[id] else { return nil }
             let url = imageDirectory.appendingPathComponent(info.fileName)
             func load() throws -> Image {
@@ -62,17 +70,36 @@ public struct COCOPoseEvaluation {
                 boxes = (gtBoxes[id] ?? []).map { PersonBox(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) }
             }
             return boxes.isEmpty ? nil : PoseEstimator.StreamItem(boxes: boxes, image: load)
-        }, deliver: { k, _, found in
-            let id = ids[k]
-            written += found.map { PoseResult(imageID: id, fileName: truth.images[id]?.fileName ?? "", person: $0) }
+        }, deliver: { j, _, found in
+            let id = ids[mine[j]]
+            written += found.map { (mine[j], PoseResult(imageID: id, fileName: truth.images[id]?.fileName ?? "", person: $0)) }
         }, progress: { progress($0, written.count) })
+        let fileName = { (id: Int) in truth.images[id]?.fileName ?? "" }
+        guard processes > 1 else { return try score(written.map(\.result), sigmas: estimator.keypoints.sigmas) }
+        // Sharded: the first process scores everyone's people and tells the others.
+        let all = try PoseResultExchange.gather(written, over: communicator, fileName: fileName)
+        var outcome: Result?, failure: Error?
+        if let all {
+            do { outcome = try score(all, sigmas: estimator.keypoints.sigmas) } catch { failure = error }
+        }
+        var stats = (outcome?.stats ?? []).withUnsafeBytes { Array($0) }
+        try communicator.broadcast(&stats, root: 0)
+        if let failure { throw failure }
+        guard stats.count == 80 else { throw PoseError("no person was found in \(ids.count) images: nothing to evaluate") }
+        let values = stats.withUnsafeBytes { raw in (0..<10).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self) } }
+        return outcome ?? Result(stats: values, results: written.map(\.result), images: ids.count)
+    }
+
+    /// COCOeval of `written` against the ground truth.
+    func score(_ written: [PoseResult], sigmas: [Double]) throws -> Result {
+        let ids = truth.imageIDs
         guard !written.isEmpty else { throw PoseError("no person was found in \(ids.count) images: nothing to evaluate") }
         let objects = written.map {
             COCOObject(imageID: $0.imageID, categoryID: 1, keypoints: $0.person.keypoints.flatMap { [$0.x, $0.y, $0.score] },
                        score: $0.person.score)
         }
         let eval = COCOEval(groundTruth: truth, results: COCOResults.complete(objects, iouType: .keypoints), iouType: .keypoints,
-                            sigmas: estimator.keypoints.sigmas)
+                            sigmas: sigmas)
         return Result(stats: try eval.run(), results: written, images: ids.count)
     }
 }

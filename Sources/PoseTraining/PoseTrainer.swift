@@ -35,8 +35,9 @@ public final class PoseTrainer: SessionTrainer {
         public var completed: Bool
     }
 
+    /// - Parameter parallel: the processes training together (`mpirun`); TRAIN.BATCH_SIZE_PER_GPU is per process.
     public init(config: HRNetConfig, training: TrainingConfig, data: PoseTrainingData, parameters: consuming [String: Tensor],
-                threads: Int? = nil, seed: UInt64 = 0) throws {
+                threads: Int? = nil, seed: UInt64 = 0, parallel: DataParallel = .none) throws {
         guard config.task == .pose, let joints = config.numJoints else {
             throw PoseTrainingError("\(config.source) is not a pose model (MODEL.NAME pose_hrnet)")
         }
@@ -48,18 +49,20 @@ public final class PoseTrainer: SessionTrainer {
             throw PoseTrainingError("the augmentation makes \(w)x\(h) crops and \(data.augmentation.heatmapSize) heatmaps; "
                                     + "\(config.source) takes \(config.imageSize) and gives \(config.heatmapSize)")
         }
-        guard data.count >= training.batchSize else {
-            throw PoseTrainingError("the data set \(data.dataset.name) has \(data.count) people, fewer than one batch of \(training.batchSize)")
+        let globalBatch = training.batchSize * parallel.processes
+        guard data.count >= globalBatch else {
+            throw PoseTrainingError("the data set \(data.dataset.name) has \(data.count) people, fewer than one batch of \(globalBatch)")
         }
         self.config = config
         self.training = training
         self.data = data
         let graph = HRNetModel(config: config).graph
         session = TrainingSession(plan: try TrainingPlan(graph: graph, parameters: parameters, input: Shape4(training.batchSize, 3, h, w),
-                                                         threads: threads),
+                                                         threads: threads, synchronizeBatchNorm: parallel.batchNormCommunicator),
                                   optimizer: training.makeOptimizer(), schedule: try training.epochSchedule(for: config.source),
                                   baseLearningRate: Float(training.learningRate), batchSize: training.batchSize, samples: data.count,
-                                  shuffle: training.shuffle, beginEpoch: training.beginEpoch, seed: seed, configName: config.source)
+                                  shuffle: training.shuffle, beginEpoch: training.beginEpoch, seed: seed, configName: config.source,
+                                  communicator: parallel.communicator)
         if training.useOHKM {
             let l = JointsOHKMMSELoss(useTargetWeight: training.useTargetWeight, topK: min(training.ohkmTopK, joints))
             loss = { try l($0, target: $1, targetWeight: $2) }
@@ -86,7 +89,8 @@ public final class PoseTrainer: SessionTrainer {
                 throw PoseTrainingError("the loss became \(value.loss) at epoch \(e), step \(position.step): lower TRAIN.LR")
             }
             try plan.backward([value.gradient])
-            return value.loss
+            // A mean over equal counts in every process's part of the batch.
+            return BatchLoss(value.loss, units: Double(examples.count))
         }, onStep: onStep, shouldStop: shouldStop)
         return EpochReport(epoch: t.epoch, meanLoss: t.meanLoss, steps: t.steps, seconds: t.seconds, imagesPerSecond: t.imagesPerSecond,
                            completed: t.completed)

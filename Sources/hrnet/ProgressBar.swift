@@ -13,13 +13,17 @@ final class ProgressBar {
     private let logEvery: Double
     private let enabled: Bool
 
+    /// Every process but the first of an `mpirun` job keeps quiet (set once, before any work starts).
+    nonisolated(unsafe) static var silent = false
+
     /// - Parameter enabled: false prints nothing (machine-readable output on stdout, say).
     init(_ label: String, total: Int, unit: String = "images", logEvery: Double = 10, enabled: Bool = true) {
-        (self.label, self.total, self.unit, self.logEvery, self.enabled) = (label, total, unit, logEvery, enabled)
+        (self.label, self.total, self.unit, self.logEvery, self.enabled) = (label, total, unit, logEvery, enabled && !Self.silent)
     }
 
     /// One line of news on stderr.
     static func say(_ message: String) {
+        guard !silent else { return }
         FileHandle.standardError.write(Data((message + "\n").utf8))
     }
 

@@ -8,7 +8,7 @@ import HRNet
 extension TrainCommand {
     /// Classification: DATA/TRAIN_SET and DATA/TEST_SET image folders, the official recipe
     /// (`ClassificationTrainer`), top-1/top-5 on TEST_SET after each evaluated epoch.
-    func trainClassifier(_ model: HRNetConfig, _ training: TrainingConfig, configURL: URL) throws {
+    func trainClassifier(_ model: HRNetConfig, _ training: TrainingConfig, configURL: URL, parallel: DataParallel) throws {
         let root = URL(fileURLWithPath: data ?? training.root, isDirectory: true)
         let train = try ImageFolder(root: root.appendingPathComponent(training.trainSet, isDirectory: true))
         let val = evalEvery > 0 ? try ImageFolder(root: root.appendingPathComponent(training.testSet, isDirectory: true)) : nil
@@ -21,7 +21,7 @@ extension TrainCommand {
                                   + "\(model.numClasses ?? 0): set MODEL.NUM_CLASSES: \(train.classes.count)"
                                   + (weights != nil && !resetHead ? " and pass --reset-head to fine-tune the pretrained weights" : ""))
         }
-        let (outDir, checkpoint) = try outputFolder(configURL)
+        let (outDir, checkpoint) = try outputFolder(configURL, parallel)
 
         var parameters = HRNetModel(config: model).graph.initialParameters(seed: seed)
         if let weights {
@@ -33,7 +33,7 @@ extension TrainCommand {
             if resetHead { ProgressBar.say("--reset-head: classifier.weight and classifier.bias start from initial values") }
         }
         let trainer = try ClassificationTrainer(config: model, training: training, data: train, parameters: parameters,
-                                                threads: compute.threads, seed: seed)
+                                                threads: threads(parallel.communicator), seed: seed, parallel: parallel)
         trainer.workers = workers
         var best = -1.0
         if let resume {
@@ -42,7 +42,7 @@ extension TrainCommand {
             ProgressBar.say("resumed \(resume) at epoch \(trainer.position.epoch), step \(trainer.position.step)")
         }
         // The class names, for `hrnet classify --labels OUT/classes.txt`.
-        try writeAtomically(Data((train.classes.joined(separator: "\n") + "\n").utf8), to: outDir.appendingPathComponent("classes.txt"))
+        if parallel.communicator.isRoot { try writeAtomically(Data((train.classes.joined(separator: "\n") + "\n").utf8), to: outDir.appendingPathComponent("classes.txt")) }
 
         ProgressBar.say("training \(model.source): \(train.count) images in \(train.classes.count) classes, batch \(training.batchSize), "
                      + "epochs \(trainer.position.epoch)..<\(training.endEpoch), \(training.optimizer.rawValue) lr \(training.learningRate) "
@@ -52,7 +52,7 @@ extension TrainCommand {
         try loop.runInTerminal(trainer) { _ in
             guard let val else { return [] }
             let bar = ProgressBar("  eval", total: val.count)
-            let accuracy = try trainer.evaluate(val, batchSize: 32, threads: compute.threads) { done, running in
+            let accuracy = try trainer.evaluate(val, batchSize: 32, threads: threads(parallel.communicator)) { done, running in
                 bar.advance(done - bar.done, note: String(format: "top-1 %.4f", running.top1))
             }
             bar.finish()

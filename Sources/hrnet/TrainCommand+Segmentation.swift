@@ -10,7 +10,7 @@ extension TrainCommand {
     /// splits named by DATASET.TRAIN_SET and TEST_SET (a list path such as
     /// list/cityscapes/train.lst names the split `train`), the official recipe
     /// (`SegmentationTrainer`), mIoU on TEST_SET after each evaluated epoch.
-    func trainSegmentation(_ model: HRNetConfig, _ training: TrainingConfig, configURL: URL) throws {
+    func trainSegmentation(_ model: HRNetConfig, _ training: TrainingConfig, configURL: URL, parallel: DataParallel) throws {
         guard let classes = model.numClasses else { throw ValidationError("\(config) is not a seg_hrnet model") }
         let root = URL(fileURLWithPath: data ?? training.root, isDirectory: true)
         func split(_ name: String) -> String { URL(fileURLWithPath: name).deletingPathExtension().lastPathComponent }
@@ -21,7 +21,7 @@ extension TrainCommand {
             throw ValidationError("\(root.path): the \(val.split) classes (\(val.classNames.joined(separator: ", "))) differ from the "
                                   + "\(train.split) classes (\(train.classNames.joined(separator: ", ")))")
         }
-        let (outDir, checkpoint) = try outputFolder(configURL)
+        let (outDir, checkpoint) = try outputFolder(configURL, parallel)
 
         var parameters = HRNetModel(config: model).officialInitialParameters(seed: seed)
         if let weights {
@@ -33,7 +33,7 @@ extension TrainCommand {
             if others > 0 { warn("\(others) keys missing from \(weights) start from initial values") }
         }
         let trainer = try SegmentationTrainer(config: model, training: training, data: train, parameters: parameters,
-                                              threads: compute.threads, seed: seed)
+                                              threads: threads(parallel.communicator), seed: seed, parallel: parallel)
         trainer.workers = workers
         var best = -1.0
         if let resume {
@@ -50,7 +50,7 @@ extension TrainCommand {
             let (r, g, b) = train.palette.colors[k]
             return "\(name) \(r) \(g) \(b)"
         }
-        try writeAtomically(Data((classList.joined(separator: "\n") + "\n").utf8), to: outDir.appendingPathComponent("classes.txt"))
+        if parallel.communicator.isRoot { try writeAtomically(Data((classList.joined(separator: "\n") + "\n").utf8), to: outDir.appendingPathComponent("classes.txt")) }
 
         let s = training.segmentation
         ProgressBar.say("training \(model.source): \(trainer.sampleCount) images of \(root.path) (\(train.layout.rawValue), \(train.split)), "
@@ -63,7 +63,7 @@ extension TrainCommand {
         try loop.runInTerminal(trainer) { _ in
             guard let val else { return [] }
             let bar = ProgressBar("  eval", total: val.count)
-            let matrix = try trainer.evaluate(val, threads: compute.threads) { done, matrix in
+            let matrix = try trainer.evaluate(val, threads: threads(parallel.communicator)) { done, matrix in
                 bar.advance(done - bar.done, note: String(format: "mIoU %.4f", matrix.meanIoU))
             }
             bar.finish()

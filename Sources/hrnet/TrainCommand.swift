@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Distributed
 import DNN
 import Foundation
 import HRNet
@@ -85,6 +86,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Threads that decode and augment images.")
     var workers: Int = 2
 
+    @Flag(name: .customLong("sync-bn"), inversion: .prefixedNo,
+          help: "Under mpirun: batch norm over the global batch of all processes (SyncBN; default: TRAIN.SYNC_BN, on for segmentation as the official code).")
+    var syncBN: Bool?
+
     @OptionGroup var compute: ComputeOptions
 
     @Flag(help: "Start over in OUT even if it holds a previous run.")
@@ -110,17 +115,38 @@ struct TrainCommand: ParsableCommand {
         guard training.endEpoch > training.beginEpoch else {
             throw ValidationError("--epochs \(training.endEpoch) must be above TRAIN.BEGIN_EPOCH \(training.beginEpoch)")
         }
-        switch model.task {
-        case .pose: try trainPose(model, training, configURL: configURL)
-        case .classification: try trainClassifier(model, training, configURL: configURL)
-        case .segmentation: try trainSegmentation(model, training, configURL: configURL)
+        // Under mpirun every process runs this command on its part of each batch.
+        let world = try Distributed.world()
+        if !world.isRoot { ProgressBar.silent = true }
+        let parallel = DataParallel(communicator: world,
+                                    synchronizeBatchNorm: world.size > 1 && (syncBN ?? (training.syncBatchNorm || model.task == .segmentation)))
+        if world.size > 1 {
+            ProgressBar.say("\(world.size) processes x batch \(training.batchSize) (global batch \(world.size * training.batchSize)), "
+                            + "\(threads(world)) threads each, batch norm \(parallel.synchronizeBatchNorm ? "synchronized" : "per process")")
+        }
+        do {
+            switch model.task {
+            case .pose: try trainPose(model, training, configURL: configURL, parallel: parallel)
+            case .classification: try trainClassifier(model, training, configURL: configURL, parallel: parallel)
+            case .segmentation: try trainSegmentation(model, training, configURL: configURL, parallel: parallel)
+            }
+        } catch let error where world.size > 1 && !(error is ExitCode) {
+            // The other processes may be waiting for this one in a collective: end them all, saying why.
+            world.abort(code: 1, message: "hrnet train: \(error)")
         }
     }
 
-    /// The output folder of a run: never mix two runs without being told to.
-    func outputFolder(_ configURL: URL) throws -> (folder: URL, checkpoint: URL) {
+    /// Compute threads of each process: --threads, else the cores shared by the processes on this machine.
+    func threads(_ world: any Communicator) -> Int {
+        compute.threads ?? max(1, Threads.available / (world.size > 1 ? Distributed.localProcessCount : 1))
+    }
+
+    /// The output folder of a run: never mix two runs without being told to. Only the first
+    /// process of an mpirun job writes (and checks) it.
+    func outputFolder(_ configURL: URL, _ parallel: DataParallel) throws -> (folder: URL, checkpoint: URL) {
         let outDir = URL(fileURLWithPath: out ?? "output/\(configURL.deletingPathExtension().lastPathComponent)", isDirectory: true)
         let checkpoint = outDir.appendingPathComponent("checkpoint.json")
+        guard parallel.communicator.isRoot else { return (outDir, checkpoint) }
         if resume == nil, !force, let existing = try? FileManager.default.contentsOfDirectory(atPath: outDir.path), !existing.isEmpty {
             throw ValidationError("\(outDir.path) holds a previous run; --resume \(checkpoint.path) continues it, --force starts over")
         }
@@ -128,7 +154,7 @@ struct TrainCommand: ParsableCommand {
         return (outDir, checkpoint)
     }
 
-    func trainPose(_ model: HRNetConfig, _ training: TrainingConfig, configURL: URL) throws {
+    func trainPose(_ model: HRNetConfig, _ training: TrainingConfig, configURL: URL, parallel: DataParallel) throws {
         if resetHead { throw ValidationError("--reset-head is for classifiers (cls_hrnet) and segmentation (seg_hrnet)") }
         // Data: DATA/annotations/person_keypoints_SPLIT.json + DATA/images/SPLIT.
         let root = URL(fileURLWithPath: data ?? training.root, isDirectory: true)
@@ -155,7 +181,7 @@ struct TrainCommand: ParsableCommand {
             : isMPII ? .mpii(try MPIIPoseEvaluation.load(root: root, split: training.testSet))
             : .coco(try makeEvaluation(split(training.testSet)))
         let trainData = try PoseTrainingData(dataset: dataset, augmentation: augmentation, seed: seed)
-        let (outDir, checkpoint) = try outputFolder(configURL)
+        let (outDir, checkpoint) = try outputFolder(configURL, parallel)
 
         var parameters = HRNetModel(config: model).officialInitialParameters(seed: seed)
         if let weights {
@@ -164,7 +190,7 @@ struct TrainCommand: ParsableCommand {
             if !report.missing.isEmpty { warn("\(report.missing.count) keys missing from \(weights) start from initial values") }
         }
         let trainer = try PoseTrainer(config: model, training: training, data: trainData, parameters: parameters,
-                                      threads: compute.threads, seed: seed)
+                                      threads: threads(parallel.communicator), seed: seed, parallel: parallel)
         trainer.workers = workers
         let metric = isMPII ? "pckh" : "ap"
         var best = -1.0
@@ -201,9 +227,11 @@ struct TrainCommand: ParsableCommand {
     func evaluate(_ trainer: PoseTrainer, _ evaluation: PoseEvaluation) throws -> Double {
         var options = PoseEstimator.Options(config: trainer.config)
         options.batchSize = 16
-        options.threads = compute.threads
+        options.threads = threads(trainer.communicator)
         switch evaluation {
-        case .coco(let coco):
+        case .coco(var coco):
+            // Sharded over the processes; every process gets the scores.
+            coco.communicator = trainer.communicator
             let joints = trainer.config.numJoints ?? 0
             var keypoints = coco.keypoints(joints: joints) ?? trainer.data.dataset.keypoints
             if keypoints.count != joints { keypoints = .unnamed(joints) }

@@ -21,8 +21,8 @@ extension EpochRunner {
         observer.shouldStop = { stop.requested }
         switch try run(trainer, observer: observer, evaluate: evaluate) {
         case .finished(let best):
-            print("trained to epoch \(endEpoch): \(folder.appendingPathComponent("final.safetensors").path)"
-                  + (best >= 0 ? String(format: ", best %@ %.4f in best.safetensors", displayName, best) : ""))
+            if !ProgressBar.silent { print("trained to epoch \(endEpoch): \(folder.appendingPathComponent("final.safetensors").path)"
+                  + (best >= 0 ? String(format: ", best %@ %.4f in best.safetensors", displayName, best) : "")) }
         case .stopped(let epoch, let inside):
             ProgressBar.say("stopped \(inside ? "during" : "after") epoch \(epoch + 1); saved \(checkpoint.path) (resume with --resume)")
             throw ExitCode(130)

@@ -15,9 +15,11 @@ final class TrainCLITests: XCTestCase {
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
+    func makeDataSet() throws { try Self.makePoseDataSet(in: dir) }
+
     /// Three people on each of four copies of the photo, joints spread over their boxes;
-    /// the tiny config with batch 4 (three steps an epoch) and this set's split names.
-    func makeDataSet() throws {
+    /// the tiny config (dir/tiny.yaml) with batch 4 (three steps an epoch) and this set's split names.
+    static func makePoseDataSet(in dir: URL) throws {
         let fm = FileManager.default
         for split in ["train", "val"] {
             try fm.createDirectory(at: dir.appendingPathComponent("data/images/\(split)"), withIntermediateDirectories: true)

@@ -22,8 +22,25 @@ public enum HRNetCLI {
 
     @discardableResult
     public static func run(_ arguments: [String], timeout: TimeInterval = 120) throws -> CommandResult {
+        try launch(executable, arguments, timeout: timeout)
+    }
+
+    /// Open MPI's launcher (`make deps` installs it), or nil.
+    public static var mpirunPath: String? {
+        ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// `mpirun -np processes hrnet arguments` on this machine (as root too, more processes than cores allowed).
+    @discardableResult
+    public static func mpirun(processes: Int, _ arguments: [String], timeout: TimeInterval = 300) throws -> CommandResult {
+        guard let mpirun = mpirunPath else { throw NSError(domain: "HRNetCLI", code: 2, userInfo: [NSLocalizedDescriptionKey: "no mpirun"]) }
+        return try launch(URL(fileURLWithPath: mpirun), ["--allow-run-as-root", "--oversubscribe", "-np", "\(processes)", executable.path] + arguments,
+                          timeout: timeout)
+    }
+
+    static func launch(_ program: URL, _ arguments: [String], timeout: TimeInterval) throws -> CommandResult {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = program
         process.arguments = arguments
         // Output goes to files, so a chatty child never blocks on a full pipe.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hrnet-cli-\(UUID().uuidString)")

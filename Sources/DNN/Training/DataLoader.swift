@@ -19,15 +19,22 @@ public final class DataLoader<Sample: Sendable>: Sendable {
     public let shuffle: Bool
     /// Drop a last, smaller batch (a training plan is compiled for one batch size).
     public let dropLast: Bool
+    /// The positions of each batch this process makes (data-parallel training: every process
+    /// draws the same global batches and takes its own part); nil: the whole batch.
+    public let part: Range<Int>?
     let make: Make
 
     public init(count: Int, batchSize: Int, workers: Int = 2, prefetch: Int = 2, seed: UInt64, shuffle: Bool = true,
-                dropLast: Bool = true, make: @escaping Make) throws {
+                dropLast: Bool = true, part: Range<Int>? = nil, make: @escaping Make) throws {
         guard count >= 0, batchSize >= 1, workers >= 1, prefetch >= 1 else {
             throw GraphError("data loader: count must be >= 0, batch size, workers and prefetch >= 1")
         }
-        (self.count, self.batchSize, self.workers, self.prefetch, self.seed, self.shuffle, self.dropLast, self.make) =
-            (count, batchSize, workers, prefetch, seed, shuffle, dropLast, make)
+        if let part, part.lowerBound < 0 || part.upperBound > batchSize || part.isEmpty {
+            throw GraphError("data loader: the part \(part) is not within a batch of \(batchSize)")
+        }
+        if part != nil && !dropLast { throw GraphError("data loader: a part of each batch needs whole batches (dropLast)") }
+        (self.count, self.batchSize, self.workers, self.prefetch, self.seed, self.shuffle, self.dropLast, self.part, self.make) =
+            (count, batchSize, workers, prefetch, seed, shuffle, dropLast, part, make)
     }
 
     /// Batches in one epoch.
@@ -133,7 +140,8 @@ public final class DataLoader<Sample: Sendable>: Sendable {
         }
 
         private func makeBatch(_ b: Int) throws -> [Sample] {
-            let start = b * loader.batchSize, end = min(start + loader.batchSize, order.count)
+            var start = b * loader.batchSize, end = min(start + loader.batchSize, order.count)
+            if let part = loader.part { (start, end) = (start + part.lowerBound, start + part.upperBound) }
             var out: [Sample] = []
             out.reserveCapacity(end - start)
             for position in start..<end {

@@ -1,3 +1,4 @@
+import Distributed
 import FileSupport
 import Foundation
 
@@ -8,6 +9,8 @@ public protocol EpochTrainer: AnyObject {
     var position: TrainingPosition { get }
     var stepsPerEpoch: Int { get }
     var plan: TrainingPlan { get }
+    /// The processes training together (one by default); only the first writes files.
+    var communicator: any Communicator { get }
     func learningRate(epoch: Int) -> Float
     /// Trains the next epoch (or what is left of it); stops early when `shouldStop` says so.
     func trainEpoch(onStep: (TrainingStepReport) -> Void, shouldStop: () -> Bool) throws -> Report
@@ -78,9 +81,19 @@ public struct EpochRunner {
 
     /// Runs `trainer` to `endEpoch`. `evaluate` gives the metrics (in `metrics` order) of the
     /// current weights after epoch `epoch`.
+    ///
+    /// Data parallel: every process runs this loop; `evaluate` is called on all of them and must
+    /// give every process the same metrics; only the first process writes checkpoints, logs and
+    /// weights, and a stop asked of any process stops all after the same step or epoch.
     public func run<T: EpochTrainer>(_ trainer: T, observer: Observer = Observer(), evaluate: (Int) throws -> [Double]) throws -> Outcome {
         var best = self.best
-        let log = try TrainingLog(directory: folder, append: resumed, metrics: metrics, best: bestKey)
+        let communicator = trainer.communicator
+        let writes = communicator.isRoot
+        let log = writes ? try TrainingLog(directory: folder, append: resumed, metrics: metrics, best: bestKey) : nil
+        func stopAfterEpoch() throws -> Bool {
+            let local = observer.shouldStop()
+            return communicator.size > 1 ? try communicator.allReduceMax(local ? 1 : 0) > 0 : local
+        }
         while trainer.position.epoch < endEpoch {
             let epoch = trainer.position.epoch
             // A run stopped inside this epoch goes on with its next batch.
@@ -89,7 +102,7 @@ public struct EpochRunner {
             let report = try trainer.trainEpoch(onStep: observer.step, shouldStop: observer.shouldStop)
             observer.epochTrained()
             if !report.completed {
-                try trainer.save(checkpoint, metadata: [bestKey: "\(best)"])
+                if writes { try trainer.save(checkpoint, metadata: [bestKey: "\(best)"]) }
                 return .stopped(epoch: epoch, insideEpoch: true)
             }
             var values: [Double] = []
@@ -97,17 +110,21 @@ public struct EpochRunner {
                 values = try evaluate(epoch)
                 if let score = values.first, score > best {
                     best = score
-                    try TrainingCheckpoint.exportWeights(trainer.plan.parameters, to: folder.appendingPathComponent("best.safetensors"), overwrite: true)
+                    if writes {
+                        try TrainingCheckpoint.exportWeights(trainer.plan.parameters, to: folder.appendingPathComponent("best.safetensors"), overwrite: true)
+                    }
                 }
             }
-            try trainer.save(checkpoint, metadata: [bestKey: "\(best)"])
-            try log.append(epoch: epoch + 1, loss: report.meanLoss, learningRate: Double(trainer.learningRate(epoch: epoch)),
+            if writes { try trainer.save(checkpoint, metadata: [bestKey: "\(best)"]) }
+            try log?.append(epoch: epoch + 1, loss: report.meanLoss, learningRate: Double(trainer.learningRate(epoch: epoch)),
                            imagesPerSecond: report.imagesPerSecond, seconds: report.seconds,
                            metrics: metrics.indices.map { $0 < values.count ? values[$0] : nil }, best: best >= 0 ? best : nil)
             observer.epochFinished(epoch, report.meanLoss, report.imagesPerSecond, values, best)
-            if observer.shouldStop() { return .stopped(epoch: epoch, insideEpoch: false) }
+            if try stopAfterEpoch() { return .stopped(epoch: epoch, insideEpoch: false) }
         }
-        try TrainingCheckpoint.exportWeights(trainer.plan.parameters, to: folder.appendingPathComponent("final.safetensors"), overwrite: true)
+        if writes {
+            try TrainingCheckpoint.exportWeights(trainer.plan.parameters, to: folder.appendingPathComponent("final.safetensors"), overwrite: true)
+        }
         return .finished(best: best)
     }
 }

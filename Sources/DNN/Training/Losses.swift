@@ -4,7 +4,10 @@ import Foundation
 public struct LossValue: Sendable {
     public var loss: Double
     public var gradient: Tensor
-    public init(loss: Double, gradient: Tensor) { self.loss = loss; self.gradient = gradient }
+    /// What the loss is a mean over (labelled pixels' weights for cross-entropy; 1 where every
+    /// batch of a shape has the same count): data-parallel processes weight by it (`BatchLoss`).
+    public var units: Double
+    public init(loss: Double, gradient: Tensor, units: Double = 1) { (self.loss, self.gradient, self.units) = (loss, gradient, units) }
 }
 
 /// A loss was given inputs that do not fit together; says which and how.
@@ -241,7 +244,7 @@ struct Softmax {
     /// w_c (-log p_c) / normalizer, whose gradient per pixel is e / C (W p - w) with W = sum_c w_c.
     func loss(over pixels: [Int], normalizer: Double, smoothing e: Double = 0) -> LossValue {
         var gradient = Tensor(zeros: shape)
-        guard normalizer > 0 else { return LossValue(loss: 0, gradient: gradient) }
+        guard normalizer > 0 else { return LossValue(loss: 0, gradient: gradient, units: 0) }
         let classWeight = (0..<classes).map { Double(classWeights?[$0] ?? 1) }
         let weightSum = classWeight.reduce(0, +), spread = e / Double(classes)
         var total = 0.0, smooth = 0.0
@@ -258,6 +261,6 @@ struct Softmax {
                 gradient.scalars[k] = Float(g / normalizer)
             }
         }
-        return LossValue(loss: ((1 - e) * total + spread * smooth) / normalizer, gradient: gradient)
+        return LossValue(loss: ((1 - e) * total + spread * smooth) / normalizer, gradient: gradient, units: normalizer)
     }
 }

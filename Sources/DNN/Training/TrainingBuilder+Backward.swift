@@ -13,7 +13,7 @@ extension TrainingPlan.Builder {
         case .conv(let c):
             try convolutionBackward(s, step, c)
         case .batchNorm(let b, let relu):
-            try batchNormBackward(s, step, b, relu: relu)
+            try batchNormBackward(s, step, b, relu: relu, plan: plan)
         case .relu:
             let x = step.inputs[0]
             guard needs[x] else { return }
@@ -213,7 +213,7 @@ extension TrainingPlan.Builder {
         if accumulate { try accumulateTemp(s, into: x) }
     }
 
-    mutating func batchNormBackward(_ s: Int, _ step: TrainingStep, _ b: BatchNorm, relu: Bool) throws {
+    mutating func batchNormBackward(_ s: Int, _ step: TrainingStep, _ b: BatchNorm, relu: Bool, plan: TrainingPlan) throws {
         let x = step.inputs[0], y = step.output
         let xs = shapes[x]
         var data = desc[x]!, diffData = desc[y]!
@@ -227,10 +227,12 @@ extension TrainingPlan.Builder {
         let diffShift = try storeMemory(store.gradientPointer("\(b.key).bias")!, dims: [xs.c])
         // A BN straight on an input that needs no gradient still gives its parameters one.
         let (target, accumulate): (Memory, Bool) = schedule.needsGradient[x] ? try gradientTarget(s, x) : (try memory(tempID(s)), false)
+        let sync = plan.batchNormCommunicator
         for eval in [false, true] {
             var bd = dnnl_batch_normalization_desc_t()
             try check(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &diffData, &data, b.eps,
-                                                                  Self.batchNormFlags(relu: relu, eval: eval)), "batch norm \(b.key) backward")
+                                                                  Self.batchNormFlags(relu: relu, eval: eval || sync != nil)),
+                      "batch norm \(b.key) backward")
             let m = eval ? 1 : 0
             let pd = try primitiveDesc(&bd, hint: forwardDescs[s]![m], "batch norm \(b.key) backward")
             var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, try activation(x)),
@@ -240,6 +242,21 @@ extension TrainingPlan.Builder {
                                            (DNNL_ARG_DIFF_SRC, target), (DNNL_ARG_DIFF_SCALE, diffScale), (DNNL_ARG_DIFF_SHIFT, diffShift)]
             if let ws = stats.workspace { args.append((DNNL_ARG_WORKSPACE, ws)) }
             try call(pd, "batch norm \(b.key) backward", args, .backward, mode: m, serial: MemoryDesc.size(data) < Self.serialBytes)
+        }
+        if let sync {
+            // The statistics' own gradient, from the shift and scale gradient sums of every process.
+            let dShift = pointer(diffShift), dScale = pointer(diffScale), gamma = pointer(scale)
+            let mean = pointer(stats.mean), variance = pointer(stats.variance)
+            let dx = pointer(target), source = pointer(try activation(x))
+            let (c, blk, threads, eps, key) = (xs.c, block, threads, b.eps, b.key)
+            let count = Double(xs.n * xs.h * xs.w * sync.size), correct = schedule.needsGradient[x]
+            kernel(.backward, mode: 0, "synchronized batch norm backward") {
+                var sums = (0..<c).map { Double(dShift[$0]) } + (0..<c).map { Double(dScale[$0]) }
+                SynchronizedBatchNorm.allReduce(&sums, sync, key)
+                guard correct else { return }
+                SynchronizedBatchNorm.correctGradient(dx, x: source, shape: xs, block: blk, mean: mean, variance: variance, gamma: gamma,
+                                                      eps: eps, sums: sums, count: count, threads: threads)
+            }
         }
         if accumulate { try accumulateTemp(s, into: x) }
     }

@@ -181,10 +181,13 @@ extension TrainingPlan.Builder {
         let xs = shapes[x]
         var data = desc[x]!
         var pds: [PrimitiveDesc] = []
+        // Synchronized: train mode normalizes with the statistics of every process's batch, given to oneDNN.
+        let sync = plan.batchNormCommunicator
         for eval in [false, true] {
             var bd = dnnl_batch_normalization_desc_t()
             try check(dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_training, &data, b.eps,
-                                                                 Self.batchNormFlags(relu: relu, eval: eval)), "batch norm \(b.key)")
+                                                                 Self.batchNormFlags(relu: relu, eval: eval || sync != nil)),
+                      "batch norm \(b.key)")
             pds.append(try primitiveDesc(&bd, "batch norm \(b.key)"))
         }
         forwardDescs[s] = pds
@@ -197,6 +200,18 @@ extension TrainingPlan.Builder {
         let shift = try storeMemory(store.valuePointer("\(b.key).bias")!, dims: [xs.c])
         let runningMean = try storeMemory(store.valuePointer("\(b.key).running_mean")!, dims: [xs.c])
         let runningVariance = try storeMemory(store.valuePointer("\(b.key).running_var")!, dims: [xs.c])
+        let rm = pointer(runningMean), rv = pointer(runningVariance), bm = pointer(mean), bv = pointer(variance)
+        var samples = xs.n * xs.h * xs.w
+        if let sync {
+            let source = pointer(try activation(x)), blk = block, threads = threads, key = b.key
+            samples *= sync.size
+            let count = Double(samples)
+            kernel(.forward, mode: 0, "synchronized batch statistics") {
+                var sums = SynchronizedBatchNorm.channelSums(source, shape: xs, block: blk, threads: threads)
+                SynchronizedBatchNorm.allReduce(&sums, sync, key)
+                SynchronizedBatchNorm.statistics(sums, channels: xs.c, count: count, mean: bm, variance: bv)
+            }
+        }
         for (m, pd) in pds.enumerated() {
             var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, try activation(x)), (DNNL_ARG_DST, try activation(y)),
                                            (DNNL_ARG_SCALE, scale), (DNNL_ARG_SHIFT, shift),
@@ -207,8 +222,7 @@ extension TrainingPlan.Builder {
                      serial: MemoryDesc.size(data) < Self.serialBytes)
         }
         // Train mode: fold the batch statistics into the running ones (PyTorch's update).
-        let rm = pointer(runningMean), rv = pointer(runningVariance), bm = pointer(mean), bv = pointer(variance)
-        let samples = xs.n * xs.h * xs.w, c = xs.c
+        let c = xs.c
         kernel(.forward, mode: 0, "running statistics") { [unowned plan] in
             TrainingKernels.updateRunningStatistics(mean: rm, variance: rv, batchMean: bm, batchVariance: bv, channels: c,
                                                     samples: samples, momentum: plan.batchNormMomentum)

@@ -1,4 +1,5 @@
 import CDNNL
+import Distributed
 import Foundation
 
 /// A graph compiled for training on one input shape: a forward pass that saves what the
@@ -68,6 +69,10 @@ public final class TrainingPlan {
     public let flops: Double
     /// Bytes of the activation and gradient arena.
     public let arenaBytes: Int
+    /// Train-mode batch norm normalizes over the batches of these processes (`SynchronizedBatchNorm`).
+    let batchNormCommunicator: (any Communicator)?
+    /// Whether train-mode batch norm uses the statistics of every process's batch.
+    public var synchronizesBatchNorm: Bool { batchNormCommunicator != nil }
     /// Each oneDNN primitive and the implementation oneDNN chose for it.
     public private(set) var implementations: [(step: String, implementation: String)] = []
 
@@ -102,9 +107,12 @@ public final class TrainingPlan {
     ///   - inputGradient: also compute the gradient with respect to the input (`inputGradient`).
     ///   - threads: oneDNN and kernel threads; all cores when nil.
     ///   - options: algorithm choices (Winograd convolutions by default).
+    ///   - synchronizeBatchNorm: train-mode batch norm over the batches of all these processes
+    ///     (SyncBN); nil: over this plan's batch.
     public init(graph: Graph, parameters: consuming [String: Tensor], input: Shape4, threads: Int? = nil,
-                inputGradient: Bool = false, options: Options = Options()) throws {
+                inputGradient: Bool = false, options: Options = Options(), synchronizeBatchNorm: (any Communicator)? = nil) throws {
         inputShape = input
+        batchNormCommunicator = synchronizeBatchNorm
         self.threads = max(1, threads ?? Threads.available)
         let shapes = try graph.inferShapes(input: input)
         outputShapes = graph.outputs.map { shapes[$0.id] }

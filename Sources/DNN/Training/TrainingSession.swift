@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 
 /// What every task's trainer shares: the training plan, the optimizer and its rate schedule,
@@ -9,7 +10,11 @@ public final class TrainingSession {
     public let optimizer: Optimizer
     public let schedule: LRSchedule
     public let baseLearningRate: Float
+    /// Images per step in this process (TRAIN.BATCH_SIZE_PER_GPU: per replica).
     public let batchSize: Int
+    /// The processes training together (data parallel: each takes its part of every global
+    /// batch of `batchSize` x size images; gradients are averaged). One process by default.
+    public let communicator: any Communicator
     /// Samples an epoch draws from; a last, smaller batch is dropped.
     public let samples: Int
     public let shuffle: Bool
@@ -26,15 +31,19 @@ public final class TrainingSession {
 
     public init(plan: TrainingPlan, optimizer: Optimizer, schedule: LRSchedule, baseLearningRate: Float, batchSize: Int,
                 samples: Int, shuffle: Bool, beginEpoch: Int, seed: UInt64, configName: String, classes: [String]? = nil,
-                dataRoot: URL? = nil) {
+                dataRoot: URL? = nil, communicator: any Communicator = SingleProcess()) {
         (self.plan, self.optimizer, self.schedule, self.baseLearningRate) = (plan, optimizer, schedule, baseLearningRate)
+        self.communicator = communicator
         (self.batchSize, self.samples, self.shuffle, self.seed) = (batchSize, samples, shuffle, seed)
         (self.configName, self.classes, self.dataRoot) = (configName, classes, dataRoot)
         position = TrainingPosition(epoch: beginEpoch)
     }
 
-    /// Batches in an epoch.
-    public var stepsPerEpoch: Int { samples / batchSize }
+    /// Images per step over all processes.
+    public var globalBatchSize: Int { batchSize * communicator.size }
+
+    /// Batches in an epoch (global batches when several processes train together).
+    public var stepsPerEpoch: Int { samples / globalBatchSize }
 
     /// What an epoch came to, before the task adds its own metric.
     public struct EpochTotals: Sendable {
@@ -53,21 +62,28 @@ public final class TrainingSession {
     /// backward on the batch in train mode and returns the loss, then the optimizer updates.
     /// `shouldStop` is asked before each step: the epoch then ends early, `position` says how
     /// far it got, and the next call (or a resume) goes on with the epoch's next batch.
+    ///
+    /// With several processes each makes and computes its part of the global batch (the same
+    /// samples and augmentation as one process with the whole batch would), then the gradients
+    /// are combined (`combine`) before the identical optimizer step on every process, and a stop
+    /// asked of any process stops all at the same step.
     public func trainEpoch<Example: Sendable>(make: @escaping DataLoader<Example>.Make, learningRate: (Int) -> Float,
-                                              step: ([Example]) throws -> Double, onStep: (TrainingStepReport) -> Void,
+                                              step: ([Example]) throws -> BatchLoss, onStep: (TrainingStepReport) -> Void,
                                               shouldStop: () -> Bool) throws -> EpochTotals {
         let e = position.epoch
-        let loader = try DataLoader<Example>(count: samples, batchSize: batchSize, workers: workers, seed: seed, shuffle: shuffle,
-                                             dropLast: true, make: make)
+        let (rank, processes) = (communicator.rank, communicator.size)
+        let loader = try DataLoader<Example>(count: samples, batchSize: globalBatchSize, workers: workers, seed: seed, shuffle: shuffle,
+                                             dropLast: true, part: processes > 1 ? rank * batchSize..<(rank + 1) * batchSize : nil,
+                                             make: make)
         plan.mode = .train
         let started = DispatchTime.now()
         let batches = loader.batchesPerEpoch
         var total = 0.0, steps = 0
         let iterator = loader.epoch(e, from: position.epochStep)
         defer { iterator.stop() }
-        while !shouldStop(), let examples = try iterator.nextBatch() {
+        while try !stopRequested(shouldStop()), let examples = try iterator.nextBatch() {
             optimizer.learningRate = learningRate(position.step)
-            let loss = try step(examples)
+            let loss = try combine(try step(examples))
             optimizer.update(plan.parameters)
             position.advance()
             steps += 1
@@ -78,12 +94,15 @@ public final class TrainingSession {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
         let completed = position.finishEpoch(batches: batches)
         return EpochTotals(epoch: e, steps: steps, meanLoss: steps > 0 ? total / Double(steps) : .nan, seconds: seconds,
-                           imagesPerSecond: Double(steps * batchSize) / max(seconds, 1e-9), completed: completed)
+                           imagesPerSecond: Double(steps * globalBatchSize) / max(seconds, 1e-9), completed: completed)
     }
 
     /// Saves the run (weights, optimizer state, position, schedule) atomically to `url` (a JSON
     /// with a safetensors file beside it).
     public func save(_ url: URL, metadata: [String: String] = [:]) throws {
+        var metadata = metadata
+        metadata["global_batch"] = "\(globalBatchSize)"
+        metadata["processes"] = "\(communicator.size)"
         try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, position: position,
                                        baseLearningRate: baseLearningRate, schedule: schedule, config: configName, classes: classes,
                                        metadata: metadata)
@@ -95,6 +114,13 @@ public final class TrainingSession {
     public func resume(_ url: URL) throws -> [String: String] {
         let progress = try TrainingCheckpoint.resumeRun(url, parameters: plan.parameters, optimizer: optimizer,
                                                         batchesPerEpoch: stepsPerEpoch, classes: classes, dataRoot: dataRoot)
+        // The position counts global batches: another global batch would resume on other samples.
+        if let saved = progress.metadata["global_batch"].flatMap(Int.init), saved != globalBatchSize {
+            let processes = progress.metadata["processes"].flatMap(Int.init) ?? 1
+            throw CheckpointError(url, "was trained with \(saved) images per step (\(processes) process\(processes == 1 ? "" : "es") x "
+                                  + "\(saved / max(processes, 1))); this run has \(globalBatchSize) (\(communicator.size) x \(batchSize)): "
+                                  + "resume with the same batch and number of processes")
+        }
         position = progress.position
         return progress.metadata
     }
@@ -108,6 +134,8 @@ public protocol SessionTrainer: AnyObject {
 
 extension SessionTrainer {
     public var plan: TrainingPlan { session.plan }
+    /// The processes training together (one unless data parallel).
+    public var communicator: any Communicator { session.communicator }
     public var optimizer: Optimizer { session.optimizer }
     public var schedule: LRSchedule { session.schedule }
     /// The next epoch to train, the steps already taken inside it and in all.

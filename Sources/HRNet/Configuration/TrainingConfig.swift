@@ -21,6 +21,8 @@ public struct TrainingConfig: Sendable, Equatable {
     /// TRAIN.BATCH_SIZE_PER_GPU (one device here: the batch).
     public var batchSize = 32
     public var shuffle = true
+    /// TRAIN.SYNC_BN: with several processes, batch norm over the whole global batch (SyncBN).
+    public var syncBatchNorm = false
     public var beginEpoch = 0
     public var endEpoch = 140
     public var optimizer = Optimizer.adam
@@ -154,6 +156,7 @@ public struct TrainingConfig: Sendable, Equatable {
             c.batchSize = v
         }
         c.shuffle = try r.optionalBool("TRAIN.SHUFFLE") ?? c.shuffle
+        c.syncBatchNorm = try r.optionalBool("TRAIN.SYNC_BN") ?? c.syncBatchNorm
         c.beginEpoch = try r.optionalInt("TRAIN.BEGIN_EPOCH") ?? c.beginEpoch
         c.endEpoch = try r.optionalInt("TRAIN.END_EPOCH") ?? c.endEpoch
         guard c.beginEpoch >= 0, c.endEpoch > c.beginEpoch, c.endEpoch <= 100_000 else {

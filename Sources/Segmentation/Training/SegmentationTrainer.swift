@@ -58,14 +58,15 @@ public final class SegmentationTrainer: SessionTrainer {
     /// Optimizer steps in one epoch (the last partial batch is dropped, as the official loader).
 
     public init(config: HRNetConfig, training: TrainingConfig, data: SegmentationDataset, parameters: consuming [String: Tensor],
-                augmentation: SegmentationAugmentation? = nil, threads: Int? = nil, seed: UInt64 = 0) throws {
+                augmentation: SegmentationAugmentation? = nil, threads: Int? = nil, seed: UInt64 = 0, parallel: DataParallel = .none) throws {
         guard case .segmentation(let classes, _, let alignCorners) = config.architecture.head else {
             throw SegmentationError("\(config.source) is not a segmentation model (MODEL.NAME seg_hrnet)")
         }
         try data.checkClasses(against: config)
         let samples = training.segmentation.numSamples > 0 ? min(training.segmentation.numSamples, data.count) : data.count
-        guard samples >= training.batchSize else {
-            throw SegmentationError("\(data.root.path) (\(data.split)) has \(samples) images, fewer than one batch of \(training.batchSize)")
+        let globalBatch = training.batchSize * parallel.processes
+        guard samples >= globalBatch else {
+            throw SegmentationError("\(data.root.path) (\(data.split)) has \(samples) images, fewer than one batch of \(globalBatch)")
         }
         let augmentation = augmentation ?? SegmentationAugmentation(config: config, training: training)
         let (w, h) = config.imageSize
@@ -95,15 +96,16 @@ public final class SegmentationTrainer: SessionTrainer {
         self.data = data
         self.augmentation = augmentation
         self.classes = classes
-        let plan = try TrainingPlan(graph: graph, parameters: parameters, input: Shape4(training.batchSize, 3, h, w), threads: threads)
+        let plan = try TrainingPlan(graph: graph, parameters: parameters, input: Shape4(training.batchSize, 3, h, w), threads: threads,
+                                    synchronizeBatchNorm: parallel.batchNormCommunicator)
         guard let out = plan.outputShapes.first, (out.c, out.h, out.w) == (classes, lh, lw) else {
             throw SegmentationError("the training graph gives \(plan.outputShapes.first.map { "\($0)" } ?? "nothing"), "
                                     + "not \(classes) x \(lh) x \(lw) logits")
         }
-        session = TrainingSession(plan: plan, optimizer: training.makeOptimizer(), schedule: training.schedule(stepsPerEpoch: samples / training.batchSize),
+        session = TrainingSession(plan: plan, optimizer: training.makeOptimizer(), schedule: training.schedule(stepsPerEpoch: samples / globalBatch),
                                   baseLearningRate: Float(training.learningRate), batchSize: training.batchSize, samples: samples,
                                   shuffle: training.shuffle, beginEpoch: training.beginEpoch, seed: seed, configName: config.source,
-                                  classes: data.classNames, dataRoot: data.root)
+                                  classes: data.classNames, dataRoot: data.root, communicator: parallel.communicator)
         classWeights = data.layout == .cityscapes && classes == Cityscapes.classWeights.count ? Cityscapes.classWeights : nil
         let s = training.segmentation
         if s.useOHEM {
@@ -176,7 +178,7 @@ public final class SegmentationTrainer: SessionTrainer {
                     if best == Int(labels[i]) { correct += 1 }
                 }
             }
-            return value.loss
+            return BatchLoss(value.loss, units: value.units)
         }, onStep: onStep, shouldStop: shouldStop)
         return EpochReport(epoch: t.epoch, meanLoss: t.meanLoss, steps: t.steps, seconds: t.seconds, imagesPerSecond: t.imagesPerSecond,
                            trainPixelAccuracy: labelled > 0 ? Double(correct) / Double(labelled) : 0, completed: t.completed)

@@ -1,0 +1,80 @@
+import Distributed
+
+/// How a trainer shares its work with other processes (`mpirun -np N hrnet train`): each
+/// process trains on its part of every global batch and the gradients are combined; with
+/// `synchronizeBatchNorm` batch norm also normalizes over the whole global batch (SyncBN), so
+/// N processes with batch B train exactly as one with batch N x B.
+public struct DataParallel {
+    public var communicator: any Communicator
+    public var synchronizeBatchNorm: Bool
+
+    public init(communicator: any Communicator, synchronizeBatchNorm: Bool = false) {
+        (self.communicator, self.synchronizeBatchNorm) = (communicator, synchronizeBatchNorm)
+    }
+
+    /// One process: nothing shared.
+    public static var none: DataParallel { DataParallel(communicator: SingleProcess()) }
+
+    /// What a training plan's batch norm synchronizes over (nil: its own batch).
+    public var batchNormCommunicator: (any Communicator)? { synchronizeBatchNorm ? communicator : nil }
+    public var processes: Int { communicator.size }
+}
+
+/// A step's loss as the mean over `units` (people, images, weighted labelled pixels): processes
+/// of a data-parallel run weight their gradients by their share of the global batch's units,
+/// so N processes compute exactly the gradient one process computes on the whole batch (a loss
+/// that ignores some pixels averages over more of them in one process than in another).
+public struct BatchLoss: Sendable {
+    public var value: Double
+    public var units: Double
+    public init(_ value: Double, units: Double) { (self.value, self.units) = (value, units) }
+}
+
+extension TrainingSession {
+    /// Whether the run stops before the next step: any process asking stops every process
+    /// at the same step (one that went on alone would wait for the others forever).
+    func stopRequested(_ local: Bool) throws -> Bool {
+        guard communicator.size > 1 else { return local }
+        return try communicator.allReduceMax(local ? 1 : 0) > 0
+    }
+
+    /// Makes every process's gradients (and running statistics) those of the global batch:
+    /// gradients weighted by this process's share of the loss units and summed over the
+    /// processes; BN running statistics averaged, unless synchronized batch norm already made
+    /// them equal. - Returns: the global batch's loss.
+    func combine(_ loss: BatchLoss) throws -> Double {
+        guard communicator.size > 1 else { return loss.value }
+        var totals = [loss.units, loss.value * loss.units]
+        try totals.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+        guard totals[0] > 0 else { throw TrainingSessionError("no process's batch had anything to learn from (every label ignored)") }
+        let store = plan.parameters
+        store.scaleGradients(Float(loss.units / totals[0]))
+        try communicator.allReduceSum(UnsafeMutableBufferPointer(start: store.gradients, count: store.count))
+        if !plan.synchronizesBatchNorm { try store.averageBuffers(over: communicator) }
+        return totals[1] / totals[0]
+    }
+}
+
+extension ParameterStore {
+    /// Averages the BN running statistics over the processes (in key order, the same on every process).
+    func averageBuffers(over communicator: any Communicator) throws {
+        let keys = buffers.keys.sorted()
+        var packed: [Float] = []
+        packed.reserveCapacity(keys.reduce(0) { $0 + buffers[$1]!.count })
+        for k in keys { packed += UnsafeBufferPointer(start: buffers[k]!.pointer, count: buffers[k]!.count) }
+        try packed.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+        let scale = 1 / Float(communicator.size)
+        var offset = 0
+        for k in keys {
+            let (p, n) = buffers[k]!
+            for i in 0..<n { p[i] = packed[offset + i] * scale }
+            offset += n
+        }
+    }
+}
+
+/// A data-parallel step that cannot go on; says why.
+public struct TrainingSessionError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
