@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "DNN", targets: ["DNN"]),
-        .library(name: "Distributed", targets: ["Distributed"]),
+        .library(name: "Collectives", targets: ["Collectives"]),
         .library(name: "HRNet", targets: ["HRNet"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Pose", targets: ["Pose"]),
@@ -29,10 +29,10 @@ let package = Package(
         // Open MPI's C API (Debian libopenmpi-dev; include and library paths from `pkg-config ompi-c`).
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // Processes working together: rank, size, all-reduce, broadcast, gather (MPI under mpirun, one process otherwise).
-        .target(name: "Distributed", dependencies: ["CMPI"]),
+        .target(name: "Collectives", dependencies: ["CMPI"]),
         .target(
             name: "DNN",
-            dependencies: ["CDNNL", "FileSupport", "Distributed"]
+            dependencies: ["CDNNL", "FileSupport", "Collectives"]
         ),
         // libjpeg-turbo and libpng behind a setjmp-guarded C shim (their error paths exit/longjmp).
         .target(
@@ -49,7 +49,7 @@ let package = Package(
         // MAT-files).
         .target(name: "Datasets", dependencies: ["CZlib"]),
         // Top-down pose estimation: crops, heatmap decoding, flip test, OKS-NMS.
-        .target(name: "Pose", dependencies: ["DNN", "Distributed", "HRNet", "Imaging", "Datasets", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Pose", dependencies: ["DNN", "Collectives", "HRNet", "Imaging", "Datasets", .product(name: "Yams", package: "Yams")]),
         // What feeds pose training: data sets (COCO, MPII), the official augmentation and
         // Gaussian targets, and the synthetic keypoint data set.
         .target(
@@ -60,7 +60,7 @@ let package = Package(
         // palettes, confusion matrix and mIoU, data set readers, synthetic data.
         .target(
             name: "Segmentation",
-            dependencies: ["DNN", "HRNet", "Imaging", "FileSupport"]
+            dependencies: ["DNN", "Collectives", "HRNet", "Imaging", "FileSupport"]
         ),
         // The embedded default pose model (experiment YAML + safetensors, assembled into read-only
         // data by default_model.S; the assembler finds the files through the header search path).
@@ -80,18 +80,19 @@ let package = Package(
         // torchvision's pre-processing, image folders, training.
         .target(
             name: "Classification",
-            dependencies: ["HRNet", "DNN", "Imaging", "CImageNetClasses"]
+            dependencies: ["HRNet", "DNN", "Collectives", "Imaging", "CImageNetClasses"]
         ),
         // Object detection on the HRNetV2p backbone as mmdetection builds it: HRFPN, FCOS and
         // Faster R-CNN heads, mmdet's test pipeline and post-processing, its Python configs.
         .target(name: "Detection", dependencies: ["DNN", "HRNet", "Imaging", "Datasets"]),
         .executableTarget(
             name: "hrnet",
-            dependencies: ["HRNet", "DNN", "Distributed", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification", "Segmentation", "Detection", "FileSupport",
+            dependencies: ["HRNet", "DNN", "Collectives", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification", "Segmentation", "Detection", "FileSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),
-        .testTarget(name: "DNNTests", dependencies: ["DNN", "Distributed", "TestSupport"]),
+        .testTarget(name: "DNNTests", dependencies: ["DNN", "Collectives", "TestSupport"]),
+        .testTarget(name: "CollectivesTests", dependencies: ["Collectives"]),
         .testTarget(
             name: "HRNetTests",
             dependencies: ["HRNet", "DNN", "TestSupport"]

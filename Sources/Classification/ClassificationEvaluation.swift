@@ -1,4 +1,5 @@
 import DNN
+import Collectives
 import Foundation
 import Imaging
 
@@ -61,6 +62,8 @@ public struct ClassificationEvaluation {
     public let indices: [Int]
     public var batchSize = 32
     public var threads = 2
+    /// Processes sharing the work (`mpirun`); one by default.
+    public var communicator: any Communicator = SingleProcess()
 
     public init(folder: ImageFolder, preprocessing: ClassificationPreprocessing, indices: [Int]) {
         (self.folder, self.preprocessing, self.indices) = (folder, preprocessing, indices)
@@ -90,10 +93,14 @@ public struct ClassificationEvaluation {
 
     /// Runs `logits` (a normalized batch -> (N, classes) logits) over the whole folder.
     /// `progress` hears the images done so far and the running accuracy.
+    /// With several processes (`communicator`) each runs every size-th batch and the counts are
+    /// added: every process gets the whole folder's accuracy (top-1 and top-5 exactly as one
+    /// process; the mean loss summed in another order).
     public func run(logits: (Tensor) throws -> Tensor,
                     progress: (Int, ClassificationAccuracy) -> Void = { _, _ in }) throws -> ClassificationAccuracy {
         var accuracy = ClassificationAccuracy()
-        for start in stride(from: 0, to: folder.count, by: max(1, batchSize)) {
+        let step = max(1, batchSize)
+        for start in stride(from: communicator.rank * step, to: folder.count, by: step * communicator.size) {
             let range = start..<min(start + max(1, batchSize), folder.count)
             let rows = try Scores.rows(try logits(try batch(range)))
             guard rows.count == range.count else {
@@ -104,8 +111,12 @@ public struct ClassificationEvaluation {
                 guard truth < row.count else { throw ClassificationError("class \(truth) is beyond the model's \(row.count) outputs") }
                 accuracy.add(logits: Array(row), truth: truth)
             }
-            progress(range.upperBound, accuracy)
+            progress(accuracy.images, accuracy)
         }
+        guard communicator.size > 1 else { return accuracy }
+        var totals = [Double(accuracy.images), Double(accuracy.top1Correct), Double(accuracy.top5Correct), accuracy.lossSum]
+        try totals.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+        (accuracy.images, accuracy.top1Correct, accuracy.top5Correct, accuracy.lossSum) = (Int(totals[0]), Int(totals[1]), Int(totals[2]), totals[3])
         return accuracy
     }
 }

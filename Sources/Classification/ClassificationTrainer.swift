@@ -137,6 +137,7 @@ public final class ClassificationTrainer: SessionTrainer {
                                                                                    labels: ClassLabels(names: data.classes, source: "the training folders")))
         evaluation.batchSize = batchSize
         evaluation.threads = max(1, workers)
+        evaluation.communicator = communicator
         return try evaluation.run(logits: { try classifier.logits($0) }, progress: progress)
     }
 

@@ -1,5 +1,5 @@
 import Datasets
-import Distributed
+import Collectives
 import Foundation
 import Imaging
 

@@ -1,4 +1,4 @@
-import Distributed
+import Collectives
 import Foundation
 
 /// People found by several processes, gathered on the first one in the order one process

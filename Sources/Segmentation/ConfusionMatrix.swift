@@ -16,6 +16,12 @@ public struct ConfusionMatrix: Sendable, Equatable {
         counts = [Int](repeating: 0, count: classes * classes)
     }
 
+    /// A matrix of given counts (row-major, `classes x classes`), e.g. added over processes.
+    init(classes: Int, counts: [Int]) {
+        precondition(counts.count == classes * classes, "a confusion matrix of \(classes) classes has \(classes * classes) counts")
+        (self.classes, self.counts) = (classes, counts)
+    }
+
     public subscript(truth: Int, prediction: Int) -> Int { counts[truth * classes + prediction] }
 
     /// Adds one image. `truth` and `prediction` must have the same size; a truth label that is

@@ -55,21 +55,29 @@ struct EvalClsCommand: ParsableCommand {
         let classLabels = try labels.map { try ClassLabels(contentsOf: URL(fileURLWithPath: $0)) }
         if let classLabels { try classLabels.check(classes: classes) }
         let indices = try folder.modelIndices(classes: classes, labels: classLabels ?? (classes == ClassLabels.imageNet.count ? .imageNet : nil))
+        let job = try MPIJob()
+        try job.run("eval-cls") { try evaluate(folder, config: config, indices: indices, classLabels: classLabels, job: job) }
+    }
+
+    /// Under mpirun each process runs every N-th batch; the counts are added and the first prints.
+    func evaluate(_ folder: ImageFolder, config: HRNetConfig, indices: [Int], classLabels: ClassLabels?, job: MPIJob) throws {
         let (net, parameters, _) = try model.load(requireWeights: true)
         let planOptions = try compute.planOptions(weights: model.weights, graph: net.graph)
-        let classifier = try Classifier(config: net.config, parameters: parameters, labels: classLabels, threads: compute.threads,
+        let classifier = try Classifier(config: net.config, parameters: parameters, labels: classLabels, threads: job.threads(compute.threads),
                                         options: planOptions)
         var evaluation = ClassificationEvaluation(folder: folder, preprocessing: .validation(width: config.imageSize.width,
                                                                                              height: config.imageSize.height),
                                                   indices: indices)
         evaluation.batchSize = batch
-        evaluation.threads = compute.threads ?? 2
+        evaluation.threads = job.threads(compute.threads) ?? 2
+        evaluation.communicator = job.world
         ProgressBar.say("evaluating \(config.source) on \(folder.root.path): \(folder.count) images in \(folder.classes.count) classes")
         let bar = ProgressBar("eval-cls", total: folder.count)
         let accuracy = try evaluation.run(logits: { try classifier.logits($0) }) { done, running in
             bar.advance(done - bar.done, note: String(format: "top-1 %.4f, top-5 %.4f", running.top1, running.top5))
         }
         bar.finish()
+        guard job.isRoot else { return }
         if json {
             let object: [String: Any] = ["images": accuracy.images, "classes": folder.classes.count, "top1": accuracy.top1,
                                          "top5": accuracy.top5, "loss": accuracy.meanLoss]

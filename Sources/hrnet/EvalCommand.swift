@@ -84,6 +84,12 @@ struct EvalCommand: ParsableCommand {
             throw ValidationError("\(outURL.path) exists; pass --force to replace it")
         }
 
+        let job = try MPIJob()
+        try job.run("eval") { try runCOCO(annotations: annotations, imageDir: imageDir, outURL: outURL, split: split, job: job) }
+    }
+
+    /// COCO keypoint AP; under mpirun each process runs every N-th image and the first scores and writes.
+    func runCOCO(annotations: URL, imageDir: URL, outURL: URL, split: String, job: MPIJob) throws {
         var truth = try COCOGroundTruth.load(annotations)
         guard !truth.imageIDs.isEmpty else { throw ValidationError("\(annotations.lastPathComponent) has no images") }
         if let limit { truth.limit(to: limit) }
@@ -91,12 +97,13 @@ struct EvalCommand: ParsableCommand {
         let (net, parameters, _) = try model.load(requireWeights: true)
         var options = PoseEstimator.Options(config: net.config, flipTest: flipTest, dark: dark, softNMS: softNMS)
         options.batchSize = batch
-        options.threads = compute.threads
+        options.threads = job.threads(compute.threads)
         options.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
         if people.detector.isGiven && (boxes != nil || gtBoxes) { throw ValidationError("give a detector or boxes (--boxes, --gt-boxes), not both") }
         var evaluation = COCOPoseEvaluation(truth: truth, imageDirectory: imageDir, detections: detections)
-        evaluation.personDetector = try people.boxes(threads: compute.threads)
+        evaluation.personDetector = try people.boxes(threads: job.threads(compute.threads))
         evaluation.groupCrops = 4 * batch
+        evaluation.communicator = job.world
         // The data set's keypoint names give the flip pairs (COCO's own names: COCO's set).
         let estimator = try PoseEstimator(config: net.config, parameters: parameters,
                                           keypoints: evaluation.keypoints(joints: net.config.numJoints ?? 0), options: options)
@@ -105,6 +112,7 @@ struct EvalCommand: ParsableCommand {
             progress.advance(images - progress.done, note: "\(people) people")
         }
         progress.finish()
+        guard job.isRoot else { return }
         try writeAtomically(Data(PoseResult.json(result.results).utf8), to: outURL)
         FileHandle.standardError.write(Data("results: \(outURL.path)\n".utf8))
         if json {

@@ -61,17 +61,24 @@ struct EvalSegCommand: ParsableCommand {
         if let jsonURL, FileManager.default.fileExists(atPath: jsonURL.path), !force {
             throw ValidationError("\(jsonURL.path) exists; pass --force to replace it")
         }
+        let job = try MPIJob()
+        try job.run("eval-seg") { try evaluate(dataset, config: config, classes: classes, jsonURL: jsonURL, job: job) }
+    }
+
+    /// Under mpirun each process segments every N-th image; the matrices are added and the first prints and writes.
+    func evaluate(_ dataset: SegmentationDataset, config: HRNetConfig, classes: Int, jsonURL: URL?, job: MPIJob) throws {
         let (net, parameters, _) = try model.load(requireWeights: true)
         let options = try test.options(for: config)
-        let segmenter = try Segmenter(model: net, parameters: parameters, options: options, threads: compute.threads,
+        let segmenter = try Segmenter(model: net, parameters: parameters, options: options, threads: job.threads(compute.threads),
                                       planOptions: try compute.planOptions(weights: model.weights, graph: net.graph))
         let count = min(dataset.count, limit ?? dataset.count)
         ProgressBar.say("eval-seg: \(count) images of \(dataset.root.path) (\(dataset.layout.rawValue), \(split)); \(options.summary)")
         let progress = ProgressBar("eval-seg", total: count)
-        let matrix = try dataset.evaluate(segmenter, limit: count) { done, matrix in
+        let matrix = try dataset.evaluate(segmenter, limit: count, communicator: job.world) { done, matrix in
             progress.advance(done - progress.done, note: String(format: "mIoU %.4f", matrix.meanIoU))
         }
         progress.finish()
+        guard job.isRoot else { return }
 
         let names = dataset.classNames
         let width = max(12, names.map(\.count).max() ?? 0)

@@ -8,6 +8,6 @@ struct HRNetCommand: ParsableCommand {
         subcommands: [RunCommand.self, InfoCommand.self, ConvertCommand.self, PoseCommand.self, EvalCommand.self, TrainCommand.self,
                       SynthCommand.self, DemoCommand.self, SegmentCommand.self, EvalSegCommand.self, SynthSegCommand.self,
                       ClassifyCommand.self, EvalClsCommand.self, SynthClsCommand.self, BenchCommand.self, COCOEvalCommand.self,
-                      QuantizeCommand.self, DetectCommand.self, EvalDetCommand.self]
+                      QuantizeCommand.self, DetectCommand.self, EvalDetCommand.self, MPICheckCommand.self]
     )
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Datasets
-import Distributed
+import Collectives
 import DNN
 import Foundation
 import HRNet
@@ -116,29 +116,26 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--epochs \(training.endEpoch) must be above TRAIN.BEGIN_EPOCH \(training.beginEpoch)")
         }
         // Under mpirun every process runs this command on its part of each batch.
-        let world = try Distributed.world()
-        if !world.isRoot { ProgressBar.silent = true }
+        let job = try MPIJob()
+        let world = job.world
         let parallel = DataParallel(communicator: world,
                                     synchronizeBatchNorm: world.size > 1 && (syncBN ?? (training.syncBatchNorm || model.task == .segmentation)))
         if world.size > 1 {
             ProgressBar.say("\(world.size) processes x batch \(training.batchSize) (global batch \(world.size * training.batchSize)), "
                             + "\(threads(world)) threads each, batch norm \(parallel.synchronizeBatchNorm ? "synchronized" : "per process")")
         }
-        do {
+        try job.run("train") {
             switch model.task {
             case .pose: try trainPose(model, training, configURL: configURL, parallel: parallel)
             case .classification: try trainClassifier(model, training, configURL: configURL, parallel: parallel)
             case .segmentation: try trainSegmentation(model, training, configURL: configURL, parallel: parallel)
             }
-        } catch let error where world.size > 1 && !(error is ExitCode) {
-            // The other processes may be waiting for this one in a collective: end them all, saying why.
-            world.abort(code: 1, message: "hrnet train: \(error)")
         }
     }
 
     /// Compute threads of each process: --threads, else the cores shared by the processes on this machine.
     func threads(_ world: any Communicator) -> Int {
-        compute.threads ?? max(1, Threads.available / (world.size > 1 ? Distributed.localProcessCount : 1))
+        compute.threads ?? max(1, Threads.available / (world.size > 1 ? ProcessGroup.localProcessCount : 1))
     }
 
     /// The output folder of a run: never mix two runs without being told to. Only the first

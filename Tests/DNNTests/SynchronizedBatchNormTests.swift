@@ -1,6 +1,6 @@
 import XCTest
 import DNN
-import Distributed
+import Collectives
 import TestSupport
 
 /// Synchronized batch norm computes its own statistics and the statistics' gradient (oneDNN

@@ -1,4 +1,4 @@
-import Distributed
+import Collectives
 import Foundation
 
 /// Batch norm over the batches of every process of a data-parallel run (PyTorch's

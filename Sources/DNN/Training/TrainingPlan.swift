@@ -1,5 +1,5 @@
 import CDNNL
-import Distributed
+import Collectives
 import Foundation
 
 /// A graph compiled for training on one input shape: a forward pass that saves what the

@@ -1,4 +1,4 @@
-import Distributed
+import Collectives
 
 /// How a trainer shares its work with other processes (`mpirun -np N hrnet train`): each
 /// process trains on its part of every global batch and the gradients are combined; with

@@ -1,4 +1,4 @@
-import Distributed
+import Collectives
 import Foundation
 
 /// What every task's trainer shares: the training plan, the optimizer and its rate schedule,

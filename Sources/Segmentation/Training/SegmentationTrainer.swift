@@ -192,8 +192,10 @@ public final class SegmentationTrainer: SessionTrainer {
                          progress: (Int, ConfusionMatrix) -> Void = { _, _ in }) throws -> ConfusionMatrix {
         try dataset.checkClasses(against: config)
         let segmenter = try Segmenter(model: HRNetModel(config: config), parameters: weights, options: options, threads: threads)
-        if options != nil { return try dataset.evaluate(segmenter, limit: limit, progress: progress) }
-        return try dataset.evaluate(classes: classes, limit: limit, progress: progress) { try segmenter.segmentWhole($0).labels }
+        if options != nil { return try dataset.evaluate(segmenter, limit: limit, communicator: communicator, progress: progress) }
+        return try dataset.evaluate(classes: classes, limit: limit, communicator: communicator, progress: progress) {
+            try segmenter.segmentWhole($0).labels
+        }
     }
 
     /// Loads a checkpoint to start training from, as the official `init_weights(pretrained)`:

@@ -2,7 +2,7 @@ import CMPI
 
 /// A failed collective. MPI only hands back an integer, so the operation name
 /// and rank are recorded here to make logs from many processes readable.
-public struct DistributedError: Error, CustomStringConvertible, Sendable {
+public struct CollectiveError: Error, CustomStringConvertible, Sendable {
     /// The MPI call (or layer operation) that failed.
     public let operation: String
     /// Rank that observed the failure; -1 if it happened before the rank was known.
@@ -18,7 +18,7 @@ public struct DistributedError: Error, CustomStringConvertible, Sendable {
         self.operation = operation
         self.rank = rank
         self.code = code
-        self.message = message ?? DistributedError.mpiText(for: code)
+        self.message = message ?? CollectiveError.mpiText(for: code)
     }
 
     /// Open MPI 4.1 aborts the process if MPI_Error_string is called outside

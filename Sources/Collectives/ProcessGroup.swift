@@ -1,7 +1,7 @@
 import Foundation
 
 /// Entry point: decides whether this process is part of an MPI job.
-public enum Distributed {
+public enum ProcessGroup {
     /// Variables set by Open MPI's mpirun, PMIx launchers (srun, prterun) and
     /// PMI-1/2 launchers (MPICH hydra, older srun).
     static let launcherVariables = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"]

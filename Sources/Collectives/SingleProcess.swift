@@ -31,7 +31,7 @@ public final class SingleProcess: Communicator {
     /// Rejects the same roots MPIWorld would, so such bugs show up before scaling out.
     private func checkRoot(_ root: Int) throws {
         guard root == 0 else {
-            throw DistributedError(operation: "root check", rank: 0, code: MPI_ERR_ROOT,
+            throw CollectiveError(operation: "root check", rank: 0, code: MPI_ERR_ROOT,
                                    message: "root \(root) is not a rank of a 1-process job")
         }
     }

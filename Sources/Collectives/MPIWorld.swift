@@ -2,7 +2,7 @@ import CMPI
 import Foundation
 
 /// `MPI_COMM_WORLD` as a `Communicator`. Every MPI return code is checked and
-/// turned into a `DistributedError`; buffers are split so no single call gets
+/// turned into a `CollectiveError`; buffers are split so no single call gets
 /// a count above `Int32.max` (MPI counts are C `int`).
 public final class MPIWorld: Communicator {
     public let rank: Int
@@ -38,7 +38,7 @@ public final class MPIWorld: Communicator {
         var count = Int64(bytes.count)  // receivers do not know the length yet
         try check(MPI_Bcast(&count, 1, cmpi_int64(), Int32(root), world), "MPI_Bcast(count)")
         guard let length = Int(exactly: count), length >= 0 else {
-            throw DistributedError(operation: "broadcast", rank: rank, code: MPI_ERR_COUNT,
+            throw CollectiveError(operation: "broadcast", rank: rank, code: MPI_ERR_COUNT,
                                    message: "root sent invalid length \(count)")
         }
         if rank != root { bytes = [UInt8](repeating: 0, count: length) }
@@ -66,7 +66,7 @@ public final class MPIWorld: Communicator {
             let rc = requests.withUnsafeMutableBufferPointer {
                 MPI_Waitall(Int32($0.count), $0.baseAddress, cmpi_statuses_ignore())
             }
-            if rc != cmpi_success() { throw DistributedError(operation: "MPI_Waitall", rank: rank, code: rc) }
+            if rc != cmpi_success() { throw CollectiveError(operation: "MPI_Waitall", rank: rank, code: rc) }
         }
         for chunk in Chunking.ranges(count: buffer.count, maxChunk: maxChunk) {
             var request: MPI_Request? = cmpi_request_null()
@@ -74,7 +74,7 @@ public final class MPIWorld: Communicator {
                                     cmpi_float(), cmpi_op_sum(), world, &request)
             guard rc == cmpi_success() else {
                 try? waitAll()  // chunks already started still write into the buffer
-                throw DistributedError(operation: "MPI_Iallreduce", rank: rank, code: rc)
+                throw CollectiveError(operation: "MPI_Iallreduce", rank: rank, code: rc)
             }
             requests.append(request)
         }
@@ -92,13 +92,13 @@ public final class MPIWorld: Communicator {
     private var world: MPI_Comm { cmpi_comm_world() }
 
     private func check(_ rc: Int32, _ operation: String) throws {
-        if rc != cmpi_success() { throw DistributedError(operation: operation, rank: rank, code: rc) }
+        if rc != cmpi_success() { throw CollectiveError(operation: operation, rank: rank, code: rc) }
     }
 
     /// A root outside the communicator would hang or crash inside MPI.
     private func checkRoot(_ root: Int, _ operation: String) throws {
         guard (0..<size).contains(root) else {
-            throw DistributedError(operation: operation, rank: rank, code: MPI_ERR_ROOT,
+            throw CollectiveError(operation: operation, rank: rank, code: MPI_ERR_ROOT,
                                    message: "root \(root) is outside 0..<\(size)")
         }
     }
@@ -127,14 +127,15 @@ public final class MPIWorld: Communicator {
         try check(MPI_Allgather(&mine, 1, cmpi_int64(), &counts, 1, cmpi_int64(), world), "MPI_Allgather(counts)")
         let lengths = counts.compactMap { $0 >= 0 ? Int(exactly: $0) : nil }
         guard lengths.count == size else {
-            throw DistributedError(operation: "gather", rank: rank, code: MPI_ERR_COUNT,
+            throw CollectiveError(operation: "gather", rank: rank, code: MPI_ERR_COUNT,
                                    message: "a rank reported an invalid length: \(counts)")
         }
         let receives = root == nil || root == rank
         var result = [[UInt8]](repeating: [], count: size)
         let rounds = Chunking.gatherRounds(lengths: lengths, maxChunk: maxChunk)
-        // Round 0 is the largest, so its total bounds every round's receive buffer.
-        var scratch = [UInt8](repeating: 0, count: max(1, rounds.first?.reduce(0) { $0 + $1.count } ?? 0))
+        // Round 0 is the largest, so its total bounds every round's receive buffer (root/all-gather only).
+        let scratchSize = receives ? rounds.first?.reduce(0) { $0 + $1.count } ?? 0 : 0
+        var scratch = [UInt8](repeating: 0, count: max(1, scratchSize))
         let send: [UInt8] = bytes.isEmpty ? [0] : bytes  // MPI wants a valid pointer even for empty sends
         for slices in rounds {
             let sizes = slices.map { Int32($0.count) }  // each ≤ maxChunk / size

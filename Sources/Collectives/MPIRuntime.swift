@@ -9,9 +9,9 @@ enum MPIRuntime {
         let threadSupport: ThreadSupport, rank: Int, size: Int
     }
 
-    static let state: Result<State, DistributedError> = initialize()
+    static let state: Result<State, CollectiveError> = initialize()
 
-    private static func initialize() -> Result<State, DistributedError> {
+    private static func initialize() -> Result<State, CollectiveError> {
         var alreadyInitialized: Int32 = 0
         var provided: Int32 = 0
         var rank: Int32 = 0
@@ -36,8 +36,8 @@ enum MPIRuntime {
         return .success(State(threadSupport: ThreadSupport(mpiLevel: provided), rank: Int(rank), size: Int(size)))
     }
 
-    private static func failure(_ operation: String, _ rc: Int32) -> Result<State, DistributedError> {
-        .failure(DistributedError(operation: operation, rank: -1, code: rc))
+    private static func failure(_ operation: String, _ rc: Int32) -> Result<State, CollectiveError> {
+        .failure(CollectiveError(operation: operation, rank: -1, code: rc))
     }
 
     /// mpirun reports ranks that exit without MPI_Finalize as failures, so we
