@@ -92,4 +92,31 @@ final class MPITrainCLITests: XCTestCase {
         let apart = try relativeDifference(one.appendingPathComponent("final.safetensors"), perProcess.appendingPathComponent("final.safetensors"))
         XCTAssertGreaterThan(apart.error, 1e-3, "batch norm per process normalizes over half the batch: \(apart)")
     }
+
+    /// A run stopped after an epoch and resumed under mpirun ends with the same weights, bit for
+    /// bit, as one run straight through; another number of processes is refused; a process that
+    /// fails (a corrupt image in its part of a batch) ends the job naming itself and the file,
+    /// and the last checkpoint stays as it was.
+    func testResumeAndAFailingProcess() throws {
+        let straight = try run("straight", processes: 2, batch: 2, threads: 1, ["--epochs", "2", "--eval-every", "0"])
+        let split = try run("split", processes: 2, batch: 2, threads: 1, ["--epochs", "1", "--eval-every", "0"])
+        let checkpoint = split.appendingPathComponent("checkpoint.json")
+        let other = try HRNetCLI.run(arguments("split", ["--batch", "2", "--threads", "1", "--epochs", "2", "--resume", checkpoint.path]))
+        XCTAssertNotEqual(other.status, 0)
+        XCTAssertTrue(other.stderr.contains("resume with the same batch and number of processes"), other.stderr)
+        _ = try run("split", processes: 2, batch: 2, threads: 1, ["--epochs", "2", "--eval-every", "0", "--resume", checkpoint.path])
+        XCTAssertEqual(try relativeDifference(straight.appendingPathComponent("final.safetensors"), split.appendingPathComponent("final.safetensors")).error, 0)
+        XCTAssertEqual(try String(contentsOf: split.appendingPathComponent("log.csv"), encoding: .utf8).split(separator: "\n").count, 3)
+
+        let saved = try Data(contentsOf: checkpoint)
+        let image = dir.appendingPathComponent("data/images/train/000000000003.jpg")
+        try Data("not a jpeg".utf8).write(to: image)
+        let start = Date()
+        let failed = try HRNetCLI.mpirun(processes: 2, arguments("split", ["--batch", "2", "--threads", "1", "--epochs", "3", "--eval-every", "0",
+                                                                            "--resume", checkpoint.path]), timeout: 120)
+        XCTAssertNotEqual(failed.status, 0)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 60, "the job ends, no process waits forever")
+        XCTAssertTrue(failed.stderr.contains("[rank ") && failed.stderr.contains("000000000003.jpg"), failed.stderr)
+        XCTAssertEqual(try Data(contentsOf: checkpoint), saved, "the last good checkpoint is untouched")
+    }
 }
