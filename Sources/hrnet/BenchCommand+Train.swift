@@ -1,4 +1,5 @@
 import ArgumentParser
+import Collectives
 import DNN
 import Foundation
 import HRNet
@@ -20,8 +21,11 @@ extension BenchCommand {
         case .direct: options = .direct
         case .winograd: options = TrainingPlan.Options(winograd: true, winogradMinimumPixels: 1, winogradMinimumChannels: 1)
         }
-        let trainer = try TrainingPlan(graph: net.graph, parameters: consume parameters, input: input, threads: compute.threads,
-                                       options: options)
+        // Under mpirun: --batch per process, gradients summed over the processes after each backward (timed apart).
+        let job = try MPIJob()
+        let world = job.world
+        let trainer = try TrainingPlan(graph: net.graph, parameters: consume parameters, input: input, threads: job.threads(compute.threads),
+                                       options: options, synchronizeBatchNorm: world.size > 1 && syncBN ? world : nil)
         let compileMs = milliseconds(since: start)
         let out = trainer.outputShapes[0]
         var rng = SplitMix64(seed: 1)
@@ -41,12 +45,20 @@ extension BenchCommand {
         }
         let adam = Adam(learningRate: 1e-4)
         var outside: [String: Double] = [:]
+        var allReduceMs: [Double] = []
         func step() throws {
             let outputs = try trainer.forward(x)
             var t = DispatchTime.now()
             let l = try loss(outputs[0])
             outside["loss [swift]", default: 0] += milliseconds(since: t)
             try trainer.backward([l.gradient])
+            if world.size > 1 {
+                t = DispatchTime.now()
+                try trainer.parameters.combineGradients(over: world, share: 1 / Double(world.size), averageStatistics: !syncBN)
+                let ms = milliseconds(since: t)
+                outside["all-reduce [mpi]", default: 0] += ms
+                allReduceMs.append(ms)
+            }
             t = DispatchTime.now()
             adam.update(trainer.parameters)
             outside["adam [swift]", default: 0] += milliseconds(since: t)
@@ -73,12 +85,17 @@ extension BenchCommand {
             }
             FileHandle.standardError.write(Data(String(format: "%8.1f          %8.1f         total\n", all / Double(runs + warmup), floorAll).utf8))
         }
+        // The slowest process sets the pace: every process's median, the largest, on the first.
         let sorted = times.sorted()
-        let median = sorted[sorted.count / 2]
-        let gflop = 3 * trainer.flops / 1e9
-        let result: [(String, Double)] = [
+        let median = try world.allReduceMax(sorted[sorted.count / 2])
+        guard job.isRoot else { return }
+        let processes = world.size, globalBatch = batch * processes
+        let gflop = 3 * trainer.flops * Double(processes) / 1e9
+        let allReduce = allReduceMs.isEmpty ? 0 : allReduceMs.sorted()[allReduceMs.count / 2]
+        let result: [(String, Double)] = [("processes", Double(processes)), ("all_reduce_ms", allReduce),
+                                          ("gradient_mb", Double(trainer.parameters.count) * 4 / 1e6)] + [
             ("median_ms", median), ("min_ms", sorted[0]), ("max_ms", sorted[sorted.count - 1]),
-            ("images_per_s", Double(batch) * 1000 / median), ("gflops", gflop * 1000 / median),
+            ("images_per_s", Double(globalBatch) * 1000 / median), ("gflops", gflop * 1000 / median),
             ("compile_ms", compileMs), ("first_step_ms", firstStepMs), ("arena_mb", Double(trainer.arenaBytes) / 1e6),
             ("peak_rss_mb", Benchmark.peakRSSMegabytes()), ("cpu_ms_per_step", cpuPerStep),
         ]
@@ -87,9 +104,14 @@ extension BenchCommand {
             print("{\"model\": \"\(net.config.source)\", \"mode\": \"train\", \"batch\": \(batch), \"threads\": \(trainer.threads), \(body)}")
             return
         }
-        print("\(net.config.source) training: input \(input), \(trainer.threads) threads, \(runs) steps (forward, loss, backward, Adam)")
+        print("\(net.config.source) training: input \(input), \(trainer.threads) threads, \(runs) steps (forward, loss, backward, Adam)"
+              + (processes > 1 ? ", \(processes) processes (global batch \(globalBatch))" : ""))
         print(String(format: "  median %.0f ms per step (min %.0f, max %.0f)   %.2f images/s   ~%.0f GFLOP/s (3x forward FLOP)",
-                     median, sorted[0], sorted[sorted.count - 1], Double(batch) * 1000 / median, gflop * 1000 / median))
+                     median, sorted[0], sorted[sorted.count - 1], Double(globalBatch) * 1000 / median, gflop * 1000 / median))
+        if processes > 1 {
+            print(String(format: "  all-reduce of %.1f MB of gradients: median %.1f ms per step (not overlapped with backward)",
+                         Double(trainer.parameters.count) * 4 / 1e6, allReduce))
+        }
         print(String(format: "  compile %.0f ms, first step %.0f ms   arena %.0f MB   peak RSS %.0f MB   CPU %.0f ms per step",
                      compileMs, firstStepMs, Double(trainer.arenaBytes) / 1e6, Benchmark.peakRSSMegabytes(), cpuPerStep))
     }

@@ -35,8 +35,11 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also time every step of --runs more runs and print where the time goes, per op type and implementation.")
     var profile = false
 
-    @Flag(help: "Time training steps instead (train-mode forward, loss, backward, Adam update) on random data.")
+    @Flag(help: "Time training steps instead (train-mode forward, loss, backward, Adam update) on random data. Under mpirun: --batch per process, gradients summed over the processes.")
     var train = false
+
+    @Flag(name: .customLong("sync-bn"), help: "With --train under mpirun: batch norm over the global batch (SyncBN).")
+    var syncBN = false
 
     func validate() throws {
         guard batch >= 1, runs >= 1, warmup >= 0 else { throw ValidationError("--batch and --runs must be at least 1, --warmup at least 0") }

@@ -47,15 +47,23 @@ extension TrainingSession {
         var totals = [loss.units, loss.value * loss.units]
         try totals.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
         guard totals[0] > 0 else { throw TrainingSessionError("no process's batch had anything to learn from (every label ignored)") }
-        let store = plan.parameters
-        store.scaleGradients(Float(loss.units / totals[0]))
-        try communicator.allReduceSum(UnsafeMutableBufferPointer(start: store.gradients, count: store.count))
-        if !plan.synchronizesBatchNorm { try store.averageBuffers(over: communicator) }
+        try plan.parameters.combineGradients(over: communicator, share: loss.units / totals[0],
+                                             averageStatistics: !plan.synchronizesBatchNorm)
         return totals[1] / totals[0]
     }
 }
 
 extension ParameterStore {
+    /// Every process's gradients weighted by its `share` of the global batch and summed, on
+    /// every process (`share` = 1 / processes for equal parts); with `averageStatistics` the BN
+    /// running statistics averaged too (batch norm that is not synchronized).
+    public func combineGradients(over communicator: any Communicator, share: Double, averageStatistics: Bool) throws {
+        guard communicator.size > 1 else { return }
+        scaleGradients(Float(share))
+        try communicator.allReduceSum(UnsafeMutableBufferPointer(start: gradients, count: count))
+        if averageStatistics { try averageBuffers(over: communicator) }
+    }
+
     /// Averages the BN running statistics over the processes (in key order, the same on every process).
     func averageBuffers(over communicator: any Communicator) throws {
         let keys = buffers.keys.sorted()
