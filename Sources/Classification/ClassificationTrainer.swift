@@ -117,9 +117,8 @@ public final class ClassificationTrainer: SessionTrainer {
             guard value.loss.isFinite else {
                 throw ClassificationError("the loss became \(value.loss) at epoch \(e), step \(position.step): lower TRAIN.LR")
             }
-            try plan.backward([Tensor(shape: output.shape, scalars: value.gradient.scalars)])
             for (k, row) in try Scores.rows(logits).enumerated() where Scores.topIndices(row, k: 1).first == Int(labels[k]) { correct += 1 }
-            return BatchLoss(value.loss, units: value.units)
+            return BatchLoss(value.loss, units: value.units, outputGradients: [Tensor(shape: output.shape, scalars: value.gradient.scalars)])
         }, onStep: onStep, shouldStop: shouldStop)
         let images = t.steps * training.batchSize
         return EpochReport(epoch: t.epoch, meanLoss: t.meanLoss, steps: t.steps, seconds: t.seconds, imagesPerSecond: t.imagesPerSecond,

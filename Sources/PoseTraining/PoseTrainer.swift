@@ -88,9 +88,8 @@ public final class PoseTrainer: SessionTrainer {
             guard value.loss.isFinite else {
                 throw PoseTrainingError("the loss became \(value.loss) at epoch \(e), step \(position.step): lower TRAIN.LR")
             }
-            try plan.backward([value.gradient])
             // A mean over equal counts in every process's part of the batch.
-            return BatchLoss(value.loss, units: Double(examples.count))
+            return BatchLoss(value.loss, units: Double(examples.count), outputGradients: [value.gradient])
         }, onStep: onStep, shouldStop: shouldStop)
         return EpochReport(epoch: t.epoch, meanLoss: t.meanLoss, steps: t.steps, seconds: t.seconds, imagesPerSecond: t.imagesPerSecond,
                            completed: t.completed)

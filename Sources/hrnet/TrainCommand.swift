@@ -118,8 +118,9 @@ struct TrainCommand: ParsableCommand {
         // Under mpirun every process runs this command on its part of each batch.
         let job = try MPIJob()
         let world = job.world
+        // An explicit --sync-bn takes the synchronized path in one process too (the same numbers, another code path).
         let parallel = DataParallel(communicator: world,
-                                    synchronizeBatchNorm: world.size > 1 && (syncBN ?? (training.syncBatchNorm || model.task == .segmentation)))
+                                    synchronizeBatchNorm: syncBN ?? (world.size > 1 && (training.syncBatchNorm || model.task == .segmentation)))
         if world.size > 1 {
             ProgressBar.say("\(world.size) processes x batch \(training.batchSize) (global batch \(world.size * training.batchSize)), "
                             + "\(threads(world)) threads each, batch norm \(parallel.synchronizeBatchNorm ? "synchronized" : "per process")")

@@ -119,4 +119,30 @@ final class MPITrainCLITests: XCTestCase {
         XCTAssertTrue(failed.stderr.contains("[rank ") && failed.stderr.contains("000000000003.jpg"), failed.stderr)
         XCTAssertEqual(try Data(contentsOf: checkpoint), saved, "the last good checkpoint is untouched")
     }
+
+    /// Segmentation (SyncBN by default under mpirun, as the official code): two processes of
+    /// batch 2 against one of batch 4, one step of SGD, on synthetic label maps with ignored
+    /// pixels (the loss weights each process by its labelled pixels).
+    func testSegmentationTwoProcessesTrainAsOne() throws {
+        let data = dir.appendingPathComponent("seg")
+        _ = try HRNetCLI.run(["synth-seg", "--out", data.path, "--train", "4", "--val", "2", "--classes", "2", "--size", "48x32", "--seed", "4"])
+        let config = Fixtures.url("segmentation/tinyseg_train.yaml").path
+        func train(_ name: String, _ launch: (([String]) throws -> CommandResult), _ extra: [String]) throws -> URL {
+            let out = dir.appendingPathComponent(name)
+            let r = try launch(["train", "--config", config, "--data", data.path, "--seed", "3", "--epochs", "1", "--eval-every", "1",
+                                "--out", out.path] + extra)
+            XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+            return out
+        }
+        let one = try train("one", { try HRNetCLI.run($0, timeout: 300) }, ["--batch", "4", "--threads", "2"])
+        let two = try train("two", { try HRNetCLI.mpirun(processes: 2, $0) }, ["--batch", "2", "--threads", "1"])
+        let diff = try relativeDifference(one.appendingPathComponent("final.safetensors"), two.appendingPathComponent("final.safetensors"))
+        XCTAssertLessThan(diff.error, 1e-5, "\(diff)")
+        // The sharded mIoU of the (nearly) same weights: the log's metric columns agree.
+        let a = try String(contentsOf: one.appendingPathComponent("log.csv"), encoding: .utf8).split(separator: "\n")
+        let b = try String(contentsOf: two.appendingPathComponent("log.csv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(a.count, 2)
+        XCTAssertEqual(a.last.map { $0.split(separator: ",").dropFirst(5).map { Double($0)! } }?.map { ($0 * 1e4).rounded() },
+                       b.last.map { $0.split(separator: ",").dropFirst(5).map { Double($0)! } }?.map { ($0 * 1e4).rounded() })
+    }
 }

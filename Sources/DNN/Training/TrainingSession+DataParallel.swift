@@ -20,14 +20,20 @@ public struct DataParallel {
     public var processes: Int { communicator.size }
 }
 
-/// A step's loss as the mean over `units` (people, images, weighted labelled pixels): processes
-/// of a data-parallel run weight their gradients by their share of the global batch's units,
-/// so N processes compute exactly the gradient one process computes on the whole batch (a loss
-/// that ignores some pixels averages over more of them in one process than in another).
+/// A step's loss as the mean over `units` (people, images, weighted labelled pixels) and its
+/// gradient with respect to each network output. Processes of a data-parallel run scale the
+/// output gradients by their share of the global batch's units before backward, so each
+/// computes its part of the gradient of the global batch's mean loss and the parts add up to
+/// exactly what one process computes on the whole batch (a loss that ignores some pixels
+/// averages over more of them in one process than in another; synchronized batch norm adds
+/// the processes' output-gradient sums, which must be in the same units).
 public struct BatchLoss: Sendable {
     public var value: Double
     public var units: Double
-    public init(_ value: Double, units: Double) { (self.value, self.units) = (value, units) }
+    public var outputGradients: [Tensor]
+    public init(_ value: Double, units: Double, outputGradients: [Tensor]) {
+        (self.value, self.units, self.outputGradients) = (value, units, outputGradients)
+    }
 }
 
 extension TrainingSession {
@@ -38,17 +44,22 @@ extension TrainingSession {
         return try communicator.allReduceMax(local ? 1 : 0) > 0
     }
 
-    /// Makes every process's gradients (and running statistics) those of the global batch:
-    /// gradients weighted by this process's share of the loss units and summed over the
-    /// processes; BN running statistics averaged, unless synchronized batch norm already made
-    /// them equal. - Returns: the global batch's loss.
-    func combine(_ loss: BatchLoss) throws -> Double {
-        guard communicator.size > 1 else { return loss.value }
+    /// Runs backward for `loss` and makes every process's gradients (and running statistics)
+    /// those of the global batch: the output gradients scaled by this process's share of the
+    /// loss units, the parameter gradients summed over the processes; BN running statistics
+    /// averaged, unless synchronized batch norm already made them equal.
+    /// - Returns: the global batch's loss.
+    func backward(_ loss: BatchLoss) throws -> Double {
+        guard communicator.size > 1 else {
+            try plan.backward(loss.outputGradients)
+            return loss.value
+        }
         var totals = [loss.units, loss.value * loss.units]
         try totals.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
         guard totals[0] > 0 else { throw TrainingSessionError("no process's batch had anything to learn from (every label ignored)") }
-        try plan.parameters.combineGradients(over: communicator, share: loss.units / totals[0],
-                                             averageStatistics: !plan.synchronizesBatchNorm)
+        let share = Float(loss.units / totals[0])
+        try plan.backward(loss.outputGradients.map { Tensor(shape: $0.shape, scalars: $0.scalars.map { $0 * share }) })
+        try plan.parameters.combineGradients(over: communicator, share: 1, averageStatistics: !plan.synchronizesBatchNorm)
         return totals[1] / totals[0]
     }
 }
@@ -59,7 +70,7 @@ extension ParameterStore {
     /// running statistics averaged too (batch norm that is not synchronized).
     public func combineGradients(over communicator: any Communicator, share: Double, averageStatistics: Bool) throws {
         guard communicator.size > 1 else { return }
-        scaleGradients(Float(share))
+        if share != 1 { scaleGradients(Float(share)) }
         try communicator.allReduceSum(UnsafeMutableBufferPointer(start: gradients, count: count))
         if averageStatistics { try averageBuffers(over: communicator) }
     }

@@ -58,14 +58,15 @@ public final class TrainingSession {
 
     /// Trains the next epoch (from the step a stopped run reached): batches of `make` (sample
     /// index and its own random stream) from worker threads; before each step the rate
-    /// `learningRate(step)` (step counted over the whole run); `step` runs forward, loss and
-    /// backward on the batch in train mode and returns the loss, then the optimizer updates.
+    /// `learningRate(step)` (step counted over the whole run); `step` runs forward and the loss
+    /// on the batch in train mode and returns the loss and its output gradients, the session
+    /// runs backward, then the optimizer updates.
     /// `shouldStop` is asked before each step: the epoch then ends early, `position` says how
     /// far it got, and the next call (or a resume) goes on with the epoch's next batch.
     ///
     /// With several processes each makes and computes its part of the global batch (the same
     /// samples and augmentation as one process with the whole batch would), then the gradients
-    /// are combined (`combine`) before the identical optimizer step on every process, and a stop
+    /// are combined (`backward`) before the identical optimizer step on every process, and a stop
     /// asked of any process stops all at the same step.
     public func trainEpoch<Example: Sendable>(make: @escaping DataLoader<Example>.Make, learningRate: (Int) -> Float,
                                               step: ([Example]) throws -> BatchLoss, onStep: (TrainingStepReport) -> Void,
@@ -83,7 +84,7 @@ public final class TrainingSession {
         defer { iterator.stop() }
         while try !stopRequested(shouldStop()), let examples = try iterator.nextBatch() {
             optimizer.learningRate = learningRate(position.step)
-            let loss = try combine(try step(examples))
+            let loss = try backward(try step(examples))
             optimizer.update(plan.parameters)
             position.advance()
             steps += 1

@@ -167,7 +167,6 @@ public final class SegmentationTrainer: SessionTrainer {
             guard value.loss.isFinite else {
                 throw SegmentationError("the loss became \(value.loss) at epoch \(e), step \(position.step): lower TRAIN.LR")
             }
-            try plan.backward([value.gradient])
             // Training pixel accuracy (arg-max of the logits the loss saw).
             logits.scalars.withUnsafeBufferPointer { s in
                 for i in 0..<labels.count where labels[i] != Int32(LabelMap.ignore) {
@@ -178,7 +177,7 @@ public final class SegmentationTrainer: SessionTrainer {
                     if best == Int(labels[i]) { correct += 1 }
                 }
             }
-            return BatchLoss(value.loss, units: value.units)
+            return BatchLoss(value.loss, units: value.units, outputGradients: [value.gradient])
         }, onStep: onStep, shouldStop: shouldStop)
         return EpochReport(epoch: t.epoch, meanLoss: t.meanLoss, steps: t.steps, seconds: t.seconds, imagesPerSecond: t.imagesPerSecond,
                            trainPixelAccuracy: labelled > 0 ? Double(correct) / Double(labelled) : 0, completed: t.completed)
