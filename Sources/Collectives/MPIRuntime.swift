@@ -59,8 +59,9 @@ enum MPIRuntime {
     }
 
     static func finalizeIfNeeded() {
-        var finalized: Int32 = 0
+        var initialized: Int32 = 0, finalized: Int32 = 0
+        MPI_Initialized(&initialized)
         MPI_Finalized(&finalized)
-        if finalized == 0 { MPI_Finalize() }
+        if initialized != 0 && finalized == 0 { MPI_Finalize() }
     }
 }

@@ -26,6 +26,11 @@ public enum ProcessGroup {
         launchedByMPI ? try MPIWorld() : SingleProcess()
     }
 
+    /// Ends MPI for a job whose processes all agreed to stop (a run stopped on request exits
+    /// with a nonzero status, which would otherwise abort the job as a failure). No
+    /// communicator may be used afterwards; without MPI it does nothing.
+    public static func finish() { MPIRuntime.finalizeIfNeeded() }
+
     static func launchedByMPI(environment: [String: String]) -> Bool {
         launcherVariables.contains { environment[$0] != nil }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Collectives
 import DNN
 import Foundation
 
@@ -25,6 +26,8 @@ extension EpochRunner {
                   + (best >= 0 ? String(format: ", best %@ %.4f in best.safetensors", displayName, best) : "")) }
         case .stopped(let epoch, let inside):
             ProgressBar.say("stopped \(inside ? "during" : "after") epoch \(epoch + 1); saved \(checkpoint.path) (resume with --resume)")
+            // Every process stopped at the same step: once the checkpoint is written, end MPI as a job that finished.
+            if trainer.communicator.size > 1 { try trainer.communicator.barrier(); ProcessGroup.finish() }
             throw ExitCode(130)
         }
     }
@@ -34,23 +37,37 @@ extension EpochRunner {
 }
 
 /// Ctrl-C asks the run to stop at the next step (a second Ctrl-C ends the process at once).
+/// SIGUSR1 asks the same without the second chance: `mpirun` forwards it to every process
+/// (`kill -USR1 <mpirun pid>`), while Ctrl-C on mpirun becomes SIGTERM to the processes and
+/// SIGKILL a few seconds later; under mpirun SIGTERM therefore stops after the step too, and
+/// the first process saves a checkpoint if the kill leaves it time (atomically: else the
+/// previous checkpoint stays).
 final class StopSignal: @unchecked Sendable {
     private let lock = NSLock()
     private var flag = false
-    private let source: DispatchSourceSignal
+    private var sources: [DispatchSourceSignal] = []
 
     init() {
-        signal(SIGINT, SIG_IGN)
-        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { [unowned self] in
-            self.lock.lock()
-            let again = self.flag
-            self.flag = true
-            self.lock.unlock()
-            if again { exit(130) }
-            FileHandle.standardError.write(Data("\nhrnet: stopping after this step (Ctrl-C again to quit now)\n".utf8))
+        var signals = [SIGINT, SIGUSR1]
+        if ProcessGroup.launchedByMPI { signals.append(SIGTERM) }
+        for number in signals {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [unowned self] in self.requested(by: number) }
+            source.resume()
+            sources.append(source)
         }
-        source.resume()
+    }
+
+    private func requested(by number: Int32) {
+        lock.lock()
+        let again = flag
+        flag = true
+        lock.unlock()
+        if again && number == SIGINT { exit(130) }
+        if !again && !ProgressBar.silent {
+            FileHandle.standardError.write(Data("\nhrnet: stopping after this step\(number == SIGINT ? " (Ctrl-C again to quit now)" : "")\n".utf8))
+        }
     }
 
     var requested: Bool { lock.lock(); defer { lock.unlock() }; return flag }

@@ -145,4 +145,33 @@ final class MPITrainCLITests: XCTestCase {
         XCTAssertEqual(a.last.map { $0.split(separator: ",").dropFirst(5).map { Double($0)! } }?.map { ($0 * 1e4).rounded() },
                        b.last.map { $0.split(separator: ",").dropFirst(5).map { Double($0)! } }?.map { ($0 * 1e4).rounded() })
     }
+
+    /// `kill -USR1 <mpirun>` (mpirun forwards it to every process): all stop after the same
+    /// step, the first saves a checkpoint inside the epoch, the job exits 130 without an abort,
+    /// and a resume ends with the weights of a run never stopped, bit for bit.
+    func testStopSignalSavesAndTheResumeContinues() throws {
+        let straight = try run("straight", processes: 2, batch: 2, threads: 1, ["--epochs", "12", "--eval-every", "0"])
+        let out = dir.appendingPathComponent("stopped")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try XCTUnwrap(HRNetCLI.mpirunPath))
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "2", HRNetCLI.executable.path]
+            + arguments("stopped", ["--batch", "2", "--threads", "1", "--epochs", "12", "--eval-every", "0"])
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Once the first epoch is logged, ask every process to stop.
+        let log = out.appendingPathComponent("log.csv"), deadline = Date().addingTimeInterval(120)
+        while process.isRunning, Date() < deadline,
+              ((try? String(contentsOf: log, encoding: .utf8))?.split(separator: "\n").count ?? 0) < 2 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        kill(process.processIdentifier, SIGUSR1)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130, "stopped on request")
+        let checkpoint = out.appendingPathComponent("checkpoint.json")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint.path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("final.safetensors").path), "stopped before the end")
+        _ = try run("stopped", processes: 2, batch: 2, threads: 1, ["--epochs", "12", "--eval-every", "0", "--resume", checkpoint.path])
+        XCTAssertEqual(try relativeDifference(straight.appendingPathComponent("final.safetensors"), out.appendingPathComponent("final.safetensors")).error, 0)
+    }
 }
