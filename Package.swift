@@ -54,7 +54,7 @@ let package = Package(
         // Gaussian targets, and the synthetic keypoint data set.
         .target(
             name: "PoseTraining",
-            dependencies: ["Pose", "HRNet", "Imaging", "Datasets", "DNN", "FileSupport"]
+            dependencies: ["Pose", "HRNet", "Imaging", "Datasets", "DNN", "Collectives", "FileSupport"]
         ),
         // Semantic segmentation: the official multi-scale / sliding-window test, label maps,
         // palettes, confusion matrix and mIoU, data set readers, synthetic data.

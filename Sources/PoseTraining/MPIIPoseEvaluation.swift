@@ -1,3 +1,4 @@
+import Collectives
 import Datasets
 import Foundation
 import Imaging
@@ -17,6 +18,9 @@ import Pose
 public struct MPIIPoseEvaluation: Sendable {
     public var dataset: KeypointDataset
     public var groundTruth: MPIIGroundTruth
+    /// Processes sharing the work (`mpirun`): each predicts every size-th batch of people and
+    /// every process gets all the predictions, in order (the same PCKh as one process).
+    public var communicator: any Communicator = SingleProcess()
 
     /// The files of a split under the official data root: annot/SPLIT.json, annot/gt_SPLIT.mat,
     /// images/.
@@ -64,8 +68,9 @@ public struct MPIIPoseEvaluation: Sendable {
         var predictions: [[Keypoint]] = []
         predictions.reserveCapacity(samples.count)
         var cache: [URL: Image] = [:]
-        var start = 0
-        while start < samples.count {
+        var mine: [(index: Int, joints: [Keypoint])] = []
+        let (rank, processes) = (communicator.rank, communicator.size)
+        for (done, start) in stride(from: rank * batch, to: samples.count, by: batch * processes).enumerated() {
             let chunk = samples[start..<min(start + batch, samples.count)]
             // People of one image are usually next to each other: keep the chunk's images only.
             var images: [URL: Image] = [:]
@@ -81,10 +86,28 @@ public struct MPIIPoseEvaluation: Sendable {
             cache = images
             let heatmaps = try estimator.heatmaps(chunk.map { (images[$0.image]!, $0.crop) })
             for (k, sample) in chunk.enumerated() {
-                predictions.append(HeatmapDecoder.decode(heatmaps, image: k, crop: sample.crop, method: estimator.options.decoding))
+                mine.append((start + k, HeatmapDecoder.decode(heatmaps, image: k, crop: sample.crop, method: estimator.options.decoding)))
             }
-            start += chunk.count
-            progress(start)
+            progress(min((done + 1) * batch, samples.count))
+        }
+        guard processes > 1 else { return mine.map(\.joints) }
+        // Every process's people, by index: (index, then x, y, score per joint) as doubles.
+        let joints = MPIIGroundTruth.jointNames.count
+        let local = mine.flatMap { [Double($0.index)] + $0.joints.flatMap { [$0.x, $0.y, $0.score] } }.withUnsafeBytes { Array($0) }
+        var byIndex = [[Keypoint]?](repeating: nil, count: samples.count)
+        for part in try communicator.allGather(local) {
+            let values = part.withUnsafeBytes { raw in (0..<part.count / 8).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self) } }
+            let stride = 1 + 3 * joints
+            guard values.count % stride == 0 else { throw KeypointDatasetError(dataset.name, "gathered MPII predictions are not whole people") }
+            for p in Swift.stride(from: 0, to: values.count, by: stride) {
+                let i = Int(values[p])
+                guard i >= 0, i < samples.count else { throw KeypointDatasetError(dataset.name, "gathered a prediction for person \(i)") }
+                byIndex[i] = (0..<joints).map { Keypoint(x: values[p + 1 + 3 * $0], y: values[p + 2 + 3 * $0], score: values[p + 3 + 3 * $0]) }
+            }
+        }
+        predictions = try byIndex.enumerated().map { i, joints in
+            guard let joints else { throw KeypointDatasetError(dataset.name, "no process predicted person \(i)") }
+            return joints
         }
         return predictions
     }

@@ -132,17 +132,25 @@ struct EvalCommand: ParsableCommand {
         if FileManager.default.fileExists(atPath: outURL.path), !force {
             throw ValidationError("\(outURL.path) exists; pass --force to replace it")
         }
+        let job = try MPIJob()
+        try job.run("eval") { try runMPII(root: root, split: split, outURL: outURL, job: job) }
+    }
+
+    /// Under mpirun each process predicts every N-th batch of people; the first writes and prints.
+    func runMPII(root: URL, split: String, outURL: URL, job: MPIJob) throws {
         var evaluation = try MPIIPoseEvaluation.load(root: root, split: split)
         if let limit { evaluation = evaluation.prefix(limit) }
+        evaluation.communicator = job.world
         let (net, parameters, _) = try model.load(requireWeights: true)
         var options = PoseEstimator.Options(config: net.config, flipTest: flipTest, dark: dark)
         options.batchSize = batch
-        options.threads = compute.threads
+        options.threads = job.threads(compute.threads)
         options.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
         let estimator = try PoseEstimator(config: net.config, parameters: parameters, keypoints: .mpii, options: options)
         let progress = ProgressBar("eval \(split)", total: evaluation.dataset.count, unit: "people")
         let (pckh, predictions) = try evaluation.run(estimator) { progress.advance($0 - progress.done) }
         progress.finish()
+        guard job.isRoot else { return }
         try writeAtomically(Data(MPIIPoseEvaluation.predictionsJSON(predictions).utf8), to: outURL)
         FileHandle.standardError.write(Data("predictions: \(outURL.path)\n".utf8))
         if json {

@@ -238,7 +238,8 @@ struct TrainCommand: ParsableCommand {
             let result = try coco.run(estimator) { images, people in bar.advance(images - bar.done, note: "\(people) people") }
             bar.finish()
             return result.stats[0]
-        case .mpii(let mpii):
+        case .mpii(var mpii):
+            mpii.communicator = trainer.communicator
             let estimator = try PoseEstimator(config: trainer.config, parameters: trainer.weights, keypoints: .mpii, options: options)
             let bar = ProgressBar("  eval", total: mpii.dataset.count, unit: "people")
             let pckh = try mpii.run(estimator) { bar.advance($0 - bar.done) }.pckh

@@ -95,4 +95,18 @@ final class MPIICLITests: XCTestCase {
         XCTAssertNotNil(pckh, "\(csv)")
         XCTAssertTrue((0...100).contains(pckh ?? -1), "\(csv)")
     }
+
+    /// `mpirun -np 2 hrnet eval` on MPII: each process predicts every other batch of people; the
+    /// PCKh and the predictions file equal one process's.
+    func testShardedOverProcessesEqualsOneProcess() throws {
+        guard HRNetCLI.mpirunPath != nil else { throw XCTSkip("Open MPI's mpirun is not installed (make deps installs it)") }
+        let one = dir.appendingPathComponent("one.json"), two = dir.appendingPathComponent("two.json")
+        let a = try eval(["--json", "--batch", "2", "--out-json", one.path])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        let b = try HRNetCLI.mpirun(processes: 2, ["eval", "--config", config.path, "--random-weights", "--data", data.path, "--threads", "1",
+                                                   "--json", "--batch", "2", "--out-json", two.path])
+        XCTAssertEqual(b.status, 0, b.stdout + b.stderr)
+        XCTAssertEqual(a.stdout, b.stdout)
+        XCTAssertEqual(try Data(contentsOf: one), try Data(contentsOf: two))
+    }
 }
