@@ -84,7 +84,7 @@ extension TrainingPlan.Builder {
             let gy = pointer(try gradient(y)), xs = pointer(try activation(x))
             let mask: UnsafeMutablePointer<Float>? = relu ? pointer(try activation(y)) : nil
             let stats = groupStatistics[s]!, gamma = store.valuePointer("\(n.key).weight")!
-            let dGamma = store.gradientPointer("\(n.key).weight")!, dBeta = store.gradientPointer("\(n.key).bias")!
+            let dGamma = parameterGradient("\(n.key).weight"), dBeta = parameterGradient("\(n.key).bias")
             kernel(.backward, relu ? "group norm + relu" : "group norm") {
                 TrainingKernels.groupNormBackward(gx: gx, accumulate: !first, gy: gy, x: xs, y: mask, statistics: stats, gamma: gamma,
                                                   dGamma: dGamma, dBeta: dBeta, shape: shape, groups: n.groups, block: blk, threads: threads)
@@ -92,7 +92,7 @@ extension TrainingPlan.Builder {
         case .scale(let c):
             let x = step.inputs[0], count = MemoryDesc.size(desc[y]!) / 4
             let gy = pointer(try gradient(y)), xs = pointer(try activation(x))
-            let factor = store.valuePointer("\(c.key).scale")!, dFactor = store.gradientPointer("\(c.key).scale")!
+            let factor = store.valuePointer("\(c.key).scale")!, dFactor = parameterGradient("\(c.key).scale")
             let first = needs[x] ? claimGradient(x) : true
             let gx = needs[x] ? pointer(try gradient(x)) : nil
             kernel(.backward, "scale") {
@@ -119,7 +119,7 @@ extension TrainingPlan.Builder {
     /// Where the weight gradient of a primitive goes: straight into the store when oneDNN
     /// wants the plain layout, else into the shared staging buffer and reordered after.
     mutating func weightGradient(_ md: dnnl_memory_desc_t, key: String, dims: [Int]) throws -> (target: Memory, store: Memory?) {
-        let plain = try storeMemory(store.gradientPointer(key)!, dims: dims)
+        let plain = try storeMemory(parameterGradient(key), dims: dims)
         if MemoryDesc.equal(md, plain.desc) { return (plain, nil) }
         let m = try Memory(md, pointer: nil)
         staging.append(m)
@@ -171,7 +171,7 @@ extension TrainingPlan.Builder {
             keepAlive.append(dw)
         }
         var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, try activation(x)), (DNNL_ARG_DIFF_DST, try gradient(y)), (DNNL_ARG_DIFF_WEIGHTS, dw)]
-        if c.hasBias { args.append((DNNL_ARG_DIFF_BIAS, try storeMemory(store.gradientPointer("\(c.key).bias")!, dims: [oc]))) }
+        if c.hasBias { args.append((DNNL_ARG_DIFF_BIAS, try storeMemory(parameterGradient("\(c.key).bias"), dims: [oc]))) }
         try call(wpd!, "convolution \(c.key) backward weights", args, .backward)
         if dw !== stored { try reorder(from: dw, to: stored, .backward, name: "unpack \(c.key).weight gradient") }
 
@@ -223,8 +223,8 @@ extension TrainingPlan.Builder {
         let shift = try storeMemory(store.valuePointer("\(b.key).bias")!, dims: [xs.c])
         let runningMean = try storeMemory(store.valuePointer("\(b.key).running_mean")!, dims: [xs.c])
         let runningVariance = try storeMemory(store.valuePointer("\(b.key).running_var")!, dims: [xs.c])
-        let diffScale = try storeMemory(store.gradientPointer("\(b.key).weight")!, dims: [xs.c])
-        let diffShift = try storeMemory(store.gradientPointer("\(b.key).bias")!, dims: [xs.c])
+        let diffScale = try storeMemory(parameterGradient("\(b.key).weight"), dims: [xs.c])
+        let diffShift = try storeMemory(parameterGradient("\(b.key).bias"), dims: [xs.c])
         // A BN straight on an input that needs no gradient still gives its parameters one.
         let (target, accumulate): (Memory, Bool) = schedule.needsGradient[x] ? try gradientTarget(s, x) : (try memory(tempID(s)), false)
         let sync = plan.batchNormCommunicator
@@ -294,7 +294,7 @@ extension TrainingPlan.Builder {
         let wpd = try primitiveDesc(&wd, hint: hint, "linear \(l.key) backward weights")
         let (dw, dwStore) = try weightGradient(wpd.md(dnnl_query_diff_weights_md), key: "\(l.key).weight", dims: wdims)
         var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, try activation(x)), (DNNL_ARG_DIFF_DST, try gradient(y)), (DNNL_ARG_DIFF_WEIGHTS, dw)]
-        if l.hasBias { args.append((DNNL_ARG_DIFF_BIAS, try storeMemory(store.gradientPointer("\(l.key).bias")!, dims: [wdims[0]]))) }
+        if l.hasBias { args.append((DNNL_ARG_DIFF_BIAS, try storeMemory(parameterGradient("\(l.key).bias"), dims: [wdims[0]]))) }
         try call(wpd, "linear \(l.key) backward weights", args, .backward)
         if let dwStore { try reorder(from: dw, to: dwStore, .backward, name: "unpack \(l.key).weight gradient") }
 

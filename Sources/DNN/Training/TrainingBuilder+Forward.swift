@@ -116,11 +116,21 @@ extension TrainingPlan.Builder {
         var layouts: [String: PackedLayout] = [:]
         for (s, step) in steps.enumerated() {
             guard case .conv(let c) = step.kind else { continue }
-            let (pd, algorithm) = try convolutionForwardDesc(step, c)
+            var (pd, algorithm) = try convolutionForwardDesc(step, c)
+            let key = "\(c.key).weight"
+            if let first = layouts[key], !MemoryDesc.equal(first.desc, pd.md(dnnl_query_weights_md)) {
+                // A shared weight is stored once, in its first reader's layout: a later reader
+                // (another pyramid level: another map size, so maybe Winograd) reads that layout.
+                pd = try convolutionForwardDesc(step, c, algorithm: dnnl_convolution_direct, weights: first.desc)
+                algorithm = dnnl_convolution_direct
+                guard MemoryDesc.equal(first.desc, pd.md(dnnl_query_weights_md)) else {
+                    throw GraphError("convolution \(c.key): its readers need different weight layouts")
+                }
+            }
             forwardDescs[s] = [pd]
             algorithms[s] = algorithm
             keepAlive.append(pd)
-            layouts["\(c.key).weight"] = PackedLayout(desc: pd.md(dnnl_query_weights_md), dims: weightDims(c, step))
+            if layouts[key] == nil { layouts[key] = PackedLayout(desc: pd.md(dnnl_query_weights_md), dims: weightDims(c, step)) }
         }
         return layouts
     }
@@ -141,13 +151,15 @@ extension TrainingPlan.Builder {
         return (try convolutionForwardDesc(step, c, algorithm: dnnl_convolution_direct), dnnl_convolution_direct)
     }
 
-    func convolutionForwardDesc(_ step: TrainingStep, _ c: Conv, algorithm: dnnl_alg_kind_t) throws -> PrimitiveDesc {
+    /// - Parameter weights: the weights' layout (nil: oneDNN's choice).
+    func convolutionForwardDesc(_ step: TrainingStep, _ c: Conv, algorithm: dnnl_alg_kind_t,
+                                weights layout: dnnl_memory_desc_t? = nil) throws -> PrimitiveDesc {
         let x = step.inputs[0], y = step.output
         let geometry = ConvGeometry(c, shapes[x], shapes[y])
         let wdims = weightDims(c, step)
         let oc = shapes[y].c
         var src = desc[x]!, dst = desc[y]!
-        var weights = try MemoryDesc.any(wdims)
+        var weights = try layout ?? MemoryDesc.any(wdims)
         var bias = try MemoryDesc.plain([oc])
         var cd = dnnl_convolution_desc_t()
         try withUnsafeMutablePointer(to: &bias) { bp in

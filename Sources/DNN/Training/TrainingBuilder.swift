@@ -43,6 +43,11 @@ extension TrainingPlan {
         var groupStatistics: [Int: UnsafeMutablePointer<Float>] = [:]
         /// Gradients that already received a contribution during backward emission.
         var started = Set<Int>()
+        /// Shared parameters (read by several nodes) whose gradient a backward step already writes.
+        var claimedParameters = Set<String>()
+        /// Where the second and later readers of a shared parameter write their gradient, added
+        /// to the parameter's gradient after the last backward step.
+        var sharedGradientParts: [(gradient: UnsafeMutablePointer<Float>, part: UnsafeMutablePointer<Float>, count: Int)] = []
         var prepare: [Step] = []
         var forward: [[Step]] = [[], []]
         var backward: [[Step]] = [[], []]
@@ -59,9 +64,6 @@ extension TrainingPlan {
             self.shapes = shapes
             self.threads = threads
             self.inputGradient = inputGradient
-            if let key = graph.sharedKeys.sorted().first {
-                throw GraphError("training: parameter \(key) is read by several nodes (a head shared by pyramid levels); the training engine does not accumulate such gradients yet")
-            }
             steps = graph.trainingSteps(fuseAddReLU: options.fuseAddReLU)
             guard let first = steps.first, case .input = first.kind else { throw GraphError("graph has no input") }
             inputValue = first.output
@@ -210,11 +212,23 @@ extension TrainingPlan {
         /// A parameter's stored value or gradient as a oneDNN memory (packed or plain as stored).
         mutating func storedMemory(_ key: String, gradient: Bool) throws -> Memory {
             let e = store.entry(key)!
-            let p = (gradient ? store.gradients : store.values) + e.offset
+            let p = gradient ? parameterGradient(key) : store.values + e.offset
             let md = try store.layouts[key]?.desc ?? MemoryDesc.plain(e.shape)
             let m = try Memory(md, pointer: UnsafeMutableRawPointer(p))
             keepAlive.append(m)
             return m
+        }
+
+        /// Where a backward step writes a parameter's gradient: the store's, or for the second
+        /// and later readers of a shared parameter (a head shared by pyramid levels) a part of
+        /// their own, added to the store's after the last backward step.
+        mutating func parameterGradient(_ key: String) -> UnsafeMutablePointer<Float> {
+            let e = store.entry(key)!
+            let gradient = store.gradients + e.offset
+            guard graph.sharedKeys.contains(key), !claimedParameters.insert(key).inserted else { return gradient }
+            let part = owner!.allocate(bytes: max(e.count, 16) * 4).assumingMemoryBound(to: Float.self)
+            sharedGradientParts.append((gradient, part, e.count))
+            return part
         }
 
         /// A plain fp32 memory over the parameter store (values or gradients).
@@ -350,6 +364,12 @@ extension TrainingPlan {
             let seedEnd = backward.map(\.count)
             for s in steps.indices.reversed() where schedule.needsGradient[steps[s].output] {
                 try emitBackward(s, steps[s], plan: plan)
+            }
+            if !sharedGradientParts.isEmpty {
+                let parts = sharedGradientParts, threads = threads
+                kernel(.backward, "shared parameter gradients") {
+                    for p in parts { TrainingKernels.accumulate(p.gradient, p.part, count: p.count, copy: false, threads: threads) }
+                }
             }
             let backwardEnd = backward.map(\.count)
             if inputGradient {
