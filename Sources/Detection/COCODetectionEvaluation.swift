@@ -13,7 +13,12 @@ public struct COCODetectionEvaluation {
 
     public init(data: URL, split: String) throws {
         let located = try COCOSplit(root: data, split: split, kind: .instances)
-        (annotations, images) = (located.annotations, located.images)
+        try self.init(annotations: located.annotations, images: located.images)
+    }
+
+    /// A COCO instances file and the folder its `file_name`s are in.
+    public init(annotations: URL, images: URL) throws {
+        (self.annotations, self.images) = (annotations, images)
         truth = try COCOGroundTruth.load(annotations)
         guard !truth.imageIDs.isEmpty else { throw DetectionError("\(annotations.lastPathComponent) has no images") }
     }

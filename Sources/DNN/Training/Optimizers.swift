@@ -60,6 +60,12 @@ public final class SGD: Optimizer {
     public var dampening: Float
     public var weightDecay: Float
     public var nesterov: Bool
+    /// Per-parameter multipliers of the rate and the weight decay (parameter groups, e.g.
+    /// mmengine's `paramwise_cfg` bias_lr_mult 2, bias_decay_mult 0); nil: 1 and 1.
+    public var multipliers: (@Sendable (String) -> (learningRate: Float, weightDecay: Float))? {
+        didSet { entryMultipliers = [] }
+    }
+    private var entryMultipliers: [(learningRate: Float, weightDecay: Float)] = []
     private var buffer: [Float] = []
     /// Whether each entry's momentum buffer exists yet (PyTorch creates it on the first step).
     private var hasBuffer: [Bool] = []
@@ -71,12 +77,16 @@ public final class SGD: Optimizer {
 
     public func update(_ p: ParameterStore) {
         if buffer.count != p.count { buffer = [Float](repeating: 0, count: p.count); hasBuffer = Array(repeating: false, count: p.entries.count) }
-        let (lr, mu, damp, wd, nesterov) = (learningRate, momentum, dampening, weightDecay, nesterov)
-        let first = hasBuffer
+        if entryMultipliers.count != p.entries.count {
+            entryMultipliers = p.entries.map { multipliers?($0.key) ?? (1, 1) }
+        }
+        let (mu, damp, nesterov) = (momentum, dampening, nesterov)
+        let first = hasBuffer, groups = entryMultipliers, (baseRate, baseDecay) = (learningRate, weightDecay)
         buffer.withUnsafeMutableBufferPointer { buf in
             let b = buf.baseAddress!, values = p.values, grads = p.gradients
             forEachActiveRange(p) { e, r in
                 let fresh = !first[e]
+                let lr = baseRate * groups[e].learningRate, wd = baseDecay * groups[e].weightDecay
                 for i in r {
                     var g = grads[i]
                     if wd != 0 { g += wd * values[i] }

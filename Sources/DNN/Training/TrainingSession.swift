@@ -21,6 +21,12 @@ public final class TrainingSession {
     public let seed: UInt64
     /// Decode/augment threads.
     public var workers = 2
+    /// Batch norm during training: `.train` (batch statistics, running ones updated) or
+    /// `.eval` (running statistics, frozen: mmdet's `norm_eval=True` backbones); the affine
+    /// parameters learn either way.
+    public var batchNormMode: TrainingPlan.Mode = .train
+    /// Gradients clipped to this global L2 norm before each update (`clip_grad=dict(max_norm=...)`); nil: never.
+    public var clipGradientNorm: Float?
     /// The next epoch to train, the steps already taken inside it and in all.
     public private(set) var position: TrainingPosition
     /// Saved with every checkpoint and checked on resume: the model's config name, and for
@@ -76,7 +82,7 @@ public final class TrainingSession {
         let loader = try DataLoader<Example>(count: samples, batchSize: globalBatchSize, workers: workers, seed: seed, shuffle: shuffle,
                                              dropLast: true, part: processes > 1 ? rank * batchSize..<(rank + 1) * batchSize : nil,
                                              make: make)
-        plan.mode = .train
+        plan.mode = batchNormMode
         let started = DispatchTime.now()
         let batches = loader.batchesPerEpoch
         var total = 0.0, steps = 0
@@ -85,6 +91,7 @@ public final class TrainingSession {
         while try !stopRequested(shouldStop()), let examples = try iterator.nextBatch() {
             optimizer.learningRate = learningRate(position.step)
             let loss = try backward(try step(examples))
+            if let clipGradientNorm { DNN.clipGradientNorm(plan.parameters, maxNorm: clipGradientNorm) }
             optimizer.update(plan.parameters)
             position.advance()
             steps += 1

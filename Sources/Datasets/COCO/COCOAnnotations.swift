@@ -46,6 +46,8 @@ public struct COCOGroundTruth: Sendable {
     public var categoryIDs: [Int]
     /// Category ids in the file's order (the official pose code trains on the first one).
     public var categoryOrder: [Int] = []
+    /// Each category's `name`, by id.
+    public var categoryNames: [Int: String] = [:]
     public var keypointNames: [Int: [String]]
     public var skeletons: [Int: [[Int]]]
     public var annotations: [COCOObject]
@@ -77,6 +79,7 @@ public struct COCOGroundTruth: Sendable {
             guard let id = item["id"]?.int else { throw COCOError(name, "categories[\(i)] has no integer 'id'") }
             gt.categoryIDs.append(id)
             gt.categoryOrder.append(id)
+            if let n = item["name"]?.string { gt.categoryNames[id] = n }
             if let k = item["keypoints"]?.array { gt.keypointNames[id] = k.compactMap(\.string) }
             if let s = item["skeleton"]?.array { gt.skeletons[id] = s.map { ($0.doubles ?? []).map { Int($0) } } }
         }

@@ -40,14 +40,10 @@ public struct FCOSLoss: Sendable {
         guard outputs.count == 3 * levels, strides.count == levels else {
             throw DetectionTrainingError("FCOS loss: \(outputs.count) outputs for \(levels) levels (3 each)")
         }
-        let numPositives = max(meanPositives ?? Double(targets.positives), 1)
-        var centernessSum = 0.0
-        for (l, level) in targets.labels.enumerated() {
-            for (n, image) in level.enumerated() {
-                for (p, label) in image.enumerated() where label != nil { centernessSum += Double(FCOSTargets.centerness(targets.distances[l][n][p])) }
-            }
-        }
-        let centernessNorm = max(meanCenternessSum ?? centernessSum, 1e-6)
+        // mmdet's weighted means divide by (avg_factor + float32 eps).
+        let eps32 = Double(Float.ulpOfOne)
+        let numPositives = max(meanPositives ?? Double(targets.positives), 1) + eps32
+        let centernessNorm = max(meanCenternessSum ?? targets.centernessSum, 1e-6) + eps32
         var classification = 0.0, box = 0.0, centerness = 0.0
         var gradients: [Tensor] = []
         let (alpha, gamma) = (focalAlpha, focalGamma)

@@ -92,6 +92,17 @@ public struct FCOSTargets: Sendable {
     /// Positive points over the whole batch.
     public var positives: Int { labels.reduce(0) { $0 + $1.reduce(0) { $0 + $1.reduce(0) { $0 + ($1 == nil ? 0 : 1) } } } }
 
+    /// The centerness targets of the positives, summed (the box loss's normalizer).
+    public var centernessSum: Double {
+        var total = 0.0
+        for (l, level) in labels.enumerated() {
+            for (n, image) in level.enumerated() {
+                for (p, label) in image.enumerated() where label != nil { total += Double(Self.centerness(distances[l][n][p])) }
+            }
+        }
+        return total
+    }
+
     /// FCOS's centerness target of distances: sqrt(min(l, r) / max(l, r) x min(t, b) / max(t, b)).
     public static func centerness(_ d: SIMD4<Float>) -> Float {
         let lr = min(d[0], d[2]) / max(d[0], d[2]), tb = min(d[1], d[3]) / max(d[1], d[3])
