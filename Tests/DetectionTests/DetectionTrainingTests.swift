@@ -119,3 +119,33 @@ final class DetectionTrainingTests: XCTestCase {
         for (key, value) in straight.weights { XCTAssertEqual(resumed.weights[key]?.scalars, value.scalars, key) }
     }
 }
+
+/// mmdetection's FCOS-HRNetV2p training config read as a recipe (the zoo file and its bases).
+final class DetectionRecipeConfigTests: XCTestCase {
+    func testZooConfig() throws {
+        let (r, scales, flip, data) = try DetectionRecipe.load(Fixtures.url("detection/configs/hrnet/fcos_hrnetv2p-w32-gn-head_4xb4-1x_coco.py"))
+        XCTAssertEqual(r.learningRate, 0.01)
+        XCTAssertEqual(r.momentum, 0.9)
+        XCTAssertEqual(r.weightDecay, 1e-4)
+        XCTAssertEqual(r.biasRateMultiplier, 2)
+        XCTAssertEqual(r.biasDecayMultiplier, 0)
+        XCTAssertEqual(r.clipNorm, 35)
+        XCTAssertEqual(r.warmup, .constant)
+        XCTAssertEqual(r.warmupIterations, 500)
+        XCTAssertEqual(r.warmupStartFactor, 1.0 / 3, accuracy: 1e-7)
+        XCTAssertEqual(r.milestones, [8, 11])
+        XCTAssertEqual(r.epochs, 12)
+        XCTAssertEqual(r.batchSize, 4)
+        XCTAssertTrue(r.frozenBatchNorm)
+        XCTAssertEqual(scales.map { [$0.width, $0.height] }, [[1333, 800]])
+        XCTAssertEqual(flip, 0.5)
+        XCTAssertEqual(data.trainAnnotations, "annotations/instances_train2017.json")
+        XCTAssertEqual(data.trainImages, "train2017/")
+        XCTAssertEqual(data.valAnnotations, "annotations/instances_val2017.json")
+        // The schedule: a third of the rate for 499 iterations, then steps at epochs 8 and 11.
+        XCTAssertEqual(r.learningRate(step: 0, stepsPerEpoch: 100), 0.01 / 3, accuracy: 1e-9)
+        XCTAssertEqual(r.learningRate(step: 499, stepsPerEpoch: 100), 0.01, accuracy: 1e-9)
+        XCTAssertEqual(r.learningRate(step: 800, stepsPerEpoch: 100), 0.001, accuracy: 1e-9)
+        XCTAssertEqual(r.learningRate(step: 1100, stepsPerEpoch: 100), 0.0001, accuracy: 1e-10)
+    }
+}
