@@ -10,7 +10,7 @@ import PoseTraining
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a pose, classification or segmentation HRNet from an official experiment file.",
+        abstract: "Train a pose, classification or segmentation HRNet from an official experiment file, or an FCOS-HRNetV2p detector from an mmdetection config.",
         discussion: """
         Reads TRAIN, LOSS, DATASET and MODEL of the experiment YAML (batch, optimizer, LR and its \
         steps, epochs, augmentation, sigma, OHKM); MODEL.NAME chooses the task.
@@ -40,6 +40,14 @@ struct TrainCommand: ParsableCommand {
         (each whole image in one run, no flip; eval-seg runs the TEST settings). \
         --weights takes an ImageNet backbone (extra keys dropped, the head starts from initial \
         values) or a segmentation model (--reset-head for another class count).
+
+        Detection (an mmdetection 3.x config, .py, with its _base_ files: FCOS-HRNetV2p): the model, \
+        optimizer (SGD, bias_lr_mult / bias_decay_mult, clip_grad), param_scheduler (ConstantLR or \
+        LinearLR warm-up, MultiStepLR), max_epochs, batch_size, the train pipeline's Resize / \
+        RandomChoiceResize and RandomFlip, and norm_eval come from the file; the data from its ann_file \
+        and data_prefix under --data (else DATA/annotations/instances_SPLIT.json or person_keypoints_SPLIT.json \
+        with images in DATA/images/SPLIT), categories in file order = labels (num_classes must match); \
+        box AP on the val split; --weights takes a detector checkpoint or an HRNet ImageNet backbone.
 
         Every epoch (--eval-every) the best score is kept. OUT holds checkpoint.json (resume with \
         --resume OUT/checkpoint.json), best.safetensors and final.safetensors (official key names), \
@@ -107,6 +115,13 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let configURL = URL(fileURLWithPath: config)
+        if configURL.pathExtension == "py" {
+            // An mmdetection config: a detector.
+            let job = try MPIJob()
+            if job.world.size > 1 { ProgressBar.say("\(job.world.size) processes x the config's batch") }
+            try job.run("train") { try trainDetector(configURL: configURL, parallel: DataParallel(communicator: job.world)) }
+            return
+        }
         let model = try HRNetConfig.load(configURL)
         var training = try TrainingConfig.load(configURL)
         if let epochs { training.endEpoch = epochs }

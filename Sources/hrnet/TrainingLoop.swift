@@ -33,7 +33,7 @@ extension EpochRunner {
     }
 
     /// How the first metric reads in messages.
-    var displayName: String { ["ap": "AP", "pckh": "PCKh", "top1": "top-1", "top5": "top-5", "miou": "mIoU"][metrics[0]] ?? metrics[0] }
+    var displayName: String { ["ap": "AP", "pckh": "PCKh", "top1": "top-1", "top5": "top-5", "miou": "mIoU", "ap50": "AP50"][metrics[0]] ?? metrics[0] }
 }
 
 /// Ctrl-C asks the run to stop at the next step (a second Ctrl-C ends the process at once).
