@@ -30,14 +30,13 @@ extension GradientCheckTests {
         XCTAssertEqual(plan.parameters.gradient("scales.0.scale")?.shape, [])
     }
 
-    /// A head shared by several levels is refused for training, by name, until the engine
-    /// accumulates shared gradients.
-    func testSharedParametersAreRefusedForTraining() throws {
+    /// A head shared by several levels (one convolution read at two resolutions): its gradient,
+    /// the sum of both readers' parts, passes the finite-difference check.
+    func testSharedParametersGradients() throws {
         let g = Graph()
         let x = g.input(channels: 4)
         g.outputs = [x, g.avgPool(x, kernel: 2, stride: 2)].map { g.conv($0, key: "head", outChannels: 2, kernel: 1) }
-        XCTAssertThrowsError(try TrainingPlan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 4, 4, 4), threads: 1)) { error in
-            XCTAssertTrue("\(error)".contains("head.weight"), "\(error)")
-        }
+        XCTAssertEqual(g.sharedKeys, ["head.weight"])
+        _ = try checkGradients(g, input: [1, 4, 4, 4], seed: 3)
     }
 }
