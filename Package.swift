@@ -93,6 +93,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),
         .testTarget(name: "DNNTests", dependencies: ["DNN", "Collectives", "TestSupport"]),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives"]),
+        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"]),
         .testTarget(
             name: "HRNetTests",
             dependencies: ["HRNet", "DNN", "TestSupport"]

@@ -22,9 +22,7 @@ func readFile(_ url: URL) throws -> Data {
     }
 }
 
-/// `writeAtomically` (FileSupport) for tensor files: a failure is a `CheckpointError` naming the file.
+/// `writeAtomically` (FileSupport) for tensor files (a failure is its `FileWriteError`, naming the file).
 func writeTensorFile(_ data: Data, to url: URL) throws {
-    do { try writeAtomically(data, to: url) } catch let error as FileWriteError {
-        throw CheckpointError(url, "cannot be written: \(error.reason)")
-    }
+    try writeAtomically(data, to: url)
 }

@@ -1,0 +1,25 @@
+import XCTest
+import TestSupport
+
+/// How `hrnet` fails: a usage error prints the usage (64); an input that cannot be used prints one
+/// line naming it, without the usage (65); an output that cannot be written (74).
+final class ExitStatusCLITests: XCTestCase {
+    func testStatusAndMessageByKind() throws {
+        let usage = try HRNetCLI.run(["run", "--bogus"])
+        XCTAssertEqual(usage.status, 64)
+        XCTAssertTrue(usage.stderr.contains("Usage: hrnet run"), usage.stderr)
+
+        let missing = try HRNetCLI.run(["run", "--config", "/nonexistent/w32.yaml", "--random-weights", "--random-input", "1", "--output", "/tmp/x.npy"])
+        XCTAssertEqual(missing.status, 65)
+        let lines = missing.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, missing.stderr)
+        XCTAssertTrue(missing.stderr.contains("w32.yaml") && !missing.stderr.contains("Usage"), missing.stderr)
+
+        if FileManager.default.fileExists(atPath: "/dev/null") {
+            let device = try HRNetCLI.run(["run", "--preset", "pose_w18_small_v1_256x192", "--random-weights", "--random-input", "1",
+                                           "--output", "/dev/null", "--force"])
+            XCTAssertEqual(device.status, 74, device.stderr)
+            XCTAssertTrue(device.stderr.contains("/dev/null: cannot be written: it is a device"), device.stderr)
+        }
+    }
+}
