@@ -29,6 +29,11 @@ extension Graph {
             guard let t = loaded[spec.key] else { report.missing.append(spec.key); continue }
             // A PyTorch scalar-per-channel tensor may be saved as (C) or a conv weight as is; only exact shapes match.
             if t.shape == spec.shape {
+                // A NaN or infinity runs silently to nonsense (keypoints far off the image): refuse it by name.
+                if let bad = t.scalars.firstIndex(where: { !$0.isFinite }) {
+                    throw GraphError("\(source): \(spec.key) holds \(t.scalars[bad]) at element \(bad) "
+                                     + "(\(t.scalars.lazy.filter { !$0.isFinite }.count) non-finite values): the checkpoint is damaged")
+                }
                 out[spec.key] = t
                 report.matched.append(spec.key)
             } else {

@@ -1,5 +1,6 @@
 import XCTest
 import TestSupport
+import DNN
 
 /// How `hrnet` fails: a usage error prints the usage (64); an input that cannot be used prints one
 /// line naming it, without the usage (65); an output that cannot be written (74).
@@ -20,6 +21,26 @@ final class ExitStatusCLITests: XCTestCase {
                                            "--output", "/dev/null", "--force"])
             XCTAssertEqual(device.status, 74, device.stderr)
             XCTAssertTrue(device.stderr.contains("/dev/null: cannot be written: it is a device"), device.stderr)
+        }
+    }
+}
+
+/// Weights with a NaN or an infinity are refused, naming the tensor (they ran silently to
+/// keypoints off the image).
+final class NonFiniteWeightsCLITests: XCTestCase {
+    func testNaNWeightsAreRefusedByName() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hrnet-nan-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for bad in [Float.nan, Float.infinity] {
+            var weights = try Checkpoint.loadFloat(Fixtures.url("hrnet/tiny_pose.safetensors"))
+            weights["final_layer.weight"]!.scalars[3] = bad
+            let file = dir.appendingPathComponent("bad.safetensors")
+            try SafeTensors.write(weights, to: file)
+            let r = try HRNetCLI.run(["run", "--config", Fixtures.url("hrnet/tiny_pose.yaml").path, "--weights", file.path,
+                                      "--input", Fixtures.url("hrnet/tiny_pose_input.npy").path, "--output", dir.appendingPathComponent("o.npy").path])
+            XCTAssertEqual(r.status, 65)
+            XCTAssertTrue(r.stderr.contains("final_layer.weight holds \(bad) at element 3"), r.stderr)
         }
     }
 }
