@@ -213,13 +213,19 @@ extension SegmentationDataset {
             throw SegmentationError("\(url.path): \(FileManager.default.fileExists(atPath: url.path) ? "cannot be read as UTF-8 text" : "no such file")")
         }
         var names: [String] = [], colors: [(UInt8, UInt8, UInt8)?] = []
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Any line end (a "\r\n" is one Character to Swift: splitting on "\n" would not split it).
+        for (n, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?
                 .trimmingCharacters(in: .whitespaces) ?? ""
             if line.isEmpty { continue }
-            let parts = line.split(separator: " ").map(String.init)
-            if parts.count >= 4, let r = UInt8(parts[parts.count - 3]), let g = UInt8(parts[parts.count - 2]), let b = UInt8(parts[parts.count - 1]) {
-                names.append(parts.dropLast(3).joined(separator: " ")); colors.append((r, g, b))
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            let tail = parts.suffix(3).compactMap { Int($0) }
+            if parts.count >= 4, tail.count == 3 {
+                // Three numbers after a name are a colour: out of 0...255 is a mistake, not part of the name.
+                guard tail.allSatisfy({ (0...255).contains($0) }) else {
+                    throw SegmentationError("\(url.path): line \(n + 1): the colour \(tail.map(String.init).joined(separator: " ")) is not R G B in 0...255")
+                }
+                names.append(parts.dropLast(3).joined(separator: " ")); colors.append((UInt8(tail[0]), UInt8(tail[1]), UInt8(tail[2])))
             } else {
                 names.append(line); colors.append(nil)
             }
