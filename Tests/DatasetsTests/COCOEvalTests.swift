@@ -53,6 +53,11 @@ final class COCOEvalTests: XCTestCase {
         let badAnn = try file("badann.json", #"{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3]}]}"#)
         XCTAssertThrowsError(try COCOGroundTruth.load(badAnn)) { XCTAssertTrue("\($0)".contains("annotations[0].bbox"), "\($0)") }
         XCTAssertThrowsError(try COCOGroundTruth.load(try file("notjson.json", "{oops"))) { XCTAssertTrue("\($0)".contains("not valid JSON"), "\($0)") }
+        // A keypoint list that does not fit its category (pycocotools raises on it).
+        let wrongCount = try file("kp.json", #"{"images": [{"id": 1}], "categories": [{"id": 1, "keypoints": ["a", "b"]}], "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "keypoints": [1, 2, 2, 3, 4, 2, 5, 6, 2]}]}"#)
+        XCTAssertThrowsError(try COCOGroundTruth.load(wrongCount)) {
+            XCTAssertTrue("\($0)".contains("annotations[0] (id 7) has 9 keypoint values") && "\($0)".contains("2 keypoints"), "\($0)")
+        }
 
         let gt = try COCOGroundTruth.load(url("gt.json"))
         let unknownImage = try file("dt1.json", #"[{"image_id": 999999, "category_id": 1, "keypoints": [1,2,1], "score": 0.5}]"#)

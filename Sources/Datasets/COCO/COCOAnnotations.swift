@@ -89,7 +89,13 @@ public struct COCOGroundTruth: Sendable {
         gt.categoryIDs = Array(Set(gt.categoryIDs)).sorted()
         gt.annotations.reserveCapacity(anns.count)
         for (i, item) in anns.enumerated() {
-            gt.annotations.append(try COCOJSON.annotation(item, index: i, file: name, result: false))
+            let a = try COCOJSON.annotation(item, index: i, file: name, result: false)
+            // pycocotools would fail on a keypoint list that does not fit its category; say which.
+            if !a.keypoints.isEmpty, let names = gt.keypointNames[a.categoryID], a.keypoints.count != 3 * names.count {
+                throw COCOError(name, "annotations[\(i)] (id \(a.id)) has \(a.keypoints.count) keypoint values; its category "
+                                + "\(a.categoryID) has \(names.count) keypoints (\(3 * names.count) values: x, y, v each)")
+            }
+            gt.annotations.append(a)
         }
         return gt
     }
