@@ -161,6 +161,32 @@ final class TrainingCheckpointTests: XCTestCase {
         XCTAssertTrue(loadError().contains("does not fit the model"), loadError())
     }
 
+    /// Impossible positions and optimizer state for no parameter are refused, not resumed from.
+    func testImpossibleManifestsAndStrayOptimizerState() throws {
+        let g = graph()
+        let url = dir.appendingPathComponent("run.json")
+        let t = try TrainingPlan(graph: g, parameters: g.randomParameters(seed: 3), input: Shape4(2, 3, 6, 6), threads: 1)
+        let sgd = SGD(learningRate: 0.1, momentum: 0.9)
+        try train(t, sgd, steps: 0..<1)
+        try TrainingCheckpoint.save(url, parameters: t.parameters, optimizer: sgd, progress: TrainingProgress(step: 1, baseLearningRate: 0.1))
+        XCTAssertEqual(try TrainingCheckpoint.progress(of: url).step, 1)
+        let json = try String(contentsOf: url, encoding: .utf8)
+        for (from, to) in [("\"epoch\" : 0", "\"epoch\" : -5"), ("\"step\" : 1", "\"step\" : -1")] {
+            XCTAssertTrue(json.contains(from), json)
+            try json.replacingOccurrences(of: from, with: to).write(to: url, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try TrainingCheckpoint.progress(of: url)) { XCTAssertTrue("\($0)".contains("impossible position"), "\($0)") }
+        }
+        // Momentum of a renamed parameter: saved for "head.weight", the model now calls it "head2.weight".
+        try json.write(to: url, atomically: true, encoding: .utf8)
+        let renamed = Graph()
+        let y = renamed.relu(renamed.batchNorm(renamed.conv(renamed.input(channels: 3), key: "conv1", outChannels: 8, kernel: 3), key: "bn1"))
+        renamed.outputs = [renamed.conv(y, key: "head2", outChannels: 2, kernel: 1, bias: true)]
+        let r = try TrainingPlan(graph: renamed, parameters: renamed.randomParameters(), input: Shape4(2, 3, 6, 6), threads: 1)
+        XCTAssertThrowsError(try TrainingCheckpoint.load(url, parameters: r.parameters, optimizer: SGD(learningRate: 0.1, momentum: 0.9))) {
+            XCTAssertTrue("\($0)".contains("momentum_buffer.head.bias' belongs to no parameter"), "\($0)")
+        }
+    }
+
     func testExportRefusesToOverwrite() throws {
         let g = graph()
         let t = try TrainingPlan(graph: g, parameters: g.randomParameters(seed: 4), input: Shape4(2, 3, 6, 6), threads: 1)

@@ -116,9 +116,22 @@ public enum TrainingCheckpoint {
         }
         guard manifest.format == format else { throw CheckpointError(url, "format is '\(manifest.format)', expected '\(format)'") }
         guard manifest.version == 1 else { throw CheckpointError(url, "version \(manifest.version) is newer than this program reads (1)") }
-        guard !manifest.tensors.contains("/") else { throw CheckpointError(url, "tensors file '\(manifest.tensors)' must be in the same folder") }
+        guard !manifest.tensors.contains("/"), manifest.tensors != "..", !manifest.tensors.isEmpty else {
+            throw CheckpointError(url, "tensors file '\(manifest.tensors)' must be in the same folder")
+        }
+        // A position no run can reach is a damaged or hand-edited file, not a place to resume from.
+        let p = manifest.progress
+        guard p.epoch >= 0, p.step >= 0, p.epochStep >= 0, p.epochStep <= p.step, manifest.tensorsBytes >= 0,
+              manifest.batchesTracked >= 0, p.baseLearningRate.isFinite, p.baseLearningRate >= 0 else {
+            throw CheckpointError(url, "holds an impossible position (epoch \(p.epoch), step \(p.step), step in epoch \(p.epochStep), "
+                                  + "rate \(p.baseLearningRate), \(manifest.batchesTracked) batches): damaged or edited")
+        }
         return manifest
     }
+
+    /// The progress and metadata a checkpoint JSON records (validated), without its tensors:
+    /// what a resumed run reads first to restore its settings.
+    public static func progress(of url: URL) throws -> TrainingProgress { try readManifest(url).progress }
 
     /// Restores a run saved by `save` into `parameters` and `optimizer`; returns its progress.
     public static func load(_ url: URL, parameters: ParameterStore, optimizer: Optimizer) throws -> TrainingProgress {
@@ -139,6 +152,14 @@ public enum TrainingCheckpoint {
             guard t.dtype == .float32 else { throw CheckpointError(tensorsURL, "tensor \(k) is \(t.dtype.rawValue), expected F32") }
             if k.hasPrefix("model.") { model[String(k.dropFirst(6))] = t.floatTensor() }
             else if k.hasPrefix("optimizer.") { opt[String(k.dropFirst(10))] = t.floatTensor() }
+        }
+        // Optimizer state is "<state>.<parameter key>": state for no parameter (a renamed key) would be dropped silently.
+        let known = Set(parameters.entries.map(\.key))
+        if let stray = opt.keys.sorted().first(where: { k in
+            guard let dot = k.firstIndex(of: ".") else { return true }
+            return !known.contains(String(k[k.index(after: dot)...]))
+        }) {
+            throw CheckpointError(tensorsURL, "optimizer state '\(stray)' belongs to no parameter of the model (renamed or edited?)")
         }
         let expected = Set(parameters.state().keys)
         let missing = expected.subtracting(model.keys).sorted(), unexpected = Set(model.keys).subtracting(expected).sorted()
