@@ -35,6 +35,7 @@ extension TrainCommand {
         let trainer = try ClassificationTrainer(config: model, training: training, data: train, parameters: parameters,
                                                 threads: threads(parallel.communicator), seed: seed, parallel: parallel)
         trainer.workers = workers
+        trainer.session.settings = runSettings(dataRoot: root, batch: training.batchSize)
         var best = -1.0
         if let resume {
             let meta = try trainer.resume(URL(fileURLWithPath: resume))

@@ -44,6 +44,7 @@ extension TrainCommand {
                                            name: configURL.lastPathComponent, threads: threads(parallel.communicator), seed: seed,
                                            parallel: parallel)
         trainer.workers = workers
+        trainer.session.settings = runSettings(dataRoot: root, batch: recipe.batchSize)
         var best = -1.0
         if let resume {
             let meta = try trainer.resume(URL(fileURLWithPath: resume))

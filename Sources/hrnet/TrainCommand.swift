@@ -88,8 +88,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Evaluate (AP, top-1 for a classifier, mIoU for segmentation) every N epochs (0: never).")
     var evalEvery: Int = 1
 
-    @Option(help: "Seed of the shuffle, augmentation and initial weights.")
-    var seed: UInt64 = 0
+    @Option(name: .customLong("seed"), help: "Seed of the shuffle, augmentation and initial weights (default 0; a resumed run keeps its own).")
+    var seedOption: UInt64?
+
+    /// The run's seed: --seed, or (resuming) the run's, or 0.
+    var seed: UInt64 { seedOption ?? 0 }
 
     @Option(help: "Threads that decode and augment images.")
     var workers: Int = 2
@@ -113,8 +116,9 @@ struct TrainCommand: ParsableCommand {
         if resetHead && weights == nil { throw ValidationError("--reset-head needs --weights") }
     }
 
-    func run() throws {
+    mutating func run() throws {
         let configURL = URL(fileURLWithPath: config)
+        try restoreRunSettings()
         if configURL.pathExtension == "py" {
             // An mmdetection config: a detector.
             let job = try MPIJob()
@@ -154,16 +158,57 @@ struct TrainCommand: ParsableCommand {
         compute.threads ?? max(1, Threads.available / (world.size > 1 ? ProcessGroup.localProcessCount : 1))
     }
 
-    /// The output folder of a run: never mix two runs without being told to. Only the first
-    /// process of an mpirun job writes (and checks) it.
+    /// A resumed run is the same run: where it writes (the checkpoint's folder), its data, seed
+    /// and batch come from the checkpoint unless given; a given seed or batch that differs is an
+    /// error (the run would silently become another), a different data path a note (data move).
+    mutating func restoreRunSettings() throws {
+        guard let resume else { return }
+        let url = URL(fileURLWithPath: resume)
+        let saved = try TrainingCheckpoint.progress(of: url).metadata
+        if out == nil { out = url.deletingLastPathComponent().path }
+        if let root = saved["data"] {
+            if data == nil { data = root } else if let data, URL(fileURLWithPath: data).standardized.path != root {
+                ProgressBar.say("note: the run was trained on \(root); resuming on \(data)")
+            }
+        }
+        if let savedSeed = saved["seed"].flatMap(UInt64.init) {
+            if let seedOption, seedOption != savedSeed {
+                throw ValidationError("\(url.lastPathComponent) is a run with --seed \(savedSeed); it keeps its seed (omit --seed, or start a new run)")
+            }
+            seedOption = savedSeed
+        }
+        if let perProcess = saved["batch"].flatMap(Int.init) {
+            if let batch, batch != perProcess {
+                throw ValidationError("\(url.lastPathComponent) is a run with --batch \(perProcess); it keeps its batch (omit --batch, or start a new run)")
+            }
+            batch = perProcess
+        }
+    }
+
+    /// What a checkpoint records of the run's settings, for `restoreRunSettings`.
+    func runSettings(dataRoot: URL?, batch: Int) -> [String: String] {
+        var settings = ["seed": "\(seed)", "batch": "\(batch)"]
+        if let dataRoot { settings["data"] = dataRoot.standardized.path }
+        return settings
+    }
+
+    /// The output folder of a run: never mix two runs without being told to, and never two
+    /// processes writing one (a lock held while the run lives). Only the first process of an
+    /// mpirun job writes (and checks) it.
     func outputFolder(_ configURL: URL, _ parallel: DataParallel) throws -> (folder: URL, checkpoint: URL) {
         let outDir = URL(fileURLWithPath: out ?? "output/\(configURL.deletingPathExtension().lastPathComponent)", isDirectory: true)
         let checkpoint = outDir.appendingPathComponent("checkpoint.json")
         guard parallel.communicator.isRoot else { return (outDir, checkpoint) }
-        if resume == nil, !force, let existing = try? FileManager.default.contentsOfDirectory(atPath: outDir.path), !existing.isEmpty {
-            throw ValidationError("\(outDir.path) holds a previous run; --resume \(checkpoint.path) continues it, --force starts over")
+        if resume == nil, !force, let existing = try? FileManager.default.contentsOfDirectory(atPath: outDir.path),
+           !existing.filter({ $0 != RunLock.name }).isEmpty {
+            if FileManager.default.fileExists(atPath: checkpoint.path) {
+                throw ValidationError("\(outDir.path) holds a previous run; --resume \(checkpoint.path) continues it, --force starts over")
+            }
+            throw ValidationError("\(outDir.path) holds files but no checkpoint.json (a run stopped before its first checkpoint?); "
+                                  + "--force starts over there")
         }
         try OutputDirectory.prepare(outDir, files: [], force: true)
+        try RunLock.take(outDir)
         return (outDir, checkpoint)
     }
 
@@ -205,6 +250,7 @@ struct TrainCommand: ParsableCommand {
         let trainer = try PoseTrainer(config: model, training: training, data: trainData, parameters: parameters,
                                       threads: threads(parallel.communicator), seed: seed, parallel: parallel)
         trainer.workers = workers
+        trainer.session.settings = runSettings(dataRoot: root, batch: training.batchSize)
         let metric = isMPII ? "pckh" : "ap"
         var best = -1.0
         if let resume {

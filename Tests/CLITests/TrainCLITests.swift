@@ -100,6 +100,44 @@ final class TrainCLITests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: split.appendingPathComponent("log.csv"), encoding: .utf8).split(separator: "\n").count, 3)
     }
 
+    /// A resume is the same run: it writes where the checkpoint is and trains on the run's data
+    /// and seed when not told; another seed is refused; a second run into a folder being written
+    /// is refused; a folder with files but no checkpoint says so.
+    func testResumeKeepsTheRunsSettingsAndFoldersAreOwned() throws {
+        let straight = dir.appendingPathComponent("straight"), split = dir.appendingPathComponent("split")
+        XCTAssertEqual(try train(["--out", straight.path, "--epochs", "2", "--eval-every", "0", "--seed", "5"]).status, 0)
+        XCTAssertEqual(try train(["--out", split.path, "--epochs", "1", "--eval-every", "0", "--seed", "5"]).status, 0)
+        let checkpoint = split.appendingPathComponent("checkpoint.json").path
+        // Neither --out nor --data nor --seed: the run's own (train() passes --data; call without it).
+        func resume(_ extra: [String]) throws -> CommandResult {
+            try HRNetCLI.run(["train", "--config", dir.appendingPathComponent("tiny.yaml").path, "--threads", "2", "--epochs", "2",
+                              "--eval-every", "0", "--resume", checkpoint] + extra, timeout: 300)
+        }
+        let otherSeed = try resume(["--seed", "6"])
+        XCTAssertNotEqual(otherSeed.status, 0)
+        XCTAssertTrue(otherSeed.stderr.contains("is a run with --seed 5"), otherSeed.stderr)
+        // Another process holds the folder's lock: refused, naming it.
+        let lock = open(split.appendingPathComponent(".lock").path, O_RDWR | O_CREAT, 0o644)
+        XCTAssertEqual(flock(lock, LOCK_EX | LOCK_NB), 0)
+        let locked = try resume([])
+        XCTAssertNotEqual(locked.status, 0)
+        XCTAssertTrue(locked.stderr.contains("is being written by another training run"), locked.stderr)
+        close(lock)
+        let resumed = try resume([])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        for (k, t) in try Checkpoint.loadFloat(straight.appendingPathComponent("final.safetensors")) {
+            XCTAssertEqual(t.maxAbsDifference(try Checkpoint.loadFloat(split.appendingPathComponent("final.safetensors"))[k]!), 0, k)
+        }
+        XCTAssertEqual(try String(contentsOf: split.appendingPathComponent("log.csv"), encoding: .utf8).split(separator: "\n").count, 3)
+        // A folder a run left before its first checkpoint.
+        let early = dir.appendingPathComponent("early")
+        try FileManager.default.createDirectory(at: early, withIntermediateDirectories: true)
+        try Data("epoch,loss\n".utf8).write(to: early.appendingPathComponent("log.csv"))
+        let refused = try train(["--out", early.path, "--epochs", "1"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("holds files but no checkpoint.json"), refused.stderr)
+    }
+
     func testBadTrainingInput() throws {
         func fails(_ args: [String], _ words: String, file: StaticString = #filePath, line: UInt = #line) throws {
             let r = try train(args)

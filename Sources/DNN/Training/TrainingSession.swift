@@ -27,6 +27,9 @@ public final class TrainingSession {
     public var batchNormMode: TrainingPlan.Mode = .train
     /// Gradients clipped to this global L2 norm before each update (`clip_grad=dict(max_norm=...)`); nil: never.
     public var clipGradientNorm: Float?
+    /// What the caller records of the run with every checkpoint (e.g. its data, seed and batch,
+    /// so a resume restores them); read back by `TrainingCheckpoint.progress(of:)`.
+    public var settings: [String: String] = [:]
     /// The next epoch to train, the steps already taken inside it and in all.
     public private(set) var position: TrainingPosition
     /// Saved with every checkpoint and checked on resume: the model's config name, and for
@@ -108,7 +111,7 @@ public final class TrainingSession {
     /// Saves the run (weights, optimizer state, position, schedule) atomically to `url` (a JSON
     /// with a safetensors file beside it).
     public func save(_ url: URL, metadata: [String: String] = [:]) throws {
-        var metadata = metadata
+        var metadata = settings.merging(metadata) { _, given in given }
         metadata["global_batch"] = "\(globalBatchSize)"
         metadata["processes"] = "\(communicator.size)"
         try TrainingCheckpoint.saveRun(url, parameters: plan.parameters, optimizer: optimizer, position: position,
