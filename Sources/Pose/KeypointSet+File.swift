@@ -1,4 +1,5 @@
 import Foundation
+import HRNet
 import Yams
 
 extension KeypointSet {
@@ -48,7 +49,9 @@ extension KeypointSet {
             throw fail(FileManager.default.fileExists(atPath: url.path) ? "cannot be read as UTF-8 text" : "no such file")
         }
         let root: Any?
-        do { root = try Yams.load(yaml: text) } catch { throw fail("not valid YAML or JSON: \(error)") }
+        do { root = try BoundedYAML.load(text) } catch let e as BoundedYAML.TooLarge { throw fail("\(e)") } catch {
+            throw fail("not valid YAML or JSON: \(error)")
+        }
         guard let doc = root as? [String: Any] else { throw fail("expected a mapping with 'keypoints', 'flip_pairs', 'skeleton'") }
         guard let names = doc["keypoints"] as? [Any], !names.isEmpty else { throw fail("'keypoints' must be a non-empty list of names") }
         let keypointNames = try names.enumerated().map { i, v in

@@ -188,7 +188,9 @@ struct Reader {
     /// Parses an experiment file's text; the top level must be a mapping.
     init(yaml text: String, source: String) throws {
         let root: Any?
-        do { root = try Yams.load(yaml: text) } catch {
+        do { root = try BoundedYAML.load(text) } catch let e as BoundedYAML.TooLarge {
+            throw ConfigError(source, "\(e)")
+        } catch {
             throw ConfigError(source, "not valid YAML: \(HRNetConfig.describe(error))")
         }
         guard let doc = root as? [String: Any] else { throw ConfigError(source, "expected a mapping at the top level") }

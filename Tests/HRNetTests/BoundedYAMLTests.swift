@@ -1,0 +1,33 @@
+import XCTest
+@testable import HRNet
+
+/// YAML that aliases aliases ("billion laughs": 350 bytes, 10^9 nodes expanded) is refused
+/// before it is expanded, in milliseconds and megabytes; deep nesting too.
+final class BoundedYAMLTests: XCTestCase {
+    static func laughs(levels: Int = 9) -> String {
+        var lines = ["a: &a [" + Array(repeating: "\"lol\"", count: 9).joined(separator: ",") + "]"]
+        var previous = "a"
+        for name in "bcdefghijk".prefix(levels - 1).map(String.init) {
+            lines.append("\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ",") + "]")
+            previous = name
+        }
+        return (lines + ["MODEL: *\(previous)"]).joined(separator: "\n") + "\n"
+    }
+
+    func testAliasBombIsRefused() throws {
+        let start = ContinuousClock.now
+        XCTAssertThrowsError(try HRNetConfig.parse(yaml: Self.laughs(), source: "laughs.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("laughs.yaml") && "\(error)".contains("expands to more than"), "\(error)")
+        }
+        XCTAssertLessThan(ContinuousClock.now - start, .seconds(5))
+        // A few aliases are fine: three levels of nine is 819 nodes.
+        XCTAssertNotNil(try BoundedYAML.load(Self.laughs(levels: 3)))
+    }
+
+    func testDeepNestingIsRefused() throws {
+        let deep = String(repeating: "[", count: 300) + String(repeating: "]", count: 300)
+        XCTAssertThrowsError(try BoundedYAML.load("a: " + deep)) { error in
+            XCTAssertTrue("\(error)".contains("nested more than"), "\(error)")
+        }
+    }
+}
