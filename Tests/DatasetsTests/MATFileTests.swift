@@ -254,6 +254,9 @@ final class MATFileTests: XCTestCase {
         var nested = matrix(class: 6, dims: [0, 0], name: "", body: element(9, []))
         for _ in 0..<40 { nested = matrix(class: 1, dims: [1, 1], name: "", body: nested) }
         assertFails(header() + nested, contains: ["nest deeper than 32"])
+        // The defaults bound a bomb's memory: 256 MB inflated, 16 M elements (128 MB of doubles).
+        XCTAssertLessThanOrEqual(MATFile.Limits().maxInflatedBytes, 1 << 28)
+        XCTAssertLessThanOrEqual(MATFile.Limits().maxElements, 1 << 24)
         // Compressed data: corrupt, truncated, and a zlib bomb.
         let stream = try [UInt8](Data(contentsOf: url("zeros_4mb.zlib")))
         assertFails(header() + u32(15) + u32(UInt32(stream.count)) + stream, limits: { var l = MATFile.Limits(); l.maxInflatedBytes = 1 << 20; return l }(),

@@ -22,10 +22,12 @@ import Foundation
 public struct MATFile: Sendable {
     /// What the reader accepts.
     public struct Limits: Sendable {
-        /// Elements over all arrays of the file (numbers, characters, cells).
-        public var maxElements = 1 << 28
-        /// Bytes one miCOMPRESSED element may inflate to.
-        public var maxInflatedBytes = 1 << 31
+        /// Elements over all arrays of the file (numbers, characters, cells): 16 M (128 MB as
+        /// doubles); MPII's gt_valid.mat has 0.1 M.
+        public var maxElements = 1 << 24
+        /// Bytes one miCOMPRESSED element may inflate to: 256 MB (a 1.8 MB zlib bomb inflating
+        /// to gigabytes stops there); MPII's ground truth inflates to under 1 MB.
+        public var maxInflatedBytes = 1 << 28
         /// Cell arrays within cell arrays.
         public var maxDepth = 32
         public init() {}
