@@ -73,6 +73,10 @@ struct RunCommand: ParsableCommand {
             }
         } else {
             let (w, h) = net.config.imageSize
+            // 3 x h x w floats per image: refuse a batch of more than 4 GB before allocating it.
+            guard randomInput! * 3 * h * w <= 1 << 30 else {
+                throw ValidationError("--random-input \(randomInput!) of \(w)x\(h) images is more than 4 GB of input")
+            }
             var rng = SplitMix64(seed: 42)
             var t = Tensor(zeros: [randomInput!, 3, h, w])
             for i in 0..<t.count { t.scalars[i] = rng.nextUnitFloat() * 4 - 2 }

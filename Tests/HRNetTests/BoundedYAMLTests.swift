@@ -1,5 +1,6 @@
 import XCTest
 @testable import HRNet
+import TestSupport
 
 /// YAML that aliases aliases ("billion laughs": 350 bytes, 10^9 nodes expanded) is refused
 /// before it is expanded, in milliseconds and megabytes; deep nesting too.
@@ -28,6 +29,16 @@ final class BoundedYAMLTests: XCTestCase {
         let deep = String(repeating: "[", count: 300) + String(repeating: "]", count: 300)
         XCTAssertThrowsError(try BoundedYAML.load("a: " + deep)) { error in
             XCTAssertTrue("\(error)".contains("nested more than"), "\(error)")
+        }
+    }
+
+    /// A size typo (99968) is refused at parsing, before a 120 GB allocation aborted the process.
+    func testImpossibleImageSizeIsRefused() throws {
+        let text = try String(contentsOf: Fixtures.url("hrnet/tiny_pose.yaml"), encoding: .utf8)
+        let huge = text.replacingOccurrences(of: "IMAGE_SIZE:\n  - 64\n  - 96", with: "IMAGE_SIZE:\n  - 99968\n  - 99968")
+        XCTAssertNotEqual(huge, text)
+        XCTAssertThrowsError(try HRNetConfig.parse(yaml: huge, source: "huge.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("huge.yaml") && "\(error)".contains("IMAGE_SIZE 99968x99968"), "\(error)")
         }
     }
 }

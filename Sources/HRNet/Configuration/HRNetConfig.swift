@@ -79,6 +79,9 @@ public struct ConfigError: Error, CustomStringConvertible {
 
 extension HRNetConfig {
     /// Reads an official experiment YAML file.
+    /// The largest IMAGE_SIZE / HEATMAP_SIZE side a config may give (8x the official 2048).
+    public static let maxSide = 16384
+
     public static func load(_ url: URL) throws -> HRNetConfig {
         try parse(yaml: Reader.text(of: url), source: url.lastPathComponent)
     }
@@ -134,6 +137,13 @@ extension HRNetConfig {
         let defaultSize = switch task { case .pose: (192, 256); case .segmentation: (1024, 512); case .classification: (224, 224) }
         let defaultDataset = switch task { case .pose: "coco"; case .segmentation: "cityscapes"; case .classification: "imagenet" }
         let size = try r.optionalPair("MODEL.IMAGE_SIZE") ?? r.optionalPair("TRAIN.IMAGE_SIZE") ?? defaultSize
+        // Sizes from the file size allocations: bound them before anything is built (a typo of
+        // 99968 asked for 120 GB and aborted). The largest official input is 2048x1024.
+        for (key, pair) in [("IMAGE_SIZE", size), ("HEATMAP_SIZE", try r.optionalPair("MODEL.HEATMAP_SIZE") ?? size)] {
+            guard (1...HRNetConfig.maxSide).contains(pair.0), (1...HRNetConfig.maxSide).contains(pair.1) else {
+                throw ConfigError(source, "\(key) \(pair.0)x\(pair.1) is outside 1...\(HRNetConfig.maxSide) pixels a side")
+            }
+        }
         let heatmap = try r.optionalPair("MODEL.HEATMAP_SIZE") ?? (size.0 / 4, size.1 / 4)
         var config = HRNetConfig(
             source: source, modelName: name, task: task,
