@@ -126,10 +126,10 @@ extension Plan {
             let (offsets, total) = planner.layout()
             arenaBytes = total
             // Refuse before touching memory: a huge input must be an error, not a machine brought down.
-            let physical = ProcessInfo.processInfo.physicalMemory
-            guard UInt64(total) < physical / 10 * 8 else {
-                throw GraphError(String(format: "input %@ needs %.1f GB of activations; this machine has %.1f GB (use a smaller batch or image)",
-                                        input.description, Double(total) / 1e9, Double(physical) / 1e9))
+            let available = SystemMemory.available
+            guard UInt64(total) < available / 10 * 9 else {
+                throw GraphError(String(format: "input %@ needs %.1f GB of activations; this machine has %.1f GB available now (use a smaller batch or image)",
+                                        input.description, Double(total) / 1e9, Double(available) / 1e9))
             }
             arena = Plan.allocate(total)
             for (v, slot) in planner.slotOf {

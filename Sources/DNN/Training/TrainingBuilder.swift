@@ -173,10 +173,10 @@ extension TrainingPlan {
             let (o, total) = planner.layout()
             offsets = o
             arenaBytes = total
-            let physical = ProcessInfo.processInfo.physicalMemory
-            guard UInt64(total) < physical / 10 * 8 else {
-                throw GraphError(String(format: "training on %@ needs %.1f GB of activations and gradients; this machine has %.1f GB (use a smaller batch or image)",
-                                        shapes[inputValue].description, Double(total) / 1e9, Double(physical) / 1e9))
+            let available = SystemMemory.available
+            guard UInt64(total) < available / 10 * 9 else {
+                throw GraphError(String(format: "training on %@ needs %.1f GB of activations and gradients; this machine has %.1f GB available now (use a smaller batch or image)",
+                                        shapes[inputValue].description, Double(total) / 1e9, Double(available) / 1e9))
             }
         }
 
