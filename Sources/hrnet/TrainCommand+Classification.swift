@@ -50,7 +50,7 @@ extension TrainCommand {
                      + "(\(training.lrScheduler.rawValue)), out \(outDir.path)")
         let loop = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: ["top1", "top5"], endEpoch: training.endEpoch,
                                 evalEvery: val == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
-        try loop.runInTerminal(trainer) { _ in
+        try withCheckpoints(loop).runInTerminal(trainer) { _ in
             guard let val else { return [] }
             let bar = ProgressBar("  eval", total: val.count)
             let accuracy = try trainer.evaluate(val, batchSize: 32, threads: threads(parallel.communicator)) { done, running in

@@ -57,7 +57,7 @@ extension TrainCommand {
         let loop = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: ["ap", "ap50"], endEpoch: recipe.epochs,
                                evalEvery: evaluation == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
         let communicator = parallel.communicator
-        try loop.runInTerminal(trainer) { _ in
+        try withCheckpoints(loop).runInTerminal(trainer) { _ in
             guard let evaluation else { return [] }
             // The first process evaluates; the others get its numbers.
             var values: [Double] = [0, 0]

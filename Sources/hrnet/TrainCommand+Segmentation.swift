@@ -61,7 +61,7 @@ extension TrainCommand {
                      + (trainer.classWeights != nil ? " with Cityscapes class weights" : "") + ", out \(outDir.path)")
         let loop = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: ["miou", "pixel_accuracy", "mean_accuracy"],
                                 endEpoch: training.endEpoch, evalEvery: val == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
-        try loop.runInTerminal(trainer) { _ in
+        try withCheckpoints(loop).runInTerminal(trainer) { _ in
             guard let val else { return [] }
             let bar = ProgressBar("  eval", total: val.count)
             let matrix = try trainer.evaluate(val, threads: threads(parallel.communicator)) { done, matrix in

@@ -97,6 +97,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Threads that decode and augment images.")
     var workers: Int = 2
 
+    @Option(help: "Also save checkpoint.json every N steps inside an epoch (default: every --checkpoint-minutes).")
+    var checkpointEvery: Int?
+
+    @Option(help: "Also save checkpoint.json when this many minutes passed since the last one (0: only at epoch ends).")
+    var checkpointMinutes: Double = 10
+
     @Flag(name: .customLong("sync-bn"), inversion: .prefixedNo,
           help: "Under mpirun: batch norm over the global batch of all processes (SyncBN; default: TRAIN.SYNC_BN, on for segmentation as the official code).")
     var syncBN: Bool?
@@ -106,7 +112,17 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Start over in OUT even if it holds a previous run.")
     var force = false
 
+    /// The epoch loop with this command's checkpoint cadence.
+    func withCheckpoints(_ loop: EpochRunner) -> EpochRunner {
+        var loop = loop
+        loop.checkpointEverySteps = checkpointEvery
+        loop.checkpointEverySeconds = checkpointMinutes > 0 ? checkpointMinutes * 60 : nil
+        return loop
+    }
+
     func validate() throws {
+        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1 step") }
+        if !(checkpointMinutes >= 0) { throw ValidationError("--checkpoint-minutes must be 0 or more") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if let batch, batch < 1 || batch > 4096 { throw ValidationError("--batch must be 1...4096") }
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
@@ -263,7 +279,7 @@ struct TrainCommand: ParsableCommand {
                      + "\(training.optimizer.rawValue) lr \(training.learningRate), out \(outDir.path)")
         let loop = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: [metric], endEpoch: training.endEpoch,
                                 evalEvery: evaluation == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
-        try loop.runInTerminal(trainer) { _ in
+        try withCheckpoints(loop).runInTerminal(trainer) { _ in
             guard let evaluation else { return [] }
             return [try evaluate(trainer, evaluation)]
         }

@@ -138,6 +138,38 @@ final class TrainCLITests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("holds files but no checkpoint.json"), refused.stderr)
     }
 
+    /// A run killed (SIGKILL: no chance to save) inside an epoch resumes from the last in-epoch
+    /// checkpoint (--checkpoint-every) and ends with the weights of a run never killed.
+    func testKilledInsideAnEpochResumesFromItsLastStepCheckpoint() throws {
+        let straight = dir.appendingPathComponent("straight"), killed = dir.appendingPathComponent("killed")
+        XCTAssertEqual(try train(["--out", straight.path, "--epochs", "3", "--batch", "2", "--eval-every", "0"]).status, 0)
+        let process = Process()
+        process.executableURL = HRNetCLI.executable
+        process.arguments = ["train", "--config", dir.appendingPathComponent("tiny.yaml").path, "--data", dir.appendingPathComponent("data").path,
+                             "--threads", "2", "--seed", "3", "--out", killed.path, "--epochs", "3", "--batch", "2", "--eval-every", "0",
+                             "--checkpoint-every", "1"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let checkpoint = killed.appendingPathComponent("checkpoint.json")
+        let deadline = Date().addingTimeInterval(120)
+        // Wait for a checkpoint taken inside an epoch, then kill at once.
+        while process.isRunning, Date() < deadline {
+            if let text = try? String(contentsOf: checkpoint, encoding: .utf8), text.contains("\"epochStep\" : 2") { break }
+            usleep(2000)
+        }
+        guard process.isRunning else { throw XCTSkip("the run finished before it could be killed") }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let saved = try String(contentsOf: checkpoint, encoding: .utf8)
+        XCTAssertFalse(saved.contains("\"epochStep\" : 0"), "a checkpoint inside an epoch: \(saved)")
+        let resumed = try train(["--epochs", "3", "--batch", "2", "--eval-every", "0", "--resume", checkpoint.path])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        let a = try Checkpoint.loadFloat(straight.appendingPathComponent("final.safetensors"))
+        let b = try Checkpoint.loadFloat(killed.appendingPathComponent("final.safetensors"))
+        for (k, t) in a { XCTAssertEqual(t.maxAbsDifference(b[k]!), 0, k) }
+    }
+
     func testBadTrainingInput() throws {
         func fails(_ args: [String], _ words: String, file: StaticString = #filePath, line: UInt = #line) throws {
             let r = try train(args)

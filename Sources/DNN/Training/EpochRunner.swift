@@ -48,6 +48,11 @@ public struct EpochRunner {
     public let resumed: Bool
     /// The best first metric so far (a resumed run's), -1 for none.
     public var best: Double
+    /// Also checkpoint inside epochs: after every this many steps, and when this many seconds
+    /// passed since the last checkpoint (a killed run then loses at most that much work; an
+    /// epoch on COCO is hours). nil: only at epoch ends (and when stopped).
+    public var checkpointEverySteps: Int?
+    public var checkpointEverySeconds: Double? = 600
 
     /// Hooks for a caller that shows progress or stops runs; all optional.
     public struct Observer {
@@ -94,12 +99,25 @@ public struct EpochRunner {
             let local = observer.shouldStop()
             return communicator.size > 1 ? try communicator.allReduceMax(local ? 1 : 0) > 0 : local
         }
+        var saveFailure: Error?
         while trainer.position.epoch < endEpoch {
             let epoch = trainer.position.epoch
             // A run stopped inside this epoch goes on with its next batch.
             let from = trainer.position.epochStep
             observer.epochStarted(epoch, from, trainer.stepsPerEpoch)
-            let report = try trainer.trainEpoch(onStep: observer.step, shouldStop: observer.shouldStop)
+            var lastSave = DispatchTime.now()
+            let report = try trainer.trainEpoch(onStep: { step in
+                observer.step(step)
+                // Inside the epoch (its last step is saved below with the epoch's evaluation).
+                guard writes, step.batch < step.batches else { return }
+                let bySteps = checkpointEverySteps.map { $0 > 0 && step.step % $0 == 0 } ?? false
+                let bySeconds = checkpointEverySeconds.map { Double(DispatchTime.now().uptimeNanoseconds - lastSave.uptimeNanoseconds) / 1e9 >= $0 } ?? false
+                if bySteps || bySeconds {
+                    do { try trainer.save(checkpoint, metadata: [bestKey: "\(best)"]) } catch { saveFailure = error }
+                    lastSave = DispatchTime.now()
+                }
+            }, shouldStop: { saveFailure != nil || observer.shouldStop() })
+            if let saveFailure { throw saveFailure }
             observer.epochTrained()
             if !report.completed {
                 if writes { try trainer.save(checkpoint, metadata: [bestKey: "\(best)"]) }
