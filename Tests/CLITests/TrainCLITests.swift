@@ -170,6 +170,26 @@ final class TrainCLITests: XCTestCase {
         for (k, t) in a { XCTAssertEqual(t.maxAbsDifference(b[k]!), 0, k) }
     }
 
+    /// The logs follow the checkpoint on resume: a row lost by a kill between the checkpoint's
+    /// commit and the log write comes back (the checkpoint carries it); a row of an epoch the
+    /// checkpoint never reached (a kill after the log, before the commit) goes.
+    func testLogsAreReconciledWithTheCheckpoint() throws {
+        let run = dir.appendingPathComponent("run")
+        XCTAssertEqual(try train(["--out", run.path, "--epochs", "1", "--eval-every", "0"]).status, 0)
+        let csv = run.appendingPathComponent("log.csv"), jsonl = run.appendingPathComponent("log.jsonl")
+        let header = try String(contentsOf: csv, encoding: .utf8).split(separator: "\n")[0]
+        // Lost: epoch 1's row; stray: a row for epoch 7.
+        try (header + "\n7,0.5,0.001,1,1,,\n").write(to: csv, atomically: true, encoding: .utf8)
+        try "{\"epoch\": 7, \"loss\": 0.5}\n".write(to: jsonl, atomically: true, encoding: .utf8)
+        let resumed = try train(["--epochs", "2", "--eval-every", "0", "--resume", run.appendingPathComponent("checkpoint.json").path])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        let rows = try String(contentsOf: csv, encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",")[0] }
+        XCTAssertEqual(rows, ["1", "2"])
+        let lines = try String(contentsOf: jsonl, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertTrue(lines[0].hasPrefix("{\"epoch\": 1,") && lines[1].hasPrefix("{\"epoch\": 2,"), "\(lines)")
+    }
+
     func testBadTrainingInput() throws {
         func fails(_ args: [String], _ words: String, file: StaticString = #filePath, line: UInt = #line) throws {
             let r = try train(args)

@@ -95,6 +95,11 @@ public struct EpochRunner {
         let communicator = trainer.communicator
         let writes = communicator.isRoot
         let log = writes ? try TrainingLog(directory: folder, append: resumed, metrics: metrics, best: bestKey) : nil
+        if resumed, let log {
+            let saved = (try? TrainingCheckpoint.progress(of: checkpoint))?.metadata
+            let pending = saved.flatMap { m in m["log_csv"].flatMap { csv in m["log_json"].map { (json: $0, csv: csv) } } }
+            try log.reconcile(finishedEpochs: trainer.position.epoch, pending: pending)
+        }
         func stopAfterEpoch() throws -> Bool {
             let local = observer.shouldStop()
             return communicator.size > 1 ? try communicator.allReduceMax(local ? 1 : 0) > 0 : local
@@ -133,10 +138,14 @@ public struct EpochRunner {
                     }
                 }
             }
-            if writes { try trainer.save(checkpoint, metadata: [bestKey: "\(best)"]) }
-            try log?.append(epoch: epoch + 1, loss: report.meanLoss, learningRate: Double(trainer.learningRate(epoch: epoch)),
-                           imagesPerSecond: report.imagesPerSecond, seconds: report.seconds,
-                           metrics: metrics.indices.map { $0 < values.count ? values[$0] : nil }, best: best >= 0 ? best : nil)
+            // The epoch's log line rides in the checkpoint too: a kill between the checkpoint and the log loses nothing.
+            if let log {
+                let rows = log.rows(epoch: epoch + 1, loss: report.meanLoss, learningRate: Double(trainer.learningRate(epoch: epoch)),
+                                    imagesPerSecond: report.imagesPerSecond, seconds: report.seconds,
+                                    metrics: metrics.indices.map { $0 < values.count ? values[$0] : nil }, best: best >= 0 ? best : nil)
+                try trainer.save(checkpoint, metadata: [bestKey: "\(best)", "log_csv": rows.csv, "log_json": rows.json])
+                try log.append(rows)
+            }
             observer.epochFinished(epoch, report.meanLoss, report.imagesPerSecond, values, best)
             if try stopAfterEpoch() { return .stopped(epoch: epoch, insideEpoch: false) }
         }
@@ -163,15 +172,49 @@ public struct TrainingLog {
         }
     }
 
-    public func append(epoch: Int, loss: Double, learningRate: Double, imagesPerSecond: Double, seconds: Double, metrics: [Double?], best: Double?) throws {
+    /// One epoch's line in both formats (JSON object, CSV row), without writing it.
+    public func rows(epoch: Int, loss: Double, learningRate: Double, imagesPerSecond: Double, seconds: Double, metrics: [Double?],
+                     best: Double?) -> (json: String, csv: String) {
         func number(_ v: Double?) -> String { v.map { $0.isFinite ? "\($0)" : "null" } ?? "null" }
         let values = [String(epoch), number(loss), number(learningRate), number(imagesPerSecond), number(seconds)]
             + metrics.map(number) + [number(best)]
         let json = "{" + zip(columns, values).map { "\"\($0)\": \($1)" }.joined(separator: ", ") + "}\n"
-        let row = values.map { $0 == "null" ? "" : $0 }.joined(separator: ",") + "\n"
-        for (url, text) in [(jsonl, json), (csv, row)] {
+        return (json, values.map { $0 == "null" ? "" : $0 }.joined(separator: ",") + "\n")
+    }
+
+    public func append(_ rows: (json: String, csv: String)) throws {
+        for (url, text) in [(jsonl, rows.json), (csv, rows.csv)] {
             let old = (try? Data(contentsOf: url)) ?? Data()
             try writeAtomically(old + Data(text.utf8), to: url)
         }
+    }
+
+    public func append(epoch: Int, loss: Double, learningRate: Double, imagesPerSecond: Double, seconds: Double, metrics: [Double?], best: Double?) throws {
+        try append(rows(epoch: epoch, loss: loss, learningRate: learningRate, imagesPerSecond: imagesPerSecond, seconds: seconds,
+                        metrics: metrics, best: best))
+    }
+
+    /// Makes the logs agree with a resumed checkpoint that finished `epochs` epochs: rows of
+    /// later epochs (logged by a run killed before its checkpoint) go, and the last epoch's row,
+    /// lost by a kill between the checkpoint's commit and the log write, comes back from
+    /// `pending` (the rows the checkpoint carries).
+    public func reconcile(finishedEpochs epochs: Int, pending: (json: String, csv: String)?) throws {
+        func epoch(csvLine line: Substring) -> Int? { line.split(separator: ",", maxSplits: 1).first.flatMap { Int($0) } }
+        func epoch(jsonLine line: Substring) -> Int? {
+            guard let r = line.range(of: "\"epoch\": ") else { return nil }
+            return Int(line[r.upperBound...].prefix { $0.isNumber })
+        }
+        let csvLines = ((try? String(contentsOf: csv, encoding: .utf8)) ?? "").split(separator: "\n")
+        let jsonLines = ((try? String(contentsOf: jsonl, encoding: .utf8)) ?? "").split(separator: "\n")
+        var keptCSV = [csvLines.first.map(String.init) ?? columns.joined(separator: ",")]
+        keptCSV += csvLines.dropFirst().filter { (epoch(csvLine: $0) ?? 0) <= epochs }.map(String.init)
+        var keptJSON = jsonLines.filter { (epoch(jsonLine: $0) ?? 0) <= epochs }.map(String.init)
+        let lastLogged = keptCSV.dropFirst().last.flatMap { epoch(csvLine: Substring($0)) } ?? 0
+        if lastLogged < epochs, let pending, epoch(csvLine: Substring(pending.csv)) == epochs {
+            keptCSV.append(pending.csv.trimmingCharacters(in: .newlines))
+            keptJSON.append(pending.json.trimmingCharacters(in: .newlines))
+        }
+        try writeAtomically(Data((keptCSV.joined(separator: "\n") + "\n").utf8), to: csv)
+        try writeAtomically(Data((keptJSON.isEmpty ? "" : keptJSON.joined(separator: "\n") + "\n").utf8), to: jsonl)
     }
 }
