@@ -142,11 +142,34 @@ public struct JSONParser {
         let start = b.baseAddress! + i
         if b[i] == UInt8(ascii: "-"), i + 1 < end, b[i + 1] == UInt8(ascii: "I") { i += 1; _ = try literal("Infinity", .null); return -.infinity }
         guard b[i] == UInt8(ascii: "-") || (b[i] >= 0x30 && b[i] <= 0x39) else { throw fail("unexpected character") }
+        // RFC 8259's grammar first (strtod also takes "01", "1.", ".5", hex and "inf"):
+        // -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+        var j = i
+        func digit(_ k: Int) -> Bool { k < end && b[k] >= 0x30 && b[k] <= 0x39 }
+        if b[j] == UInt8(ascii: "-") { j += 1 }
+        guard digit(j) else { throw Failure(offset: j, message: "a number needs a digit here") }
+        if b[j] == UInt8(ascii: "0") {
+            j += 1
+            if digit(j) { throw Failure(offset: j, message: "a number may not have leading zeros") }
+        } else {
+            while digit(j) { j += 1 }
+        }
+        if j < end, b[j] == UInt8(ascii: ".") {
+            j += 1
+            guard digit(j) else { throw Failure(offset: j, message: "a decimal point needs digits after it") }
+            while digit(j) { j += 1 }
+        }
+        if j < end, b[j] == UInt8(ascii: "e") || b[j] == UInt8(ascii: "E") {
+            j += 1
+            if j < end, b[j] == UInt8(ascii: "+") || b[j] == UInt8(ascii: "-") { j += 1 }
+            guard digit(j) else { throw Failure(offset: j, message: "an exponent needs digits") }
+            while digit(j) { j += 1 }
+        }
         var stop: UnsafeMutablePointer<CChar>?
         let d = start.withMemoryRebound(to: CChar.self, capacity: 1) { strtod($0, &stop) }
         let n = UnsafeRawPointer(stop!) - UnsafeRawPointer(start)
-        guard n > 0 else { throw fail("bad number") }
-        i += n
+        guard n == j - i else { throw fail("bad number") }
+        i = j
         return d
     }
 
@@ -155,13 +178,18 @@ public struct JSONParser {
         let start = i
         var plain = true
         while i < end, b[i] != UInt8(ascii: "\"") {
+            // Control characters must be escaped in JSON strings (a raw newline means a broken file).
+            guard b[i] >= 0x20 else { throw fail("a raw control character (0x\(String(b[i], radix: 16))) in a string") }
             if b[i] == UInt8(ascii: "\\") { plain = false; i += 1 }
             i += 1
         }
         guard i < end else { throw fail("unterminated string") }
         defer { i += 1 }
         let raw = UnsafeBufferPointer(rebasing: b[start..<i])
-        if plain { return String(decoding: raw, as: UTF8.self) }
+        if plain {
+            guard let s = String(validating: raw, as: UTF8.self) else { throw Failure(offset: start, message: "a string that is not valid UTF-8") }
+            return s
+        }
         // Escapes are rare in data-set files: decode them through Foundation.
         let quoted = Data([UInt8(ascii: "\"")] + Array(raw) + [UInt8(ascii: "\"")])
         guard let s = (try? JSONSerialization.jsonObject(with: quoted, options: .fragmentsAllowed)) as? String else {

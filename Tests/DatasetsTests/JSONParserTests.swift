@@ -17,4 +17,21 @@ final class JSONParserTests: XCTestCase {
             XCTAssertThrowsError(try JSONParser.parse(Data(bad.utf8)), bad) { XCTAssertTrue("\($0)".contains("byte"), "\($0)") }
         }
     }
+
+    /// RFC 8259, strictly: what strtod or a lenient reader would take is an error with its byte.
+    func testStrictGrammar() throws {
+        for (text, words) in [("[01]", "leading zeros"), ("[1.]", "digits after it"), ("[.5]", "unexpected character"), ("[1e]", "exponent"),
+                              ("[-]", "needs a digit"), ("[0x10]", "bad number"), ("[\"a\nb\"]", "raw control character"),
+                              ("[1.5e+3, -0, 0.25]", "")] {
+            if words.isEmpty {
+                XCTAssertEqual(try JSONParser.parse(Data(text.utf8)).doubles, [1500, 0, 0.25])
+                continue
+            }
+            XCTAssertThrowsError(try JSONParser.parse(Data(text.utf8)), text) { XCTAssertTrue("\($0)".contains(words), "\(text): \($0)") }
+        }
+        var bad = Data("[\"ab".utf8)
+        bad.append(contentsOf: [0xC3, 0x28])  // an invalid UTF-8 sequence
+        bad.append(contentsOf: Data("\"]".utf8))
+        XCTAssertThrowsError(try JSONParser.parse(bad)) { XCTAssertTrue("\($0)".contains("not valid UTF-8"), "\($0)") }
+    }
 }
