@@ -54,6 +54,16 @@ public struct DetectionFile: Sendable {
 
     /// The boxes for an image file: by its file name, else by the image id its name spells
     /// (COCO's `000000397133.jpg` is image 397133).
+    /// The boxes of entries that none of `files` would read (their file name or image id
+    /// matches none), for a warning: a results file of another split reads as "no people".
+    public func unmatched(by files: [URL]) -> Int {
+        let names = Set(files.map(\.lastPathComponent))
+        // A file read by name does not read its id's entries.
+        let readByID = Set(files.filter { byFileName[$0.lastPathComponent] == nil }.compactMap(Self.imageID(of:)))
+        return byFileName.filter { !names.contains($0.key) }.reduce(0) { $0 + $1.value.count }
+            + byImageID.filter { !readByID.contains($0.key) }.reduce(0) { $0 + $1.value.count }
+    }
+
     public func boxes(forFile url: URL) -> [PersonBox] {
         if let b = byFileName[url.lastPathComponent] { return b }
         if let id = Self.imageID(of: url) { return byImageID[id] ?? [] }

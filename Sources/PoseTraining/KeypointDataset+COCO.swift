@@ -47,6 +47,10 @@ extension KeypointDataset {
         let keypoints = KeypointSet.named(names, skeleton: (truth.skeletons[category] ?? []).map { $0.map { $0 - 1 } })
         let count = names.count
 
+        // An annotation of an image the file does not list would be dropped without a word.
+        if let orphan = truth.annotations.first(where: { truth.images[$0.imageID] == nil }) {
+            throw KeypointDatasetError(file, "annotation \(orphan.id) refers to image_id \(orphan.imageID), which the file's 'images' do not list")
+        }
         var byImage: [Int: [Int]] = [:]
         for (i, a) in truth.annotations.enumerated() where !a.isCrowd { byImage[a.imageID, default: []].append(i) }
         var samples: [KeypointSample] = []

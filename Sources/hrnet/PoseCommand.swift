@@ -81,6 +81,13 @@ struct PoseCommand: ParsableCommand {
         let files = try ImageFiles.expand(images)
         let manual = try boxList.map(Self.parseBox)
         let detections = try boxes.map { try DetectionFile.load(URL(fileURLWithPath: $0), minScore: minBoxScore) }
+        if let detections, let boxes {
+            let stray = detections.unmatched(by: files)
+            if stray > 0 {
+                warn("\(stray) of the \(detections.count) boxes in \(boxes) belong to none of the \(files.count) images given "
+                     + "(another split's file? boxes match by file_name, else by the image id in a COCO file name)")
+            }
+        }
         let outURL = outJSON.map { URL(fileURLWithPath: $0) }
         if let outURL, FileManager.default.fileExists(atPath: outURL.path), !force {
             throw ValidationError("\(outURL.path) exists; pass --force to replace it")

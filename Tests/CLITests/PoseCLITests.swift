@@ -111,6 +111,10 @@ final class PoseCLITests: XCTestCase {
         try fails(["--keypoints", kp, "--box", "1,2,0,5", photo], "positive width and height")
         try fails(["--keypoints", kp, "--box", "1000,2,10,5", photo], "outside")
         try fails(["--keypoints", kp, "--boxes", try write("[{\"image_id\": 1}]", "bad.json"), photo], "bbox")
+        // Boxes for other images: a warning (the image then has no people), not silence.
+        let other = try write("[{\"image_id\": 4242, \"category_id\": 1, \"bbox\": [10, 10, 50, 90], \"score\": 0.9}]", "other.json")
+        let stray = try HRNetCLI.run(["pose"] + model + ["--keypoints", kp, "--boxes", other, photo])
+        XCTAssertTrue(stray.stderr.contains("1 of the 1 boxes in") && stray.stderr.contains("belong to none of the 1 images"), stray.stderr)
         // The tiny model has 5 joints: COCO's 17 do not fit it.
         try fails([photo], "predicts 5 keypoints")
         try fails(["--keypoints", kp, dir.path], "no .jpg")

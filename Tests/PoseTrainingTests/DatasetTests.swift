@@ -114,6 +114,16 @@ final class DatasetTests: XCTestCase {
         assertError(try KeypointDataset.mpii(annotations: mpii, images: dir), contains: ["nothere.jpg", "missing"])
     }
 
+    /// An annotation of an image the file does not list is an error, not dropped without a word.
+    func testAnnotationOfAnUnlistedImageIsAnError() throws {
+        let (file, images) = try cocoCopy(withImages: false) { json in
+            var anns = json["annotations"] as! [[String: Any]]
+            anns[0]["image_id"] = 987654
+            json["annotations"] = anns
+        }
+        assertError(try KeypointDataset.coco(annotations: file, images: images, aspectRatio: 0.75), contains: ["image_id 987654", "do not list"])
+    }
+
     func testImageRemovedDuringTrainingIsAnErrorNotASkip() throws {
         let (file, images) = try cocoCopy { _ in }
         let set = try KeypointDataset.coco(annotations: file, images: images, aspectRatio: 0.75)

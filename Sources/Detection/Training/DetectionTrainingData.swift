@@ -80,6 +80,9 @@ public struct DetectionTrainingData: Sendable {
         } else {
             for (k, id) in categories.enumerated() { label[id] = k }
         }
+        if let orphan = truth.annotations.first(where: { truth.images[$0.imageID] == nil }) {
+            throw DetectionTrainingError("\(annotations.lastPathComponent): annotation \(orphan.id) refers to image_id \(orphan.imageID), which the file's 'images' do not list")
+        }
         var objects: [Int: [GroundTruthBox]] = [:]
         for a in truth.annotations where !a.isCrowd {
             let b = a.bbox
