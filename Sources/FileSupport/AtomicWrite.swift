@@ -23,6 +23,10 @@ public struct FileWriteError: Error, CustomStringConvertible, Sendable {
 public func writeAtomically(_ data: Data, to url: URL) throws {
     let target = try writableTarget(url)
     let dir = target.deletingLastPathComponent(), name = target.lastPathComponent
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw FileWriteError(url, "the folder \(dir.path) does not exist")
+    }
     removeStaleTemporaries(of: name, in: dir)
     let temp = dir.appendingPathComponent(temporaryName(name, pid: getpid()))
     do {
