@@ -41,11 +41,23 @@ struct SynthCommand: ParsableCommand {
     @Flag(help: "Write into a folder that already has files.")
     var force = false
 
+    @Option(help: "For detectors: the share of images with nobody in them (0...1).")
+    var emptyFraction: Double = 0
+
+    @Option(help: "For detectors: the smallest person as a share of the image height (default 0.3; e.g. 0.08 for people far away).")
+    var smallestHeight: Double = 0.3
+
+    @Option(help: "For detectors: up to this many extra people in a third of the images (crowds).")
+    var extraPeople: Int = 0
+
     func validate() throws {
         if images < 1 || images > 10_000_000 { throw ValidationError("--images must be 1...10000000") }
         if !(0...1).contains(valFraction) { throw ValidationError("--val-fraction must be in 0...1") }
         if !(1...100).contains(quality) { throw ValidationError("--quality must be 1...100") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if !(0...1).contains(emptyFraction) { throw ValidationError("--empty-fraction must be in 0...1") }
+        if !(0.02...1).contains(smallestHeight) { throw ValidationError("--smallest-height must be in 0.02...1") }
+        if !(0...20).contains(extraPeople) { throw ValidationError("--extra-people must be 0...20") }
         _ = try parsedSize()
     }
 
@@ -62,6 +74,7 @@ struct SynthCommand: ParsableCommand {
         (options.seed, options.valFraction, options.jpegQuality, options.force) = (seed, valFraction, quality, force)
         (options.width, options.height) = try parsedSize()
         options.threads = threads ?? 0
+        (options.variety.emptyFraction, options.variety.smallestHeight, options.variety.extraPeople) = (emptyFraction, smallestHeight, extraPeople)
         let dir = URL(fileURLWithPath: out, isDirectory: true)
         let progress = ProgressBar("synth", total: images)
         let summary: SyntheticKeypointSet.Summary

@@ -100,6 +100,25 @@ final class SyntheticTests: XCTestCase {
                        SyntheticScene.make(seed: 11, index: 3, width: 128, height: 96).image)
     }
 
+    /// Scenes for detectors: some empty, some crowded, some people far away; the default
+    /// variety makes exactly the scenes the pose sets were made of.
+    func testVarietyForDetectors() {
+        var variety = SyntheticScene.Variety()
+        XCTAssertEqual(SyntheticScene.make(seed: 11, index: 7, width: 128, height: 96, variety: variety).image,
+                       SyntheticScene.make(seed: 11, index: 7, width: 128, height: 96).image)
+        (variety.emptyFraction, variety.smallestHeight, variety.extraPeople) = (0.2, 0.08, 4)
+        var empty = 0, crowded = 0, small = 0
+        for index in 0..<80 {
+            let scene = SyntheticScene.make(seed: 11, index: index, width: 128, height: 96, variety: variety)
+            if scene.people.isEmpty { empty += 1 }
+            if scene.people.count >= 6 { crowded += 1 }
+            small += scene.people.filter { $0.bbox[3] < 0.2 * 96 }.count
+        }
+        XCTAssertGreaterThan(empty, 5)
+        XCTAssertGreaterThan(crowded, 2)
+        XCTAssertGreaterThan(small, 10)
+    }
+
     /// Visibility flags against a painted owner map: each scene's shapes are painted in order
     /// with their owner's id (pixel centres they cover); a visible joint's pixel shows its own
     /// person, a hidden one's shows someone or something else.

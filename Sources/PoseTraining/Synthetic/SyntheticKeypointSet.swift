@@ -20,6 +20,8 @@ public enum SyntheticKeypointSet {
         public var threads: Int = 0
         /// Write into a folder that already has files.
         public var force: Bool = false
+        /// Empty images, small people, crowds (for detectors; the defaults make the pose sets).
+        public var variety = SyntheticScene.Variety()
 
         public init(images: Int) { self.images = images }
     }
@@ -63,7 +65,8 @@ public enum SyntheticKeypointSet {
                     let slots = Slots(scenes: sceneBuffer, failures: failureBuffer)
                     let work: @Sendable (Int) -> Void = { k in
                         let index = range.lowerBound + k
-                        let scene = SyntheticScene.make(seed: options.seed, index: index, width: options.width, height: options.height)
+                        let scene = SyntheticScene.make(seed: options.seed, index: index, width: options.width, height: options.height,
+                                                    variety: options.variety)
                         let url = dir.appendingPathComponent("images/\(split(index))/\(fileName(id: index + 1))")
                         do {
                             try scene.image.write(to: url, quality: options.jpegQuality)

@@ -22,15 +22,33 @@ public struct SyntheticScene: Sendable {
     /// What was drawn, back to front (for tests that check the ground truth against it).
     var shapes: [SyntheticShape] = []
 
+    /// What a detector needs beyond what pose training does: images with nobody in them (for
+    /// false positives), people far away (small), and crowds. The defaults make the pose sets
+    /// the default model was trained on, unchanged; the extras draw from a stream of their own,
+    /// so a scene's figures are the same with or without them.
+    public struct Variety: Sendable, Equatable {
+        /// The share of images with no people (occluders and background only).
+        public var emptyFraction = 0.0
+        /// The smallest figure, as a share of the image height (0.3 by default).
+        public var smallestHeight = 0.3
+        /// Up to this many more people in some images (a crowd), overlapping the others.
+        public var extraPeople = 0
+        public init() {}
+    }
+
     /// Scene `index` of the set made with `seed`.
-    public static func make(seed: UInt64, index: Int, width: Int, height: Int) -> SyntheticScene {
+    public static func make(seed: UInt64, index: Int, width: Int, height: Int, variety: Variety = Variety()) -> SyntheticScene {
         var random = AugmentationRandom(seed: seed, epoch: -7, index: index)
+        var extra = AugmentationRandom(seed: seed, epoch: -8, index: index)
         var image = background(&random, width: width, height: height)
         let W = Double(width), H = Double(height)
 
         // People, far (small) to near (large), so nearer figures cover farther ones.
-        let count = [1, 1, 1, 2, 2, 2, 3, 3, 4, 5][random.int(below: 10)]
-        var heights = (0..<count).map { _ in H * random.uniform(0.3, 1.0) * (count > 3 ? 0.8 : 1) }
+        var count = [1, 1, 1, 2, 2, 2, 3, 3, 4, 5][random.int(below: 10)]
+        if variety.extraPeople > 0, extra.uniform() < 0.3 { count += 1 + extra.int(below: variety.extraPeople) }
+        if variety.emptyFraction > 0, extra.uniform() < variety.emptyFraction { count = 0 }
+        let smallest = min(max(variety.smallestHeight, 0.02), 1)
+        var heights = (0..<count).map { _ in H * random.uniform(smallest, 1.0) * (count > 3 ? 0.8 : 1) }
         heights.sort()
         var figures: [SyntheticFigure] = []
         for (i, h) in heights.enumerated() {
