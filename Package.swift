@@ -84,7 +84,14 @@ let package = Package(
         ),
         // Object detection on the HRNetV2p backbone as mmdetection builds it: HRFPN, FCOS and
         // Faster R-CNN heads, mmdet's test pipeline and post-processing, its Python configs.
-        .target(name: "Detection", dependencies: ["DNN", "HRNet", "Imaging", "Datasets"]),
+        // The embedded default person detector (mmdet-style config + safetensors, assembled into
+        // read-only data by default_detector.S).
+        .target(
+            name: "CDefaultDetector",
+            exclude: ["person_detector.safetensors", "person_detector.py", "person_detector_log.csv", "README.md"],
+            cSettings: [.headerSearchPath(".")]
+        ),
+        .target(name: "Detection", dependencies: ["DNN", "HRNet", "Imaging", "Datasets", "CDefaultDetector"]),
         .executableTarget(
             name: "hrnet",
             dependencies: ["HRNet", "DNN", "Collectives", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification", "Segmentation", "Detection", "FileSupport",

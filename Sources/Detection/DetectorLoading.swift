@@ -17,12 +17,20 @@ extension Detector {
     /// fp32 tensors, not yet matched to the model, or random ones), read once.
     public static func resolve(config: URL? = nil, preset: String? = nil, weights: URL?, randomWeights: Bool = false) throws
         -> (spec: DetectorSpec, parameters: [String: Tensor], source: String) {
+        // Nothing given, or the preset's name: the embedded person detector.
+        if config == nil, weights == nil, !randomWeights, preset == nil || preset == DefaultDetector.presetName {
+            let spec = try DefaultDetector.spec()
+            return (spec, try DetectorModel(spec: spec).bind(try DefaultDetector.weights(), source: "person_default (embedded)"),
+                    "person_default (embedded)")
+        }
         var loaded: (tensors: [String: StoredTensor], metadata: CheckpointMetadata)?
         if let weights { loaded = try Checkpoint.loadWithMetadata(weights) }
         let classes = loaded?.metadata.classes
         var spec: DetectorSpec
         if let config {
             spec = try DetectorConfig.load(config)
+        } else if preset == DefaultDetector.presetName {
+            spec = try DefaultDetector.spec()
         } else if let preset {
             spec = try DetectorPresets.spec(named: preset)
         } else if let weights, let loaded {

@@ -39,15 +39,23 @@ struct PersonDetectorOptions: ParsableArguments {
     var personNMS: Double = 0.3
 
     func validate() throws {
-        if detector.isGiven && detector.weights == nil { throw ValidationError("a person detector needs --detector-weights") }
+        if detector.isGiven && detector.weights == nil && detector.preset != DefaultDetector.presetName {
+            throw ValidationError("a person detector needs --detector-weights (or --detector \(DefaultDetector.presetName), the built-in one)")
+        }
         if !(0...1).contains(personThreshold) || !(0...1).contains(personNMS) { throw ValidationError("--person-threshold and --person-nms must be within 0...1") }
     }
 
-    /// The boxes of each image, or nil without a detector.
-    func boxes(threads: Int?) throws -> ((Image) throws -> [PersonBox])? {
-        guard detector.isGiven else { return nil }
-        let d = try detector.load(threads: threads)
-        let (threshold, nms) = (Float(personThreshold), personNMS < 1 ? Float(personNMS) : nil)
+    /// The boxes of each image, or nil without a detector (with `orDefault`, the built-in person detector).
+    func boxes(threads: Int?, orDefault: Bool = false) throws -> ((Image) throws -> [PersonBox])? {
+        guard detector.isGiven || orDefault else { return nil }
+        var options = detector
+        if !detector.isGiven { options.model = DefaultDetector.presetName }
+        return Self.boxes(from: try options.load(threads: threads), threshold: personThreshold, nms: personNMS)
+    }
+
+    /// A detector's people as pose boxes: those scoring above `threshold`, NMS at `nms` (1: none).
+    static func boxes(from d: Detector, threshold: Double = 0.3, nms: Double = 0.3) -> (Image) throws -> [PersonBox] {
+        let (threshold, nms) = (Float(threshold), nms < 1 ? Float(nms) : nil)
         return { image in
             try d.people(in: image, threshold: threshold, nmsThreshold: nms).map {
                 PersonBox(x: Double($0.box.x1), y: Double($0.box.y1), width: Double($0.box.width), height: Double($0.box.height), score: Double($0.score))

@@ -14,8 +14,9 @@ struct PoseCommand: ParsableCommand {
         discussion: """
         IMAGE may be a file (JPEG or PNG), a directory (its .jpg/.jpeg/.png files) or a quoted
         glob ('photos/*.jpg'). Boxes come from a COCO detection-results JSON (--boxes: image_id,
-        or file_name, bbox, score, category_id 1) or from --box; with neither, the whole image
-        is one box. Results are COCO keypoint results (image_id, category_id 1, keypoints
+        or file_name, bbox, score, category_id 1), from --box, or from a detector (--detector); with
+        none, the built-in person detector finds the people (trained on `hrnet synth` figures, as the
+        default pose model; --whole-image takes the whole image as one box instead). Results are COCO keypoint results (image_id, category_id 1, keypoints
         [x, y, score] per joint, score = box score x mean joint score above 0.2), after OKS-NMS
         at 0.9, as the official test pipeline. The image_id is the detection file's, else the
         number a COCO file name spells, else the image's position on the command line.
@@ -68,6 +69,9 @@ struct PoseCommand: ParsableCommand {
     @Flag(help: "Replace existing output files.")
     var force = false
 
+    @Flag(help: "With no boxes and no detector: the whole image is one person (instead of the built-in person detector).")
+    var wholeImage = false
+
     func validate() throws {
         if images.isEmpty { throw ValidationError("give at least one image, directory or glob") }
         if batch < 1 || batch > 4096 { throw ValidationError("--batch must be 1...4096") }
@@ -107,7 +111,8 @@ struct PoseCommand: ParsableCommand {
         options.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
         let keypointSet = try keypoints.map { try KeypointSet.load(URL(fileURLWithPath: $0)) }
         let estimator = try PoseEstimator(config: net.config, parameters: parameters, keypoints: keypointSet, options: options)
-        let personDetector = try people.boxes(threads: compute.threads)
+        // No boxes of any kind: the built-in person detector (unless --whole-image).
+        let personDetector = try people.boxes(threads: compute.threads, orDefault: boxes == nil && manual.isEmpty && !wholeImage)
 
         var results: [PoseResult] = []
         let progress = ProgressBar("pose", total: files.count)

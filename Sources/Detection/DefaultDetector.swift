@@ -1,0 +1,26 @@
+import CDefaultDetector
+import DNN
+import Foundation
+
+/// The embedded default person detector: a small FCOS-HRNetV2p (an HRNet-W18-small-like
+/// backbone, 320x240 input, one class) trained by `hrnet train` on `hrnet synth` people. Its
+/// config and weights are assembled into the binary (Sources/CDefaultDetector, whose README
+/// gives the commands that reproduce it), so `hrnet detect` and `hrnet pose` on a photo with no
+/// boxes need no file. Like the default pose model it knows synthetic figures, not real photos.
+public enum DefaultDetector {
+    /// The preset name that selects it (`--preset person_default`, `--detector person_default`).
+    public static let presetName = "person_default"
+
+    public static func spec() throws -> DetectorSpec {
+        let bytes = UnsafeBufferPointer(start: hrnet_person_detector_config(), count: hrnet_person_detector_config_size())
+        return try DetectorConfig.parse(String(decoding: bytes, as: UTF8.self), source: "person_detector.py (embedded)", classes: ["person"])
+    }
+
+    /// The weights with mmdetection's keys (read from the binary's read-only data).
+    public static func weights() throws -> [String: Tensor] {
+        let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: hrnet_person_detector_weights()),
+                        count: hrnet_person_detector_weights_size(), deallocator: .none)
+        return try SafeTensors.read(data, source: URL(fileURLWithPath: "<embedded person_detector.safetensors>")).tensors
+            .filter { $0.value.dtype.isFloatingPoint }.mapValues { $0.floatTensor() }
+    }
+}

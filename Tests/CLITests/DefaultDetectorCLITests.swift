@@ -1,0 +1,69 @@
+import XCTest
+import TestSupport
+
+/// The built-in person detector: `hrnet detect` with no model finds each person of a synthetic
+/// photo it was not trained on, and `hrnet pose` on that photo with no boxes detects the people
+/// and returns their keypoints (the whole top-down pipeline with no file but the photo).
+final class DefaultDetectorCLITests: XCTestCase {
+    var dir: URL!
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("hrnet-defdet-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    /// The annotated people of the fixture photo, as (x1, y1, x2, y2).
+    func people() throws -> [[Double]] {
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: Fixtures.url("detection/person_scene.json"))) as? [String: Any])
+        return (json["people"] as! [[String: Any]]).map { p in let b = p["bbox"] as! [Double]; return [b[0], b[1], b[0] + b[2], b[1] + b[3]] }
+    }
+
+    static func iou(_ a: [Double], _ b: [Double]) -> Double {
+        let w = max(0, min(a[2], b[2]) - max(a[0], b[0])), h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+        let inter = w * h
+        return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+    }
+
+    /// Each annotated person has a result box of IoU >= 0.7 (COCO results: [x, y, w, h]).
+    func assertFindsEveryone(_ results: [[String: Any]], _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let boxes = results.compactMap { $0["bbox"] as? [Double] }.map { [$0[0], $0[1], $0[0] + $0[2], $0[1] + $0[3]] }
+        for person in try people() {
+            let best = boxes.map { Self.iou($0, person) }.max() ?? 0
+            XCTAssertGreaterThanOrEqual(best, 0.7, "\(what): the person at \(person) (best IoU \(best))", file: file, line: line)
+        }
+    }
+
+    func testDetectWithNoModelFindsEachPerson() throws {
+        let out = dir.appendingPathComponent("det.json")
+        let r = try HRNetCLI.run(["detect", Fixtures.url("detection/person_scene.jpg").path, "--threads", "2", "--out-json", out.path,
+                                  "--score-threshold", "0.3"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let results = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [[String: Any]])
+        try assertFindsEveryone(results.filter { ($0["score"] as? Double ?? 0) >= 0.3 }, "hrnet detect")
+    }
+
+    func testPoseOnAPhotoWithNoBoxes() throws {
+        let out = dir.appendingPathComponent("pose.json")
+        let r = try HRNetCLI.run(["pose", Fixtures.url("detection/person_scene.jpg").path, "--threads", "2", "--out-json", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let results = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [[String: Any]])
+        // Every person found, each with 17 keypoints inside (or near) their box.
+        XCTAssertGreaterThanOrEqual(results.count, 2, "\(results.count) people")
+        for person in try people() {
+            let near = results.filter { result in
+                let k = result["keypoints"] as! [Double]
+                XCTAssertEqual(k.count, 51)
+                let xs = stride(from: 0, to: 51, by: 3).map { k[$0] }, ys = stride(from: 1, to: 51, by: 3).map { k[$0] }
+                let center = (xs.reduce(0, +) / 17, ys.reduce(0, +) / 17)
+                return center.0 > person[0] && center.0 < person[2] && center.1 > person[1] && center.1 < person[3]
+            }
+            XCTAssertFalse(near.isEmpty, "a skeleton centred in the person at \(person)")
+        }
+        // --whole-image: the photo is one box, one person.
+        let whole = try HRNetCLI.run(["pose", Fixtures.url("detection/person_scene.jpg").path, "--threads", "2", "--whole-image",
+                                      "--out-json", dir.appendingPathComponent("whole.json").path])
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        let one = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("whole.json"))) as? [[String: Any]])
+        XCTAssertEqual(one.count, 1)
+    }
+}
