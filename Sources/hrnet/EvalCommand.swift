@@ -43,6 +43,9 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Use the ground-truth person boxes (the default when --boxes is not given).")
     var gtBoxes = false
 
+    @Flag(help: "Detect the people with the built-in person detector (the whole pipeline, as on photos; or --detector for another).")
+    var detect = false
+
     @Flag(inversion: .prefixedNo, help: "Flip test (default: the config's TEST.FLIP_TEST).")
     var flipTest: Bool?
 
@@ -69,6 +72,7 @@ struct EvalCommand: ParsableCommand {
 
     func validate() throws {
         if boxes != nil && gtBoxes { throw ValidationError("give --boxes FILE or --gt-boxes, not both") }
+        if detect && (boxes != nil || gtBoxes) { throw ValidationError("--detect finds the people: give it or boxes (--boxes, --gt-boxes), not both") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if batch < 1 || batch > 4096 { throw ValidationError("--batch must be 1...4096") }
     }
@@ -99,9 +103,9 @@ struct EvalCommand: ParsableCommand {
         options.batchSize = batch
         options.threads = job.threads(compute.threads)
         options.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
-        if people.detector.isGiven && (boxes != nil || gtBoxes) { throw ValidationError("give a detector or boxes (--boxes, --gt-boxes), not both") }
+        if (people.detector.isGiven || detect) && (boxes != nil || gtBoxes) { throw ValidationError("give a detector or boxes (--boxes, --gt-boxes), not both") }
         var evaluation = COCOPoseEvaluation(truth: truth, imageDirectory: imageDir, detections: detections)
-        evaluation.personDetector = try people.boxes(threads: job.threads(compute.threads))
+        evaluation.personDetector = try people.boxes(threads: job.threads(compute.threads), orDefault: detect)
         evaluation.groupCrops = 4 * batch
         evaluation.communicator = job.world
         // The data set's keypoint names give the flip pairs (COCO's own names: COCO's set).
@@ -125,7 +129,7 @@ struct EvalCommand: ParsableCommand {
     /// MPII: PCKh of the people of DATA/annot/SPLIT.json against DATA/annot/gt_SPLIT.mat.
     func runMPII() throws {
         let split = self.split ?? "valid"
-        if boxes != nil || gtBoxes { throw ValidationError("MPII is evaluated at the annotated centers and scales: --boxes and --gt-boxes are for COCO") }
+        if boxes != nil || gtBoxes || detect { throw ValidationError("MPII is evaluated at the annotated centers and scales: --boxes, --gt-boxes and --detect are for COCO") }
         if softNMS { throw ValidationError("--soft-nms is for COCO (MPII evaluates every annotated person, without NMS)") }
         let root = URL(fileURLWithPath: data, isDirectory: true)
         let outURL = URL(fileURLWithPath: outJSON ?? "pred_\(split).json")

@@ -66,4 +66,24 @@ final class DefaultDetectorCLITests: XCTestCase {
         let one = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("whole.json"))) as? [[String: Any]])
         XCTAssertEqual(one.count, 1)
     }
+
+    /// `hrnet eval --detect`: COCO keypoint AP of the whole pipeline (people detected, then posed)
+    /// on a COCO-format set, beside the ground-truth boxes' AP.
+    func testEvalWithDetectedPeople() throws {
+        let data = dir.appendingPathComponent("synth").path
+        XCTAssertEqual(try HRNetCLI.run(["synth", "--out", data, "--images", "12", "--val-fraction", "0.5", "--size", "320x240", "--seed", "6"]).status, 0)
+        func ap(_ extra: [String]) throws -> Double {
+            let r = try HRNetCLI.run(["eval", "--data", data, "--split", "val", "--json", "--force", "--threads", "2",
+                                      "--out-json", dir.appendingPathComponent("r.json").path] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let stats = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["stats"] as? [Double])
+            return stats[0]
+        }
+        let detected = try ap(["--detect"]), truth = try ap([])
+        print("pose AP with detected people \(detected), with ground-truth boxes \(truth)")
+        XCTAssertGreaterThan(detected, 0.3)
+        XCTAssertGreaterThan(truth, detected - 0.05, "ground-truth boxes are the upper bound")
+        let both = try HRNetCLI.run(["eval", "--data", data, "--split", "val", "--detect", "--gt-boxes"])
+        XCTAssertEqual(both.status, 64)
+    }
 }
