@@ -190,7 +190,7 @@ struct DetectCommand: ParsableCommand {
             progress.advance(urls.count, note: "\(results.count) detections")
         }
         progress.finish()
-        if let outURL { try writeAtomically(Data(DetectionResult.json(results).utf8), to: outURL) }
+        if let outURL { try ResultsFile.write(Data(DetectionResult.json(results).utf8), to: outURL) }
         let total = progress.elapsedSeconds
         print(String(format: "%d images, %d detections in %.2f s: %.2f images/s; network %.2f s (%d plan compiles %.2f s), the rest %.2f s",
                      files.count, results.count, total, Double(files.count) / total, detector.networkSeconds, detector.compiledPlans,

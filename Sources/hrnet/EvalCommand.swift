@@ -117,13 +117,14 @@ struct EvalCommand: ParsableCommand {
         }
         progress.finish()
         guard job.isRoot else { return }
-        try writeAtomically(Data(PoseResult.json(result.results).utf8), to: outURL)
-        FileHandle.standardError.write(Data("results: \(outURL.path)\n".utf8))
+        // The numbers first: a results file that cannot be written does not take them with it.
         if json {
             print("{\"stats\": [" + result.stats.map { String(format: "%.17g", $0) }.joined(separator: ", ") + "]}")
         } else {
             print(COCOEval(groundTruth: truth, results: [], iouType: .keypoints).format(result.stats))
         }
+        try ResultsFile.write(Data(PoseResult.json(result.results).utf8), to: outURL)
+        FileHandle.standardError.write(Data("results: \(outURL.path)\n".utf8))
     }
 
     /// MPII: PCKh of the people of DATA/annot/SPLIT.json against DATA/annot/gt_SPLIT.mat.
@@ -155,7 +156,7 @@ struct EvalCommand: ParsableCommand {
         let (pckh, predictions) = try evaluation.run(estimator) { progress.advance($0 - progress.done) }
         progress.finish()
         guard job.isRoot else { return }
-        try writeAtomically(Data(MPIIPoseEvaluation.predictionsJSON(predictions).utf8), to: outURL)
+        try ResultsFile.write(Data(MPIIPoseEvaluation.predictionsJSON(predictions).utf8), to: outURL)
         FileHandle.standardError.write(Data("predictions: \(outURL.path)\n".utf8))
         if json {
             func number(_ v: Double) -> String { v.isFinite ? String(format: "%.17g", v) : "null" }

@@ -65,7 +65,7 @@ struct EvalDetCommand: ParsableCommand {
         let progress = ProgressBar("eval-det", total: evaluation.truth.imageIDs.count)
         let outcome = try evaluation.run(detector) { _, _ in progress.advance() }
         progress.finish()
-        try writeAtomically(Data(DetectionResult.json(outcome.results).utf8), to: outURL)
+        try ResultsFile.write(Data(DetectionResult.json(outcome.results).utf8), to: outURL)
         print(COCOEval(groundTruth: evaluation.truth, results: [], iouType: .bbox).format(outcome.stats))
         let names = Dictionary(zip(COCOClasses.categoryIDs, COCOClasses.names), uniquingKeysWith: { a, _ in a })
         let scored = outcome.perCategory.filter { $0.ap >= 0 }

@@ -141,7 +141,7 @@ struct PoseCommand: ParsableCommand {
         }, progress: { done in progress.advance(done - progress.done, note: "\(results.count) people") })
         let networkSeconds = estimator.networkSeconds
         progress.finish()
-        if let outURL { try writeAtomically(Data(PoseResult.json(results).utf8), to: outURL) }
+        if let outURL { try ResultsFile.write(Data(PoseResult.json(results).utf8), to: outURL) }
         let total = progress.elapsedSeconds
         print(String(format: "%d images, %d people in %.2f s: %.2f images/s; network %.2f s (%.0f%%; %d plan compiles %.2f s), the rest %.0f%%",
                      files.count, results.count, total, Double(files.count) / total, networkSeconds,

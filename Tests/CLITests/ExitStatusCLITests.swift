@@ -44,3 +44,19 @@ final class NonFiniteWeightsCLITests: XCTestCase {
         }
     }
 }
+
+/// Hours of evaluation are not lost to a final write that fails: the results go to the
+/// temporary folder and the error says where (exit 74).
+final class KeptResultsCLITests: XCTestCase {
+    func testResultsAreKeptWhenTheirFileCannotBeWritten() throws {
+        let photo = Fixtures.url("detection/person_scene.jpg").path
+        let r = try HRNetCLI.run(["pose", photo, "--box", "100,35,50,100", "--threads", "2", "--out-json", "/nonexistent-folder-\(UUID().uuidString)/r.json"])
+        XCTAssertEqual(r.status, 74, r.stderr)
+        let line = try XCTUnwrap(r.stderr.split(separator: "\n").first { $0.contains("the results are kept in ") }, r.stderr)
+        let kept = String(try XCTUnwrap(line.components(separatedBy: "the results are kept in ").last))
+        defer { try? FileManager.default.removeItem(atPath: kept) }
+        let results = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: kept))) as? [[String: Any]])
+        XCTAssertEqual(results.count, 1)
+    }
+}
+
