@@ -60,3 +60,24 @@ final class KeptResultsCLITests: XCTestCase {
     }
 }
 
+/// One bad image in a folder: stops the run (naming it), or with --skip-bad is reported and skipped.
+final class SkipBadCLITests: XCTestCase {
+    func testSkipBadReportsAndGoesOn() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hrnet-skip-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.copyItem(at: Fixtures.url("detection/person_scene.jpg"), to: dir.appendingPathComponent("a.jpg"))
+        try FileManager.default.copyItem(at: Fixtures.url("imaging/garbage.jpg"), to: dir.appendingPathComponent("b.jpg"))
+        let out = dir.appendingPathComponent("r.json")
+        let strict = try HRNetCLI.run(["pose", dir.path, "--whole-image", "--threads", "2", "--out-json", out.path])
+        XCTAssertEqual(strict.status, 65)
+        XCTAssertTrue(strict.stderr.contains("b.jpg"), strict.stderr)
+        let lenient = try HRNetCLI.run(["pose", dir.path, "--whole-image", "--threads", "2", "--skip-bad", "--out-json", out.path])
+        XCTAssertEqual(lenient.status, 0, lenient.stderr)
+        XCTAssertTrue(lenient.stderr.contains("skipped 1 of 2 images") && lenient.stderr.contains("b.jpg"), lenient.stderr)
+        let results = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [[String: Any]])
+        XCTAssertEqual(results.count, 1)
+        XCTAssertEqual(results[0]["file_name"] as? String, "a.jpg")
+    }
+}
+
