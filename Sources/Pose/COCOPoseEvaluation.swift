@@ -82,12 +82,11 @@ public struct COCOPoseEvaluation {
         if let all {
             do { outcome = try score(all, sigmas: estimator.keypoints.sigmas) } catch { failure = error }
         }
-        var stats = (outcome?.stats ?? []).withUnsafeBytes { Array($0) }
+        var stats = outcome?.stats ?? []
         try communicator.broadcast(&stats, root: 0)
         if let failure { throw failure }
-        guard stats.count == 80 else { throw PoseError("no person was found in \(ids.count) images: nothing to evaluate") }
-        let values = stats.withUnsafeBytes { raw in (0..<10).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self) } }
-        return outcome ?? Result(stats: values, results: written.map(\.result), images: ids.count)
+        guard stats.count == 10 else { throw PoseError("no person was found in \(ids.count) images: nothing to evaluate") }
+        return outcome ?? Result(stats: stats, results: written.map(\.result), images: ids.count)
     }
 
     /// COCOeval of `written` against the ground truth.

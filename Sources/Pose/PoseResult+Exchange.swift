@@ -4,8 +4,8 @@ import Foundation
 /// People found by several processes, gathered on the first one in the order one process
 /// would have found them (a sharded evaluation scores exactly as an unsharded one).
 enum PoseResultExchange {
-    /// Each result with the index of its image in the evaluation order, as little-endian doubles.
-    static func encode(_ results: [(index: Int, result: PoseResult)]) -> [UInt8] {
+    /// Each result with the index of its image in the evaluation order, as doubles.
+    static func encode(_ results: [(index: Int, result: PoseResult)]) -> [Double] {
         var values: [Double] = []
         for (index, r) in results {
             let p = r.person
@@ -14,13 +14,11 @@ enum PoseResultExchange {
             if let c = p.crop { values += [1, c.center.x, c.center.y, c.scale.w, c.scale.h, c.rotation] } else { values += [0] }
             if let b = p.box { values += [1, b.x, b.y, b.width, b.height, b.score] } else { values += [0] }
         }
-        return values.withUnsafeBytes { Array($0) }
+        return values
     }
 
     /// The inverse of `encode` (a payload that does not parse is an error, not a crash).
-    static func decode(_ bytes: [UInt8], fileName: (Int) -> String) throws -> [(index: Int, result: PoseResult)] {
-        guard bytes.count % 8 == 0 else { throw PoseError("gathered pose results: \(bytes.count) bytes is not a list of doubles") }
-        let values = bytes.withUnsafeBytes { raw in (0..<bytes.count / 8).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: Double.self) } }
+    static func decode(_ values: [Double], fileName: (Int) -> String) throws -> [(index: Int, result: PoseResult)] {
         var out: [(index: Int, result: PoseResult)] = []
         var i = 0
         func take(_ n: Int) throws -> ArraySlice<Double> {

@@ -93,10 +93,9 @@ public struct MPIIPoseEvaluation: Sendable {
         guard processes > 1 else { return mine.map(\.joints) }
         // Every process's people, by index: (index, then x, y, score per joint) as doubles.
         let joints = MPIIGroundTruth.jointNames.count
-        let local = mine.flatMap { [Double($0.index)] + $0.joints.flatMap { [$0.x, $0.y, $0.score] } }.withUnsafeBytes { Array($0) }
+        let local = mine.flatMap { [Double($0.index)] + $0.joints.flatMap { [$0.x, $0.y, $0.score] } }
         var byIndex = [[Keypoint]?](repeating: nil, count: samples.count)
-        for part in try communicator.allGather(local) {
-            let values = part.withUnsafeBytes { raw in (0..<part.count / 8).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self) } }
+        for values in try communicator.allGather(local) {
             let stride = 1 + 3 * joints
             guard values.count % stride == 0 else { throw KeypointDatasetError(dataset.name, "gathered MPII predictions are not whole people") }
             for p in Swift.stride(from: 0, to: values.count, by: stride) {

@@ -68,11 +68,7 @@ extension TrainCommand {
                 bar.finish()
                 values = [outcome.stats[0], outcome.stats[1]]
             }
-            if communicator.size > 1 {
-                var bytes = values.withUnsafeBytes { Array($0) }
-                try communicator.broadcast(&bytes, root: 0)
-                values = bytes.withUnsafeBytes { raw in (0..<2).map { raw.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self) } }
-            }
+            try communicator.broadcast(&values, root: 0)
             return values
         }
     }
