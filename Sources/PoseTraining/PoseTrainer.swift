@@ -25,15 +25,8 @@ public final class PoseTrainer: SessionTrainer {
 
     public typealias StepReport = TrainingStepReport
 
-    public struct EpochReport: Sendable {
-        public var epoch: Int
-        public var meanLoss: Double
-        public var steps: Int
-        public var seconds: Double
-        public var imagesPerSecond: Double
-        /// False when `shouldStop` ended the epoch early.
-        public var completed: Bool
-    }
+    /// An epoch's loss, steps, time and whether it completed (the session's totals: nothing to add).
+    public typealias EpochReport = TrainingSession.EpochTotals
 
     /// - Parameter parallel: the processes training together (`mpirun`); TRAIN.BATCH_SIZE_PER_GPU is per process.
     public init(config: HRNetConfig, training: TrainingConfig, data: PoseTrainingData, parameters: consuming [String: Tensor],
@@ -80,7 +73,7 @@ public final class PoseTrainer: SessionTrainer {
     /// (or a resume) goes on with the epoch's next batch.
     public func trainEpoch(onStep: (StepReport) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> EpochReport {
         let (e, data, rate) = (position.epoch, self.data, learningRate(epoch: position.epoch))
-        let t = try session.trainEpoch(make: { index, _ in try data.example(index: index, epoch: e) }, learningRate: { _ in rate },
+        return try session.trainEpoch(make: { index, _ in try data.example(index: index, epoch: e) }, learningRate: { _ in rate },
                                        step: { examples in
             let batch = Self.collate(examples, data: data)
             let outputs = try plan.forward(batch.input)
@@ -91,8 +84,6 @@ public final class PoseTrainer: SessionTrainer {
             // A mean over equal counts in every process's part of the batch.
             return BatchLoss(value.loss, units: Double(examples.count), outputGradients: [value.gradient])
         }, onStep: onStep, shouldStop: shouldStop)
-        return EpochReport(epoch: t.epoch, meanLoss: t.meanLoss, steps: t.steps, seconds: t.seconds, imagesPerSecond: t.imagesPerSecond,
-                           completed: t.completed)
     }
 
     /// Stacks examples into the batch tensors the loss takes.
@@ -119,4 +110,3 @@ public struct PoseTrainingError: Error, CustomStringConvertible {
 }
 
 extension PoseTrainer: EpochTrainer {}
-extension PoseTrainer.EpochReport: EpochSummary {}

@@ -170,3 +170,5 @@ extension SessionTrainer {
     @discardableResult
     public func resume(_ url: URL) throws -> [String: String] { try session.resume(url) }
 }
+
+extension TrainingSession.EpochTotals: EpochSummary {}

@@ -71,14 +71,8 @@ public final class DetectionTrainer: SessionTrainer {
     /// Each level's map (height, width) in the network's output.
     let levelSizes: [(h: Int, w: Int)]
 
-    public struct EpochReport: Sendable, EpochSummary {
-        public var epoch: Int
-        public var meanLoss: Double
-        public var steps: Int
-        public var seconds: Double
-        public var imagesPerSecond: Double
-        public var completed: Bool
-    }
+    /// An epoch's loss, steps, time and whether it completed (the session's totals: nothing to add).
+    public typealias EpochReport = TrainingSession.EpochTotals
 
     /// - Parameter name: the detector's config name (messages, checkpoints).
     public init(spec: DetectorSpec, recipe: DetectionRecipe, data: DetectionTrainingData, parameters: consuming [String: Tensor],
@@ -139,7 +133,7 @@ public final class DetectionTrainer: SessionTrainer {
     public func trainEpoch(onStep: (TrainingStepReport) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> EpochReport {
         let (data, recipe, sizes, strides, e) = (data, recipe, levelSizes, head.strides, position.epoch)
         let (canvas, perEpoch, communicator) = (data.canvas, stepsPerEpoch, session.communicator)
-        let t = try session.trainEpoch(make: { index, random in try data.example(index: index, random: &random) },
+        return try session.trainEpoch(make: { index, random in try data.example(index: index, random: &random) },
                                        learningRate: { recipe.learningRate(step: $0, stepsPerEpoch: perEpoch) }, step: { examples in
             var input = [Float]()
             input.reserveCapacity(examples.count * 3 * canvas.width * canvas.height)
@@ -159,8 +153,6 @@ public final class DetectionTrainer: SessionTrainer {
             }
             return BatchLoss(value.total, units: 1, outputGradients: value.gradients)
         }, onStep: onStep, shouldStop: shouldStop)
-        return EpochReport(epoch: t.epoch, meanLoss: t.meanLoss, steps: t.steps, seconds: t.seconds, imagesPerSecond: t.imagesPerSecond,
-                           completed: t.completed)
     }
 
     /// A detector with the current weights (test-time pipeline of `spec`).
