@@ -34,23 +34,15 @@ extension TrainCommand {
         }
         let trainer = try ClassificationTrainer(config: model, training: training, data: train, parameters: parameters,
                                                 threads: threads(parallel.communicator), seed: seed, parallel: parallel)
-        trainer.workers = workers
-        trainer.session.settings = runSettings(dataRoot: root, batch: training.batchSize)
-        var best = -1.0
-        if let resume {
-            let meta = try trainer.resume(URL(fileURLWithPath: resume))
-            best = Double(meta["best_top1"] ?? "") ?? -1
-            ProgressBar.say("resumed \(resume) at epoch \(trainer.position.epoch), step \(trainer.position.step)")
-        }
         // The class names, for `hrnet classify --labels OUT/classes.txt`.
         if parallel.communicator.isRoot { try writeAtomically(Data((train.classes.joined(separator: "\n") + "\n").utf8), to: outDir.appendingPathComponent("classes.txt")) }
-
-        ProgressBar.say("training \(model.source): \(train.count) images in \(train.classes.count) classes, batch \(training.batchSize), "
-                     + "epochs \(trainer.position.epoch)..<\(training.endEpoch), \(training.optimizer.rawValue) lr \(training.learningRate) "
-                     + "(\(training.lrScheduler.rawValue)), out \(outDir.path)")
-        let loop = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: ["top1", "top5"], endEpoch: training.endEpoch,
-                                evalEvery: val == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
-        try withCheckpoints(loop).runInTerminal(trainer) { _ in
+        let runner = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: ["top1", "top5"], endEpoch: training.endEpoch,
+                                 evalEvery: val == nil ? 0 : evalEvery)
+        try runTraining(trainer, runner, dataRoot: root, batch: training.batchSize, describe: {
+            "training \(model.source): \(train.count) images in \(train.classes.count) classes, batch \(training.batchSize), "
+                + "epochs \(trainer.position.epoch)..<\(training.endEpoch), \(training.optimizer.rawValue) lr \(training.learningRate) "
+                + "(\(training.lrScheduler.rawValue)), out \(outDir.path)"
+        }) { _ in
             guard let val else { return [] }
             let bar = ProgressBar("  eval", total: val.count)
             let accuracy = try trainer.evaluate(val, batchSize: 32, threads: threads(parallel.communicator)) { done, running in

@@ -43,21 +43,14 @@ extension TrainCommand {
         let trainer = try DetectionTrainer(spec: spec, recipe: recipe, data: dataWithFlip, parameters: parameters,
                                            name: configURL.lastPathComponent, threads: threads(parallel.communicator), seed: seed,
                                            parallel: parallel)
-        trainer.workers = workers
-        trainer.session.settings = runSettings(dataRoot: root, batch: recipe.batchSize)
-        var best = -1.0
-        if let resume {
-            let meta = try trainer.resume(URL(fileURLWithPath: resume))
-            best = Double(meta["best_ap"] ?? "") ?? -1
-            ProgressBar.say("resumed \(resume) at epoch \(trainer.position.epoch), step \(trainer.position.step)")
-        }
-        ProgressBar.say("training \(configURL.lastPathComponent): \(trainData.count) images of \(train.annotations.lastPathComponent), "
-                        + "\(trainData.classNames.count) classes, batch \(recipe.batchSize), inputs \(trainData.canvas.width)x\(trainData.canvas.height), "
-                        + "epochs \(trainer.position.epoch)..<\(recipe.epochs), SGD lr \(recipe.learningRate), out \(outDir.path)")
-        let loop = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: ["ap", "ap50"], endEpoch: recipe.epochs,
-                               evalEvery: evaluation == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
+        let runner = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: ["ap", "ap50"], endEpoch: recipe.epochs,
+                                 evalEvery: evaluation == nil ? 0 : evalEvery)
         let communicator = parallel.communicator
-        try withCheckpoints(loop).runInTerminal(trainer) { _ in
+        try runTraining(trainer, runner, dataRoot: root, batch: recipe.batchSize, describe: {
+            "training \(configURL.lastPathComponent): \(trainData.count) images of \(train.annotations.lastPathComponent), "
+                + "\(trainData.classNames.count) classes, batch \(recipe.batchSize), inputs \(trainData.canvas.width)x\(trainData.canvas.height), "
+                + "epochs \(trainer.position.epoch)..<\(recipe.epochs), SGD lr \(recipe.learningRate), out \(outDir.path)"
+        }) { _ in
             guard let evaluation else { return [] }
             // The first process evaluates; the others get its numbers.
             var values: [Double] = [0, 0]

@@ -34,14 +34,6 @@ extension TrainCommand {
         }
         let trainer = try SegmentationTrainer(config: model, training: training, data: train, parameters: parameters,
                                               threads: threads(parallel.communicator), seed: seed, parallel: parallel)
-        trainer.workers = workers
-        trainer.session.settings = runSettings(dataRoot: root, batch: training.batchSize)
-        var best = -1.0
-        if let resume {
-            let meta = try trainer.resume(URL(fileURLWithPath: resume))
-            best = Double(meta["best_miou"] ?? "") ?? -1
-            ProgressBar.say("resumed \(resume) at epoch \(trainer.position.epoch), step \(trainer.position.step)")
-        }
         if training.segmentation.classBalance, trainer.classWeights == nil {
             warn("LOSS.CLASS_BALANCE: the official code has class weights for Cityscapes only; training \(train.layout.rawValue) data unweighted")
         }
@@ -54,14 +46,15 @@ extension TrainCommand {
         if parallel.communicator.isRoot { try writeAtomically(Data((classList.joined(separator: "\n") + "\n").utf8), to: outDir.appendingPathComponent("classes.txt")) }
 
         let s = training.segmentation
-        ProgressBar.say("training \(model.source): \(trainer.sampleCount) images of \(root.path) (\(train.layout.rawValue), \(train.split)), "
+        let runner = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: ["miou", "pixel_accuracy", "mean_accuracy"],
+                                 endEpoch: training.endEpoch, evalEvery: val == nil ? 0 : evalEvery)
+        try runTraining(trainer, runner, dataRoot: root, batch: training.batchSize, describe: {
+            "training \(model.source): \(trainer.sampleCount) images of \(root.path) (\(train.layout.rawValue), \(train.split)), "
                      + "\(classes) classes, batch \(training.batchSize), crops \(model.imageSize.width)x\(model.imageSize.height), "
                      + "epochs \(trainer.position.epoch)..<\(training.endEpoch), \(training.optimizer.rawValue) lr \(training.learningRate) "
                      + "(\(training.lrScheduler.rawValue)), \(s.useOHEM ? "OHEM \(s.ohemThreshold)/\(s.ohemKeep)" : "cross-entropy")"
-                     + (trainer.classWeights != nil ? " with Cityscapes class weights" : "") + ", out \(outDir.path)")
-        let loop = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: ["miou", "pixel_accuracy", "mean_accuracy"],
-                                endEpoch: training.endEpoch, evalEvery: val == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
-        try withCheckpoints(loop).runInTerminal(trainer) { _ in
+                     + (trainer.classWeights != nil ? " with Cityscapes class weights" : "") + ", out \(outDir.path)"
+        }) { _ in
             guard let val else { return [] }
             let bar = ProgressBar("  eval", total: val.count)
             let matrix = try trainer.evaluate(val, threads: threads(parallel.communicator)) { done, matrix in

@@ -251,7 +251,7 @@ struct TrainCommand: ParsableCommand {
                                                aspectRatio: augmentation.aspectRatio)
         }
         // Read before anything is built: a missing validation file (gt_TEST_SET.mat) stops the run now.
-        let evaluation: PoseEvaluation? = evalEvery == 0 ? nil
+        let evaluation: PoseTrainer.Validation? = evalEvery == 0 ? nil
             : isMPII ? .mpii(try MPIIPoseEvaluation.load(root: root, split: training.testSet))
             : .coco(try makeEvaluation(split(training.testSet)))
         let trainData = try PoseTrainingData(dataset: dataset, augmentation: augmentation, seed: seed)
@@ -265,23 +265,21 @@ struct TrainCommand: ParsableCommand {
         }
         let trainer = try PoseTrainer(config: model, training: training, data: trainData, parameters: parameters,
                                       threads: threads(parallel.communicator), seed: seed, parallel: parallel)
-        trainer.workers = workers
-        trainer.session.settings = runSettings(dataRoot: root, batch: training.batchSize)
         let metric = isMPII ? "pckh" : "ap"
-        var best = -1.0
-        if let resume {
-            let meta = try trainer.resume(URL(fileURLWithPath: resume))
-            best = Double(meta["best_\(metric)"] ?? "") ?? -1
-            ProgressBar.say("resumed \(resume) at epoch \(trainer.position.epoch), step \(trainer.position.step)")
-        }
-
-        ProgressBar.say("training \(model.source): \(dataset.count) people, batch \(training.batchSize), epochs \(trainer.position.epoch)..<\(training.endEpoch), "
-                     + "\(training.optimizer.rawValue) lr \(training.learningRate), out \(outDir.path)")
-        let loop = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: [metric], endEpoch: training.endEpoch,
-                                evalEvery: evaluation == nil ? 0 : evalEvery, resumed: resume != nil, best: best)
-        try withCheckpoints(loop).runInTerminal(trainer) { _ in
+        let runner = EpochRunner(folder: outDir, checkpoint: checkpoint, metrics: [metric], endEpoch: training.endEpoch,
+                                 evalEvery: evaluation == nil ? 0 : evalEvery)
+        try runTraining(trainer, runner, dataRoot: root, batch: training.batchSize, describe: {
+            "training \(model.source): \(dataset.count) people, batch \(training.batchSize), epochs \(trainer.position.epoch)..<\(training.endEpoch), "
+                + "\(training.optimizer.rawValue) lr \(training.learningRate), out \(outDir.path)"
+        }) { _ in
             guard let evaluation else { return [] }
-            return [try evaluate(trainer, evaluation)]
+            let bar = ProgressBar("  eval", total: evaluation.units.count, unit: evaluation.units.name)
+            let (score, table) = try trainer.evaluate(evaluation, threads: threads(parallel.communicator)) { done, note in
+                bar.advance(done - bar.done, note: note)
+            }
+            bar.finish()
+            if let table { ProgressBar.say(table) }
+            return [score]
         }
     }
 
@@ -289,40 +287,5 @@ struct TrainCommand: ParsableCommand {
         let truth = try COCOGroundTruth.load(split.annotations)
         guard !truth.imageIDs.isEmpty else { throw ValidationError("\(split.annotations.path) has no images to evaluate on") }
         return COCOPoseEvaluation(truth: truth, imageDirectory: split.images)
-    }
-
-    /// What a pose run is scored by.
-    enum PoseEvaluation {
-        case coco(COCOPoseEvaluation)
-        case mpii(MPIIPoseEvaluation)
-    }
-
-    /// The score of the current weights on the evaluation split (flip test and decoding as the TEST keys say):
-    /// COCO AP with the ground-truth boxes, or MPII's PCKh Mean (its table is printed too).
-    func evaluate(_ trainer: PoseTrainer, _ evaluation: PoseEvaluation) throws -> Double {
-        var options = PoseEstimator.Options(config: trainer.config)
-        options.batchSize = 16
-        options.threads = threads(trainer.communicator)
-        switch evaluation {
-        case .coco(var coco):
-            // Sharded over the processes; every process gets the scores.
-            coco.communicator = trainer.communicator
-            let joints = trainer.config.numJoints ?? 0
-            var keypoints = coco.keypoints(joints: joints) ?? trainer.data.dataset.keypoints
-            if keypoints.count != joints { keypoints = .unnamed(joints) }
-            let estimator = try PoseEstimator(config: trainer.config, parameters: trainer.weights, keypoints: keypoints, options: options)
-            let bar = ProgressBar("  eval", total: coco.truth.imageIDs.count)
-            let result = try coco.run(estimator) { images, people in bar.advance(images - bar.done, note: "\(people) people") }
-            bar.finish()
-            return result.stats[0]
-        case .mpii(var mpii):
-            mpii.communicator = trainer.communicator
-            let estimator = try PoseEstimator(config: trainer.config, parameters: trainer.weights, keypoints: .mpii, options: options)
-            let bar = ProgressBar("  eval", total: mpii.dataset.count, unit: "people")
-            let pckh = try mpii.run(estimator) { bar.advance($0 - bar.done) }.pckh
-            bar.finish()
-            ProgressBar.say("PCKh@0.5 on \(mpii.dataset.name):\n" + pckh.format())
-            return pckh.mean
-        }
     }
 }

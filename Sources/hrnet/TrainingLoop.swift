@@ -3,6 +3,26 @@ import Collectives
 import DNN
 import Foundation
 
+extension TrainCommand {
+    /// The part of every task's run that is the same: the trainer's workers and the settings its
+    /// checkpoints keep, --resume (weights, optimizer, position, best score, logs), a line saying
+    /// what trains (`describe`, after the resume: it may name the starting epoch), then the epoch
+    /// loop in the terminal with this command's checkpoint cadence.
+    func runTraining<T: EpochTrainer & SessionTrainer>(_ trainer: T, _ runner: EpochRunner, dataRoot: URL?, batch: Int,
+                                                      describe: () -> String, evaluate: (Int) throws -> [Double]) throws {
+        trainer.workers = workers
+        trainer.session.settings = runSettings(dataRoot: dataRoot, batch: batch)
+        var runner = withCheckpoints(runner)
+        if let resume {
+            try runner.resume(trainer, from: URL(fileURLWithPath: resume))
+            let position = trainer.session.position
+            ProgressBar.say("resumed \(resume) at epoch \(position.epoch), step \(position.step)")
+        }
+        ProgressBar.say(describe())
+        try runner.runInTerminal(trainer, evaluate: evaluate)
+    }
+}
+
 extension EpochRunner {
     /// The library's epoch loop with `hrnet train`'s terminal: a progress bar per epoch, a line
     /// per epoch, Ctrl-C to stop after the current step (exit 130, the checkpoint says where).

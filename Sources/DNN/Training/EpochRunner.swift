@@ -45,7 +45,7 @@ public struct EpochRunner {
     /// Evaluate after every this many epochs (and after the last); 0: never.
     public let evalEvery: Int
     /// Append to the run's logs instead of starting them.
-    public let resumed: Bool
+    public var resumed: Bool
     /// The best first metric so far (a resumed run's), -1 for none.
     public var best: Double
     /// Also checkpoint inside epochs: after every this many steps, and when this many seconds
@@ -83,6 +83,17 @@ public struct EpochRunner {
 
     /// The metadata key a checkpoint keeps the best first metric under (e.g. "best_ap").
     public var bestKey: String { "best_\(metrics[0])" }
+
+    /// Continues the run saved at `url`: the trainer takes its weights, optimizer state and
+    /// position; this loop its best score so far, and it appends to the run's logs.
+    /// - Returns: the checkpoint's metadata.
+    @discardableResult
+    public mutating func resume<T: SessionTrainer>(_ trainer: T, from url: URL) throws -> [String: String] {
+        let saved = try trainer.resume(url)
+        best = Double(saved[bestKey] ?? "") ?? -1
+        resumed = true
+        return saved
+    }
 
     /// Runs `trainer` to `endEpoch`. `evaluate` gives the metrics (in `metrics` order) of the
     /// current weights after epoch `epoch`.
