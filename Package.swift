@@ -91,7 +91,7 @@ let package = Package(
             exclude: ["person_detector.safetensors", "person_detector.py", "person_detector_log.csv", "README.md"],
             cSettings: [.headerSearchPath(".")]
         ),
-        .target(name: "Detection", dependencies: ["DNN", "HRNet", "Imaging", "Datasets", "CDefaultDetector"]),
+        .target(name: "Detection", dependencies: ["DNN", "Collectives", "HRNet", "Imaging", "Datasets", "CDefaultDetector"]),
         .executableTarget(
             name: "hrnet",
             dependencies: ["HRNet", "DNN", "Collectives", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification", "Segmentation", "Detection", "FileSupport",
@@ -106,7 +106,7 @@ let package = Package(
             dependencies: ["HRNet", "DNN", "TestSupport"]
         ),
         .testTarget(name: "PoseTests", dependencies: ["Pose", "DNN", "HRNet", "Imaging", "TestSupport"]),
-        .testTarget(name: "PoseTrainingTests", dependencies: ["PoseTraining", "Pose", "HRNet", "Datasets", "Imaging", "DNN", "TestSupport"]),
+        .testTarget(name: "PoseTrainingTests", dependencies: ["PoseTraining", "Pose", "HRNet", "Datasets", "Imaging", "DNN", "Collectives", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "DNN", "HRNet", "Imaging", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),

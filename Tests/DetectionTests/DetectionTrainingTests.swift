@@ -18,7 +18,9 @@ final class DetectionTrainingTests: XCTestCase {
 
     /// `count` 96x64 images, each with 1-3 filled rectangles (red "box" or green "bar") of 12-40
     /// pixels on grey noise; COCO instances JSON with categories 1 box, 2 bar.
-    func makeData(_ name: String, count: Int, seed: UInt64) throws -> URL {
+    func makeData(_ name: String, count: Int, seed: UInt64) throws -> URL { try Self.makeData(in: dir, name, count: count, seed: seed) }
+
+    static func makeData(in dir: URL, _ name: String, count: Int, seed: UInt64) throws -> URL {
         var rng = SplitMix64(seed: seed)
         func uniform(_ a: Int, _ b: Int) -> Int { a + Int(rng.next() % UInt64(b - a + 1)) }
         var images: [String] = [], annotations: [String] = []
@@ -148,4 +150,62 @@ final class DetectionRecipeConfigTests: XCTestCase {
         XCTAssertEqual(r.learningRate(step: 800, stepsPerEpoch: 100), 0.001, accuracy: 1e-9)
         XCTAssertEqual(r.learningRate(step: 1100, stepsPerEpoch: 100), 0.0001, accuracy: 1e-10)
     }
+}
+
+/// README.md's detection training example, as written there, on the tiny FCOS and the small
+/// synthetic set above (an mmdetection config of its own: the fixture model, two classes,
+/// 96x64 inputs, one epoch), so the README cannot rot.
+final class DetectionTrainingReadmeExampleTests: XCTestCase {
+    func testReadmeExample() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hrnet-det-readme-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("images"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try DetectionTrainingTests.makeData(in: dir, "train", count: 8, seed: 1)
+        _ = try DetectionTrainingTests.makeData(in: dir, "val", count: 4, seed: 2)
+        for base in ["tiny_fcos_hrnet.py", "tiny_fcos_base.py"] {
+            try FileManager.default.copyItem(at: Fixtures.url("detection/\(base)"), to: dir.appendingPathComponent(base))
+        }
+        let config = """
+            _base_ = './tiny_fcos_hrnet.py'
+            model = dict(bbox_head=dict(num_classes=2, regress_ranges=((-1, 16), (16, 32), (32, 64), (64, 128), (128, 1e8))),
+                         backbone=dict(norm_eval=False))
+            train_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True),
+                              dict(type='Resize', scale=(96, 64), keep_ratio=True), dict(type='RandomFlip', prob=0.5),
+                              dict(type='PackDetInputs')]
+            train_dataloader = dict(batch_size=4, dataset=dict(ann_file='instances_train.json', data_prefix=dict(img='images/'),
+                                                               pipeline=train_pipeline))
+            val_dataloader = dict(dataset=dict(ann_file='instances_val.json', data_prefix=dict(img='images/')))
+            train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
+            optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0001))
+            param_scheduler = [dict(type='MultiStepLR', begin=0, end=1, by_epoch=True, milestones=[1], gamma=0.1)]
+            """
+        try config.write(to: dir.appendingPathComponent("person_detector.py"), atomically: true, encoding: .utf8)
+        let previous = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(dir.path)
+        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        try FileManager.default.createDirectory(atPath: "synth", withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: "images", toPath: "synth/images")
+        for name in ["instances_train.json", "instances_val.json"] { try FileManager.default.moveItem(atPath: name, toPath: "synth/" + name) }
+
+        // The README's lines:
+        let setup = try DetectionTrainingConfig.load(URL(fileURLWithPath: "person_detector.py"))
+        let root = URL(fileURLWithPath: "synth")         // the config's ann_file and data_prefix are under it
+        let trainer = try DetectionTrainer(spec: setup.spec, recipe: setup.recipe, data: try setup.trainingData(root: root),
+                                           parameters: DetectorModel(spec: setup.spec).initialParameters(seed: 0), threads: 2)
+        let val = try setup.validationFiles(root: root)
+        let runner = EpochRunner(folder: URL(fileURLWithPath: "run"), metrics: ["ap", "ap50"], endEpoch: setup.recipe.epochs, evalEvery: 1)
+        _ = try runner.run(trainer) { _ in Array(try trainer.evaluate(val, threads: 2).prefix(2)) }   // COCO box AP, AP50
+        let detector = try trainer.detector()            // run/final.safetensors has mmdetection's key names
+
+        XCTAssertEqual(trainer.position.epoch, 1)
+        XCTAssertEqual(trainer.position.step, 2, "8 images in batches of 4")
+        XCTAssertEqual(detector.spec.classes, ["box", "bar"])
+        XCTAssertFalse(setup.recipe.frozenBatchNorm)
+        let log = try String(contentsOfFile: "run/log.csv", encoding: .utf8)
+        XCTAssertEqual(log.split(separator: "\n").count, 2, log)
+        let final = try Checkpoint.loadFloat(URL(fileURLWithPath: "run/final.safetensors"))
+        XCTAssertNotNil(final["bbox_head.conv_cls.weight"])
+        XCTAssertNotNil(final["backbone.stage4.0.fuse_layers.3.0.0.0.weight"])
+    }
+
 }

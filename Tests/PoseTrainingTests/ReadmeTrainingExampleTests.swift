@@ -1,4 +1,7 @@
 import XCTest
+import Collectives
+import Pose
+import Datasets
 import DNN
 import HRNet
 import PoseTraining
@@ -61,5 +64,44 @@ final class ReadmeTrainingExampleTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(batches, 3)
+    }
+}
+
+/// README.md's data-parallel example, as written there, in one process (`ProcessGroup.world()`
+/// outside mpirun is a `SingleProcess`): the tiny model, 8 synthetic images, one epoch and its
+/// COCO evaluation. The MPI runs themselves are the CLI's MPITrainCLITests.
+final class ReadmeDataParallelExampleTests: XCTestCase {
+    func testDataParallelExample() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hrnet-readme-dp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let yaml = try String(contentsOf: Fixtures.url("hrnet/tiny_pose.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "NUM_JOINTS: 5", with: "NUM_JOINTS: 17")
+        let config = try HRNetConfig.parse(yaml: yaml, source: "tiny_pose.yaml")
+        var training = TrainingConfig()
+        (training.batchSize, training.endEpoch) = (2, 1)
+        let data = try syntheticTrainingData(in: dir, images: 8, seed: 11, valFraction: 0.25, config: config)
+        let initial = HRNetModel(config: config).officialInitialParameters(seed: 5)
+        let validation = COCOPoseEvaluation(truth: try COCOGroundTruth.load(dir.appendingPathComponent("annotations/person_keypoints_val.json")),
+                                            imageDirectory: dir.appendingPathComponent("images/val"))
+        let previous = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(dir.path)
+        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+
+        // The README's lines:
+        let world = try ProcessGroup.world()      // MPIWorld under mpirun, else SingleProcess
+        let trainer = try PoseTrainer(config: config, training: training, data: data, parameters: initial,
+                                      threads: 1, parallel: DataParallel(communicator: world))   // its part of each global batch
+        let runner = EpochRunner(folder: URL(fileURLWithPath: "run"), metrics: ["ap"], endEpoch: training.endEpoch, evalEvery: 1)
+        _ = try runner.run(trainer) { _ in [try trainer.evaluate(.coco(validation), threads: 1).score] }  // only rank 0 writes
+        ProcessGroup.finish()
+
+        XCTAssertEqual(world.size, 1)
+        XCTAssertEqual(trainer.position.epoch, 1)
+        let log = try String(contentsOfFile: "run/log.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(log.count, 2)
+        let ap = Double(log[1].split(separator: ",", omittingEmptySubsequences: false).last(where: { !$0.isEmpty }) ?? "")
+        XCTAssertNotNil(ap, "the epoch's line carries an AP: \(log[1])")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "run/final.safetensors"))
     }
 }

@@ -105,6 +105,11 @@ public struct EpochRunner {
         var best = self.best
         let communicator = trainer.communicator
         let writes = communicator.isRoot
+        if writes {
+            do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+                throw FileWriteError(folder, "the run's folder cannot be created (\(error.localizedDescription))")
+            }
+        }
         let log = writes ? try TrainingLog(directory: folder, append: resumed, metrics: metrics, best: bestKey) : nil
         if resumed, let log {
             let saved = (try? TrainingCheckpoint.progress(of: checkpoint))?.metadata

@@ -13,6 +13,9 @@ public struct COCOSplit: Sendable, Equatable {
         case instances
     }
 
+    /// A split whose files are known.
+    public init(annotations: URL, images: URL) { (self.annotations, self.images) = (annotations, images) }
+
     /// Finds `split` under `root`; an error names the file or folder that is not there.
     public init(root: URL, split: String, kind: Kind) throws {
         let annotations = root.appendingPathComponent("annotations/\(kind.rawValue)_\(split).json")

@@ -89,6 +89,9 @@ public final class DetectionTrainer: SessionTrainer {
         guard recipe.batchSize >= 1, data.count >= globalBatch else {
             throw DetectionTrainingError("\(data.name) has \(data.count) images with objects, fewer than one batch of \(globalBatch)")
         }
+        // The trained detector names its classes after the data's categories.
+        var spec = spec
+        spec.classes = data.classNames
         (self.spec, self.head, self.recipe, self.data) = (spec, head, recipe, data)
         let model = DetectorModel(spec: spec, output: .head)
         let plan = try TrainingPlan(graph: model.graph, parameters: parameters,
