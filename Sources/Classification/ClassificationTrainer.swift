@@ -13,7 +13,7 @@ import Imaging
 /// ```swift
 /// let train = try ImageFolder(root: URL(fileURLWithPath: "data/train"))
 /// let trainer = try ClassificationTrainer(config: config, training: TrainingConfig.load(yaml), data: train,
-///                                         parameters: HRNetModel(config: config).graph.initialParameters(seed: 0))
+///                                         parameters: HRNetModel(config: config).initialParameters(seed: 0))
 /// while trainer.position.epoch < trainer.training.endEpoch { _ = try trainer.trainEpoch() }
 /// let accuracy = try trainer.evaluate(ImageFolder(root: URL(fileURLWithPath: "data/val")))
 /// ```

@@ -82,7 +82,7 @@ extension Graph {
     /// PyTorch's default initial values for every key (nn.Conv2d and nn.Linear kaiming-uniform
     /// weights and biases bound 1/sqrt(fan_in), BN weight 1 and bias 0, running mean 0 and
     /// variance 1): a model to train from scratch.
-    public func initialParameters(seed: UInt64 = 0) -> [String: Tensor] {
+    public func pytorchDefaultParameters(seed: UInt64 = 0) -> [String: Tensor] {
         var rng = SplitMix64(seed: seed)
         var out: [String: Tensor] = [:]
         var fanIn: [String: Int] = [:]

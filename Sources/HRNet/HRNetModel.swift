@@ -5,13 +5,13 @@ import Foundation
 public struct HRNetModel {
     public let config: HRNetConfig
     /// The head's output, or the backbone's stage-4 streams (`.features`, for your own heads).
-    public let output: Network.Output
+    public let output: HRNetGraph.Output
     public let graph: Graph
 
-    public init(config: HRNetConfig, output: Network.Output = .head) {
+    public init(config: HRNetConfig, output: HRNetGraph.Output = .head) {
         self.config = config
         self.output = output
-        self.graph = Network.build(config.architecture, output: output)
+        self.graph = HRNetGraph.build(config.architecture, output: output)
     }
 
     /// Learnable parameters (BN running statistics excluded), as the paper counts them.
@@ -41,7 +41,7 @@ extension HRNetModel {
         var tensors = tensors
         if output == .features {
             let backbone = Set(graph.parameters.map(\.key))
-            for spec in Network.build(config.architecture).parameters where !backbone.contains(spec.key) {
+            for spec in HRNetGraph.build(config.architecture).parameters where !backbone.contains(spec.key) {
                 tensors.removeValue(forKey: spec.key)
             }
         }
@@ -59,11 +59,19 @@ extension HRNetModel {
 }
 
 extension HRNetModel {
-    /// The official pose code's `init_weights`: every convolution weight drawn from a normal of
-    /// standard deviation 0.001 and its bias 0, BN weight 1 and bias 0 (running mean 0,
-    /// variance 1). With BN after each inner convolution the scale only matters for the head,
-    /// whose heatmaps start near zero, as the official training starts.
-    public func officialInitialParameters(seed: UInt64 = 0) -> [String: Tensor] {
+    /// The values a training run from scratch starts from. Pose and segmentation: the official
+    /// code's `init_weights` (`normalInitialParameters`); classification: PyTorch's default
+    /// module initialization (`Graph.pytorchDefaultParameters`), as `hrnet train` has always
+    /// started classifiers. Benchmarks that need only sane values use `graph.randomParameters`.
+    public func initialParameters(seed: UInt64 = 0) -> [String: Tensor] {
+        config.task == .classification ? graph.pytorchDefaultParameters(seed: seed) : normalInitialParameters(seed: seed)
+    }
+
+    /// The official pose and segmentation code's `init_weights`: every convolution weight drawn
+    /// from a normal of standard deviation 0.001 and its bias 0, BN weight 1 and bias 0 (running
+    /// mean 0, variance 1). With BN after each inner convolution the scale only matters for the
+    /// head, whose heatmaps start near zero, as the official training starts.
+    public func normalInitialParameters(seed: UInt64 = 0) -> [String: Tensor] {
         var rng = SplitMix64(seed: seed)
         func normal() -> Float {
             // Box-Muller from two uniforms in (0, 1].

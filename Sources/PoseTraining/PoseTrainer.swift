@@ -9,7 +9,7 @@ import HRNet
 ///
 /// ```swift
 /// let trainer = try PoseTrainer(config: config, training: TrainingConfig.load(yaml),
-///                               data: data, parameters: model.graph.initialParameters(seed: 0))
+///                               data: data, parameters: model.initialParameters(seed: 0))
 /// for epoch in trainer.position.epoch..<trainer.training.endEpoch {
 ///     let report = try trainer.trainEpoch { step in print(step.loss) }
 /// }

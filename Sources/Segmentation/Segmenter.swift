@@ -101,7 +101,7 @@ public final class Segmenter {
         self.threads = threads
         self.planOptions = planOptions
         // The network, then its logits upsampled to the input's size (official `inference`).
-        let g = Network.build(model.config.architecture)
+        let g = HRNetGraph.build(model.config.architecture)
         guard let input = g.inputValue, let logits = g.outputs.first else { throw SegmentationError("the network has no input or output") }
         g.outputs = [g.resize(logits, like: input, mode: .bilinear(alignCorners: alignCorners))]
         plans = try PlanCache(graph: g, parameters: parameters, threads: threads, options: planOptions, capacity: 4)

@@ -23,7 +23,7 @@ extension TrainCommand {
         }
         let (outDir, checkpoint) = try outputFolder(configURL, parallel)
 
-        var parameters = HRNetModel(config: model).graph.initialParameters(seed: seed)
+        var parameters = HRNetModel(config: model).initialParameters(seed: seed)
         if let weights {
             let (loaded, report) = try ClassificationTrainer.startingParameters(from: URL(fileURLWithPath: weights), config: model,
                                                                                 resetHead: resetHead, allowPartial: allowPartial, seed: seed)

@@ -257,7 +257,7 @@ struct TrainCommand: ParsableCommand {
         let trainData = try PoseTrainingData(dataset: dataset, augmentation: augmentation, seed: seed)
         let (outDir, checkpoint) = try outputFolder(configURL, parallel)
 
-        var parameters = HRNetModel(config: model).officialInitialParameters(seed: seed)
+        var parameters = HRNetModel(config: model).initialParameters(seed: seed)
         if let weights {
             let (loaded, report) = try HRNetModel(config: model).loadWeights(URL(fileURLWithPath: weights), allowPartial: allowPartial)
             parameters = loaded

@@ -61,7 +61,7 @@ final class ClassifyCLITests: XCTestCase {
         (training.endEpoch, training.batchSize) = (2, 4)
         let train = try ImageFolder(root: URL(fileURLWithPath: data + "/train")), val = try ImageFolder(root: URL(fileURLWithPath: data + "/val"))
         let trainer = try ClassificationTrainer(config: model, training: training, data: train,
-                                                parameters: HRNetModel(config: model).graph.initialParameters(seed: 0), threads: 2, seed: 0)
+                                                parameters: HRNetModel(config: model).initialParameters(seed: 0), threads: 2, seed: 0)
         let runner = EpochRunner(folder: library, metrics: ["top1", "top5"], endEpoch: 2, evalEvery: 1)
         let outcome = try runner.run(trainer) { _ in
             let a = try trainer.evaluate(val, batchSize: 32, threads: 2)

@@ -47,7 +47,7 @@ final class ReadmeClassificationExampleTests: XCTestCase {
         var training = try TrainingConfig.load(yaml)
         (training.endEpoch, training.batchSize) = (1, 8)
         let trainer = try ClassificationTrainer(config: config, training: training, data: train,
-                                                parameters: HRNetModel(config: config).graph.initialParameters(seed: 0))
+                                                parameters: HRNetModel(config: config).initialParameters(seed: 0))
         let val = try ImageFolder(root: URL(fileURLWithPath: "shapes/val"))
         // The epoch loop `hrnet train` runs: checkpoint.json after each epoch, log.csv, best/final.safetensors.
         let runner = EpochRunner(folder: URL(fileURLWithPath: "run"), metrics: ["top1", "top5"],

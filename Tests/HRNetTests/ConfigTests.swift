@@ -208,7 +208,7 @@ final class InitialParameterTests: XCTestCase {
     /// The official init_weights: conv weights N(0, 0.001), biases 0, BN 1 and 0, running 0 and 1.
     func testOfficialInitialParameters() throws {
         let model = HRNetModel(config: try HRNetConfig.load(Fixtures.url("hrnet/tiny_pose.yaml")))
-        let p = model.officialInitialParameters(seed: 4)
+        let p = model.initialParameters(seed: 4)
         XCTAssertEqual(Set(p.keys), Set(model.graph.parameters.map(\.key)))
         let conv = model.graph.parameters.filter { $0.shape.count == 4 }.flatMap { p[$0.key]!.scalars }
         let mean = conv.reduce(0, +) / Float(conv.count)
@@ -220,6 +220,6 @@ final class InitialParameterTests: XCTestCase {
         XCTAssertEqual(p["bn1.bias"]!.scalars, Array(repeating: 0, count: 64))
         XCTAssertEqual(p["bn1.running_var"]!.scalars, Array(repeating: 1, count: 64))
         XCTAssertEqual(p["final_layer.bias"]!.scalars, Array(repeating: 0, count: 5))
-        XCTAssertNotEqual(model.officialInitialParameters(seed: 5)["conv1.weight"], p["conv1.weight"])
+        XCTAssertNotEqual(model.initialParameters(seed: 5)["conv1.weight"], p["conv1.weight"])
     }
 }

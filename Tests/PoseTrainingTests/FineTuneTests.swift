@@ -31,7 +31,7 @@ final class FineTuneTests: XCTestCase {
         let data = try syntheticTrainingData(in: dir, images: 40, seed: 2024, valFraction: 0.2, config: config)
 
         var parameters = try DefaultModel.load().parameters
-        let fresh = HRNetModel(config: config).officialInitialParameters(seed: 5)
+        let fresh = HRNetModel(config: config).initialParameters(seed: 5)
         for key in ["final_layer.weight", "final_layer.bias"] { parameters[key] = fresh[key] }
         let trainer = try PoseTrainer(config: config, training: training, data: data, parameters: parameters, threads: 2, seed: 3)
         XCTAssertEqual(trainer.plan.parameters.freeze(prefixes: ["conv1", "bn1", "conv2", "bn2", "layer1", "transition1", "stage2",

@@ -13,7 +13,7 @@ import TestSupport
 final class ReadmeTrainingExampleTests: XCTestCase {
     func testTrainingExample() throws {
         let model = HRNetModel(config: try HRNetConfig.load(Fixtures.url("hrnet/tiny_pose.yaml")))
-        let weights = model.officialInitialParameters(seed: 1)
+        let weights = model.initialParameters(seed: 1)
         let images = randomTensor([2, 3, 96, 64], seed: 2), heatmaps = randomTensor([2, 5, 24, 16], seed: 3, scale: 0.1)
         let visible = Tensor(shape: [2, 5, 1], repeating: 1)
         let epoch = 0
@@ -81,7 +81,7 @@ final class ReadmeDataParallelExampleTests: XCTestCase {
         var training = TrainingConfig()
         (training.batchSize, training.endEpoch) = (2, 1)
         let data = try syntheticTrainingData(in: dir, images: 8, seed: 11, valFraction: 0.25, config: config)
-        let initial = HRNetModel(config: config).officialInitialParameters(seed: 5)
+        let initial = HRNetModel(config: config).initialParameters(seed: 5)
         let validation = COCOPoseEvaluation(truth: try COCOGroundTruth.load(dir.appendingPathComponent("annotations/person_keypoints_val.json")),
                                             imageDirectory: dir.appendingPathComponent("images/val"))
         let previous = FileManager.default.currentDirectoryPath

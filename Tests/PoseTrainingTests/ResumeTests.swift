@@ -27,7 +27,7 @@ final class ResumeTests: XCTestCase {
         training.learningRate = 0.001
         training.optimizer = .adam
         let data = try syntheticTrainingData(in: dir, images: 8, seed: 11, valFraction: 0.25, config: config)
-        let initial = HRNetModel(config: config).officialInitialParameters(seed: 5)
+        let initial = HRNetModel(config: config).initialParameters(seed: 5)
         func trainer() throws -> PoseTrainer {
             try PoseTrainer(config: config, training: training, data: data, parameters: initial, threads: 2, seed: 3)
         }

@@ -155,7 +155,7 @@ final class SegmentationTrainingTests: XCTestCase {
         try SafeTensors.write(tensors, to: backbone)
         let (p, report) = try SegmentationTrainer.startingParameters(from: backbone, config: config, seed: 2)
         XCTAssertEqual(Set(report.missing), Set(HRNetModel(config: config).graph.parameters.map(\.key).filter { $0.hasPrefix("last_layer.") }))
-        let initial = HRNetModel(config: config).officialInitialParameters(seed: 2)
+        let initial = HRNetModel(config: config).initialParameters(seed: 2)
         XCTAssertEqual(p["last_layer.3.weight"], initial["last_layer.3.weight"])
         XCTAssertEqual(p["conv1.weight"], tensors["conv1.weight"])
         // The whole model on 3 classes instead of 4: refused, unless the classifier is reset.
@@ -196,7 +196,7 @@ final class SegmentationTrainingTests: XCTestCase {
         let data = try SegmentationDataset.open(dir.appendingPathComponent("cs"), split: "train")
         XCTAssertEqual(data.layout, .cityscapes)
         let trainer = try SegmentationTrainer(config: config, training: training, data: data,
-                                              parameters: HRNetModel(config: config).officialInitialParameters(seed: 1), threads: 1, seed: 1)
+                                              parameters: HRNetModel(config: config).initialParameters(seed: 1), threads: 1, seed: 1)
         XCTAssertEqual(trainer.classWeights, Cityscapes.classWeights)
         let r = try trainer.trainEpoch()
         XCTAssertTrue(r.completed && r.meanLoss.isFinite && r.meanLoss > 0, "\(r)")
@@ -205,7 +205,7 @@ final class SegmentationTrainingTests: XCTestCase {
         let two = try HRNetConfig.load(Fixtures.url("segmentation/tinyseg_train.yaml"))
         let folder = try SegmentationTrainer(config: two, training: training,
                                              data: try SegmentationDataset.open(dir.appendingPathComponent("folder"), split: "train"),
-                                             parameters: HRNetModel(config: two).officialInitialParameters(seed: 1), threads: 1)
+                                             parameters: HRNetModel(config: two).initialParameters(seed: 1), threads: 1)
         XCTAssertNil(folder.classWeights)
     }
 
@@ -231,7 +231,7 @@ final class SegmentationTrainingTests: XCTestCase {
         let train = try SegmentationDataset.open(root, split: "train")
         let val = try SegmentationDataset.open(root, split: "val")
         let trainer = try SegmentationTrainer(config: config, training: training, data: train,
-                                              parameters: HRNetModel(config: config).graph.initialParameters(seed: 1), threads: 1, seed: 1)
+                                              parameters: HRNetModel(config: config).initialParameters(seed: 1), threads: 1, seed: 1)
         XCTAssertNil(trainer.classWeights)
         XCTAssertEqual(trainer.stepsPerEpoch, 4)
         // The official poly: steps 0 and 1 at LR, then LR (1 - (k - 1) / 20)^0.9.

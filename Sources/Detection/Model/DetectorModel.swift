@@ -32,7 +32,7 @@ public struct DetectorModel {
     static func build(_ spec: DetectorSpec, _ output: Output) -> (Graph, Graph?) {
         let g = Graph()
         g.keyPrefix = "backbone."
-        let streams = Network.backbone(g, input: g.input(channels: 3), stage1: spec.stage1, stages: spec.stages,
+        let streams = HRNetGraph.backbone(g, input: g.input(channels: 3), stage1: spec.stage1, stages: spec.stages,
                                        upsampling: .nearest, lastModuleFusesAll: true)
         if output == .backbone { g.outputs = streams; return (g, nil) }
         g.keyPrefix = "neck."

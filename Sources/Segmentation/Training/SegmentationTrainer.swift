@@ -23,7 +23,7 @@ import Imaging
 /// ```swift
 /// let data = try SegmentationDataset.open(URL(fileURLWithPath: "data"), split: "train")
 /// let trainer = try SegmentationTrainer(config: config, training: TrainingConfig.load(yaml), data: data,
-///                                       parameters: HRNetModel(config: config).officialInitialParameters(seed: 0))
+///                                       parameters: HRNetModel(config: config).initialParameters(seed: 0))
 /// while trainer.position.epoch < trainer.training.endEpoch { _ = try trainer.trainEpoch() }
 /// let matrix = try trainer.evaluate(SegmentationDataset.open(URL(fileURLWithPath: "data"), split: "val"))
 /// ```
@@ -226,7 +226,7 @@ public final class SegmentationTrainer: SessionTrainer {
                                     + missing.prefix(5).joined(separator: ", ") + (missing.count > 5 ? ", ..." : "")
                                     + " (--allow-partial starts them from initial values)")
         }
-        let initial = model.officialInitialParameters(seed: seed)
+        let initial = model.initialParameters(seed: seed)
         for key in report.missing { parameters[key] = initial[key] }
         return (parameters, report)
     }

@@ -2,7 +2,7 @@ import DNN
 
 /// Builds the HRNet graph for an architecture, with the official state-dict key names, so
 /// official checkpoints load by key.
-public enum Network {
+public enum HRNetGraph {
     /// What the graph returns.
     public enum Output: Sendable, Equatable {
         /// The task head's output: heatmaps, segmentation logits or class logits.
@@ -38,7 +38,7 @@ public enum Network {
     }
 }
 
-extension Network {
+extension HRNetGraph {
     /// The HRNet backbone into `g`: stem, stage 1, then stages 2..4, each a transition that adds
     /// a lower-resolution stream and modules that fuse them all. Returns the streams leaving the
     /// last stage, highest resolution first; only the highest unless `lastModuleFusesAll`
