@@ -231,7 +231,7 @@ final class SegmentationTrainingTests: XCTestCase {
         let train = try SegmentationDataset.open(root, split: "train")
         let val = try SegmentationDataset.open(root, split: "val")
         let trainer = try SegmentationTrainer(config: config, training: training, data: train,
-                                              parameters: HRNetModel(config: config).initialParameters(seed: 1), threads: 1, seed: 1)
+                                              parameters: HRNetModel(config: config).graph.pytorchDefaultParameters(seed: 1), threads: 1, seed: 1)
         XCTAssertNil(trainer.classWeights)
         XCTAssertEqual(trainer.stepsPerEpoch, 4)
         // The official poly: steps 0 and 1 at LR, then LR (1 - (k - 1) / 20)^0.9.
