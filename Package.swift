@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Collectives", targets: ["Collectives"]),
         .library(name: "HRNet", targets: ["HRNet"]),
         .library(name: "Imaging", targets: ["Imaging"]),
+        .library(name: "Geometry", targets: ["Geometry"]),
         .library(name: "Pose", targets: ["Pose"]),
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "PoseTraining", targets: ["PoseTraining"]),
@@ -24,6 +25,7 @@ let package = Package(
     targets: [
         // Writing outputs: one atomic writer (temporary file, flush, rename) for every module.
         .target(name: "FileSupport"),
+        .target(name: "Geometry"),
         // oneDNN 2.6 C API (Debian libdnnl-dev ships no dnnl.pc, so the module map links it).
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         // Open MPI's C API (Debian libopenmpi-dev; include and library paths from `pkg-config ompi-c`).
@@ -41,20 +43,20 @@ let package = Package(
         ),
         .target(
             name: "Imaging",
-            dependencies: ["CImageShim", "FileSupport"]
+            dependencies: ["CImageShim", "FileSupport", "Geometry"]
         ),
         // The system zlib (Debian zlib1g-dev): inflates the compressed elements of MAT-files.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // Data sets and their metrics (COCO annotations, results, COCOeval; MPII's PCKh and
         // MAT-files).
-        .target(name: "Datasets", dependencies: ["CZlib"]),
+        .target(name: "Datasets", dependencies: ["CZlib", "Geometry"]),
         // Top-down pose estimation: crops, heatmap decoding, flip test, OKS-NMS.
-        .target(name: "Pose", dependencies: ["DNN", "Collectives", "HRNet", "Imaging", "Datasets", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Pose", dependencies: ["DNN", "Collectives", "HRNet", "Imaging", "Datasets", "Geometry", .product(name: "Yams", package: "Yams")]),
         // What feeds pose training: data sets (COCO, MPII), the official augmentation and
         // Gaussian targets, and the synthetic keypoint data set.
         .target(
             name: "PoseTraining",
-            dependencies: ["Pose", "HRNet", "Imaging", "Datasets", "DNN", "Collectives", "FileSupport"]
+            dependencies: ["Pose", "HRNet", "Imaging", "Datasets", "DNN", "Collectives", "FileSupport", "Geometry"]
         ),
         // Semantic segmentation: the official multi-scale / sliding-window test, label maps,
         // palettes, confusion matrix and mIoU, data set readers, synthetic data.

@@ -31,7 +31,7 @@ extension Graph {
             if t.shape == spec.shape {
                 // A NaN or infinity runs silently to nonsense (keypoints far off the image): refuse it by name.
                 if let bad = t.scalars.firstIndex(where: { !$0.isFinite }) {
-                    throw GraphError("\(source): \(spec.key) holds \(t.scalars[bad]) at element \(bad) "
+                    throw DNNError.graph("\(source): \(spec.key) holds \(t.scalars[bad]) at element \(bad) "
                                      + "(\(t.scalars.lazy.filter { !$0.isFinite }.count) non-finite values): the checkpoint is damaged")
                 }
                 out[spec.key] = t
@@ -53,7 +53,7 @@ extension Graph {
             list("missing keys" + (allowPartial ? "" : " (use --allow-partial to start them from initial values)"), fatalMissing)
             list("unexpected keys", report.unexpected)
             list("mis-shaped keys", report.misshaped)
-            throw GraphError(lines.joined(separator: "\n"))
+            throw DNNError.graph(lines.joined(separator: "\n"))
         }
         var rng = SplitMix64(seed: seed)
         for key in report.missing {

@@ -11,12 +11,6 @@ public struct Shape4: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(n)x\(c)x\(h)x\(w)" }
 }
 
-/// A graph cannot run on the given input, or its parameters do not fit it.
-public struct GraphError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 extension Graph {
     /// Output size of a convolution or pooling window along one axis (PyTorch's floor rule).
     static func windowOutput(_ size: Int, kernel: Int, stride: Int, padding: Int, dilation: Int = 1) -> Int {
@@ -30,16 +24,16 @@ extension Graph {
         shapes.reserveCapacity(nodes.count)
         for (index, node) in nodes.enumerated() {
             let ins = node.inputs.map { shapes[$0.id] }
-            func fail(_ why: String) -> GraphError {
-                GraphError("input \(input.n)x\(input.c)x\(input.h)x\(input.w) does not fit the model: node \(index) (\(node.op.name)): \(why)")
+            func fail(_ why: String) -> DNNError {
+                DNNError.graph("input \(input.n)x\(input.c)x\(input.h)x\(input.w) does not fit the model: node \(index) (\(node.op.name)): \(why)")
             }
             var s: Shape4
             switch node.op {
             case .input:
                 guard input.c == node.channels else {
-                    throw GraphError("input has \(input.c) channels, the model takes \(node.channels)")
+                    throw DNNError.graph("input has \(input.c) channels, the model takes \(node.channels)")
                 }
-                guard input.n > 0, input.h > 0, input.w > 0 else { throw GraphError("input shape \(input) is empty") }
+                guard input.n > 0, input.h > 0, input.w > 0 else { throw DNNError.graph("input shape \(input) is empty") }
                 s = input
             case .conv(let p):
                 s = ins[0]

@@ -20,7 +20,7 @@ public struct COCODetectionEvaluation {
     public init(annotations: URL, images: URL) throws {
         (self.annotations, self.images) = (annotations, images)
         truth = try COCOGroundTruth.load(annotations)
-        guard !truth.imageIDs.isEmpty else { throw DetectionError("\(annotations.lastPathComponent) has no images") }
+        guard !truth.imageIDs.isEmpty else { throw DetectionError(.evaluation, "\(annotations.lastPathComponent) has no images") }
     }
 
     /// Keeps the first `count` images and their annotations.
@@ -48,14 +48,14 @@ public struct COCODetectionEvaluation {
         } else {
             let order = truth.categoryOrder.isEmpty ? truth.categoryIDs : truth.categoryOrder
             guard order.count == detector.spec.classes.count else {
-                throw DetectionError("the detector has \(detector.spec.classes.count) classes, \(annotations.lastPathComponent) \(order.count) categories")
+                throw DetectionError(.evaluation, "the detector has \(detector.spec.classes.count) classes, \(annotations.lastPathComponent) \(order.count) categories")
             }
             categoryOf = { order[$0] }
         }
         var results: [DetectionResult] = []
         let order = truth.imageOrder.isEmpty ? truth.imageIDs : truth.imageOrder.filter(Set(truth.imageIDs).contains)
         for (k, id) in order.enumerated() {
-            guard let entry = truth.images[id] else { throw DetectionError("\(annotations.lastPathComponent): image \(id) has no file name") }
+            guard let entry = truth.images[id] else { throw DetectionError(.evaluation, "\(annotations.lastPathComponent): image \(id) has no file name") }
             let url = images.appendingPathComponent(entry.fileName)
             let found = try detector.detect(try Image.load(url, maxPixels: maxPixels))
             results += found.map { DetectionResult(imageID: id, fileName: entry.fileName, detection: $0, categoryID: categoryOf($0.label)) }

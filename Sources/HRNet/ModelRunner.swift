@@ -20,7 +20,7 @@ public final class ModelRunner {
     /// - Complexity: one network pass; the first call at a new input shape also compiles a plan.
     public func run(_ images: Tensor) throws -> [Tensor] {
         guard images.rank == 4 else {
-            throw GraphError("expected an NCHW image batch (rank 4), got shape \(images.shape)")
+            throw DNNError.graph("expected an NCHW image batch (rank 4), got shape \(images.shape)")
         }
         return try plans.run(images)
     }

@@ -48,7 +48,7 @@ extension Image {
 
     /// A line `thickness` pixels wide with round caps: every pixel whose centre lies within
     /// thickness / 2 of the segment. Anti-aliased lines fade over the one-pixel rim.
-    public mutating func drawLine(from a: (x: Double, y: Double), to b: (x: Double, y: Double), color: Color,
+    public mutating func drawLine(from a: Point, to b: Point, color: Color,
                                   thickness: Double = 2, antialiased: Bool = true) {
         guard a.x.isFinite, a.y.isFinite, b.x.isFinite, b.y.isFinite, thickness > 0 else { return }
         let half = thickness / 2, pad = half + 1
@@ -68,7 +68,7 @@ extension Image {
     }
 
     /// A disc (or a ring `thickness` wide when not filled) centred on `center`.
-    public mutating func drawCircle(center: (x: Double, y: Double), radius: Double, color: Color,
+    public mutating func drawCircle(center: Point, radius: Double, color: Color,
                                     filled: Bool = true, thickness: Double = 1, antialiased: Bool = true) {
         guard center.x.isFinite, center.y.isFinite, radius > 0 else { return }
         let pad = radius + thickness + 1
@@ -118,10 +118,10 @@ extension Image {
         for (index, limb) in skeleton.enumerated() where visible(limb.0) && visible(limb.1) {
             let color = limbColors.isEmpty ? Color.green : limbColors[index % limbColors.count]
             let a = keypoints[limb.0], b = keypoints[limb.1]
-            drawLine(from: (a.x, a.y), to: (b.x, b.y), color: color, thickness: thickness)
+            drawLine(from: Point(a.x, a.y), to: Point(b.x, b.y), color: color, thickness: thickness)
         }
         for i in keypoints.indices where visible(i) {
-            drawCircle(center: (keypoints[i].x, keypoints[i].y), radius: jointRadius, color: jointColor)
+            drawCircle(center: Point(keypoints[i].x, keypoints[i].y), radius: jointRadius, color: jointColor)
         }
     }
 

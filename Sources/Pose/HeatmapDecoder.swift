@@ -33,7 +33,7 @@ public enum HeatmapDecoder {
             case .argmax: break
             case .dark(let k): (x, y) = dark(map, width: w, height: h, x: x, y: y, kernel: k)
             }
-            let p = back.apply((x, y))
+            let p = back.apply(Point(x, y))
             return Keypoint(x: p.x, y: p.y, score: Double(score))
         }
     }

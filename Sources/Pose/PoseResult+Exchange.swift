@@ -39,7 +39,7 @@ enum PoseResultExchange {
             var person = Person(keypoints: keypoints, score: head[2], area: head[3])
             if try take(1).first == 1 {
                 let c = Array(try take(5))
-                person.crop = PersonCrop(center: (c[0], c[1]), scale: (c[2], c[3]), rotation: c[4])
+                person.crop = PersonCrop(center: Point(c[0], c[1]), scale: (c[2], c[3]), rotation: c[4])
             }
             if try take(1).first == 1 {
                 let b = Array(try take(5))

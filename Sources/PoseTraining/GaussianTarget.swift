@@ -23,7 +23,7 @@ public enum GaussianTarget {
     /// the network then learns and no decoder can take back.
     /// - Complexity: O(joints x heatmap area) to clear the maps, plus O(joints x sigma^2)
     ///   (unbiased: O(joints x heatmap area)).
-    public static func make(joints: [(x: Double, y: Double)], visibility: [Double], imageSize: (width: Int, height: Int),
+    public static func make(joints: [Point], visibility: [Double], imageSize: (width: Int, height: Int),
                             heatmapSize: (width: Int, height: Int), sigma: Double, unbiased: Bool = false) -> (target: [Float], weight: [Float]) {
         let (hw, hh) = (heatmapSize.width, heatmapSize.height)
         var target = [Float](repeating: 0, count: joints.count * hw * hh)
@@ -47,7 +47,7 @@ public enum GaussianTarget {
             guard px.isFinite, py.isFinite, abs(px) < 1e9, abs(py) < 1e9 else { weight[j] = 0; continue }
             // The official centre is the cell int(p + 0.5) (truncation toward zero, as int());
             // the unbiased one is p itself.
-            let mu = unbiased ? (x: px, y: py) : (x: Double(Int(px + 0.5)), y: Double(Int(py + 0.5)))
+            let mu = unbiased ? Point(x: px, y: py) : Point(x: Double(Int(px + 0.5)), y: Double(Int(py + 0.5)))
             let ul = (x: Int(mu.x - tmp), y: Int(mu.y - tmp))
             let br = (x: Int(mu.x + tmp + 1), y: Int(mu.y + tmp + 1))
             if ul.x >= hw || ul.y >= hh || br.x < 0 || br.y < 0 {

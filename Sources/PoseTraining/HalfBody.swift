@@ -11,16 +11,16 @@ public enum HalfBody {
     /// it has more than 2 joints, else the lower body if it has more than 2, else the upper.
     /// Center: the mean of the selected joints. Size: their extent, w or h widened to
     /// `aspectRatio`, / 200, times 1.5.
-    public static func crop(joints: [(x: Double, y: Double)], visibility: [Double], upperBody: Set<Int>,
-                            upperNormal: Double, aspectRatio: Double) -> (center: (x: Double, y: Double), scale: (w: Double, h: Double))? {
-        var upper: [(x: Double, y: Double)] = [], lower: [(x: Double, y: Double)] = []
+    public static func crop(joints: [Point], visibility: [Double], upperBody: Set<Int>,
+                            upperNormal: Double, aspectRatio: Double) -> (center: Point, scale: (w: Double, h: Double))? {
+        var upper: [Point] = [], lower: [Point] = []
         for j in joints.indices where j < visibility.count && visibility[j] > 0 {
             if upperBody.contains(j) { upper.append(joints[j]) } else { lower.append(joints[j]) }
         }
         let selected = (upperNormal < 0.5 && upper.count > 2) ? upper : (lower.count > 2 ? lower : upper)
         guard selected.count >= 2 else { return nil }
         let n = Double(selected.count)
-        let center = (x: selected.reduce(0) { $0 + $1.x } / n, y: selected.reduce(0) { $0 + $1.y } / n)
+        let center = Point(x: selected.reduce(0) { $0 + $1.x } / n, y: selected.reduce(0) { $0 + $1.y } / n)
         let xs = selected.map(\.x), ys = selected.map(\.y)
         var w = xs.max()! - xs.min()!, h = ys.max()! - ys.min()!
         if w > aspectRatio * h { h = w / aspectRatio } else if w < aspectRatio * h { w = h * aspectRatio }
@@ -32,9 +32,9 @@ public enum HalfBody {
 public enum KeypointFlip {
     /// x -> width - 1 - x for every joint, then each flip pair's joints and visibilities
     /// swapped; unlabelled joints end at (0, 0) (the official `joints * joints_vis`).
-    public static func mirror(joints: [(x: Double, y: Double)], visibility: [Double], width: Int,
-                              pairs: [[Int]]) -> (joints: [(x: Double, y: Double)], visibility: [Double]) {
-        var out = joints.map { (x: Double(width) - $0.x - 1, y: $0.y) }
+    public static func mirror(joints: [Point], visibility: [Double], width: Int,
+                              pairs: [[Int]]) -> (joints: [Point], visibility: [Double]) {
+        var out = joints.map { Point(x: Double(width) - $0.x - 1, y: $0.y) }
         var vis = visibility
         for pair in pairs where pair.count == 2 && pair.allSatisfy({ out.indices.contains($0) && vis.indices.contains($0) }) {
             out.swapAt(pair[0], pair[1])
@@ -42,7 +42,7 @@ public enum KeypointFlip {
         }
         for j in out.indices {
             let v = j < vis.count ? vis[j] : 0
-            out[j] = (out[j].x * v, out[j].y * v)
+            out[j] = Point(out[j].x * v, out[j].y * v)
         }
         return (out, vis)
     }

@@ -35,21 +35,21 @@ extension KeypointDataset {
         let file = annotations.lastPathComponent
         let truth: COCOGroundTruth
         do { truth = try COCOGroundTruth.load(annotations) } catch {
-            throw KeypointDatasetError(annotations.path, "\(error)")
+            throw PoseTrainingError.dataset(annotations.path, "\(error)")
         }
         guard aspectRatio.isFinite, aspectRatio > 0 else {
-            throw KeypointDatasetError(file, "the input aspect ratio \(aspectRatio) must be a positive number")
+            throw PoseTrainingError.dataset(file, "the input aspect ratio \(aspectRatio) must be a positive number")
         }
-        guard let category = truth.categoryOrder.first else { throw KeypointDatasetError(file, "has no categories") }
+        guard let category = truth.categoryOrder.first else { throw PoseTrainingError.dataset(file, "has no categories") }
         guard let names = truth.keypointNames[category], !names.isEmpty else {
-            throw KeypointDatasetError(file, "category \(category) lists no 'keypoints': this is not a keypoint data set")
+            throw PoseTrainingError.dataset(file, "category \(category) lists no 'keypoints': this is not a keypoint data set")
         }
         let keypoints = KeypointSet.named(names, skeleton: (truth.skeletons[category] ?? []).map { $0.map { $0 - 1 } })
         let count = names.count
 
         // An annotation of an image the file does not list would be dropped without a word.
         if let orphan = truth.annotations.first(where: { truth.images[$0.imageID] == nil }) {
-            throw KeypointDatasetError(file, "annotation \(orphan.id) refers to image_id \(orphan.imageID), which the file's 'images' do not list")
+            throw PoseTrainingError.dataset(file, "annotation \(orphan.id) refers to image_id \(orphan.imageID), which the file's 'images' do not list")
         }
         var byImage: [Int: [Int]] = [:]
         for (i, a) in truth.annotations.enumerated() where !a.isCrowd { byImage[a.imageID, default: []].append(i) }
@@ -62,37 +62,37 @@ extension KeypointDataset {
                 let a = truth.annotations[index]
                 let what = "annotation \(a.id) (image \(imageID))"
                 let (x, y, w, h) = (a.bbox[0], a.bbox[1], a.bbox[2], a.bbox[3])
-                guard [x, y, w, h].allSatisfy(\.isFinite) else { throw KeypointDatasetError(file, "\(what) has a bbox that is not finite") }
+                guard [x, y, w, h].allSatisfy(\.isFinite) else { throw PoseTrainingError.dataset(file, "\(what) has a bbox that is not finite") }
                 guard info.width > 0, info.height > 0 else {
-                    throw KeypointDatasetError(file, "image \(imageID) ('\(info.fileName)') has no width and height; boxes cannot be cleaned")
+                    throw PoseTrainingError.dataset(file, "image \(imageID) ('\(info.fileName)') has no width and height; boxes cannot be cleaned")
                 }
                 let x1 = max(0, x), y1 = max(0, y)
                 let x2 = min(Double(info.width - 1), x1 + max(0, w - 1)), y2 = min(Double(info.height - 1), y1 + max(0, h - 1))
                 guard a.area > 0, x2 >= x1, y2 >= y1 else { continue }
                 guard a.categoryID == category else { continue }
                 guard !a.keypoints.isEmpty else {
-                    throw KeypointDatasetError(file, "\(what) of category \(category) has no 'keypoints'")
+                    throw PoseTrainingError.dataset(file, "\(what) of category \(category) has no 'keypoints'")
                 }
                 guard a.keypoints.count == 3 * count else {
-                    throw KeypointDatasetError(file, "\(what) has \(a.keypoints.count / 3) keypoints; category \(category) names \(count)")
+                    throw PoseTrainingError.dataset(file, "\(what) has \(a.keypoints.count / 3) keypoints; category \(category) names \(count)")
                 }
                 if a.keypoints.max() == 0 { continue }  // official: people with no labelled keypoint are not trained on
-                var joints: [(x: Double, y: Double)] = [], visibility: [Double] = []
+                var joints: [Point] = [], visibility: [Double] = []
                 for j in 0..<count {
                     let (kx, ky, v) = (a.keypoints[3 * j], a.keypoints[3 * j + 1], a.keypoints[3 * j + 2])
                     guard kx.isFinite, ky.isFinite, [0, 1, 2].contains(v) else {
-                        throw KeypointDatasetError(file, "\(what), keypoint \(j) ('\(names[j])'): (\(kx), \(ky), v \(v)) is not finite x, y and v in 0, 1, 2")
+                        throw PoseTrainingError.dataset(file, "\(what), keypoint \(j) ('\(names[j])'): (\(kx), \(ky), v \(v)) is not finite x, y and v in 0, 1, 2")
                     }
                     var vis = min(1, v)
                     if vis > 0, kx < 0 || ky < 0 || kx > Double(info.width) || ky > Double(info.height) {
                         switch outside {
                         case .fail:
-                            throw KeypointDatasetError(file, "\(what), keypoint \(j) ('\(names[j])') at (\(kx), \(ky)) lies outside the \(info.width)x\(info.height) image '\(info.fileName)' (load with outside: .unlabel to treat such joints as unlabelled)")
+                            throw PoseTrainingError.dataset(file, "\(what), keypoint \(j) ('\(names[j])') at (\(kx), \(ky)) lies outside the \(info.width)x\(info.height) image '\(info.fileName)' (load with outside: .unlabel to treat such joints as unlabelled)")
                         case .unlabel:
                             vis = 0
                         }
                     }
-                    joints.append((kx, ky))
+                    joints.append(Point(kx, ky))
                     visibility.append(vis)
                 }
                 guard visibility.contains(where: { $0 > 0 }) || outside == .fail else { continue }
@@ -108,10 +108,10 @@ extension KeypointDataset {
         }
         if let first = missingFiles.first {
             let more = missingFiles.count > 1 ? " (and \(missingFiles.count - 1) more image files)" : ""
-            throw KeypointDatasetError(file, "image file \(first) is missing\(more)")
+            throw PoseTrainingError.dataset(file, "image file \(first) is missing\(more)")
         }
         guard !samples.isEmpty else {
-            throw KeypointDatasetError(file, "has no person with a labelled keypoint in category \(category): nothing to train on")
+            throw PoseTrainingError.dataset(file, "has no person with a labelled keypoint in category \(category): nothing to train on")
         }
         return KeypointDataset(name: file, samples: samples, keypoints: keypoints, upperBody: upperBody(of: keypoints))
     }

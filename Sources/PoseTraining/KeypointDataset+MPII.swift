@@ -12,52 +12,52 @@ extension KeypointDataset {
         let file = annotations.lastPathComponent
         let data: Data
         do { data = try Data(contentsOf: annotations) } catch {
-            throw KeypointDatasetError(annotations.path, FileManager.default.fileExists(atPath: annotations.path) ? "cannot be read" : "no such file")
+            throw PoseTrainingError.dataset(annotations.path, FileManager.default.fileExists(atPath: annotations.path) ? "cannot be read" : "no such file")
         }
         let root: JSONValue
-        do { root = try JSONParser.parse(data) } catch { throw KeypointDatasetError(file, "\(error)") }
-        guard let list = root.array else { throw KeypointDatasetError(file, "expected a JSON list of {image, center, scale, joints, joints_vis}") }
+        do { root = try JSONParser.parse(data) } catch { throw PoseTrainingError.dataset(file, "\(error)") }
+        guard let list = root.array else { throw PoseTrainingError.dataset(file, "expected a JSON list of {image, center, scale, joints, joints_vis}") }
         let count = KeypointSet.mpii.count
         var samples: [KeypointSample] = []
         var missing: [String] = []
         var checked: Set<String> = []
         for (i, item) in list.enumerated() {
             let what = "entry \(i)"
-            guard let name = item["image"]?.string, !name.isEmpty else { throw KeypointDatasetError(file, "\(what) has no 'image' name") }
+            guard let name = item["image"]?.string, !name.isEmpty else { throw PoseTrainingError.dataset(file, "\(what) has no 'image' name") }
             guard let c = item["center"]?.doubles, c.count == 2, c.allSatisfy(\.isFinite) else {
-                throw KeypointDatasetError(file, "\(what) ('\(name)'): 'center' must be 2 numbers")
+                throw PoseTrainingError.dataset(file, "\(what) ('\(name)'): 'center' must be 2 numbers")
             }
             guard let s = item["scale"]?.double, s.isFinite, s > 0 else {
-                throw KeypointDatasetError(file, "\(what) ('\(name)'): 'scale' must be a positive number")
+                throw PoseTrainingError.dataset(file, "\(what) ('\(name)'): 'scale' must be a positive number")
             }
             guard let rows = item["joints"]?.array, rows.count == count else {
-                throw KeypointDatasetError(file, "\(what) ('\(name)'): 'joints' must list \(count) joints (MPII)")
+                throw PoseTrainingError.dataset(file, "\(what) ('\(name)'): 'joints' must list \(count) joints (MPII)")
             }
             guard let vis = item["joints_vis"]?.doubles, vis.count == count else {
-                throw KeypointDatasetError(file, "\(what) ('\(name)'): 'joints_vis' must have \(count) entries")
+                throw PoseTrainingError.dataset(file, "\(what) ('\(name)'): 'joints_vis' must have \(count) entries")
             }
-            var joints: [(x: Double, y: Double)] = []
+            var joints: [Point] = []
             for (j, row) in rows.enumerated() {
                 guard let p = row.doubles, p.count >= 2, p[0].isFinite, p[1].isFinite else {
-                    throw KeypointDatasetError(file, "\(what) ('\(name)'), joint \(j): expected [x, y]")
+                    throw PoseTrainingError.dataset(file, "\(what) ('\(name)'), joint \(j): expected [x, y]")
                 }
-                joints.append((p[0] - 1, p[1] - 1))
+                joints.append(Point(p[0] - 1, p[1] - 1))
             }
-            var center = (x: c[0], y: c[1]), scale = s
+            var center = Point(x: c[0], y: c[1]), scale = s
             if center.x != -1 {
                 center.y += 15 * scale
                 scale *= 1.25
             }
             let url = images.appendingPathComponent(name)
             if checked.insert(name).inserted, !FileManager.default.fileExists(atPath: url.path) { missing.append(url.path) }
-            samples.append(KeypointSample(image: url, center: (center.x - 1, center.y - 1), scale: (scale, scale),
+            samples.append(KeypointSample(image: url, center: Point(center.x - 1, center.y - 1), scale: (scale, scale),
                                           joints: joints, visibility: vis, annotationID: i, imageID: i))
         }
         if let first = missing.first {
             let more = missing.count > 1 ? " (and \(missing.count - 1) more image files)" : ""
-            throw KeypointDatasetError(file, "image file \(first) is missing\(more)")
+            throw PoseTrainingError.dataset(file, "image file \(first) is missing\(more)")
         }
-        guard !samples.isEmpty else { throw KeypointDatasetError(file, "has no people: nothing to train on") }
+        guard !samples.isEmpty else { throw PoseTrainingError.dataset(file, "has no people: nothing to train on") }
         return KeypointDataset(name: file, samples: samples, keypoints: .mpii, upperBody: upperBody(of: .mpii))
     }
 }

@@ -11,11 +11,11 @@ public struct KeypointSample: Sendable {
     /// The image's size as the annotations state it (0 when they do not).
     public var imageWidth: Int
     public var imageHeight: Int
-    public var center: (x: Double, y: Double)
+    public var center: Point
     /// Width and height / 200 (pixel_std).
     public var scale: (w: Double, h: Double)
     /// Joint positions in image pixels (0-based), one per keypoint.
-    public var joints: [(x: Double, y: Double)]
+    public var joints: [Point]
     /// 1 where the joint is labelled (trained on), 0 where not.
     public var visibility: [Double]
     /// The data set's id of the annotation (COCO) or its index in the file (MPII).
@@ -23,8 +23,8 @@ public struct KeypointSample: Sendable {
     /// The image's id (COCO) or index (MPII).
     public var imageID: Int
 
-    public init(image: URL, imageWidth: Int = 0, imageHeight: Int = 0, center: (x: Double, y: Double),
-                scale: (w: Double, h: Double), joints: [(x: Double, y: Double)], visibility: [Double],
+    public init(image: URL, imageWidth: Int = 0, imageHeight: Int = 0, center: Point,
+                scale: (w: Double, h: Double), joints: [Point], visibility: [Double],
                 annotationID: Int = 0, imageID: Int = 0) {
         (self.image, self.imageWidth, self.imageHeight) = (image, imageWidth, imageHeight)
         (self.center, self.scale, self.joints, self.visibility) = (center, scale, joints, visibility)
@@ -38,10 +38,3 @@ public struct KeypointSample: Sendable {
     public var crop: PersonCrop { PersonCrop(center: center, scale: scale) }
 }
 
-/// A training or validation data set could not be used: names the file and what is wrong.
-public struct KeypointDatasetError: Error, CustomStringConvertible, Sendable {
-    public let file: String
-    public let message: String
-    public init(_ file: String, _ message: String) { (self.file, self.message) = (file, message) }
-    public var description: String { "\(file): \(message)" }
-}

@@ -34,7 +34,7 @@ public struct MPIIPoseEvaluation: Sendable {
         let (annotations, gt, images) = files(root: root, split: split)
         for (url, what) in [(annotations, "DATA/annot/\(split).json"), (gt, "DATA/annot/gt_\(split).mat, the official evaluation's ground truth")]
             where !FileManager.default.fileExists(atPath: url.path) {
-            throw KeypointDatasetError(url.path, "no such file (MPII evaluation needs \(what))")
+            throw PoseTrainingError.dataset(url.path, "no such file (MPII evaluation needs \(what))")
         }
         return try MPIIPoseEvaluation(dataset: .mpii(annotations: annotations, images: images), groundTruth: .load(gt))
     }
@@ -42,10 +42,10 @@ public struct MPIIPoseEvaluation: Sendable {
     /// - Throws: when the two do not list the same number of people (they must match in order).
     public init(dataset: KeypointDataset, groundTruth: MPIIGroundTruth) throws {
         guard dataset.keypoints.count == MPIIGroundTruth.jointNames.count else {
-            throw KeypointDatasetError(dataset.name, "has \(dataset.keypoints.count) keypoints; MPII evaluation needs 16")
+            throw PoseTrainingError.dataset(dataset.name, "has \(dataset.keypoints.count) keypoints; MPII evaluation needs 16")
         }
         guard dataset.count == groundTruth.count else {
-            throw KeypointDatasetError(dataset.name, "lists \(dataset.count) people but \(groundTruth.source) has \(groundTruth.count); they must match person for person")
+            throw PoseTrainingError.dataset(dataset.name, "lists \(dataset.count) people but \(groundTruth.source) has \(groundTruth.count); they must match person for person")
         }
         (self.dataset, self.groundTruth) = (dataset, groundTruth)
     }
@@ -80,7 +80,7 @@ public struct MPIIPoseEvaluation: Sendable {
                     continue
                 }
                 do { images[sample.image] = try Image.load(sample.image, applyOrientation: false) } catch {
-                    throw KeypointDatasetError(sample.image.path, "cannot be read for person \(sample.annotationID) of \(dataset.name): \(error)")
+                    throw PoseTrainingError.dataset(sample.image.path, "cannot be read for person \(sample.annotationID) of \(dataset.name): \(error)")
                 }
             }
             cache = images
@@ -97,15 +97,15 @@ public struct MPIIPoseEvaluation: Sendable {
         var byIndex = [[Keypoint]?](repeating: nil, count: samples.count)
         for values in try communicator.allGather(local) {
             let stride = 1 + 3 * joints
-            guard values.count % stride == 0 else { throw KeypointDatasetError(dataset.name, "gathered MPII predictions are not whole people") }
+            guard values.count % stride == 0 else { throw PoseTrainingError.dataset(dataset.name, "gathered MPII predictions are not whole people") }
             for p in Swift.stride(from: 0, to: values.count, by: stride) {
                 let i = Int(values[p])
-                guard i >= 0, i < samples.count else { throw KeypointDatasetError(dataset.name, "gathered a prediction for person \(i)") }
+                guard i >= 0, i < samples.count else { throw PoseTrainingError.dataset(dataset.name, "gathered a prediction for person \(i)") }
                 byIndex[i] = (0..<joints).map { Keypoint(x: values[p + 1 + 3 * $0], y: values[p + 2 + 3 * $0], score: values[p + 3 + 3 * $0]) }
             }
         }
         predictions = try byIndex.enumerated().map { i, joints in
-            guard let joints else { throw KeypointDatasetError(dataset.name, "no process predicted person \(i)") }
+            guard let joints else { throw PoseTrainingError.dataset(dataset.name, "no process predicted person \(i)") }
             return joints
         }
         return predictions
@@ -114,7 +114,7 @@ public struct MPIIPoseEvaluation: Sendable {
     /// PCKh of the estimator's predictions, and the predictions.
     public func run(_ estimator: PoseEstimator, progress: (Int) -> Void = { _ in }) throws -> (pckh: PCKh, predictions: [[Keypoint]]) {
         let predictions = try predict(estimator, progress: progress)
-        let pckh = try groundTruth.evaluate(predictions: predictions.map { $0.map { (x: $0.x, y: $0.y) } })
+        let pckh = try groundTruth.evaluate(predictions: predictions.map { $0.map { Point(x: $0.x, y: $0.y) } })
         return (pckh, predictions)
     }
 

@@ -104,7 +104,7 @@ public struct TrainingCrop: Sendable {
     public var halfBody: Bool
     /// Joints in the (mirrored) image; after a flip, unlabelled joints are (0, 0) as the official
     /// `fliplr_joints` leaves them (`joints * joints_vis`).
-    public var joints: [(x: Double, y: Double)]
+    public var joints: [Point]
     public var visibility: [Double]
 }
 

@@ -32,19 +32,19 @@ public final class PoseTrainer: SessionTrainer {
     public init(config: HRNetConfig, training: TrainingConfig, data: PoseTrainingData, parameters: consuming [String: Tensor],
                 threads: Int? = nil, seed: UInt64 = 0, parallel: DataParallel = .none) throws {
         guard config.task == .pose, let joints = config.numJoints else {
-            throw PoseTrainingError("\(config.source) is not a pose model (MODEL.NAME pose_hrnet)")
+            throw PoseTrainingError.training("\(config.source) is not a pose model (MODEL.NAME pose_hrnet)")
         }
         guard joints == data.dataset.keypoints.count else {
-            throw PoseTrainingError("\(config.source) predicts \(joints) keypoints; the data set \(data.dataset.name) has \(data.dataset.keypoints.count)")
+            throw PoseTrainingError.training("\(config.source) predicts \(joints) keypoints; the data set \(data.dataset.name) has \(data.dataset.keypoints.count)")
         }
         let (w, h) = data.augmentation.imageSize
         guard (w, h) == config.imageSize, data.augmentation.heatmapSize == config.heatmapSize else {
-            throw PoseTrainingError("the augmentation makes \(w)x\(h) crops and \(data.augmentation.heatmapSize) heatmaps; "
+            throw PoseTrainingError.training("the augmentation makes \(w)x\(h) crops and \(data.augmentation.heatmapSize) heatmaps; "
                                     + "\(config.source) takes \(config.imageSize) and gives \(config.heatmapSize)")
         }
         let globalBatch = training.batchSize * parallel.processes
         guard data.count >= globalBatch else {
-            throw PoseTrainingError("the data set \(data.dataset.name) has \(data.count) people, fewer than one batch of \(globalBatch)")
+            throw PoseTrainingError.training("the data set \(data.dataset.name) has \(data.count) people, fewer than one batch of \(globalBatch)")
         }
         self.config = config
         self.training = training
@@ -79,7 +79,7 @@ public final class PoseTrainer: SessionTrainer {
             let outputs = try plan.forward(batch.input)
             let value = try loss(outputs[0], batch.target, batch.targetWeight)
             guard value.loss.isFinite else {
-                throw PoseTrainingError("the loss became \(value.loss) at epoch \(e), step \(position.step): lower TRAIN.LR")
+                throw PoseTrainingError.training("the loss became \(value.loss) at epoch \(e), step \(position.step): lower TRAIN.LR")
             }
             // A mean over equal counts in every process's part of the batch.
             return BatchLoss(value.loss, units: Double(examples.count), outputGradients: [value.gradient])
@@ -101,12 +101,6 @@ public final class PoseTrainer: SessionTrainer {
         return PoseBatch(input: Tensor(shape: [n, 3, h, w], scalars: input), target: Tensor(shape: [n, joints, hh, hw], scalars: target),
                          targetWeight: Tensor(shape: [n, joints, 1], scalars: weight), indices: [])
     }
-}
-
-/// A training run that cannot start or go on; says why.
-public struct PoseTrainingError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }
 
 extension PoseTrainer: EpochTrainer {}

@@ -18,9 +18,9 @@ public struct PoseTrainingData: Sendable {
     public var augment: Bool
 
     public init(dataset: KeypointDataset, augmentation: PoseAugmentation, seed: UInt64 = 0, augment: Bool = true) throws {
-        if let problem = augmentation.problem { throw KeypointDatasetError(dataset.name, "augmentation: \(problem)") }
+        if let problem = augmentation.problem { throw PoseTrainingError.dataset(dataset.name, "augmentation: \(problem)") }
         if let bad = dataset.samples.first(where: { $0.joints.count != dataset.keypoints.count || $0.visibility.count != dataset.keypoints.count }) {
-            throw KeypointDatasetError(dataset.name, "annotation \(bad.annotationID) has \(bad.joints.count) joints; the data set has \(dataset.keypoints.count) keypoints")
+            throw PoseTrainingError.dataset(dataset.name, "annotation \(bad.annotationID) has \(bad.joints.count) joints; the data set has \(dataset.keypoints.count) keypoints")
         }
         (self.dataset, self.augmentation, self.seed, self.augment) = (dataset, augmentation, seed, augment)
     }
@@ -47,10 +47,10 @@ public struct PoseTrainingData: Sendable {
     public func image(of sample: KeypointSample) throws -> Image {
         let image: Image
         do { image = try Image.load(sample.image, applyOrientation: false) } catch {
-            throw KeypointDatasetError(sample.image.path, "cannot be read for annotation \(sample.annotationID) of \(dataset.name): \(error)")
+            throw PoseTrainingError.dataset(sample.image.path, "cannot be read for annotation \(sample.annotationID) of \(dataset.name): \(error)")
         }
         if sample.imageWidth > 0, sample.imageHeight > 0, (image.width, image.height) != (sample.imageWidth, sample.imageHeight) {
-            throw KeypointDatasetError(sample.image.path, "is \(image.width)x\(image.height) but \(dataset.name) says \(sample.imageWidth)x\(sample.imageHeight)")
+            throw PoseTrainingError.dataset(sample.image.path, "is \(image.width)x\(image.height) but \(dataset.name) says \(sample.imageWidth)x\(sample.imageHeight)")
         }
         return image
     }
@@ -58,7 +58,7 @@ public struct PoseTrainingData: Sendable {
     /// Sample `index` of the data set as it is seen in `epoch`.
     public func example(index: Int, epoch: Int) throws -> TrainingExample {
         guard dataset.samples.indices.contains(index) else {
-            throw KeypointDatasetError(dataset.name, "sample \(index) is outside 0..<\(count)")
+            throw PoseTrainingError.dataset(dataset.name, "sample \(index) is outside 0..<\(count)")
         }
         let sample = dataset.samples[index]
         return augmentation.example(sample, image: try image(of: sample), flipPairs: dataset.keypoints.flipPairs,
@@ -100,7 +100,7 @@ public struct PoseTrainingData: Sendable {
                 }
             }
         }
-        if let failure = failures.compactMap({ $0 }).first { throw KeypointDatasetError(dataset.name, failure) }
+        if let failure = failures.compactMap({ $0 }).first { throw PoseTrainingError.dataset(dataset.name, failure) }
         return PoseBatch(input: Tensor(shape: [n, 3, h, w], scalars: input),
                          target: Tensor(shape: [n, joints, hh, hw], scalars: target),
                          targetWeight: Tensor(shape: [n, joints, 1], scalars: weight), indices: indices)

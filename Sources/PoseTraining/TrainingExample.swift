@@ -12,7 +12,7 @@ public struct TrainingExample: Sendable {
     /// One weight per joint (0 or 1; 0 when unlabelled or its Gaussian misses the heatmap).
     public var targetWeight: [Float]
     /// Joints in input-crop pixels (unlabelled joints keep their image coordinates, as official).
-    public var joints: [(x: Double, y: Double)]
+    public var joints: [Point]
     public var visibility: [Double]
     /// The crop (in the mirrored image when `flipped`), half body or not.
     public var crop: TrainingCrop

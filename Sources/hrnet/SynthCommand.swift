@@ -80,7 +80,7 @@ struct SynthCommand: ParsableCommand {
         let summary: SyntheticKeypointSet.Summary
         do {
             summary = try SyntheticKeypointSet.write(to: dir, options: options) { done in progress.advance(done - progress.done) }
-        } catch let error as KeypointDatasetError {
+        } catch let error as PoseTrainingError {
             throw ValidationError(error.description)
         }
         progress.finish()

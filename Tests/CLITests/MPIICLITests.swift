@@ -50,7 +50,7 @@ final class MPIICLITests: XCTestCase {
         XCTAssertEqual(preds.count, 4)
         XCTAssertTrue(preds.allSatisfy { $0.count == 16 && $0.allSatisfy { $0.count == 2 && $0.allSatisfy(\.isFinite) } })
         let gt = try MPIIGroundTruth.load(data.appendingPathComponent("annot/gt_valid.mat"))
-        let want = try gt.evaluate(predictions: preds.map { $0.map { (x: $0[0] - 1, y: $0[1] - 1) } })
+        let want = try gt.evaluate(predictions: preds.map { $0.map { Point(x: $0[0] - 1, y: $0[1] - 1) } })
         XCTAssertEqual(Set(table.keys), Set(want.summary.map(\.name)))
         for row in want.summary { XCTAssertEqual(table[row.name]!, row.value, accuracy: 1e-9, row.name) }
 

@@ -31,12 +31,12 @@ final class CheckpointTests: XCTestCase {
         return dir
     }
 
-    /// `load` throws a CheckpointError whose description contains every needle (the file name
+    /// `load` throws a DNNError whose description contains every needle (the file name
     /// is always one of them).
     func assertRefused(_ file: String, _ needles: [String], load: (URL) throws -> Any = { try Checkpoint.load($0) },
                        line: UInt = #line) {
         XCTAssertThrowsError(try load(url(file)), file, line: line) { error in
-            XCTAssertTrue(error is CheckpointError, "\(file): \(type(of: error))", line: line)
+            XCTAssertTrue(error is DNNError, "\(file): \(type(of: error))", line: line)
             let s = "\(error)"
             for n in [file] + needles { XCTAssertTrue(s.contains(n), "\(file): '\(s)' lacks '\(n)'", line: line) }
         }
@@ -164,7 +164,7 @@ final class CheckpointTests: XCTestCase {
 
     // MARK: - Bad files
 
-    /// Every bad file is a CheckpointError naming the file and the problem; nothing is run.
+    /// Every bad file is a DNNError naming the file and the problem; nothing is run.
     func testBadFilesAreClearErrors() {
         let cases: [(String, [String])] = [
             // hostile: any global outside the allow list is refused by name
@@ -266,7 +266,7 @@ final class CheckpointTests: XCTestCase {
                 if trial % 5 == 0 { bytes = Array(bytes.prefix(Int(rng.next() % UInt64(bytes.count)))) }
                 let f = dir.appendingPathComponent("\(trial)-\(file)")
                 try Data(bytes).write(to: f)
-                do { _ = try Checkpoint.load(f) } catch { XCTAssertTrue(error is CheckpointError, "\(type(of: error))") }
+                do { _ = try Checkpoint.load(f) } catch { XCTAssertTrue(error is DNNError, "\(type(of: error))") }
             }
         }
     }

@@ -7,7 +7,7 @@ import TestSupport
 /// integer storage of doubles, UTF-16 chars, small data elements), from
 /// Tests/Fixtures/posedata/mpii/make_mat_fixtures.py. Values are compared exactly: both sides
 /// decode the same bytes to doubles. Hostile files (every truncation, every flipped byte,
-/// crafted sizes) must give a MATFileError naming the file, never a crash.
+/// crafted sizes) must give a DatasetError naming the file, never a crash.
 final class MATFileTests: XCTestCase {
     func url(_ name: String) -> URL { Fixtures.url("posedata/mpii/mat/\(name)") }
 
@@ -91,7 +91,7 @@ final class MATFileTests: XCTestCase {
         XCTAssertEqual(cases.count, 4)
         for (file, c) in cases.sorted(by: { $0.key < $1.key }) {
             let gt = try MPIIGroundTruth.load(url(file))
-            let predictions = (c["predictions"] as! [[[Double]]]).map { $0.map { (x: $0[0], y: $0[1]) } }
+            let predictions = (c["predictions"] as! [[[Double]]]).map { $0.map { Point(x: $0[0], y: $0[1]) } }
             let result = try gt.evaluate(predictions: predictions)
             let perJoint = c["per_joint"] as! [Double], table = c["table"] as! [[Any]]
             for (j, (a, b)) in zip(result.perJoint, perJoint).enumerated() { XCTAssertEqual(a, b, accuracy: 1e-9, "\(file) joint \(j)") }
@@ -152,14 +152,14 @@ final class MATFileTests: XCTestCase {
 
     // MARK: - Hostile files
 
-    /// Parsing must end in a value or a MATFileError naming the file: never a crash.
-    func parse(_ bytes: [UInt8], limits: MATFile.Limits = MATFile.Limits()) -> Result<MATFile, MATFileError> {
-        do { return .success(try MATFile(bytes: bytes, source: "hostile.mat", limits: limits)) } catch let error as MATFileError {
+    /// Parsing must end in a value or a DatasetError naming the file: never a crash.
+    func parse(_ bytes: [UInt8], limits: MATFile.Limits = MATFile.Limits()) -> Result<MATFile, DatasetError> {
+        do { return .success(try MATFile(bytes: bytes, source: "hostile.mat", limits: limits)) } catch let error as DatasetError {
             XCTAssertTrue(error.description.hasPrefix("hostile.mat: "), error.description)
             return .failure(error)
         } catch {
-            XCTFail("not a MATFileError: \(error)")
-            return .failure(MATFileError("", ""))
+            XCTFail("not a DatasetError: \(error)")
+            return .failure(DatasetError.mat("", ""))
         }
     }
 

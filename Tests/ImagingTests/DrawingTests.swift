@@ -35,13 +35,13 @@ final class DrawingTests: XCTestCase {
 
     func testAntialiasedLineFadesAtTheRim() {
         var image = Image(width: 40, height: 20, fill: (0, 0, 0))
-        image.drawLine(from: (5, 10.3), to: (35, 10.3), color: Color(200, 200, 200), thickness: 2)
+        image.drawLine(from: Point(5, 10.3), to: Point(35, 10.3), color: Color(200, 200, 200), thickness: 2)
         XCTAssertEqual(color(image, 20, 10), Color(200, 200, 200))
         XCTAssertEqual(color(image, 20, 9).r, 40)         // 1.3 from the axis: 20% covered
         XCTAssertEqual(color(image, 20, 11).r, 160)       // 0.7 from the axis: 80% covered
         XCTAssertEqual(color(image, 20, 12), .black)      // 1.7 from the axis: outside
         var hard = Image(width: 40, height: 20, fill: (0, 0, 0))
-        hard.drawLine(from: (5, 10.3), to: (35, 10.3), color: .green, thickness: 2, antialiased: false)
+        hard.drawLine(from: Point(5, 10.3), to: Point(35, 10.3), color: .green, thickness: 2, antialiased: false)
         XCTAssertTrue(Set(hard.pixels).isSubset(of: [0, 255]))
     }
 

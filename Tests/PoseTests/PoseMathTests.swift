@@ -16,7 +16,7 @@ final class PoseMathTests: XCTestCase {
     func doubles(_ v: Any?) -> [Double] { (v as! [Any]).map { ($0 as! NSNumber).doubleValue } }
     func crop(_ d: [String: Any]) -> PersonCrop {
         let c = doubles(d["center"]), s = doubles(d["scale"])
-        return PersonCrop(center: (c[0], c[1]), scale: (s[0], s[1]), rotation: (d["rotation"] as? NSNumber)?.doubleValue ?? 0)
+        return PersonCrop(center: Point(c[0], c[1]), scale: (s[0], s[1]), rotation: (d["rotation"] as? NSNumber)?.doubleValue ?? 0)
     }
 
     /// Box -> center and scale (exact in double precision).
@@ -42,7 +42,7 @@ final class PoseMathTests: XCTestCase {
                 for k in 0..<6 { XCTAssertEqual(got[k], want[k], accuracy: k % 3 == 2 ? 1e-3 : 1e-5, "\(item) entry \(k)") }
             }
             // Inverse undoes forward.
-            let p = forward.inverse.apply(forward.apply((12.5, 40.25)))
+            let p = forward.inverse.apply(forward.apply(Point(12.5, 40.25)))
             XCTAssertEqual(p.x, 12.5, accuracy: 1e-9); XCTAssertEqual(p.y, 40.25, accuracy: 1e-9)
         }
     }
@@ -74,11 +74,11 @@ final class PoseMathTests: XCTestCase {
         var map = [Float](repeating: 0, count: 6 * 8)
         map[3 * 8 + 4] = 1; map[3 * 8 + 5] = 0.5; map[2 * 8 + 4] = 0.3   // peak (4, 3): right and up higher
         let heatmaps = Tensor(shape: [1, 1, 6, 8], scalars: map)
-        let crop = PersonCrop(center: (40, 30), scale: (0.4, 0.3))
+        let crop = PersonCrop(center: Point(40, 30), scale: (0.4, 0.3))
         let back = crop.transform(width: 8, height: 6, inverse: true)
         let plain = HeatmapDecoder.decode(heatmaps, image: 0, crop: crop, method: .argmax)[0]
         let standard = HeatmapDecoder.decode(heatmaps, image: 0, crop: crop, method: .standard)[0]
-        let grid = back.apply((4, 3)), stepped = back.apply((4.25, 2.75))
+        let grid = back.apply(Point(4, 3)), stepped = back.apply(Point(4.25, 2.75))
         XCTAssertEqual(plain.x, grid.x, accuracy: 1e-12); XCTAssertEqual(plain.y, grid.y, accuracy: 1e-12)
         XCTAssertEqual(standard.x, stepped.x, accuracy: 1e-12); XCTAssertEqual(standard.y, stepped.y, accuracy: 1e-12)
     }

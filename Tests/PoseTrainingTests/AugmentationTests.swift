@@ -45,9 +45,9 @@ final class AugmentationTests: XCTestCase {
         XCTAssertEqual(crops.count, cropBytes * cases.cases.count)
         var sawHalfBody = 0, sawFlip = 0, sawRotation = 0
         for (k, c) in cases.cases.enumerated() {
-            let sample = KeypointSample(image: Fixtures.url("imaging/warp_source.png"), center: (c.sample_center[0], c.sample_center[1]),
+            let sample = KeypointSample(image: Fixtures.url("imaging/warp_source.png"), center: Point(c.sample_center[0], c.sample_center[1]),
                                         scale: (c.sample_scale[0], c.sample_scale[1]),
-                                        joints: c.sample_joints.map { ($0[0], $0[1]) }, visibility: c.sample_visibility)
+                                        joints: c.sample_joints.map { Point($0[0], $0[1]) }, visibility: c.sample_visibility)
             let e = aug.example(sample, image: image, flipPairs: KeypointSet.coco.flipPairs, upperBody: Set(0...10), draws: draws(c.draws))
             let what = "case \(k)"
             XCTAssertEqual(e.crop.flipped, c.flipped, what)
@@ -102,12 +102,12 @@ final class AugmentationTests: XCTestCase {
         var random = AugmentationRandom(seed: 5)
         var checked = 0, flips = 0
         let base = Image(width: 240, height: 200, fill: (0, 0, 0))
-        let joints: [(x: Double, y: Double)] = (0..<17).map { (j: Int) -> (x: Double, y: Double) in
+        let joints: [Point] = (0..<17).map { (j: Int) -> Point in
             let jd = Double(j)
             let x: Double = 90 + Double(j % 5) * 14 + 0.3 * jd
-            return (x, 40 + jd * 8.2)
+            return Point(x, 40 + jd * 8.2)
         }
-        let sample = KeypointSample(image: URL(fileURLWithPath: "/none"), center: (120, 105), scale: (0.75, 1.0),
+        let sample = KeypointSample(image: URL(fileURLWithPath: "/none"), center: Point(120, 105), scale: (0.75, 1.0),
                                     joints: joints, visibility: Array(repeating: 1, count: 17))
         for trial in 0..<24 {
             let j = trial % 17
@@ -143,11 +143,11 @@ final class AugmentationTests: XCTestCase {
         var aug = PoseAugmentation.coco(width: 96, height: 128)
         aug.unbiasedEncoding = true
         var random = AugmentationRandom(seed: 9)
-        let joints: [(x: Double, y: Double)] = (0..<17).map { (j: Int) -> (x: Double, y: Double) in
+        let joints: [Point] = (0..<17).map { (j: Int) -> Point in
             let x: Double = 100 + Double(j % 4) * 9.7
-            return (x, 50 + Double(j) * 6.3)
+            return Point(x, 50 + Double(j) * 6.3)
         }
-        let sample = KeypointSample(image: URL(fileURLWithPath: "/none"), center: (120, 105), scale: (0.75, 1.0),
+        let sample = KeypointSample(image: URL(fileURLWithPath: "/none"), center: Point(120, 105), scale: (0.75, 1.0),
                                     joints: joints, visibility: Array(repeating: 1, count: 17))
         let image = Image(width: 240, height: 200, fill: (0, 0, 0))
         var checked = 0, offCell = 0
@@ -173,7 +173,7 @@ final class AugmentationTests: XCTestCase {
     }
 
     func testFlipPairsSwap() {
-        let joints: [(x: Double, y: Double)] = (0..<17).map { (Double($0) * 10 + 1, Double($0) + 0.5) }
+        let joints: [Point] = (0..<17).map { Point(Double($0) * 10 + 1, Double($0) + 0.5) }
         var visibility = [Double](repeating: 1, count: 17)
         visibility[4] = 0  // right ear unlabelled
         let (out, vis) = KeypointFlip.mirror(joints: joints, visibility: visibility, width: 200, pairs: KeypointSet.coco.flipPairs)
@@ -199,13 +199,13 @@ final class AugmentationTests: XCTestCase {
     /// Half body keeps the right joints: the upper-body crop holds the upper joints and not the
     /// ankles; the lower-body crop the reverse; too few joints give no crop.
     func testHalfBodyKeepsTheRightJoints() throws {
-        let joints: [(x: Double, y: Double)] = [(100, 40), (104, 37), (96, 37), (108, 39), (92, 39), (115, 60), (85, 60),
-                                                (120, 85), (80, 85), (122, 108), (78, 108), (110, 120), (90, 120),
-                                                (112, 165), (88, 165), (113, 210), (87, 210)]
+        let joints: [Point] = [Point(100, 40), Point(104, 37), Point(96, 37), Point(108, 39), Point(92, 39), Point(115, 60), Point(85, 60),
+                                                Point(120, 85), Point(80, 85), Point(122, 108), Point(78, 108), Point(110, 120), Point(90, 120),
+                                                Point(112, 165), Point(88, 165), Point(113, 210), Point(87, 210)]
         let vis = [Double](repeating: 1, count: 17)
         let upper = try XCTUnwrap(HalfBody.crop(joints: joints, visibility: vis, upperBody: Set(0...10), upperNormal: 0, aspectRatio: 0.75))
         let crop = PersonCrop(center: upper.center, scale: upper.scale)
-        func inside(_ p: (x: Double, y: Double), _ c: PersonCrop) -> Bool {
+        func inside(_ p: Point, _ c: PersonCrop) -> Bool {
             let q = c.transform(width: 192, height: 256).apply(p)
             return q.x >= 0 && q.y >= 0 && q.x < 192 && q.y < 256
         }

@@ -67,8 +67,8 @@ final class DatasetTests: XCTestCase {
             let per_joint: [Double], joint_count: [Int], groups: [[JSONNumberOrString]]
         }
         let c = try JSONDecoder().decode(Case.self, from: Data(contentsOf: Fixtures.url("posedata/pckh_cases.json")))
-        let result = try PCKh.evaluate(predictions: c.predictions.map { $0.map { ($0[0], $0[1]) } },
-                                       groundTruth: c.ground_truth.map { $0.map { ($0[0], $0[1]) } },
+        let result = try PCKh.evaluate(predictions: c.predictions.map { $0.map { Point($0[0], $0[1]) } },
+                                       groundTruth: c.ground_truth.map { $0.map { Point($0[0], $0[1]) } },
                                        visible: c.visible.map { $0.map { $0 != 0 } }, headBoxes: c.head_boxes)
         XCTAssertEqual(result.jointCount, c.joint_count)
         // Counts over 40 people divided the same way: equal to rounding (1e-9).

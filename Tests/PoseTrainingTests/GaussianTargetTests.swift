@@ -13,7 +13,7 @@ final class GaussianTargetTests: XCTestCase {
     func testTargetsMatchOfficial() throws {
         let c = try JSONDecoder().decode(Cases.self, from: Data(contentsOf: Fixtures.url("posedata/target_cases.json")))
         for k in c.cases {
-            let (target, weight) = GaussianTarget.make(joints: c.joints.map { ($0[0], $0[1]) }, visibility: c.visibility,
+            let (target, weight) = GaussianTarget.make(joints: c.joints.map { Point($0[0], $0[1]) }, visibility: c.visibility,
                                                        imageSize: (c.image_size[0], c.image_size[1]),
                                                        heatmapSize: (c.heatmap_size[0], c.heatmap_size[1]), sigma: k.sigma)
             XCTAssertEqual(weight, k.target_weight, "sigma \(k.sigma)")
@@ -30,7 +30,7 @@ final class GaussianTargetTests: XCTestCase {
     /// official test is `br < 0` with br exclusive, so a window ending exactly at column 0
     /// (x = -30: mu = -7, br = 0) keeps weight 1 with an empty map; x = -34 (br = -1) gets 0.
     func testPeakAndWindowRules() {
-        let (t, w) = GaussianTarget.make(joints: [(41, 22), (-30, 10), (10, 10), (-34, 10)], visibility: [1, 1, 0, 1],
+        let (t, w) = GaussianTarget.make(joints: [Point(41, 22), Point(-30, 10), Point(10, 10), Point(-34, 10)], visibility: [1, 1, 0, 1],
                                          imageSize: (96, 128), heatmapSize: (24, 32), sigma: 2)
         XCTAssertEqual(w, [1, 1, 0, 0])
         XCTAssertEqual(t[6 * 24 + 10], 1)  // int(41 / 4 + 0.5) = 10, int(22 / 4 + 0.5) = 6
@@ -43,7 +43,7 @@ final class GaussianTargetTests: XCTestCase {
     /// window rule runs on the unrounded mu (x = -33: mu = -8.25, br = int(-1.25) = -1 < 0 -> 0;
     /// x = -29: br = int(-0.25) = 0 -> kept).
     func testUnbiasedEncoding() {
-        let joints: [(x: Double, y: Double)] = [(41.3, 62.9), (-33, 10), (-29, 10), (10, 10)]
+        let joints: [Point] = [Point(41.3, 62.9), Point(-33, 10), Point(-29, 10), Point(10, 10)]
         let (t, w) = GaussianTarget.make(joints: joints, visibility: [1, 1, 1, 0], imageSize: (96, 128),
                                          heatmapSize: (24, 32), sigma: 2, unbiased: true)
         XCTAssertEqual(w, [1, 0, 1, 0])

@@ -30,7 +30,7 @@ final class MPIIEvaluationTests: XCTestCase {
         // The mean sums 14 count-weighted ratios: 1e-9 covers their rounding.
         XCTAssertEqual(pckh.mean, 100, accuracy: 1e-9)
         // One pixel off everywhere: still within half a head (head boxes are 8-20 pixels, 0.6 x diagonal >= 6.7).
-        let shifted = evaluation.dataset.samples.map { $0.joints.map { (x: $0.x + 1, y: $0.y) } }
+        let shifted = evaluation.dataset.samples.map { $0.joints.map { Point(x: $0.x + 1, y: $0.y) } }
         XCTAssertEqual(try evaluation.groundTruth.evaluate(predictions: shifted).mean, 100, accuracy: 1e-9)
         // The first people only.
         let two = evaluation.prefix(2)

@@ -133,7 +133,7 @@ final class SyntheticTests: XCTestCase {
                 let (xa, xb) = (max(0, Int(b.x0.rounded(.down))), min(128, Int(b.x1.rounded(.up)) + 1))
                 guard ya < yb, xa < xb else { continue }
                 for y in ya..<yb {
-                    for x in xa..<xb where shape.covers((Double(x), Double(y))) {
+                    for x in xa..<xb where shape.covers(Point(Double(x), Double(y))) {
                         owner[y * 128 + x] = shape.owner
                     }
                 }
@@ -156,17 +156,17 @@ final class SyntheticTests: XCTestCase {
 
     func testShapesCoverWhatTheyPaint() {
         let occluder = SyntheticShape(kind: .box(x0: 10, y0: 10, x1: 20, y1: 20), color: .red, owner: -1)
-        XCTAssertTrue(occluder.covers((15, 15)))
-        XCTAssertFalse(occluder.covers((25, 15)))
-        let limb = SyntheticShape(kind: .capsule(a: (0, 0), b: (10, 0), radius: 2), color: .red, owner: 0)
-        XCTAssertTrue(limb.covers((12, 0)))
-        XCTAssertFalse(limb.covers((5, 2.5)))
+        XCTAssertTrue(occluder.covers(Point(15, 15)))
+        XCTAssertFalse(occluder.covers(Point(25, 15)))
+        let limb = SyntheticShape(kind: .capsule(a: Point(0, 0), b: Point(10, 0), radius: 2), color: .red, owner: 0)
+        XCTAssertTrue(limb.covers(Point(12, 0)))
+        XCTAssertFalse(limb.covers(Point(5, 2.5)))
         var image = Image(width: 30, height: 30, fill: (0, 0, 0))
         occluder.draw(on: &image)
         limb.draw(on: &image)
         for y in 0..<30 { for x in 0..<30 {
             let painted = image.pixel(x: x, y: y)!.0 > 0  // anti-aliased rims are partly painted
-            let covered = occluder.covers((Double(x), Double(y))) || limb.covers((Double(x), Double(y)))
+            let covered = occluder.covers(Point(Double(x), Double(y))) || limb.covers(Point(Double(x), Double(y)))
             if covered { XCTAssertTrue(painted, "(\(x), \(y)) covered but not painted") }
         } }
     }

@@ -1,16 +1,9 @@
 import CDNNL
 
-/// A oneDNN call failed; names the call and oneDNN's status.
-public struct DNNLError: Error, CustomStringConvertible {
-    public let call: String
-    public let status: String
-    public var description: String { "oneDNN \(call) failed: \(status)" }
-}
-
 @inline(__always)
 func check(_ status: dnnl_status_t, _ call: @autoclosure () -> String) throws {
     guard status == dnnl_success else {
-        throw DNNLError(call: call(), status: String(cString: dnnl_status2str(status)))
+        throw DNNError.oneDNN(call: call(), status: String(cString: dnnl_status2str(status)))
     }
 }
 

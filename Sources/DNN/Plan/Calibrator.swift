@@ -44,12 +44,12 @@ public final class Calibrator {
 
     /// The ranges seen so far; throws before any batch was observed.
     public func table() throws -> QuantizationTable {
-        guard images > 0 else { throw QuantizationError("no calibration images were observed") }
+        guard images > 0 else { throw DNNError.quantization("no calibration images were observed") }
         var ranges: [String: QuantizationTable.Range] = [:]
         for c in convolutions {
             let r = QuantizationTable.Range(input: observer.maxAbs[c.input] ?? 0, output: observer.maxAbs[c.output] ?? 0)
             guard r.input.isFinite, r.output.isFinite else {
-                throw QuantizationError("calibration saw non-finite activations at \(c.key) (NaN or infinite inputs or weights?)")
+                throw DNNError.quantization("calibration saw non-finite activations at \(c.key) (NaN or infinite inputs or weights?)")
             }
             ranges[c.key] = r
         }

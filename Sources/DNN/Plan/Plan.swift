@@ -83,8 +83,8 @@ public final class Plan {
         self.channelsLastOutputs = graph.channelsLastOutputs.filter { $0 < graph.outputs.count }
         self.flops = try graph.flops(input: input)
         for spec in graph.parameters {
-            guard let t = parameters[spec.key] else { throw GraphError("parameter \(spec.key) is missing") }
-            guard t.shape == spec.shape else { throw GraphError("parameter \(spec.key) has shape \(t.shape), the model needs \(spec.shape)") }
+            guard let t = parameters[spec.key] else { throw DNNError.graph("parameter \(spec.key) is missing") }
+            guard t.shape == spec.shape else { throw DNNError.graph("parameter \(spec.key) has shape \(t.shape), the model needs \(spec.shape)") }
         }
 
         var builder = try Builder(graph: graph, shapes: shapes, input: input, options: options, observer: observer)
@@ -141,7 +141,7 @@ public final class Plan {
     /// graph's `channelsLastOutputs`).
     public func run(_ x: Tensor) throws -> [Tensor] {
         guard x.shape == inputShape.dims else {
-            throw GraphError("input has shape \(x.shape), this plan was compiled for \(inputShape.dims)")
+            throw DNNError.graph("input has shape \(x.shape), this plan was compiled for \(inputShape.dims)")
         }
         x.scalars.withUnsafeBytes { inputBuffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         try execute()

@@ -44,15 +44,15 @@ extension Plan {
             self.options = options
             self.element = options.bf16 ? .bf16 : .f32
             self.observer = observer
-            if options.bf16 && !hasNativeBF16 { throw GraphError("bf16 needs a CPU with AVX512-BF16; this one has none (use fp32)") }
-            if options.bf16 && options.int8 != nil { throw GraphError("int8 and bf16 exclude each other (give one precision)") }
+            if options.bf16 && !hasNativeBF16 { throw DNNError.graph("bf16 needs a CPU with AVX512-BF16; this one has none (use fp32)") }
+            if options.bf16 && options.int8 != nil { throw DNNError.graph("int8 and bf16 exclude each other (give one precision)") }
             if options.int8 != nil, graph.nodes.contains(where: { if case .groupNorm = $0.op { true } else { false } }) {
-                throw GraphError("int8 plans do not support group norm yet (use fp32 or bf16)")
+                throw DNNError.graph("int8 plans do not support group norm yet (use fp32 or bf16)")
             }
             self.graph = graph
             self.shapes = shapes
             self.ops = graph.fuse()
-            guard let first = ops.first, case .input = first.kind else { throw GraphError("graph has no input") }
+            guard let first = ops.first, case .input = first.kind else { throw DNNError.graph("graph has no input") }
             inputValue = first.output
             inputMemory = try Memory(try MemoryDesc.plain(input.dims), pointer: nil)
             desc[inputValue] = inputMemory.desc
@@ -128,7 +128,7 @@ extension Plan {
             // Refuse before touching memory: a huge input must be an error, not a machine brought down.
             let available = SystemMemory.available
             guard UInt64(total) < available / 10 * 9 else {
-                throw GraphError(String(format: "input %@ needs %.1f GB of activations; this machine has %.1f GB available now (use a smaller batch or image)",
+                throw DNNError.graph(String(format: "input %@ needs %.1f GB of activations; this machine has %.1f GB available now (use a smaller batch or image)",
                                         input.description, Double(total) / 1e9, Double(available) / 1e9))
             }
             arena = Plan.allocate(total)

@@ -18,8 +18,8 @@ public final class PlanCache {
     public init(graph: Graph, parameters: [String: Tensor], threads: Int? = nil, options: Plan.Options = .init(),
                 capacity: Int = 3) throws {
         for spec in graph.parameters {
-            guard let t = parameters[spec.key] else { throw GraphError("parameter \(spec.key) is missing") }
-            guard t.shape == spec.shape else { throw GraphError("parameter \(spec.key) has shape \(t.shape), the model needs \(spec.shape)") }
+            guard let t = parameters[spec.key] else { throw DNNError.graph("parameter \(spec.key) is missing") }
+            guard t.shape == spec.shape else { throw DNNError.graph("parameter \(spec.key) has shape \(t.shape), the model needs \(spec.shape)") }
         }
         let keys = Set(graph.parameters.map(\.key))
         self.parameters = parameters.filter { keys.contains($0.key) }
@@ -46,7 +46,7 @@ public final class PlanCache {
     /// - Complexity: one network pass; the first call at a new shape also compiles a plan.
     public func run(_ input: Tensor) throws -> [Tensor] {
         guard input.rank == 4, let shape = Shape4(input.shape) else {
-            throw GraphError("expected an NCHW batch (rank 4), got shape \(input.shape)")
+            throw DNNError.graph("expected an NCHW batch (rank 4), got shape \(input.shape)")
         }
         return try plan(for: shape).run(input)
     }

@@ -47,13 +47,13 @@ public struct QuantizationTable: Equatable, Sendable {
     /// Throws unless the table was measured on `graph` and covers every convolution in it.
     public func check(against graph: Graph, source: String = "the calibration table") throws {
         guard model == graph.fingerprint else {
-            throw QuantizationError("\(source) was calibrated on another model (fingerprint \(model), this model is \(graph.fingerprint)); "
+            throw DNNError.quantization("\(source) was calibrated on another model (fingerprint \(model), this model is \(graph.fingerprint)); "
                                     + "calibrate this model with `hrnet quantize`")
         }
         let keys = graph.nodes.compactMap { node -> String? in if case .conv(let c) = node.op { c.key } else { nil } }
         let missing = keys.filter { ranges[$0] == nil }
         guard missing.isEmpty else {
-            throw QuantizationError("\(source) has no range for \(missing.count) convolutions (\(missing.prefix(3).joined(separator: ", ")))")
+            throw DNNError.quantization("\(source) has no range for \(missing.count) convolutions (\(missing.prefix(3).joined(separator: ", ")))")
         }
     }
 
@@ -73,7 +73,7 @@ public struct QuantizationTable: Equatable, Sendable {
     /// The table in `metadata`, nil when there is none; throws when it is there but malformed.
     public init?(metadata: [String: String], source: String = "metadata") throws {
         guard let text = metadata[Self.metadataKey] else { return nil }
-        func fail(_ why: String) -> QuantizationError { QuantizationError("\(source): calibration table \(Self.metadataKey) \(why)") }
+        func fail(_ why: String) -> DNNError { DNNError.quantization("\(source): calibration table \(Self.metadataKey) \(why)") }
         guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
             throw fail("is not a JSON object")
         }
@@ -102,29 +102,23 @@ public struct QuantizationTable: Equatable, Sendable {
     public static func load(safetensors url: URL) throws -> QuantizationTable? {
         let handle: FileHandle
         do { handle = try FileHandle(forReadingFrom: url) } catch {
-            throw CheckpointError(url, "cannot be opened: \(error.localizedDescription)")
+            throw DNNError.checkpoint(url, "cannot be opened: \(error.localizedDescription)")
         }
         defer { try? handle.close() }
         let prefix = try handle.read(upToCount: 8) ?? Data()
-        guard prefix.count == 8 else { throw CheckpointError(url, "truncated: \(prefix.count) bytes, not even a header length") }
+        guard prefix.count == 8 else { throw DNNError.checkpoint(url, "truncated: \(prefix.count) bytes, not even a header length") }
         let n = prefix.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian }
         let size = (try? handle.seekToEnd()) ?? 0
-        guard n <= size &- 8, n < 1 << 30 else { throw CheckpointError(url, "truncated: header says \(n) bytes, file has \(size) in all") }
+        guard n <= size &- 8, n < 1 << 30 else { throw DNNError.checkpoint(url, "truncated: header says \(n) bytes, file has \(size) in all") }
         try handle.seek(toOffset: 8)
         let header = try handle.read(upToCount: Int(n)) ?? Data()
         guard let json = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else {
-            throw CheckpointError(url, "header is not a JSON object")
+            throw DNNError.checkpoint(url, "header is not a JSON object")
         }
         var metadata: [String: String] = [:]
         for (k, v) in json["__metadata__"] as? [String: Any] ?? [:] { metadata[k] = v as? String ?? "\(v)" }
         return try QuantizationTable(metadata: metadata, source: url.lastPathComponent)
     }
-}
-
-/// An int8 request that cannot be met: no table, a table for another model, a malformed table.
-public struct QuantizationError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }
 
 extension Graph {

@@ -185,11 +185,11 @@ public enum Reference {
 extension Graph {
     /// Runs the graph op by op with the reference kernels (for tests; slow).
     public func referenceForward(parameters p: [String: Tensor], input: Tensor) throws -> [Tensor] {
-        guard let s = Shape4(input.shape) else { throw GraphError("input must be NCHW, got shape \(input.shape)") }
+        guard let s = Shape4(input.shape) else { throw DNNError.graph("input must be NCHW, got shape \(input.shape)") }
         let shapes = try inferShapes(input: s)
         var values: [Tensor?] = Array(repeating: nil, count: nodes.count)
         func param(_ key: String) throws -> Tensor {
-            guard let t = p[key] else { throw GraphError("parameter \(key) is missing") }
+            guard let t = p[key] else { throw DNNError.graph("parameter \(key) is missing") }
             return t
         }
         for (i, node) in nodes.enumerated() {

@@ -9,7 +9,7 @@ public enum NPY {
     }
 
     static func parse(_ raw: UnsafeRawBufferPointer, _ url: URL) throws -> Tensor {
-        func fail(_ why: String) -> CheckpointError { CheckpointError(url, why) }
+        func fail(_ why: String) -> DNNError { DNNError.checkpoint(url, why) }
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
         guard raw.count >= 10, Array(raw[0..<6]) == magic else { throw fail("not an .npy file (bad magic)") }
         let major = raw[6]
@@ -63,7 +63,7 @@ public enum NPY {
             let end = rest.firstIndex { $0 == "," || $0 == "}" } ?? rest.endIndex
             return rest[..<end].trimmingCharacters(in: .whitespaces)
         }
-        throw CheckpointError(url, "header has no '\(key)'")
+        throw DNNError.checkpoint(url, "header has no '\(key)'")
     }
 
     public static func write(_ t: Tensor, to url: URL) throws {

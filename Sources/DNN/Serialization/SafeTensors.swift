@@ -15,7 +15,7 @@ public enum SafeTensors {
     }
 
     static func parse(_ data: Data, _ url: URL) throws -> (tensors: [String: StoredTensor], metadata: [String: String]) {
-        func fail(_ why: String) -> CheckpointError { CheckpointError(url, why) }
+        func fail(_ why: String) -> DNNError { DNNError.checkpoint(url, why) }
         guard data.count >= 8 else { throw fail("truncated: \(data.count) bytes, not even a header length") }
         let n = data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian }
         guard n <= UInt64(data.count - 8) else { throw fail("truncated: header says \(n) bytes, file has \(data.count - 8) after the length") }

@@ -83,7 +83,7 @@ public enum Checkpoint {
             let file = try SafeTensors.parse(data, url)
             return (file.tensors, CheckpointMetadata(strings: file.metadata))
         }
-        throw CheckpointError(url, "not a checkpoint: neither safetensors nor a PyTorch .pth (zip or legacy) file")
+        throw DNNError.checkpoint(url, "not a checkpoint: neither safetensors nor a PyTorch .pth (zip or legacy) file")
     }
 
     /// The floating-point tensors as fp32; integer buffers such as `num_batches_tracked` are dropped.

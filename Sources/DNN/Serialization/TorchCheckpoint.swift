@@ -8,13 +8,13 @@ enum TorchCheckpoint {
         try data.withUnsafeBytes { raw in
             let zip = try ZipArchive(raw, url)
             guard let pkl = zip.entries.keys.filter({ $0.hasSuffix("data.pkl") }).min(by: { $0.count < $1.count }) else {
-                throw CheckpointError(url, "zip archive without data.pkl: not a PyTorch checkpoint")
+                throw DNNError.checkpoint(url, "zip archive without data.pkl: not a PyTorch checkpoint")
             }
             let prefix = String(pkl.dropLast("data.pkl".count))
             if let order = zip.entries["\(prefix)byteorder"] {
                 let text = String(decoding: raw[order.range.prefix(16)], as: UTF8.self)
                 guard text.hasPrefix("little") else {
-                    throw CheckpointError(url, "byte order '\(text)' is not supported (only little-endian checkpoints)")
+                    throw DNNError.checkpoint(url, "byte order '\(text)' is not supported (only little-endian checkpoints)")
                 }
             }
             let entry = zip.entries[pkl]!
@@ -26,11 +26,11 @@ enum TorchCheckpoint {
             let root = try up.load()
             return (try collect(root, url, budget: raw.count) { ref in
                 guard let e = zip.entries["\(prefix)data/\(ref.storageKey)"] else {
-                    throw CheckpointError(url, "storage \(ref.storageKey) is missing from the archive (truncated?)")
+                    throw DNNError.checkpoint(url, "storage \(ref.storageKey) is missing from the archive (truncated?)")
                 }
                 let (needed, overflow) = ref.storageCount.multipliedReportingOverflow(by: ref.dtype.size)
                 guard !overflow, e.range.count >= needed else {
-                    throw CheckpointError(url, "storage \(ref.storageKey) holds \(e.range.count) bytes, less than its \(ref.storageCount) elements")
+                    throw DNNError.checkpoint(url, "storage \(ref.storageKey) holds \(e.range.count) bytes, less than its \(ref.storageCount) elements")
                 }
                 return UnsafeRawBufferPointer(rebasing: raw[e.range])
             }, metadata(root))
@@ -50,36 +50,36 @@ enum TorchCheckpoint {
             defer { up.releaseValues() }
             let magic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
             guard case .wideInt(let m) = try up.load(), m == magic else {
-                throw CheckpointError(url, "not a PyTorch legacy checkpoint (bad magic number)")
+                throw DNNError.checkpoint(url, "not a PyTorch legacy checkpoint (bad magic number)")
             }
             guard case .int(let protocolVersion) = try up.load(), protocolVersion == 1001 else {
-                throw CheckpointError(url, "unsupported legacy protocol version")
+                throw DNNError.checkpoint(url, "unsupported legacy protocol version")
             }
             // sys info: {'protocol_version', 'little_endian', 'type_sizes'}
             if case .dict(let info) = try up.load(),
                let little = info.items.first(where: { $0.key.asString == "little_endian" })?.value,
                case .bool(false) = little {
-                throw CheckpointError(url, "big-endian checkpoint is not supported (only little-endian)")
+                throw DNNError.checkpoint(url, "big-endian checkpoint is not supported (only little-endian)")
             }
             let root = try up.load()
             guard let keys = try up.load().asTuple?.compactMap(\.asString) else {
-                throw CheckpointError(url, "legacy storage key list is missing")
+                throw DNNError.checkpoint(url, "legacy storage key list is missing")
             }
             var offsets: [String: Range<Int>] = [:]
             var p = up.position
             for key in keys {
-                guard p + 8 <= raw.count else { throw CheckpointError(url, "truncated: storage \(key) is missing") }
+                guard p + 8 <= raw.count else { throw DNNError.checkpoint(url, "truncated: storage \(key) is missing") }
                 let count = Int(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: p, as: UInt64.self).littleEndian)
-                guard let info = storages[key] else { throw CheckpointError(url, "storage \(key) is listed but never used") }
+                guard let info = storages[key] else { throw DNNError.checkpoint(url, "storage \(key) is listed but never used") }
                 let (bytes, overflow) = count.multipliedReportingOverflow(by: info.dtype.size)
                 guard count >= 0, !overflow, bytes <= raw.count - p - 8 else {
-                    throw CheckpointError(url, "truncated: storage \(key) claims \(count) elements, past the end of the file")
+                    throw DNNError.checkpoint(url, "truncated: storage \(key) claims \(count) elements, past the end of the file")
                 }
                 offsets[key] = (p + 8)..<(p + 8 + bytes)
                 p += 8 + bytes
             }
             return (try collect(root, url, budget: raw.count) { ref in
-                guard let r = offsets[ref.storageKey] else { throw CheckpointError(url, "storage \(ref.storageKey) has no data") }
+                guard let r = offsets[ref.storageKey] else { throw DNNError.checkpoint(url, "storage \(ref.storageKey) has no data") }
                 return UnsafeRawBufferPointer(rebasing: raw[r])
             }, metadata(root))
         }
@@ -113,12 +113,12 @@ enum TorchCheckpoint {
     static func storageReference(_ pid: [PickleValue], _ url: URL) throws -> (DType, String, Int) {
         guard pid.count >= 5, pid[0].asString == "storage", case .global(let type) = pid[1],
               let key = pid[2].asString, let count = pid[4].asInt, count >= 0 else {
-            throw CheckpointError(url, "malformed storage reference in the pickle")
+            throw DNNError.checkpoint(url, "malformed storage reference in the pickle")
         }
-        guard let dtype = Unpickler.storageTypes[type] else { throw CheckpointError(url, "storage type \(type) is not supported") }
+        guard let dtype = Unpickler.storageTypes[type] else { throw DNNError.checkpoint(url, "storage type \(type) is not supported") }
         if pid.count >= 6, pid[5].asTuple != nil {
             // torch < 0.4 could save a storage as a view of another; torch 1.x always writes None.
-            throw CheckpointError(url, "storage \(key) is a storage view (a file from torch < 0.4), which is not supported")
+            throw DNNError.checkpoint(url, "storage \(key) is a storage view (a file from torch < 0.4), which is not supported")
         }
         return (dtype, key, count)
     }
@@ -130,7 +130,7 @@ enum TorchCheckpoint {
     /// by naming one storage from thousands of keys).
     static func collect(_ root: PickleValue, _ url: URL, budget: Int,
                         storage: (PickleValue.TensorRef) throws -> UnsafeRawBufferPointer) throws -> [String: StoredTensor] {
-        guard case .dict(var dict) = root else { throw CheckpointError(url, "the checkpoint is not a dict of tensors") }
+        guard case .dict(var dict) = root else { throw DNNError.checkpoint(url, "the checkpoint is not a dict of tensors") }
         for wrapper in ["state_dict", "model"] {
             if let inner = dict.items.first(where: { $0.key.asString == wrapper })?.value, case .dict(let d) = inner,
                d.items.contains(where: { if case .tensor = $0.value { true } else { false } }) {
@@ -143,7 +143,7 @@ enum TorchCheckpoint {
             guard let key = k.asString, case .tensor(let ref) = v else { continue }
             refs.append((key, ref))
         }
-        if refs.isEmpty { throw CheckpointError(url, "the checkpoint holds no tensors") }
+        if refs.isEmpty { throw DNNError.checkpoint(url, "the checkpoint holds no tensors") }
         let strip = refs.allSatisfy { $0.0.hasPrefix("module.") }
         var out: [String: StoredTensor] = [:]
         var remaining = 4 * budget + (1 << 20)
@@ -151,7 +151,7 @@ enum TorchCheckpoint {
             let t = try materialize(ref, storage(ref), url, key)
             remaining -= t.bytes.count
             guard remaining >= 0 else {
-                throw CheckpointError(url, "tensors add up to more than 4x the file size (one storage named by too many keys?)")
+                throw DNNError.checkpoint(url, "tensors add up to more than 4x the file size (one storage named by too many keys?)")
             }
             out[strip ? String(key.dropFirst(7)) : key] = t
         }
@@ -160,7 +160,7 @@ enum TorchCheckpoint {
 
     /// Copies a (possibly strided) view out of its storage into contiguous C order.
     static func materialize(_ r: PickleValue.TensorRef, _ s: UnsafeRawBufferPointer, _ url: URL, _ key: String) throws -> StoredTensor {
-        func fail(_ why: String) -> CheckpointError { CheckpointError(url, "tensor \(key): \(why)") }
+        func fail(_ why: String) -> DNNError { DNNError.checkpoint(url, "tensor \(key): \(why)") }
         guard r.shape.allSatisfy({ $0 >= 0 }), r.strides.allSatisfy({ $0 >= 0 }), r.offset >= 0 else { throw fail("negative size, stride or offset") }
         let elements = s.count / r.dtype.size
         var count = 1, last = r.offset

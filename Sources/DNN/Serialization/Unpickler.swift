@@ -116,10 +116,10 @@ struct Unpickler {
         self.persistentLoad = persistentLoad
     }
 
-    func fail(_ why: String) -> CheckpointError { CheckpointError(url, "bad pickle at byte \(position): \(why)") }
+    func fail(_ why: String) -> DNNError { DNNError.checkpoint(url, "bad pickle at byte \(position): \(why)") }
 
     mutating func take(_ n: Int) throws -> UnsafeRawBufferPointer {
-        guard n >= 0, n <= bytes.count - position else { throw CheckpointError(url, "truncated: the pickle ends early (byte \(position))") }
+        guard n >= 0, n <= bytes.count - position else { throw DNNError.checkpoint(url, "truncated: the pickle ends early (byte \(position))") }
         defer { position += n }
         return UnsafeRawBufferPointer(rebasing: bytes[position..<(position + n)])
     }
@@ -138,7 +138,7 @@ struct Unpickler {
         let b = try take(n)
         let l = (0..<n).reduce(UInt64(0)) { $0 | UInt64(b[$1]) << (8 * UInt64($1)) }
         guard l <= UInt64(bytes.count - position) else {
-            throw CheckpointError(url, "truncated: a \(l)-byte item at byte \(position) runs past the end of the pickle")
+            throw DNNError.checkpoint(url, "truncated: a \(l)-byte item at byte \(position) runs past the end of the pickle")
         }
         return Int(l)
     }
@@ -278,7 +278,7 @@ struct Unpickler {
     func global(_ module: String, _ name: String) throws -> PickleValue {
         let full = "\(module).\(name)"
         guard Self.callables.contains(full) || Self.storageTypes[full] != nil else {
-            throw CheckpointError(url, "pickle refers to global '\(full)', which a checkpoint may not use (refused; nothing was run)")
+            throw DNNError.checkpoint(url, "pickle refers to global '\(full)', which a checkpoint may not use (refused; nothing was run)")
         }
         return .global(full)
     }

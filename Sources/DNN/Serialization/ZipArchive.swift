@@ -12,7 +12,7 @@ struct ZipArchive {
     /// - Complexity: O(entries + 64 KiB); the file is read in place (no copy), so a memory-mapped
     ///   checkpoint stays mapped.
     init(_ bytes: UnsafeRawBufferPointer, _ url: URL) throws {
-        func fail(_ why: String) -> CheckpointError { CheckpointError(url, "broken zip archive: \(why)") }
+        func fail(_ why: String) -> DNNError { DNNError.checkpoint(url, "broken zip archive: \(why)") }
         func u16(_ o: Int) throws -> Int {
             guard o >= 0, o + 2 <= bytes.count else { throw fail("truncated") }
             return Int(bytes[o]) | Int(bytes[o + 1]) << 8

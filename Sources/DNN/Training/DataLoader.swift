@@ -27,12 +27,12 @@ public final class DataLoader<Sample: Sendable>: Sendable {
     public init(count: Int, batchSize: Int, workers: Int = 2, prefetch: Int = 2, seed: UInt64, shuffle: Bool = true,
                 dropLast: Bool = true, part: Range<Int>? = nil, make: @escaping Make) throws {
         guard count >= 0, batchSize >= 1, workers >= 1, prefetch >= 1 else {
-            throw GraphError("data loader: count must be >= 0, batch size, workers and prefetch >= 1")
+            throw DNNError.graph("data loader: count must be >= 0, batch size, workers and prefetch >= 1")
         }
         if let part, part.lowerBound < 0 || part.upperBound > batchSize || part.isEmpty {
-            throw GraphError("data loader: the part \(part) is not within a batch of \(batchSize)")
+            throw DNNError.graph("data loader: the part \(part) is not within a batch of \(batchSize)")
         }
-        if part != nil && !dropLast { throw GraphError("data loader: a part of each batch needs whole batches (dropLast)") }
+        if part != nil && !dropLast { throw DNNError.graph("data loader: a part of each batch needs whole batches (dropLast)") }
         (self.count, self.batchSize, self.workers, self.prefetch, self.seed, self.shuffle, self.dropLast, self.part, self.make) =
             (count, batchSize, workers, prefetch, seed, shuffle, dropLast, part, make)
     }

@@ -10,12 +10,6 @@ public struct LossValue: Sendable {
     public init(loss: Double, gradient: Tensor, units: Double = 1) { (self.loss, self.gradient, self.units) = (loss, gradient, units) }
 }
 
-/// A loss was given inputs that do not fit together; says which and how.
-public struct LossError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// The official pose loss (deep-high-resolution-net.pytorch `JointsMSELoss`): for each joint,
 /// 0.5 x the mean over batch and pixels of (w * (prediction - target))^2, averaged over the
 /// joints; w is the joint's target weight (visibility) when `useTargetWeight`.
@@ -29,14 +23,14 @@ public struct JointsMSELoss: Sendable {
     ///   - targetWeight: (N, J) or (N, J, 1) weights; required when `useTargetWeight`.
     public func callAsFunction(_ output: Tensor, target: Tensor, targetWeight: Tensor?) throws -> LossValue {
         guard output.rank == 4, target.shape == output.shape else {
-            throw LossError("JointsMSELoss: heatmaps \(output.shape) and target \(target.shape) must both be (N, J, H, W)")
+            throw DNNError.loss("JointsMSELoss: heatmaps \(output.shape) and target \(target.shape) must both be (N, J, H, W)")
         }
         let (n, j) = (output.shape[0], output.shape[1])
         let p = output.shape[2] * output.shape[3]
         var weights = [Float](repeating: 1, count: n * j)
         if useTargetWeight {
             guard let tw = targetWeight, tw.count == n * j, tw.shape.first == n else {
-                throw LossError("JointsMSELoss: target weight \(targetWeight?.shape.description ?? "missing") must be (\(n), \(j)) or (\(n), \(j), 1)")
+                throw DNNError.loss("JointsMSELoss: target weight \(targetWeight?.shape.description ?? "missing") must be (\(n), \(j)) or (\(n), \(j), 1)")
             }
             weights = tw.scalars
         }
@@ -70,14 +64,14 @@ public struct JointsOHKMMSELoss: Sendable {
 
     public func callAsFunction(_ output: Tensor, target: Tensor, targetWeight: Tensor?) throws -> LossValue {
         guard output.rank == 4, target.shape == output.shape else {
-            throw LossError("JointsOHKMMSELoss: heatmaps \(output.shape) and target \(target.shape) must both be (N, J, H, W)")
+            throw DNNError.loss("JointsOHKMMSELoss: heatmaps \(output.shape) and target \(target.shape) must both be (N, J, H, W)")
         }
         let (n, j, p) = (output.shape[0], output.shape[1], output.shape[2] * output.shape[3])
-        guard (1...j).contains(topK) else { throw LossError("JointsOHKMMSELoss: top-k \(topK) must be 1...\(j) (the joints)") }
+        guard (1...j).contains(topK) else { throw DNNError.loss("JointsOHKMMSELoss: top-k \(topK) must be 1...\(j) (the joints)") }
         var weights = [Float](repeating: 1, count: n * j)
         if useTargetWeight {
             guard let tw = targetWeight, tw.count == n * j, tw.shape.first == n else {
-                throw LossError("JointsOHKMMSELoss: target weight \(targetWeight?.shape.description ?? "missing") must be (\(n), \(j)) or (\(n), \(j), 1)")
+                throw DNNError.loss("JointsOHKMMSELoss: target weight \(targetWeight?.shape.description ?? "missing") must be (\(n), \(j)) or (\(n), \(j), 1)")
             }
             weights = tw.scalars
         }
@@ -116,7 +110,7 @@ public struct MSELoss: Sendable {
     public init() {}
     public func callAsFunction(_ output: Tensor, target: Tensor) throws -> LossValue {
         guard output.shape == target.shape, output.count > 0 else {
-            throw LossError("MSELoss: prediction \(output.shape) and target \(target.shape) differ or are empty")
+            throw DNNError.loss("MSELoss: prediction \(output.shape) and target \(target.shape) differ or are empty")
         }
         var total = 0.0
         var gradient = Tensor(zeros: output.shape)
@@ -152,7 +146,7 @@ public struct CrossEntropyLoss: Sendable {
     /// - Parameter labels: N*H*W class indices (row-major), `ignoreIndex` for unlabelled pixels.
     public func callAsFunction(_ logits: Tensor, labels: [Int32]) throws -> LossValue {
         guard labelSmoothing >= 0, labelSmoothing < 1 else {
-            throw LossError("CrossEntropyLoss: label smoothing \(labelSmoothing) must be within 0..<1")
+            throw DNNError.loss("CrossEntropyLoss: label smoothing \(labelSmoothing) must be within 0..<1")
         }
         let pixels = try Softmax(logits, labels: labels, ignoreIndex: ignoreIndex, classWeights: classWeights, loss: "CrossEntropyLoss")
         let kept = pixels.indices.filter { pixels.label($0) != nil }
@@ -200,20 +194,20 @@ struct Softmax {
     let classWeights: [Float]?
 
     init(_ logits: Tensor, labels: [Int32], ignoreIndex: Int32, classWeights: [Float]?, loss: String) throws {
-        guard logits.rank == 4 else { throw LossError("\(loss): logits must be (N, C, H, W), got \(logits.shape)") }
+        guard logits.rank == 4 else { throw DNNError.loss("\(loss): logits must be (N, C, H, W), got \(logits.shape)") }
         shape = logits.shape
         classes = shape[1]
         planeSize = shape[2] * shape[3]
         let pixels = shape[0] * planeSize
         guard labels.count == pixels else {
-            throw LossError("\(loss): \(labels.count) labels for \(pixels) pixels (logits \(shape), labels must be N*H*W)")
+            throw DNNError.loss("\(loss): \(labels.count) labels for \(pixels) pixels (logits \(shape), labels must be N*H*W)")
         }
         if let w = classWeights, w.count != classes {
-            throw LossError("\(loss): \(w.count) class weights for \(classes) classes")
+            throw DNNError.loss("\(loss): \(w.count) class weights for \(classes) classes")
         }
         let c = shape[1]
         if let bad = labels.first(where: { $0 != ignoreIndex && ($0 < 0 || Int($0) >= c) }) {
-            throw LossError("\(loss): label \(bad) is neither a class (0..<\(classes)) nor the ignore index \(ignoreIndex)")
+            throw DNNError.loss("\(loss): label \(bad) is neither a class (0..<\(classes)) nor the ignore index \(ignoreIndex)")
         }
         self.labels = labels
         self.ignoreIndex = ignoreIndex

@@ -124,7 +124,7 @@ public final class SGD: Optimizer {
         try buffer.withUnsafeMutableBufferPointer { b in
             for (k, e) in p.entries.enumerated() {
                 guard let t = state["momentum_buffer.\(e.key)"] else { continue }
-                guard t.shape == e.shape else { throw GraphError("momentum buffer of \(e.key) has shape \(t.shape), the parameter \(e.shape)") }
+                guard t.shape == e.shape else { throw DNNError.graph("momentum buffer of \(e.key) has shape \(t.shape), the parameter \(e.shape)") }
                 try p.store(t, into: b.baseAddress! + e.offset, e)
                 hasBuffer[k] = true
             }
@@ -219,7 +219,7 @@ public final class Adam: Optimizer {
         for (k, e) in p.entries.enumerated() {
             guard let a = state["exp_avg.\(e.key)"], let b = state["exp_avg_sq.\(e.key)"], let s = state["step.\(e.key)"] else { continue }
             guard a.shape == e.shape, b.shape == e.shape, s.count == 1 else {
-                throw GraphError("optimizer state of \(e.key) does not fit the parameter (shape \(e.shape))")
+                throw DNNError.graph("optimizer state of \(e.key) does not fit the parameter (shape \(e.shape))")
             }
             try m.withUnsafeMutableBufferPointer { try p.store(a, into: $0.baseAddress! + e.offset, e) }
             try v.withUnsafeMutableBufferPointer { try p.store(b, into: $0.baseAddress! + e.offset, e) }

@@ -57,9 +57,9 @@ public final class ParameterStore {
         values.initialize(repeating: 0, count: max(offset, 1))
         gradients.initialize(repeating: 0, count: max(offset, 1))
         for spec in specs {
-            guard let t = parameters[spec.key] else { throw GraphError("parameter \(spec.key) is missing") }
+            guard let t = parameters[spec.key] else { throw DNNError.graph("parameter \(spec.key) is missing") }
             guard t.shape == spec.shape else {
-                throw GraphError("parameter \(spec.key) has shape \(t.shape), the model needs \(spec.shape)")
+                throw DNNError.graph("parameter \(spec.key) has shape \(t.shape), the model needs \(spec.shape)")
             }
             if Self.isBuffer(spec.key) {
                 let p = UnsafeMutablePointer<Float>.allocate(capacity: max(t.count, 1))
@@ -82,7 +82,7 @@ public final class ParameterStore {
     /// Sets a parameter's gradient (same shape), e.g. one computed outside a plan.
     public func setGradient(_ key: String, _ t: Tensor) throws {
         guard let e = entry(key), e.shape == t.shape else {
-            throw GraphError("no parameter \(key) of shape \(t.shape)")
+            throw DNNError.graph("no parameter \(key) of shape \(t.shape)")
         }
         try store(t, into: gradients + e.offset, e)
     }
@@ -116,13 +116,13 @@ public final class ParameterStore {
 
     /// Replaces a parameter's or running statistic's value (same shape).
     public func setValue(_ key: String, _ t: Tensor) throws {
-        guard let p = valuePointer(key) else { throw GraphError("no parameter \(key)") }
+        guard let p = valuePointer(key) else { throw DNNError.graph("no parameter \(key)") }
         if let e = entry(key) {
-            guard e.shape == t.shape else { throw GraphError("parameter \(key) has shape \(e.shape), got \(t.shape)") }
+            guard e.shape == t.shape else { throw DNNError.graph("parameter \(key) has shape \(e.shape), got \(t.shape)") }
             try store(t, into: p, e)
         } else {
             let n = buffers[key]!.count
-            guard t.count == n else { throw GraphError("\(key) has \(n) values, got shape \(t.shape)") }
+            guard t.count == n else { throw DNNError.graph("\(key) has \(n) values, got shape \(t.shape)") }
             t.scalars.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: n) }
         }
         version += 1

@@ -163,7 +163,7 @@ extension TrainingPlan.Builder {
         }
         if wpd == nil {
             guard let any = try weightsDesc(try MemoryDesc.any(wdims)) ?? weightsDesc(try MemoryDesc.any(wdims), allowReference: true) else {
-                throw GraphError("convolution \(c.key): oneDNN has no backward-weights kernel")
+                throw DNNError.graph("convolution \(c.key): oneDNN has no backward-weights kernel")
             }
             wpd = any
             dw = try Memory(any.md(dnnl_query_diff_weights_md), pointer: nil)
@@ -199,7 +199,7 @@ extension TrainingPlan.Builder {
             // Backward data wants another weight layout (transposed blocks): packed just before
             // use into the shared staging buffer rather than keeping a second copy of every weight.
             guard let any = try dataDesc(try MemoryDesc.any(wdims)) ?? dataDesc(try MemoryDesc.any(wdims), allowReference: true) else {
-                throw GraphError("convolution \(c.key): oneDNN has no backward-data kernel")
+                throw DNNError.graph("convolution \(c.key): oneDNN has no backward-data kernel")
             }
             dpd = any
             weights = try Memory(any.md(dnnl_query_weights_md), pointer: nil)

@@ -124,7 +124,7 @@ extension TrainingPlan.Builder {
                 pd = try convolutionForwardDesc(step, c, algorithm: dnnl_convolution_direct, weights: first.desc)
                 algorithm = dnnl_convolution_direct
                 guard MemoryDesc.equal(first.desc, pd.md(dnnl_query_weights_md)) else {
-                    throw GraphError("convolution \(c.key): its readers need different weight layouts")
+                    throw DNNError.graph("convolution \(c.key): its readers need different weight layouts")
                 }
             }
             forwardDescs[s] = [pd]

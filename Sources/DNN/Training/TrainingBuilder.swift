@@ -65,7 +65,7 @@ extension TrainingPlan {
             self.threads = threads
             self.inputGradient = inputGradient
             steps = graph.trainingSteps(fuseAddReLU: options.fuseAddReLU)
-            guard let first = steps.first, case .input = first.kind else { throw GraphError("graph has no input") }
+            guard let first = steps.first, case .input = first.kind else { throw DNNError.graph("graph has no input") }
             inputValue = first.output
             schedule = TrainingSchedule(graph: graph, steps: steps, inputGradient: inputGradient)
             for step in steps {
@@ -75,7 +75,7 @@ extension TrainingPlan {
                 case .relu, .add: desc[step.output] = desc[step.inputs[0]]!
                 case .conv, .batchNorm, .resize, .concat, .pool, .globalAveragePool, .groupNorm, .scale, .exp:
                     if desc[step.inputs[0]].map({ $0.ndims == 2 }) ?? false {
-                        throw GraphError("node \(step.node) (\(graph.nodes[step.node].op.name)) reads a linear layer's output; only ReLU, add and outputs may")
+                        throw DNNError.graph("node \(step.node) (\(graph.nodes[step.node].op.name)) reads a linear layer's output; only ReLU, add and outputs may")
                     }
                     desc[step.output] = try MemoryDesc.blocked(s)
                 case .input:
@@ -175,7 +175,7 @@ extension TrainingPlan {
             arenaBytes = total
             let available = SystemMemory.available
             guard UInt64(total) < available / 10 * 9 else {
-                throw GraphError(String(format: "training on %@ needs %.1f GB of activations and gradients; this machine has %.1f GB available now (use a smaller batch or image)",
+                throw DNNError.graph(String(format: "training on %@ needs %.1f GB of activations and gradients; this machine has %.1f GB available now (use a smaller batch or image)",
                                         shapes[inputValue].description, Double(total) / 1e9, Double(available) / 1e9))
             }
         }

@@ -112,18 +112,18 @@ public enum TrainingCheckpoint {
         let data = try readFile(url)
         let manifest: Manifest
         do { manifest = try JSONDecoder().decode(Manifest.self, from: data) } catch {
-            throw CheckpointError(url, "not a training checkpoint JSON (\(error))")
+            throw DNNError.checkpoint(url, "not a training checkpoint JSON (\(error))")
         }
-        guard manifest.format == format else { throw CheckpointError(url, "format is '\(manifest.format)', expected '\(format)'") }
-        guard manifest.version == 1 else { throw CheckpointError(url, "version \(manifest.version) is newer than this program reads (1)") }
+        guard manifest.format == format else { throw DNNError.checkpoint(url, "format is '\(manifest.format)', expected '\(format)'") }
+        guard manifest.version == 1 else { throw DNNError.checkpoint(url, "version \(manifest.version) is newer than this program reads (1)") }
         guard !manifest.tensors.contains("/"), manifest.tensors != "..", !manifest.tensors.isEmpty else {
-            throw CheckpointError(url, "tensors file '\(manifest.tensors)' must be in the same folder")
+            throw DNNError.checkpoint(url, "tensors file '\(manifest.tensors)' must be in the same folder")
         }
         // A position no run can reach is a damaged or hand-edited file, not a place to resume from.
         let p = manifest.progress
         guard p.epoch >= 0, p.step >= 0, p.epochStep >= 0, p.epochStep <= p.step, manifest.tensorsBytes >= 0,
               manifest.batchesTracked >= 0, p.baseLearningRate.isFinite, p.baseLearningRate >= 0 else {
-            throw CheckpointError(url, "holds an impossible position (epoch \(p.epoch), step \(p.step), step in epoch \(p.epochStep), "
+            throw DNNError.checkpoint(url, "holds an impossible position (epoch \(p.epoch), step \(p.step), step in epoch \(p.epochStep), "
                                   + "rate \(p.baseLearningRate), \(manifest.batchesTracked) batches): damaged or edited")
         }
         return manifest
@@ -139,17 +139,17 @@ public enum TrainingCheckpoint {
         let tensorsURL = url.deletingLastPathComponent().appendingPathComponent(manifest.tensors)
         let data = try readFile(tensorsURL)
         guard data.count == manifest.tensorsBytes else {
-            throw CheckpointError(tensorsURL, "has \(data.count) bytes, the checkpoint JSON says \(manifest.tensorsBytes) (truncated or replaced)")
+            throw DNNError.checkpoint(tensorsURL, "has \(data.count) bytes, the checkpoint JSON says \(manifest.tensorsBytes) (truncated or replaced)")
         }
         let savedKind = manifest.optimizer.keys.first { ["sgd", "adam", "adamw"].contains($0) }
         let kind = optimizer.description.keys.first { ["sgd", "adam", "adamw"].contains($0) }
         guard savedKind == kind else {
-            throw CheckpointError(url, "was saved with optimizer \(savedKind ?? "?"), resuming with \(kind ?? "?")")
+            throw DNNError.checkpoint(url, "was saved with optimizer \(savedKind ?? "?"), resuming with \(kind ?? "?")")
         }
         let stored = try SafeTensors.parse(data, tensorsURL).tensors
         var model: [String: Tensor] = [:], opt: [String: Tensor] = [:]
         for (k, t) in stored {
-            guard t.dtype == .float32 else { throw CheckpointError(tensorsURL, "tensor \(k) is \(t.dtype.rawValue), expected F32") }
+            guard t.dtype == .float32 else { throw DNNError.checkpoint(tensorsURL, "tensor \(k) is \(t.dtype.rawValue), expected F32") }
             if k.hasPrefix("model.") { model[String(k.dropFirst(6))] = t.floatTensor() }
             else if k.hasPrefix("optimizer.") { opt[String(k.dropFirst(10))] = t.floatTensor() }
         }
@@ -159,17 +159,17 @@ public enum TrainingCheckpoint {
             guard let dot = k.firstIndex(of: ".") else { return true }
             return !known.contains(String(k[k.index(after: dot)...]))
         }) {
-            throw CheckpointError(tensorsURL, "optimizer state '\(stray)' belongs to no parameter of the model (renamed or edited?)")
+            throw DNNError.checkpoint(tensorsURL, "optimizer state '\(stray)' belongs to no parameter of the model (renamed or edited?)")
         }
         let expected = Set(parameters.state().keys)
         let missing = expected.subtracting(model.keys).sorted(), unexpected = Set(model.keys).subtracting(expected).sorted()
         guard missing.isEmpty, unexpected.isEmpty else {
-            throw CheckpointError(tensorsURL, "does not fit the model: missing \(missing.prefix(5)), unexpected \(unexpected.prefix(5))")
+            throw DNNError.checkpoint(tensorsURL, "does not fit the model: missing \(missing.prefix(5)), unexpected \(unexpected.prefix(5))")
         }
         for (k, t) in model {
-            do { try parameters.setValue(k, t) } catch { throw CheckpointError(tensorsURL, "\(error)") }
+            do { try parameters.setValue(k, t) } catch { throw DNNError.checkpoint(tensorsURL, "\(error)") }
         }
-        do { try optimizer.loadState(opt, parameters) } catch { throw CheckpointError(tensorsURL, "\(error)") }
+        do { try optimizer.loadState(opt, parameters) } catch { throw DNNError.checkpoint(tensorsURL, "\(error)") }
         parameters.freeze(prefixes: parameters.entries.map(\.key), false)
         parameters.freeze(prefixes: manifest.frozen)
         parameters.batchesTracked = manifest.batchesTracked
@@ -181,7 +181,7 @@ public enum TrainingCheckpoint {
     /// of the official PyTorch code takes it with `strict=True`. Never replaces a file unless `overwrite`.
     public static func exportWeights(_ parameters: ParameterStore, to url: URL, overwrite: Bool = false) throws {
         if !overwrite, FileManager.default.fileExists(atPath: url.path) {
-            throw CheckpointError(url, "already exists (use --force to replace it)")
+            throw DNNError.checkpoint(url, "already exists (use --force to replace it)")
         }
         var tensors: [String: StoredTensor] = [:]
         for (k, t) in parameters.state() {

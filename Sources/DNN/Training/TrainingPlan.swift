@@ -117,7 +117,7 @@ public final class TrainingPlan {
         let shapes = try graph.inferShapes(input: input)
         outputShapes = graph.outputs.map { shapes[$0.id] }
         flops = try graph.flops(input: input)
-        guard !graph.outputs.isEmpty else { throw GraphError("graph has no outputs") }
+        guard !graph.outputs.isEmpty else { throw DNNError.graph("graph has no outputs") }
         self.options = options
         var builder = try Builder(graph: graph, shapes: shapes, input: input, inputGradient: inputGradient, threads: self.threads,
                                   options: options)
@@ -155,7 +155,7 @@ public final class TrainingPlan {
     /// BN running statistics are updated, as PyTorch does.
     public func forward(_ x: Tensor) throws -> [Tensor] {
         guard x.shape == inputShape.dims else {
-            throw GraphError("input has shape \(x.shape), this training plan was compiled for \(inputShape.dims)")
+            throw DNNError.graph("input has shape \(x.shape), this training plan was compiled for \(inputShape.dims)")
         }
         x.scalars.withUnsafeBufferPointer { inputBuffer.update(from: $0.baseAddress!, count: x.count) }
         let m = mode
@@ -177,13 +177,13 @@ public final class TrainingPlan {
     /// leaves the parameter gradients in `parameters` (overwritten, not accumulated).
     public func backward(_ outputGradients: [Tensor]) throws {
         guard let m = saved else {
-            throw GraphError("backward needs a forward first (each backward consumes the saved activations)")
+            throw DNNError.graph("backward needs a forward first (each backward consumes the saved activations)")
         }
         guard outputGradients.count == outputShapes.count else {
-            throw GraphError("backward takes \(outputShapes.count) output gradients, got \(outputGradients.count)")
+            throw DNNError.graph("backward takes \(outputShapes.count) output gradients, got \(outputGradients.count)")
         }
         for (k, (g, s)) in zip(outputGradients, outputShapes).enumerated() {
-            guard g.shape == s.dims else { throw GraphError("output gradient \(k) has shape \(g.shape), the output is \(s.dims)") }
+            guard g.shape == s.dims else { throw DNNError.graph("output gradient \(k) has shape \(g.shape), the output is \(s.dims)") }
             g.scalars.withUnsafeBufferPointer { outputGradientBuffers[k].update(from: $0.baseAddress!, count: g.count) }
         }
         saved = nil
@@ -206,7 +206,7 @@ public final class TrainingPlan {
     public func step(_ x: Tensor, loss: ([Tensor]) throws -> (loss: Double, gradients: [Tensor])) throws -> Double {
         let outputs = try forward(x)
         let (value, gradients) = try loss(outputs)
-        guard value.isFinite else { throw GraphError("loss is \(value); stopping before the weights are spoiled") }
+        guard value.isFinite else { throw DNNError.graph("loss is \(value); stopping before the weights are spoiled") }
         try backward(gradients)
         return value
     }

@@ -39,11 +39,11 @@ extension TrainingCheckpoint {
                                  classes: [String]? = nil, dataRoot: URL? = nil) throws -> TrainingProgress {
         let progress = try load(url, parameters: parameters, optimizer: optimizer)
         guard progress.epochStep >= 0, progress.epochStep < max(batchesPerEpoch, 1) else {
-            throw CheckpointError(url, "stopped after batch \(progress.epochStep) of epoch \(progress.epoch + 1), but an epoch now has "
+            throw DNNError.checkpoint(url, "stopped after batch \(progress.epochStep) of epoch \(progress.epoch + 1), but an epoch now has "
                                   + "\(batchesPerEpoch) batches (the data set or TRAIN.BATCH_SIZE_PER_GPU changed)")
         }
         if let classes, let saved = progress.metadata["classes"], saved != classes.joined(separator: "\n") {
-            throw CheckpointError(url, "was trained on the classes \(saved.split(separator: "\n").joined(separator: ", ")); "
+            throw DNNError.checkpoint(url, "was trained on the classes \(saved.split(separator: "\n").joined(separator: ", ")); "
                                   + "\(dataRoot?.path ?? "the data") has \(classes.joined(separator: ", "))")
         }
         return progress

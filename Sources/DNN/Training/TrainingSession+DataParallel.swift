@@ -56,7 +56,7 @@ extension TrainingSession {
         }
         var totals = [loss.units, loss.value * loss.units]
         try totals.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
-        guard totals[0] > 0 else { throw TrainingSessionError("no process's batch had anything to learn from (every label ignored)") }
+        guard totals[0] > 0 else { throw DNNError.training("no process's batch had anything to learn from (every label ignored)") }
         let share = Float(loss.units / totals[0])
         try plan.backward(loss.outputGradients.map { Tensor(shape: $0.shape, scalars: $0.scalars.map { $0 * share }) })
         try plan.parameters.combineGradients(over: communicator, share: 1, averageStatistics: !plan.synchronizesBatchNorm)
@@ -92,8 +92,3 @@ extension ParameterStore {
     }
 }
 
-/// A data-parallel step that cannot go on; says why.
-public struct TrainingSessionError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

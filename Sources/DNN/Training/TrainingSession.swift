@@ -128,7 +128,7 @@ public final class TrainingSession {
         // The position counts global batches: another global batch would resume on other samples.
         if let saved = progress.metadata["global_batch"].flatMap(Int.init), saved != globalBatchSize {
             let processes = progress.metadata["processes"].flatMap(Int.init) ?? 1
-            throw CheckpointError(url, "was trained with \(saved) images per step (\(processes) process\(processes == 1 ? "" : "es") x "
+            throw DNNError.checkpoint(url, "was trained with \(saved) images per step (\(processes) process\(processes == 1 ? "" : "es") x "
                                   + "\(saved / max(processes, 1))); this run has \(globalBatchSize) (\(communicator.size) x \(batchSize)): "
                                   + "resume with the same batch and number of processes")
         }

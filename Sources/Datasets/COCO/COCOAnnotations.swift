@@ -1,11 +1,5 @@
 import Foundation
 
-/// A COCO data set file could not be used; names the file, the field and the index.
-public struct COCOError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ file: String, _ message: String) { description = "\(file): \(message)" }
-}
-
 /// One annotation (ground truth) or one result (detection), in the fields evaluation needs.
 public struct COCOObject: Sendable {
     public var id: Int
@@ -64,19 +58,19 @@ public struct COCOGroundTruth: Sendable {
     public static func load(_ url: URL) throws -> COCOGroundTruth {
         let name = url.lastPathComponent
         let root = try COCOJSON.object(url)
-        guard case .object = root else { throw COCOError(name, "expected a JSON object with images, annotations and categories") }
-        guard let images = root["images"]?.array else { throw COCOError(name, "has no 'images' list") }
-        guard let categories = root["categories"]?.array, !categories.isEmpty else { throw COCOError(name, "has no 'categories' (needed to evaluate)") }
-        guard let anns = root["annotations"]?.array else { throw COCOError(name, "has no 'annotations' list") }
+        guard case .object = root else { throw DatasetError.coco(name, "expected a JSON object with images, annotations and categories") }
+        guard let images = root["images"]?.array else { throw DatasetError.coco(name, "has no 'images' list") }
+        guard let categories = root["categories"]?.array, !categories.isEmpty else { throw DatasetError.coco(name, "has no 'categories' (needed to evaluate)") }
+        guard let anns = root["annotations"]?.array else { throw DatasetError.coco(name, "has no 'annotations' list") }
         var gt = COCOGroundTruth(imageIDs: [], categoryIDs: [], keypointNames: [:], skeletons: [:], annotations: [])
         for (i, item) in images.enumerated() {
-            guard let id = item["id"]?.int else { throw COCOError(name, "images[\(i)] has no integer 'id'") }
+            guard let id = item["id"]?.int else { throw DatasetError.coco(name, "images[\(i)] has no integer 'id'") }
             gt.imageIDs.append(id)
             gt.images[id] = COCOImage(id: id, fileName: item["file_name"]?.string ?? String(format: "%012d.jpg", id),
                                       width: item["width"]?.int ?? 0, height: item["height"]?.int ?? 0)
         }
         for (i, item) in categories.enumerated() {
-            guard let id = item["id"]?.int else { throw COCOError(name, "categories[\(i)] has no integer 'id'") }
+            guard let id = item["id"]?.int else { throw DatasetError.coco(name, "categories[\(i)] has no integer 'id'") }
             gt.categoryIDs.append(id)
             gt.categoryOrder.append(id)
             if let n = item["name"]?.string { gt.categoryNames[id] = n }
@@ -92,7 +86,7 @@ public struct COCOGroundTruth: Sendable {
             let a = try COCOJSON.annotation(item, index: i, file: name, result: false)
             // pycocotools would fail on a keypoint list that does not fit its category; say which.
             if !a.keypoints.isEmpty, let names = gt.keypointNames[a.categoryID], a.keypoints.count != 3 * names.count {
-                throw COCOError(name, "annotations[\(i)] (id \(a.id)) has \(a.keypoints.count) keypoint values; its category "
+                throw DatasetError.coco(name, "annotations[\(i)] (id \(a.id)) has \(a.keypoints.count) keypoint values; its category "
                                 + "\(a.categoryID) has \(names.count) keypoints (\(3 * names.count) values: x, y, v each)")
             }
             gt.annotations.append(a)
@@ -107,14 +101,14 @@ public struct COCOGroundTruth: Sendable {
 public enum COCOResults {
     public static func load(_ url: URL, for gt: COCOGroundTruth, iouType: COCOEval.IoUType) throws -> [COCOObject] {
         let name = url.lastPathComponent
-        guard let list = try COCOJSON.object(url).array else { throw COCOError(name, "expected a JSON list of results") }
+        guard let list = try COCOJSON.object(url).array else { throw DatasetError.coco(name, "expected a JSON list of results") }
         let images = Set(gt.imageIDs)
         var out: [COCOObject] = []
         out.reserveCapacity(list.count)
         for (i, item) in list.enumerated() {
             let r = try COCOJSON.annotation(item, index: i, file: name, result: true, iouType: iouType)
             guard images.contains(r.imageID) else {
-                throw COCOError(name, "results[\(i)] is for image \(r.imageID), which the ground truth does not have")
+                throw DatasetError.coco(name, "results[\(i)] is for image \(r.imageID), which the ground truth does not have")
             }
             out.append(r)
         }
@@ -148,38 +142,38 @@ enum COCOJSON {
     static func object(_ url: URL) throws -> JSONValue {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw COCOError(url.lastPathComponent, FileManager.default.fileExists(atPath: url.path) ? "cannot be read" : "no such file")
+            throw DatasetError.coco(url.lastPathComponent, FileManager.default.fileExists(atPath: url.path) ? "cannot be read" : "no such file")
         }
         do { return try JSONParser.parse(data) } catch {
-            throw COCOError(url.lastPathComponent, "\(error)")
+            throw DatasetError.coco(url.lastPathComponent, "\(error)")
         }
     }
 
     static func annotation(_ a: JSONValue, index i: Int, file: String, result: Bool, iouType: COCOEval.IoUType? = nil) throws -> COCOObject {
         let what = result ? "results[\(i)]" : "annotations[\(i)]"
-        guard case .object = a else { throw COCOError(file, "\(what) is not an object") }
-        guard let image = a["image_id"]?.int else { throw COCOError(file, "\(what).image_id is missing or not an integer") }
-        guard let category = a["category_id"]?.int else { throw COCOError(file, "\(what).category_id is missing or not an integer") }
+        guard case .object = a else { throw DatasetError.coco(file, "\(what) is not an object") }
+        guard let image = a["image_id"]?.int else { throw DatasetError.coco(file, "\(what).image_id is missing or not an integer") }
+        guard let category = a["category_id"]?.int else { throw DatasetError.coco(file, "\(what).category_id is missing or not an integer") }
         var o = COCOObject(id: a["id"]?.int ?? 0, imageID: image, categoryID: category, bbox: [0, 0, 0, 0], area: 0,
                            isCrowd: (a["iscrowd"]?.int ?? 0) != 0, keypoints: [], numKeypoints: 0, score: 1)
-        if !result, a["id"]?.int == nil { throw COCOError(file, "\(what).id is missing or not an integer") }
+        if !result, a["id"]?.int == nil { throw DatasetError.coco(file, "\(what).id is missing or not an integer") }
         if let b = a["bbox"] {
-            guard let bb = b.doubles, bb.count == 4 else { throw COCOError(file, "\(what).bbox must be 4 numbers [x, y, w, h]") }
+            guard let bb = b.doubles, bb.count == 4 else { throw DatasetError.coco(file, "\(what).bbox must be 4 numbers [x, y, w, h]") }
             o.bbox = bb
         } else if !result || iouType == .bbox {
-            throw COCOError(file, "\(what).bbox is missing")
+            throw DatasetError.coco(file, "\(what).bbox is missing")
         }
         if let k = a["keypoints"] {
             guard let kp = k.doubles, kp.count % 3 == 0, !kp.isEmpty else {
-                throw COCOError(file, "\(what).keypoints must be x, y, v triplets")
+                throw DatasetError.coco(file, "\(what).keypoints must be x, y, v triplets")
             }
             o.keypoints = kp
         } else if iouType == .keypoints {
-            throw COCOError(file, "\(what).keypoints is missing")
+            throw DatasetError.coco(file, "\(what).keypoints is missing")
         }
         if result {
-            guard let s = a["score"]?.double else { throw COCOError(file, "\(what).score is missing or not a number") }
-            guard s.isFinite else { throw COCOError(file, "\(what).score is \(s); scores must be finite") }
+            guard let s = a["score"]?.double else { throw DatasetError.coco(file, "\(what).score is missing or not a number") }
+            guard s.isFinite else { throw DatasetError.coco(file, "\(what).score is \(s); scores must be finite") }
             o.score = s
         } else {
             o.area = a["area"]?.double ?? o.bbox[2] * o.bbox[3]

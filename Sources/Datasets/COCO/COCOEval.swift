@@ -62,7 +62,7 @@ public struct COCOEval {
         }
         if iouType == .keypoints {
             for d in dt where d.keypoints.count != sigmas.count * 3 {
-                throw COCOError("results", "a result for image \(d.imageID) has \(d.keypoints.count / 3) keypoints, the evaluation \(sigmas.count)")
+                throw DatasetError.coco("results", "a result for image \(d.imageID) has \(d.keypoints.count / 3) keypoints, the evaluation \(sigmas.count)")
             }
         }
         let maxDet = maxDets.last!

@@ -20,11 +20,11 @@ public struct COCOSplit: Sendable, Equatable {
     public init(root: URL, split: String, kind: Kind) throws {
         let annotations = root.appendingPathComponent("annotations/\(kind.rawValue)_\(split).json")
         guard FileManager.default.fileExists(atPath: annotations.path) else {
-            throw COCOError(annotations.path, "no such file (expected DATA/annotations/\(kind.rawValue)_\(split).json)")
+            throw DatasetError.coco(annotations.path, "no such file (expected DATA/annotations/\(kind.rawValue)_\(split).json)")
         }
         guard let images = [root.appendingPathComponent("images/\(split)"), root.appendingPathComponent(split)]
             .first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-            throw COCOError(root.path, "neither images/\(split) nor \(split) exists")
+            throw DatasetError.coco(root.path, "neither images/\(split) nor \(split) exists")
         }
         (self.annotations, self.images) = (annotations, images)
     }

@@ -12,7 +12,7 @@ import Foundation
 /// Built for files from anywhere: every size is checked against the bytes that remain before
 /// anything is allocated, dimensions are capped by `Limits`, compressed data may not inflate
 /// past `Limits.maxInflatedBytes`, and cells may nest only so deep. A bad file gives a
-/// `MATFileError` naming the file and what is wrong.
+/// `DatasetError` naming the file and what is wrong.
 ///
 /// ```swift
 /// let mat = try MATFile.load(URL(fileURLWithPath: "annot/gt_valid.mat"))
@@ -47,7 +47,7 @@ public struct MATFile: Sendable {
     public func variable(_ name: String) throws -> MATArray {
         if let v = self[name] { return v }
         let names = variables.map(\.name).filter { !$0.isEmpty }
-        throw MATFileError(source, "has no variable '\(name)' (it has: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
+        throw DatasetError.mat(source, "has no variable '\(name)' (it has: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
     }
 
     /// A file made in memory (for tests and tools).
@@ -59,7 +59,7 @@ public struct MATFile: Sendable {
     public static func load(_ url: URL, limits: Limits = Limits()) throws -> MATFile {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw MATFileError(url.path, FileManager.default.fileExists(atPath: url.path) ? "cannot be read" : "no such file")
+            throw DatasetError.mat(url.path, FileManager.default.fileExists(atPath: url.path) ? "cannot be read" : "no such file")
         }
         return try MATFile(bytes: [UInt8](data), source: url.path, limits: limits)
     }
@@ -68,23 +68,23 @@ public struct MATFile: Sendable {
     /// - Complexity: O(file size + inflated size).
     public init(bytes: [UInt8], source: String, limits: Limits = Limits()) throws {
         self.source = source
-        guard bytes.count >= 128 else { throw MATFileError(source, "is \(bytes.count) bytes, too short for a MAT-file (the header alone is 128)") }
+        guard bytes.count >= 128 else { throw DatasetError.mat(source, "is \(bytes.count) bytes, too short for a MAT-file (the header alone is 128)") }
         let head = String(decoding: bytes[0..<116], as: UTF8.self)
         if head.hasPrefix("MATLAB 7.3") {
-            throw MATFileError(source, "is a MATLAB 7.3 MAT-file (HDF5), which this reader does not read; save it with `save -v7` (or scipy.io.savemat)")
+            throw DatasetError.mat(source, "is a MATLAB 7.3 MAT-file (HDF5), which this reader does not read; save it with `save -v7` (or scipy.io.savemat)")
         }
         switch (bytes[126], bytes[127]) {
         case (UInt8(ascii: "I"), UInt8(ascii: "M")): bigEndian = false
         case (UInt8(ascii: "M"), UInt8(ascii: "I")): bigEndian = true
         default:
-            throw MATFileError(source, "is not a level 5 MAT-file (no endian indicator 'IM' or 'MI' at byte 126; a v4 file or another format?)")
+            throw DatasetError.mat(source, "is not a level 5 MAT-file (no endian indicator 'IM' or 'MI' at byte 126; a v4 file or another format?)")
         }
         if bytes[0..<4].contains(0) {
-            throw MATFileError(source, "is not a level 5 MAT-file (the header text is missing; a v4 file?)")
+            throw DatasetError.mat(source, "is not a level 5 MAT-file (the header text is missing; a v4 file?)")
         }
         let version = bigEndian ? UInt16(bytes[124]) << 8 | UInt16(bytes[125]) : UInt16(bytes[125]) << 8 | UInt16(bytes[124])
         guard version == 0x0100 else {
-            throw MATFileError(source, "has header version 0x\(String(version, radix: 16)); level 5 MAT-files have 0x0100")
+            throw DatasetError.mat(source, "has header version 0x\(String(version, radix: 16)); level 5 MAT-files have 0x0100")
         }
         text = head.trimmingCharacters(in: CharacterSet(charactersIn: " \0"))
         var parser = MATParser(bigEndian: bigEndian, limits: limits)
@@ -105,16 +105,10 @@ public struct MATFile: Sendable {
                 }
             }
         } catch {
-            throw MATFileError(source, "\(error)")
+            throw DatasetError.mat(source, "\(error)")
         }
         self.variables = variables
     }
-}
-
-/// A MAT-file that cannot be read: the file and what is wrong with it.
-public struct MATFileError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ file: String, _ message: String) { description = "\(file): \(message)" }
 }
 
 /// Where in the file (byte offset; within inflated data, from the element's start) and what.

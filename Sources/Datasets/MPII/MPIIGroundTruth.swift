@@ -14,7 +14,7 @@ public struct MPIIGroundTruth: Sendable {
                                     "neck", "head", "rwri", "relb", "rsho", "lsho", "lelb", "lwri"]
 
     /// Per person, the 16 joints (x, y), 1-based as in the file.
-    public var positions: [[(x: Double, y: Double)]]
+    public var positions: [[Point]]
     /// Per person and joint: 1 - `jnt_missing`.
     public var visible: [[Bool]]
     /// Per person (x1, y1, x2, y2).
@@ -24,7 +24,7 @@ public struct MPIIGroundTruth: Sendable {
 
     public var count: Int { positions.count }
 
-    public init(positions: [[(x: Double, y: Double)]], visible: [[Bool]], headBoxes: [[Double]], source: String) {
+    public init(positions: [[Point]], visible: [[Bool]], headBoxes: [[Double]], source: String) {
         (self.positions, self.visible, self.headBoxes, self.source) = (positions, visible, headBoxes, source)
     }
 
@@ -36,7 +36,7 @@ public struct MPIIGroundTruth: Sendable {
     /// Checks names, shapes and that jnt_missing is 0/1. NaN positions or head boxes are kept:
     /// as in numpy, their joints never count as correct.
     public init(_ mat: MATFile) throws {
-        func fail(_ message: String) -> MATFileError { MATFileError(mat.source, message) }
+        func fail(_ message: String) -> DatasetError { DatasetError.mat(mat.source, message) }
         let joints = Self.jointNames.count
         // dataset_joints: a cell of names (MATLAB and scipy both write the official file's as a
         // 1x16 cell of char arrays); a char matrix of one name per row is read too.
@@ -80,7 +80,7 @@ public struct MPIIGroundTruth: Sendable {
         guard missing.values.allSatisfy({ $0 == 0 || $0 == 1 }) else { throw fail("jnt_missing must hold 0 or 1") }
         // Column-major: (j, c, p) of a J x 2 x N array is at j + J * (c + 2 * p).
         positions = (0..<people).map { p in
-            (0..<joints).map { j in (pos.values[j + joints * (2 * p)], pos.values[j + joints * (1 + 2 * p)]) }
+            (0..<joints).map { j -> Point in Point(pos.values[j + joints * (2 * p)], pos.values[j + joints * (1 + 2 * p)]) }
         }
         visible = (0..<people).map { p in (0..<joints).map { j in missing.values[j + joints * p] == 0 } }
         headBoxes = (0..<people).map { p in
@@ -93,11 +93,11 @@ public struct MPIIGroundTruth: Sendable {
     /// PCKh of `predictions` (per person of annot/valid.json, in its order, the 16 joints in
     /// 0-based image pixels as the network's decoding gives them): converted to 1-based (+1),
     /// as the official `evaluate` does, then compared with this ground truth.
-    public func evaluate(predictions: [[(x: Double, y: Double)]], threshold: Double = 0.5) throws -> PCKh {
+    public func evaluate(predictions: [[Point]], threshold: Double = 0.5) throws -> PCKh {
         guard predictions.count == count else {
-            throw PCKhError("\(predictions.count) predicted people, but \(source) has \(count) (it must match annot/*.json person for person)")
+            throw DatasetError.pckh("\(predictions.count) predicted people, but \(source) has \(count) (it must match annot/*.json person for person)")
         }
-        let oneBased = predictions.map { $0.map { (x: $0.x + 1, y: $0.y + 1) } }
+        let oneBased = predictions.map { $0.map { Point(x: $0.x + 1, y: $0.y + 1) } }
         return try PCKh.evaluate(predictions: oneBased, groundTruth: positions, visible: visible, headBoxes: headBoxes, threshold: threshold)
     }
 }

@@ -27,20 +27,20 @@ public struct PCKh: Sendable {
     ///   - threshold: 0.5 for PCKh@0.5.
     /// The official "Mean@0.1" reads row 11 of `np.arange(0, 0.51, 0.01)`, which is 0.11; it is
     /// reproduced as such.
-    public static func evaluate(predictions: [[(x: Double, y: Double)]], groundTruth: [[(x: Double, y: Double)]],
+    public static func evaluate(predictions: [[Point]], groundTruth: [[Point]],
                                 visible: [[Bool]], headBoxes: [[Double]], threshold: Double = 0.5) throws -> PCKh {
         let n = groundTruth.count
         guard predictions.count == n, visible.count == n, headBoxes.count == n else {
-            throw PCKhError("predictions (\(predictions.count)), ground truth (\(n)), visibility (\(visible.count)) and head boxes (\(headBoxes.count)) must list the same people")
+            throw DatasetError.pckh("predictions (\(predictions.count)), ground truth (\(n)), visibility (\(visible.count)) and head boxes (\(headBoxes.count)) must list the same people")
         }
-        guard n > 0 else { throw PCKhError("no people to evaluate") }
+        guard n > 0 else { throw DatasetError.pckh("no people to evaluate") }
         let joints = 16
         var scaled = [[Double]](repeating: [Double](repeating: 0, count: joints), count: n)
         for p in 0..<n {
             guard predictions[p].count == joints, groundTruth[p].count == joints, visible[p].count == joints else {
-                throw PCKhError("person \(p) does not have \(joints) joints (MPII) in predictions, ground truth and visibility")
+                throw DatasetError.pckh("person \(p) does not have \(joints) joints (MPII) in predictions, ground truth and visibility")
             }
-            guard headBoxes[p].count == 4 else { throw PCKhError("head box \(p) must be 4 numbers x1, y1, x2, y2") }
+            guard headBoxes[p].count == 4 else { throw DatasetError.pckh("head box \(p) must be 4 numbers x1, y1, x2, y2") }
             let b = headBoxes[p]
             let head = ((b[2] - b[0]) * (b[2] - b[0]) + (b[3] - b[1]) * (b[3] - b[1])).squareRoot() * headSizeFactor
             for j in 0..<joints where visible[p][j] {
@@ -81,8 +81,3 @@ public struct PCKh: Sendable {
     }
 }
 
-/// PCKh inputs that do not fit together.
-public struct PCKhError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    init(_ message: String) { description = "PCKh: \(message)" }
-}

@@ -60,8 +60,3 @@ extension DetectorPresets {
     }
 }
 
-/// A detector cannot be built or run as asked: a bad config, checkpoint or input.
-public struct DetectionError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

@@ -78,16 +78,16 @@ public final class DetectionTrainer: SessionTrainer {
     public init(spec: DetectorSpec, recipe: DetectionRecipe, data: DetectionTrainingData, parameters: consuming [String: Tensor],
                 name: String = "detector", threads: Int? = nil, seed: UInt64 = 0, parallel: DataParallel = .none) throws {
         guard case .fcos(let head) = spec.head else {
-            throw DetectionTrainingError("\(name): only FCOS detectors train here (Faster R-CNN training is not built yet)")
+            throw DetectionError.training("\(name): only FCOS detectors train here (Faster R-CNN training is not built yet)")
         }
         guard data.classNames.count == head.classes else {
-            throw DetectionTrainingError("\(data.name) has \(data.classNames.count) classes (\(data.classNames.prefix(5).joined(separator: ", ")))"
+            throw DetectionError.training("\(data.name) has \(data.classNames.count) classes (\(data.classNames.prefix(5).joined(separator: ", ")))"
                                          + "; "
                                          + "\(name) predicts \(head.classes): set num_classes to \(data.classNames.count)")
         }
         let globalBatch = recipe.batchSize * parallel.processes
         guard recipe.batchSize >= 1, data.count >= globalBatch else {
-            throw DetectionTrainingError("\(data.name) has \(data.count) images with objects, fewer than one batch of \(globalBatch)")
+            throw DetectionError.training("\(data.name) has \(data.count) images with objects, fewer than one batch of \(globalBatch)")
         }
         // The trained detector names its classes after the data's categories.
         var spec = spec
@@ -99,7 +99,7 @@ public final class DetectionTrainer: SessionTrainer {
                                     synchronizeBatchNorm: recipe.frozenBatchNorm ? nil : parallel.batchNormCommunicator)
         levelSizes = stride(from: 0, to: plan.outputShapes.count, by: 3).map { (plan.outputShapes[$0].h, plan.outputShapes[$0].w) }
         guard levelSizes.count == head.strides.count else {
-            throw DetectionTrainingError("\(name): \(levelSizes.count) output levels for \(head.strides.count) strides")
+            throw DetectionError.training("\(name): \(levelSizes.count) output levels for \(head.strides.count) strides")
         }
         session = TrainingSession(plan: plan, optimizer: Self.optimizer(recipe, graph: model.graph), schedule: LRSchedule(.multiStep(milestones: recipe.milestones, gamma: recipe.gamma)),
                                   baseLearningRate: recipe.learningRate, batchSize: recipe.batchSize, samples: data.count,
@@ -152,7 +152,7 @@ public final class DetectionTrainer: SessionTrainer {
             let value = try recipe.loss(outputs, targets: targets, strides: strides, meanPositives: normalizers[0],
                                         meanCenternessSum: normalizers[1])
             guard value.total.isFinite else {
-                throw DetectionTrainingError("the loss became \(value.total) at epoch \(e + 1), step \(self.position.step): lower the learning rate")
+                throw DetectionError.training("the loss became \(value.total) at epoch \(e + 1), step \(self.position.step): lower the learning rate")
             }
             return BatchLoss(value.total, units: 1, outputGradients: value.gradients)
         }, onStep: onStep, shouldStop: shouldStop)

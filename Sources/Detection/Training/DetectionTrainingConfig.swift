@@ -48,9 +48,9 @@ public struct DetectionTrainingConfig: Sendable {
         var data = try DetectionTrainingData.coco(annotations: files.annotations, images: files.images, preprocessing: spec.preprocessing,
                                                   scales: scales)
         data.flipProbability = flipProbability
-        guard case .fcos(let head) = spec.head else { throw DetectionTrainingError("\(name): only FCOS detectors train here") }
+        guard case .fcos(let head) = spec.head else { throw DetectionError.training("\(name): only FCOS detectors train here") }
         guard head.classes == data.classNames.count else {
-            throw DetectionTrainingError("\(files.annotations.lastPathComponent) has \(data.classNames.count) categories "
+            throw DetectionError.training("\(files.annotations.lastPathComponent) has \(data.classNames.count) categories "
                                          + "(\(data.classNames.prefix(4).joined(separator: ", "))); \(name) has model.bbox_head.num_classes "
                                          + "\(head.classes): set num_classes=\(data.classNames.count)")
         }
@@ -63,7 +63,7 @@ public struct DetectionTrainingConfig: Sendable {
             return COCOSplit(annotations: a, images: i)
         }
         guard let root else {
-            throw DetectionTrainingError("\(name): \(annotations ?? "the annotations") not found: give the data set's root")
+            throw DetectionError.training("\(name): \(annotations ?? "the annotations") not found: give the data set's root")
         }
         // The config's split name (instances_train2017.json -> train2017), then train / val.
         let named = annotations.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
@@ -73,7 +73,7 @@ public struct DetectionTrainingConfig: Sendable {
                 if let found = try? COCOSplit(root: root, split: split, kind: kind) { return found }
             }
         }
-        throw DetectionTrainingError("\(root.path) has neither \(annotations ?? "the config's annotations") nor annotations/instances_\(fallback).json "
+        throw DetectionError.training("\(root.path) has neither \(annotations ?? "the config's annotations") nor annotations/instances_\(fallback).json "
                                      + "or person_keypoints_\(fallback).json")
     }
 }
@@ -93,12 +93,12 @@ extension DetectionTrainer {
         for (key, value) in loaded {
             guard let current = initial[key] else { continue }
             guard current.shape == value.shape else {
-                throw DetectionTrainingError("\(url.lastPathComponent): \(key) has shape \(value.shape), the detector needs \(current.shape)")
+                throw DetectionError.training("\(url.lastPathComponent): \(key) has shape \(value.shape), the detector needs \(current.shape)")
             }
             parameters[key] = value
             taken += 1
         }
-        guard taken > 0 else { throw DetectionTrainingError("\(url.lastPathComponent) holds none of the detector's keys (is it an HRNet checkpoint?)") }
+        guard taken > 0 else { throw DetectionError.training("\(url.lastPathComponent) holds none of the detector's keys (is it an HRNet checkpoint?)") }
         return (parameters, taken)
     }
 

@@ -41,7 +41,7 @@ public struct DetectionTrainingData: Sendable {
     /// - Throws: an empty data set, a canvas over `DetectionPreprocessing.maxInputPixels`.
     public init(samples: [DetectionSample], classNames: [String], preprocessing: DetectionPreprocessing,
                 scales: [(width: Int, height: Int)]? = nil, name: String) throws {
-        guard !samples.isEmpty else { throw DetectionTrainingError("\(name) has no image with objects to train on") }
+        guard !samples.isEmpty else { throw DetectionError.training("\(name) has no image with objects to train on") }
         let scales = scales ?? [preprocessing.scale]
         var (w, h) = (1, 1)
         for s in samples {
@@ -55,7 +55,7 @@ public struct DetectionTrainingData: Sendable {
         let d = max(1, preprocessing.padDivisor)
         canvas = ((w + d - 1) / d * d, (h + d - 1) / d * d)
         guard canvas.width * canvas.height <= DetectionPreprocessing.maxInputPixels else {
-            throw DetectionTrainingError("\(name): resizing to \(scales) makes inputs of \(canvas.width)x\(canvas.height), over 4096x4096 pixels")
+            throw DetectionError.training("\(name): resizing to \(scales) makes inputs of \(canvas.width)x\(canvas.height), over 4096x4096 pixels")
         }
         (self.samples, self.classNames, self.preprocessing, self.scales, self.name) = (samples, classNames, preprocessing, scales, name)
     }
@@ -73,7 +73,7 @@ public struct DetectionTrainingData: Sendable {
         if let classes {
             for (k, name) in classes.enumerated() {
                 guard let i = names.firstIndex(of: name) else {
-                    throw DetectionTrainingError("\(annotations.lastPathComponent) has no category \(name) (it has \(names.joined(separator: ", ")))")
+                    throw DetectionError.training("\(annotations.lastPathComponent) has no category \(name) (it has \(names.joined(separator: ", ")))")
                 }
                 label[categories[i]] = k
             }
@@ -81,7 +81,7 @@ public struct DetectionTrainingData: Sendable {
             for (k, id) in categories.enumerated() { label[id] = k }
         }
         if let orphan = truth.annotations.first(where: { truth.images[$0.imageID] == nil }) {
-            throw DetectionTrainingError("\(annotations.lastPathComponent): annotation \(orphan.id) refers to image_id \(orphan.imageID), which the file's 'images' do not list")
+            throw DetectionError.training("\(annotations.lastPathComponent): annotation \(orphan.id) refers to image_id \(orphan.imageID), which the file's 'images' do not list")
         }
         var objects: [Int: [GroundTruthBox]] = [:]
         for a in truth.annotations where !a.isCrowd {
@@ -103,7 +103,7 @@ public struct DetectionTrainingData: Sendable {
         let sample = samples[index]
         let image: Image
         do { image = try Image.load(sample.image, applyOrientation: false) } catch {
-            throw DetectionTrainingError("\(sample.image.path): cannot be read for \(name): \(error)")
+            throw DetectionError.training("\(sample.image.path): cannot be read for \(name): \(error)")
         }
         var p = preprocessing
         p.scale = scales.count == 1 ? scales[0] : scales[Int(random.next() % UInt64(scales.count))]

@@ -38,7 +38,7 @@ public struct FCOSLoss: Sendable {
                                meanCenternessSum: Double? = nil) throws -> Value {
         let levels = targets.labels.count
         guard outputs.count == 3 * levels, strides.count == levels else {
-            throw DetectionTrainingError("FCOS loss: \(outputs.count) outputs for \(levels) levels (3 each)")
+            throw DetectionError.training("FCOS loss: \(outputs.count) outputs for \(levels) levels (3 each)")
         }
         // mmdet's weighted means divide by (avg_factor + float32 eps).
         let eps32 = Double(Float.ulpOfOne)
@@ -52,7 +52,7 @@ public struct FCOSLoss: Sendable {
             guard cls.rank == 4, dist.shape == [cls.shape[0], 4, cls.shape[2], cls.shape[3]],
                   ctr.shape == [cls.shape[0], 1, cls.shape[2], cls.shape[3]],
                   targets.labels[l].count == cls.shape[0], targets.labels[l].allSatisfy({ $0.count == cls.shape[2] * cls.shape[3] }) else {
-                throw DetectionTrainingError("FCOS loss: level \(l) outputs \(cls.shape), \(dist.shape), \(ctr.shape) do not fit the targets")
+                throw DetectionError.training("FCOS loss: level \(l) outputs \(cls.shape), \(dist.shape), \(ctr.shape) do not fit the targets")
             }
             let (batch, classes, plane) = (cls.shape[0], cls.shape[1], cls.shape[2] * cls.shape[3])
             var gCls = [Float](repeating: 0, count: cls.count), gDist = [Float](repeating: 0, count: dist.count)

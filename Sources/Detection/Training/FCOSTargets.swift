@@ -34,7 +34,7 @@ public struct FCOSTargets: Sendable {
     /// Targets of a batch: `boxes[n]` are image n's objects; `sizes[l]` the (height, width) of level l's map.
     public init(boxes: [[GroundTruthBox]], sizes: [(h: Int, w: Int)], strides: [Int], options: Options = Options()) throws {
         guard sizes.count == strides.count, options.regressRanges.count >= strides.count else {
-            throw DetectionTrainingError("FCOS targets: \(sizes.count) levels, \(strides.count) strides and "
+            throw DetectionError.training("FCOS targets: \(sizes.count) levels, \(strides.count) strides and "
                                          + "\(options.regressRanges.count) regress ranges")
         }
         var labels: [[[Int?]]] = [], distances: [[[SIMD4<Float>]]] = []
@@ -110,8 +110,3 @@ public struct FCOSTargets: Sendable {
     }
 }
 
-/// A detection training run that cannot start or go on; says why.
-public struct DetectionTrainingError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

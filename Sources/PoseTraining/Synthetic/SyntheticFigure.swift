@@ -7,7 +7,7 @@ import Imaging
 /// (head, hands, feet, eyes) and colours (skin, shirt, trousers, hair, shoes).
 struct SyntheticFigure {
     /// COCO order: nose, eyes (l, r), ears (l, r), shoulders, elbows, wrists, hips, knees, ankles.
-    var joints: [(x: Double, y: Double)]
+    var joints: [Point]
     /// Joints the figure itself hides from an annotator: the face of a figure seen from behind.
     var hidden: Set<Int>
     /// Drawn in order, back to front.
@@ -19,7 +19,7 @@ struct SyntheticFigure {
                                       Color(150, 150, 150), Color(90, 30, 20)]
 
     /// A random figure `height` pixels tall (standing), its pelvis at `pelvis`.
-    static func random(_ random: inout AugmentationRandom, height: Double, pelvis: (x: Double, y: Double), owner: Int) -> SyntheticFigure {
+    static func random(_ random: inout AugmentationRandom, height: Double, pelvis: Point, owner: Int) -> SyntheticFigure {
         func jitter(_ v: Double, _ spread: Double = 0.1) -> Double { v * random.uniform(1 - spread, 1 + spread) }
         func pick<T>(_ items: [T]) -> T { items[random.int(below: items.count)] }
         func radians(_ degrees: Double) -> Double { degrees * .pi / 180 }
@@ -28,18 +28,18 @@ struct SyntheticFigure {
         // Body frame: `up` along the spine (mostly upright; sometimes lying or bending).
         var tilt = random.normal() * radians(7)
         if random.uniform() < 0.08 { tilt = radians(random.uniform(60, 120)) * (random.uniform() < 0.5 ? -1 : 1) }
-        let up = (x: sin(tilt), y: -cos(tilt))
-        func rotate(_ v: (x: Double, y: Double), _ a: Double) -> (x: Double, y: Double) {
-            (v.x * cos(a) - v.y * sin(a), v.x * sin(a) + v.y * cos(a))
+        let up = Point(x: sin(tilt), y: -cos(tilt))
+        func rotate(_ v: Point, _ a: Double) -> Point {
+            Point(v.x * cos(a) - v.y * sin(a), v.x * sin(a) + v.y * cos(a))
         }
-        func right(of u: (x: Double, y: Double)) -> (x: Double, y: Double) { (-u.y, u.x) }
+        func right(of u: Point) -> Point { Point(-u.y, u.x) }
         /// Direction at `angle` (degrees) from "down" of frame `u`, turning toward its right.
-        func direction(_ u: (x: Double, y: Double), _ angle: Double) -> (x: Double, y: Double) {
+        func direction(_ u: Point, _ angle: Double) -> Point {
             let a = radians(angle), r = right(of: u)
-            return (-u.x * cos(a) + r.x * sin(a), -u.y * cos(a) + r.y * sin(a))
+            return Point(-u.x * cos(a) + r.x * sin(a), -u.y * cos(a) + r.y * sin(a))
         }
-        func add(_ p: (x: Double, y: Double), _ v: (x: Double, y: Double), _ k: Double) -> (x: Double, y: Double) {
-            (p.x + v.x * k, p.y + v.y * k)
+        func add(_ p: Point, _ v: Point, _ k: Double) -> Point {
+            Point(p.x + v.x * k, p.y + v.y * k)
         }
 
         // Facing: front (the person's left on the viewer's right), back, or turned (narrow).
@@ -64,7 +64,7 @@ struct SyntheticFigure {
         let head = add(add(shoulderCenter, headDir, neck), right(of: headDir), faceShift * headR * 0.6)
 
         // Arms: the angle from hanging down, outward on the arm's side; elbows bend either way.
-        func arm(_ shoulder: (x: Double, y: Double), side: Double) -> (elbow: (x: Double, y: Double), wrist: (x: Double, y: Double)) {
+        func arm(_ shoulder: Point, side: Double) -> (elbow: Point, wrist: Point) {
             let u = random.uniform()
             let raise = u < 0.45 ? random.uniform(5, 35) : u < 0.75 ? random.uniform(35, 110) : u < 0.9 ? random.uniform(110, 175) : random.uniform(-35, 5)
             let bend = random.uniform() < 0.6 ? random.uniform(0, 40) : random.uniform(40, 145)
@@ -74,7 +74,7 @@ struct SyntheticFigure {
             return (elbow, wrist)
         }
         // Legs: mostly standing or walking; sometimes a kick or a crouch (foreshortened thigh).
-        func leg(_ hip: (x: Double, y: Double), side: Double) -> (knee: (x: Double, y: Double), ankle: (x: Double, y: Double)) {
+        func leg(_ hip: Point, side: Double) -> (knee: Point, ankle: Point) {
             let u = random.uniform()
             let spread = u < 0.8 ? random.uniform(-8, 25) : u < 0.9 ? random.uniform(25, 80) : random.uniform(-5, 40)
             let crouch = u >= 0.9 ? random.uniform(0.45, 0.75) : random.uniform(0.9, 1)
@@ -108,10 +108,10 @@ struct SyntheticFigure {
 
         let limb = 0.036 * H, thighR = 0.05 * H, shinR = 0.04 * H
         var shapes: [SyntheticShape] = []
-        func capsule(_ a: (x: Double, y: Double), _ b: (x: Double, y: Double), _ r: Double, _ c: Color, outline: Bool = true) {
+        func capsule(_ a: Point, _ b: Point, _ r: Double, _ c: Color, outline: Bool = true) {
             shapes.append(SyntheticShape(kind: .capsule(a: a, b: b, radius: max(0.8, r)), color: c, owner: owner, outline: outline))
         }
-        func disc(_ c: (x: Double, y: Double), _ r: Double, _ color: Color, outline: Bool = false) {
+        func disc(_ c: Point, _ r: Double, _ color: Color, outline: Bool = false) {
             shapes.append(SyntheticShape(kind: .disc(center: c, radius: max(0.7, r)), color: color, owner: owner, outline: outline))
         }
         // Legs (trousers or shorts), feet.

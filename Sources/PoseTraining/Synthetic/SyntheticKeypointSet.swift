@@ -40,12 +40,12 @@ public enum SyntheticKeypointSet {
     /// images finished so far. Images are written atomically as they are made, the two JSON
     /// files atomically at the end.
     public static func write(to dir: URL, options: Options, progress: (Int) -> Void = { _ in }) throws -> Summary {
-        guard options.images >= 1 else { throw KeypointDatasetError(dir.path, "the data set needs at least 1 image") }
+        guard options.images >= 1 else { throw PoseTrainingError.dataset(dir.path, "the data set needs at least 1 image") }
         guard (16...8192).contains(options.width), (16...8192).contains(options.height) else {
-            throw KeypointDatasetError(dir.path, "image size \(options.width)x\(options.height) must be 16...8192 on each side")
+            throw PoseTrainingError.dataset(dir.path, "image size \(options.width)x\(options.height) must be 16...8192 on each side")
         }
         guard options.valFraction >= 0, options.valFraction <= 1 else {
-            throw KeypointDatasetError(dir.path, "the val fraction \(options.valFraction) must be in 0...1")
+            throw PoseTrainingError.dataset(dir.path, "the val fraction \(options.valFraction) must be in 0...1")
         }
         try prepare(dir, force: options.force)
         let valCount = valCount(options)
@@ -80,7 +80,7 @@ public enum SyntheticKeypointSet {
                     }
                 }
             }
-            if let failure = failures[range].compactMap({ $0 }).first { throw KeypointDatasetError(dir.path, failure) }
+            if let failure = failures[range].compactMap({ $0 }).first { throw PoseTrainingError.dataset(dir.path, failure) }
             done = range.upperBound
             progress(done)
         }
@@ -107,7 +107,7 @@ public enum SyntheticKeypointSet {
                 + "\n],\n\"annotations\": [\n" + annotations.joined(separator: ",\n") + "\n],\n\"categories\": [" + category + "]}\n"
             let url = dir.appendingPathComponent("annotations/person_keypoints_\(name).json")
             do { try writeAtomically(Data(json.utf8), to: url) } catch {
-                throw KeypointDatasetError(url.path, "cannot be written: \(error)")
+                throw PoseTrainingError.dataset(url.path, "cannot be written: \(error)")
             }
         }
         return summary
@@ -134,22 +134,22 @@ public enum SyntheticKeypointSet {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: dir.path, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw KeypointDatasetError(dir.path, "exists and is not a folder") }
+            guard isDir.boolValue else { throw PoseTrainingError.dataset(dir.path, "exists and is not a folder") }
             let contents = (try? fm.contentsOfDirectory(atPath: dir.path)) ?? []
             if !contents.isEmpty && !force {
-                throw KeypointDatasetError(dir.path, "is not empty (\(contents.count) entries); pass --force to write into it")
+                throw PoseTrainingError.dataset(dir.path, "is not empty (\(contents.count) entries); pass --force to write into it")
             }
         }
         for sub in ["", "images/train", "images/val", "annotations"] {
             let url = sub.isEmpty ? dir : dir.appendingPathComponent(sub)
             do { try fm.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-                throw KeypointDatasetError(url.path, "cannot create the folder (\(error.localizedDescription))")
+                throw PoseTrainingError.dataset(url.path, "cannot create the folder (\(error.localizedDescription))")
             }
         }
         // Probe that files can be written (permissions, read-only mounts) before any work.
         let probe = dir.appendingPathComponent("annotations/.write-test-\(UUID().uuidString)")
         guard fm.createFile(atPath: probe.path, contents: Data()) else {
-            throw KeypointDatasetError(dir.path, "is not writable")
+            throw PoseTrainingError.dataset(dir.path, "is not writable")
         }
         try? fm.removeItem(at: probe)
     }

@@ -54,7 +54,7 @@ public struct SyntheticScene: Sendable {
         for (i, h) in heights.enumerated() {
             // A figure with at least 4 joints in view (a few tries; else it is left out).
             for _ in 0..<8 {
-                let pelvis = (x: random.uniform(0.05, 0.95) * W, y: random.uniform(0.3, 0.85) * H + (h - 0.6 * H) * 0.15)
+                let pelvis = Point(x: random.uniform(0.05, 0.95) * W, y: random.uniform(0.3, 0.85) * H + (h - 0.6 * H) * 0.15)
                 let figure = SyntheticFigure.random(&random, height: h, pelvis: pelvis, owner: i)
                 let labelled = figure.joints.indices.filter { !figure.hidden.contains($0) && inside(figure.joints[$0], width, height) }
                 if labelled.count >= 4 { figures.append(figure); break }
@@ -64,11 +64,11 @@ public struct SyntheticScene: Sendable {
         // Occluders in front of everyone: boxes, poles and balls, often over someone's joint.
         let occluders = [0, 0, 1, 1, 1, 2, 3][random.int(below: 7)]
         for _ in 0..<occluders {
-            var at = (x: random.uniform(0, W), y: random.uniform(0, H))
+            var at = Point(x: random.uniform(0, W), y: random.uniform(0, H))
             if !figures.isEmpty, random.uniform() < 0.7 {
                 let f = figures[random.int(below: figures.count)]
                 let j = f.joints[random.int(below: f.joints.count)]
-                at = (j.x + random.normal() * 0.03 * W, j.y + random.normal() * 0.03 * H)
+                at = Point(j.x + random.normal() * 0.03 * W, j.y + random.normal() * 0.03 * H)
             }
             let color = Color(UInt8(random.int(below: 256)), UInt8(random.int(below: 256)), UInt8(random.int(below: 256)))
             let size = random.uniform(0.04, 0.16) * min(W, H)
@@ -81,7 +81,7 @@ public struct SyntheticScene: Sendable {
             case 1:
                 let angle = random.uniform(0, .pi), length = size * random.uniform(1.5, 4)
                 let d = (x: cos(angle) * length / 2, y: sin(angle) * length / 2)
-                shapes.append(SyntheticShape(kind: .capsule(a: (at.x - d.x, at.y - d.y), b: (at.x + d.x, at.y + d.y), radius: size * 0.25),
+                shapes.append(SyntheticShape(kind: .capsule(a: Point(at.x - d.x, at.y - d.y), b: Point(at.x + d.x, at.y + d.y), radius: size * 0.25),
                                              color: color, owner: -1, outline: true))
             default:
                 shapes.append(SyntheticShape(kind: .disc(center: at, radius: size * 0.6), color: color, owner: -1, outline: true))
@@ -104,7 +104,7 @@ public struct SyntheticScene: Sendable {
                     continue
                 }
                 let (x, y) = (rounded(p.x), rounded(p.y))
-                let covered = later.contains { $0.owner != i && $0.covers((x, y)) }
+                let covered = later.contains { $0.owner != i && $0.covers(Point(x, y)) }
                 keypoints += [x, y, covered ? 1 : 2]
                 labelled += 1
             }
@@ -115,7 +115,7 @@ public struct SyntheticScene: Sendable {
         return SyntheticScene(image: image, people: people, shapes: shapes)
     }
 
-    static func inside(_ p: (x: Double, y: Double), _ width: Int, _ height: Int) -> Bool {
+    static func inside(_ p: Point, _ width: Int, _ height: Int) -> Bool {
         p.x >= 0 && p.y >= 0 && p.x <= Double(width - 1) && p.y <= Double(height - 1)
     }
 
@@ -135,7 +135,7 @@ public struct SyntheticScene: Sendable {
         if x1 > x0, y1 > y0 {
             for y in Int(y0.rounded(.down))..<min(height, Int(y1.rounded(.up))) {
                 for x in Int(x0.rounded(.down))..<min(width, Int(x1.rounded(.up))) {
-                    let p = (x: Double(x), y: Double(y))
+                    let p = Point(x: Double(x), y: Double(y))
                     for s in shapes where s.covers(p) { area += 1; break }
                 }
             }
@@ -190,7 +190,7 @@ public struct SyntheticScene: Sendable {
             if random.uniform() < 0.5 {
                 image.drawRectangle(x: Int(x), y: Int(y), width: Int(s * random.uniform(0.5, 3)), height: Int(s), color: c, filled: true)
             } else {
-                image.drawCircle(center: (x, y), radius: s / 2, color: c)
+                image.drawCircle(center: Point(x, y), radius: s / 2, color: c)
             }
         }
         // Sensor-like noise, amplitude 0...24 levels (xorshift per pixel: cheap).

@@ -6,8 +6,8 @@ import Imaging
 /// figure is, without reading pixels back.
 struct SyntheticShape {
     enum Kind {
-        case capsule(a: (x: Double, y: Double), b: (x: Double, y: Double), radius: Double)
-        case disc(center: (x: Double, y: Double), radius: Double)
+        case capsule(a: Point, b: Point, radius: Double)
+        case disc(center: Point, radius: Double)
         case box(x0: Double, y0: Double, x1: Double, y1: Double)
     }
     var kind: Kind
@@ -18,7 +18,7 @@ struct SyntheticShape {
     var outline: Bool = false
 
     /// Whether the shape covers `p` (its pixel would be painted by the shape).
-    func covers(_ p: (x: Double, y: Double)) -> Bool {
+    func covers(_ p: Point) -> Bool {
         switch kind {
         case let .capsule(a, b, r):
             let dx = b.x - a.x, dy = b.y - a.y, l2 = dx * dx + dy * dy
