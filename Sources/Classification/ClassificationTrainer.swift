@@ -29,17 +29,8 @@ public final class ClassificationTrainer: SessionTrainer {
 
     public typealias StepReport = TrainingStepReport
 
-    public struct EpochReport: Sendable {
-        public var epoch: Int
-        public var meanLoss: Double
-        public var steps: Int
-        public var seconds: Double
-        public var imagesPerSecond: Double
-        /// Top-1 on the training batches (augmented, weights changing during the epoch).
-        public var trainTop1: Double
-        /// False when `shouldStop` ended the epoch early.
-        public var completed: Bool
-    }
+    /// An epoch's loss, steps, time and completion, with the top-1 on its training batches as `trainAccuracy`.
+    public typealias EpochReport = TrainingSession.EpochTotals
 
     /// One augmented image and its class.
     struct Example: Sendable {
@@ -121,8 +112,9 @@ public final class ClassificationTrainer: SessionTrainer {
             return BatchLoss(value.loss, units: value.units, outputGradients: [Tensor(shape: output.shape, scalars: value.gradient.scalars)])
         }, onStep: onStep, shouldStop: shouldStop)
         let images = t.steps * training.batchSize
-        return EpochReport(epoch: t.epoch, meanLoss: t.meanLoss, steps: t.steps, seconds: t.seconds, imagesPerSecond: t.imagesPerSecond,
-                           trainTop1: images > 0 ? Double(correct) / Double(images) : 0, completed: t.completed)
+        var report = t
+        report.trainAccuracy = images > 0 ? Double(correct) / Double(images) : 0
+        return report
     }
 
     /// Top-1/top-5 of the current weights (BN running statistics) on `folder` with the
@@ -166,4 +158,3 @@ public final class ClassificationTrainer: SessionTrainer {
 }
 
 extension ClassificationTrainer: EpochTrainer {}
-extension ClassificationTrainer.EpochReport: EpochSummary {}

@@ -63,6 +63,9 @@ public final class TrainingSession {
         public var imagesPerSecond: Double
         /// False when `shouldStop` ended the epoch early.
         public var completed: Bool
+        /// Accuracy on the training batches (augmented, weights changing during the epoch): a
+        /// classifier's top-1, a segmenter's pixel accuracy; nil for tasks without one.
+        public var trainAccuracy: Double? = nil
     }
 
     /// Trains the next epoch (from the step a stopped run reached): batches of `make` (sample

@@ -43,17 +43,8 @@ public final class SegmentationTrainer: SessionTrainer {
 
     public typealias StepReport = TrainingStepReport
 
-    public struct EpochReport: Sendable {
-        public var epoch: Int
-        public var meanLoss: Double
-        public var steps: Int
-        public var seconds: Double
-        public var imagesPerSecond: Double
-        /// Pixel accuracy on the training crops (augmented, weights changing during the epoch).
-        public var trainPixelAccuracy: Double
-        /// False when `shouldStop` ended the epoch early.
-        public var completed: Bool
-    }
+    /// An epoch's loss, steps, time and completion, with the pixel accuracy on its training batches as `trainAccuracy`.
+    public typealias EpochReport = TrainingSession.EpochTotals
 
     /// Optimizer steps in one epoch (the last partial batch is dropped, as the official loader).
 
@@ -179,8 +170,9 @@ public final class SegmentationTrainer: SessionTrainer {
             }
             return BatchLoss(value.loss, units: value.units, outputGradients: [value.gradient])
         }, onStep: onStep, shouldStop: shouldStop)
-        return EpochReport(epoch: t.epoch, meanLoss: t.meanLoss, steps: t.steps, seconds: t.seconds, imagesPerSecond: t.imagesPerSecond,
-                           trainPixelAccuracy: labelled > 0 ? Double(correct) / Double(labelled) : 0, completed: t.completed)
+        var report = t
+        report.trainAccuracy = labelled > 0 ? Double(correct) / Double(labelled) : 0
+        return report
     }
 
     /// The confusion matrix of the current weights (BN running statistics) on `dataset`. Without
@@ -233,4 +225,3 @@ public final class SegmentationTrainer: SessionTrainer {
 }
 
 extension SegmentationTrainer: EpochTrainer {}
-extension SegmentationTrainer.EpochReport: EpochSummary {}
