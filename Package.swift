@@ -1,9 +1,9 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Linux only (Debian's oneDNN, libjpeg-turbo, libpng and Open MPI): no Apple platform is supported.
 let package = Package(
     name: "hrnet-swift",
-    platforms: [.macOS(.v13)],
     products: [
         .library(name: "DNN", targets: ["DNN"]),
         .library(name: "Collectives", targets: ["Collectives"]),
