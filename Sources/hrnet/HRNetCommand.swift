@@ -27,6 +27,9 @@ struct HRNetCommand: ParsableCommand {
             try command.run()
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
+        } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") && !(error is ValidationError) {
+            // The parser's own requests that surface from run(): --help, `hrnet help X`, clean exits.
+            exit(withError: error)
         } catch {
             FileHandle.standardError.write(Data("Error: \(RunFailure.message(error))\n".utf8))
             Foundation.exit(RunFailure.status(error))

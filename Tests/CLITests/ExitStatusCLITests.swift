@@ -25,6 +25,20 @@ final class ExitStatusCLITests: XCTestCase {
     }
 }
 
+/// Help is no error: `--help` on the tool and on a command, and `hrnet help COMMAND`, print the
+/// help on stdout and exit 0 (they printed the parser's internal error and exit 65).
+final class HelpCLITests: XCTestCase {
+    func testHelpExitsCleanly() throws {
+        for (arguments, heading) in [(["--help"], "SUBCOMMANDS:"), (["pose", "--help"], "--whole-image"), (["help", "train"], "--resume"),
+                                     (["train", "-h"], "--checkpoint-every")] {
+            let r = try HRNetCLI.run(arguments)
+            XCTAssertEqual(r.status, 0, "\(arguments): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("USAGE:") && r.stdout.contains(heading), "\(arguments): \(r.stdout)")
+            XCTAssertFalse(r.stderr.contains("Error"), r.stderr)
+        }
+    }
+}
+
 /// Weights with a NaN or an infinity are refused, naming the tensor (they ran silently to
 /// keypoints off the image).
 final class NonFiniteWeightsCLITests: XCTestCase {
