@@ -206,6 +206,9 @@ final class DetectionTrainingReadmeExampleTests: XCTestCase {
         let final = try Checkpoint.loadFloat(URL(fileURLWithPath: "run/final.safetensors"))
         XCTAssertNotNil(final["bbox_head.conv_cls.weight"])
         XCTAssertNotNil(final["backbone.stage4.0.fuse_layers.3.0.0.0.weight"])
+        // The exported weights name their classes: loaded with the config, the detector says "box" and "bar", not "class 0".
+        let reloaded = try Detector.load(config: URL(fileURLWithPath: "person_detector.py"), weights: URL(fileURLWithPath: "run/final.safetensors"))
+        XCTAssertEqual(reloaded.spec.classes, ["box", "bar"])
     }
 
 }

@@ -59,6 +59,15 @@ public struct CheckpointMetadata: Sendable, Equatable {
     /// Class names, when the file names them (mmdetection's `CLASSES` / `dataset_meta.classes`).
     public var classes: [String]?
     public init(strings: [String: String] = [:], classes: [String]? = nil) { (self.strings, self.classes) = (strings, classes) }
+
+    /// The safetensors metadata entry exported weights name their classes in (one per line).
+    public static let classesKey = "classes"
+
+    /// A safetensors header's metadata, with the classes its `classes` entry names.
+    init(safetensors strings: [String: String]) {
+        let classes = strings[Self.classesKey].map { $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) }
+        self.init(strings: strings, classes: classes?.isEmpty == false ? classes : nil)
+    }
 }
 
 /// Any checkpoint this package reads, told apart by content, not by file name.
@@ -81,7 +90,7 @@ public enum Checkpoint {
         }
         if data.count >= 9, data[data.startIndex + 8] == UInt8(ascii: "{") {
             let file = try SafeTensors.parse(data, url)
-            return (file.tensors, CheckpointMetadata(strings: file.metadata))
+            return (file.tensors, CheckpointMetadata(safetensors: file.metadata))
         }
         throw DNNError.checkpoint(url, "not a checkpoint: neither safetensors nor a PyTorch .pth (zip or legacy) file")
     }

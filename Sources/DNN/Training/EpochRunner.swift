@@ -15,6 +15,16 @@ public protocol EpochTrainer: AnyObject {
     /// Trains the next epoch (or what is left of it); stops early when `shouldStop` says so.
     func trainEpoch(onStep: (TrainingStepReport) -> Void, shouldStop: () -> Bool) throws -> Report
     func save(_ url: URL, metadata: [String: String]) throws
+    /// The class names the outputs stand for, kept in the exported weights (nil: none).
+    var classNames: [String]? { get }
+}
+
+extension EpochTrainer {
+    public var classNames: [String]? { nil }
+}
+
+extension EpochTrainer where Self: SessionTrainer {
+    public var classNames: [String]? { session.classes }
 }
 
 /// What every trainer's epoch report says.
@@ -150,7 +160,8 @@ public struct EpochRunner {
                 if let score = values.first, score > best {
                     best = score
                     if writes {
-                        try TrainingCheckpoint.exportWeights(trainer.plan.parameters, to: folder.appendingPathComponent("best.safetensors"), overwrite: true)
+                        try TrainingCheckpoint.exportWeights(trainer.plan.parameters, to: folder.appendingPathComponent("best.safetensors"), overwrite: true,
+                                                             classes: trainer.classNames)
                     }
                 }
             }
@@ -166,7 +177,8 @@ public struct EpochRunner {
             if try stopAfterEpoch() { return .stopped(epoch: epoch, insideEpoch: false) }
         }
         if writes {
-            try TrainingCheckpoint.exportWeights(trainer.plan.parameters, to: folder.appendingPathComponent("final.safetensors"), overwrite: true)
+            try TrainingCheckpoint.exportWeights(trainer.plan.parameters, to: folder.appendingPathComponent("final.safetensors"), overwrite: true,
+                                                 classes: trainer.classNames)
         }
         return .finished(best: best)
     }

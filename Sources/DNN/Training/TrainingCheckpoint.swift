@@ -179,7 +179,9 @@ public enum TrainingCheckpoint {
     /// Writes the weights and BN statistics under the official state-dict keys, with an int64
     /// `num_batches_tracked` for every BN, so `model.load_state_dict(safetensors.torch.load_file(...))`
     /// of the official PyTorch code takes it with `strict=True`. Never replaces a file unless `overwrite`.
-    public static func exportWeights(_ parameters: ParameterStore, to url: URL, overwrite: Bool = false) throws {
+    /// - Parameter classes: the class names the outputs stand for (a detector's, classifier's or
+    ///   segmenter's), kept in the file's metadata (`classes`, one per line) so that loaders name them.
+    public static func exportWeights(_ parameters: ParameterStore, to url: URL, overwrite: Bool = false, classes: [String]? = nil) throws {
         if !overwrite, FileManager.default.fileExists(atPath: url.path) {
             throw DNNError.checkpoint(url, "already exists (use --force to replace it)")
         }
@@ -190,6 +192,8 @@ public enum TrainingCheckpoint {
                 tensors[String(k.dropLast("running_mean".count)) + "num_batches_tracked"] = StoredTensor(int64: parameters.batchesTracked)
             }
         }
-        try writeAtomically(SafeTensors.encode(tensors, metadata: ["format": "pt"]), to: url)
+        var metadata = ["format": "pt"]
+        if let classes, !classes.isEmpty { metadata[CheckpointMetadata.classesKey] = classes.joined(separator: "\n") }
+        try writeAtomically(SafeTensors.encode(tensors, metadata: metadata), to: url)
     }
 }

@@ -35,7 +35,7 @@ public final class TrainingSession {
     /// Saved with every checkpoint and checked on resume: the model's config name, and for
     /// data with named classes, the classes and where the data lives (for the message).
     let configName: String
-    let classes: [String]?
+    public let classes: [String]?
     let dataRoot: URL?
 
     public init(plan: TrainingPlan, optimizer: Optimizer, schedule: LRSchedule, baseLearningRate: Float, batchSize: Int,
