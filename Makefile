@@ -6,7 +6,7 @@ DEBS := libdnnl-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libopenmpi-dev ope
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := .build/release/hrnet
 
-.PHONY: deps build test test-release demo clean
+.PHONY: deps build test test-release demo fuzz-check fuzz clean
 
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -24,6 +24,15 @@ test: deps
 # The same tests on the release build (optimized code paths, bounds checks kept; CI runs both).
 test-release: deps
 	$(SWIFT) test -c release -Xswiftc -enable-testing --disable-swift-testing
+
+# libFuzzer on every parser of user files (Fuzz/: its own package, never built by the others):
+# CI: 30000 inputs per parser from a fixed libFuzzer seed (the same inputs every run); a long
+# local run: 10 minutes per parser, a new search each time. Findings land in Fuzz/findings/.
+fuzz-check: deps
+	Fuzz/run.sh runs=30000
+
+fuzz: deps
+	Fuzz/run.sh 600
 
 demo: build
 	$(RELEASE) demo --out out/demo --force

@@ -21,10 +21,12 @@ static int hr_check_size(int64_t width, int64_t height, int64_t max_pixels, char
                  (long long)width, (long long)height);
         return HR_EMPTY;
     }
-    if (width * height > max_pixels) {
+    // Each side first, then the product by division: PNG sides reach 2^32 - 1, whose product
+    // overflows 64 bits (found by fuzzing: it wrapped below the limit).
+    if (width > max_pixels || height > max_pixels || width > max_pixels / height) {
         snprintf(message, HR_MESSAGE_CAPACITY,
-                 "the header declares %lld x %lld = %lld pixels, above the limit of %lld",
-                 (long long)width, (long long)height, (long long)(width * height), (long long)max_pixels);
+                 "the header declares %lld x %lld = %.0f pixels, above the limit of %lld",
+                 (long long)width, (long long)height, (double)width * (double)height, (long long)max_pixels);
         return HR_TOO_LARGE;
     }
     return HR_OK;

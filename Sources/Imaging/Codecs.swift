@@ -57,7 +57,11 @@ extension Image {
                 : hr_png_info(base, raw.count, limit, &info)
             try check(headerStatus, &info.message, file: name, format: format)
             let width = Int(info.width), height = Int(info.height)
-            let count = width * height * 3
+            let (pixelCount, overflow) = width.multipliedReportingOverflow(by: height)
+            guard !overflow, width > 0, height > 0, pixelCount <= Int(limit) else {
+                throw ImageError(.tooLarge, file: name, "the header declares \(width) x \(height) pixels, above the limit of \(limit)")
+            }
+            let count = pixelCount * 3
             var status: Int32 = 0
             let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
                 status = format == .jpeg

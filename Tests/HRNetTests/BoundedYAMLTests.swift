@@ -32,6 +32,18 @@ final class BoundedYAMLTests: XCTestCase {
         }
     }
 
+    /// Found by fuzzing (Fuzz/run.sh yaml): a key that is a mapping or a list (`? {a: b}`, `? [1]`)
+    /// crashed the process inside Yams's loader; it is refused with the line.
+    func testComplexKeysAreRefusedNotCrashing() throws {
+        for text in ["MODEL:\n  ? DATASET: sh\n  : 1\n", "? [1, 2]\n: x\n", "{? {a: b}: c}"] {
+            XCTAssertThrowsError(try BoundedYAML.load(text)) { error in
+                XCTAssertTrue("\(error)".contains("mapping key is itself a mapping or a list"), "\(error)")
+            }
+            XCTAssertThrowsError(try HRNetConfig.parse(yaml: text, source: "keys.yaml")) { XCTAssertTrue("\($0)".contains("keys.yaml"), "\($0)") }
+        }
+        XCTAssertNotNil(try BoundedYAML.load("? plain\n: 1\n1: 2\n"))
+    }
+
     /// A size typo (99968) is refused at parsing, before a 120 GB allocation aborted the process.
     func testImpossibleImageSizeIsRefused() throws {
         let text = try String(contentsOf: Fixtures.url("hrnet/tiny_pose.yaml"), encoding: .utf8)

@@ -62,6 +62,21 @@ final class CodecTests: XCTestCase {
         XCTAssertThrowsError(try Image.load(png, maxPixels: 1199)) { XCTAssertEqual(($0 as? ImageError)?.kind, .tooLarge) }
     }
 
+    /// Found by fuzzing (Fuzz/run.sh image): a PNG header declaring 0xf6f6f6f6 x 0xf6f6f6f6
+    /// pixels overflowed the 64-bit product in the size check, wrapped below the limit, and the
+    /// decoder trapped computing the buffer size. Each side is now checked, then the product.
+    func testHugeDeclaredSidesAreRefusedNotOverflowed() throws {
+        var bytes: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13] + Array("IHDR".utf8)
+        bytes += [0xF6, 0xF6, 0xF6, 0xF6, 0xF6, 0xF6, 0xF6, 0xF6, 8, 2, 0, 0, 0] + [UInt8](repeating: 0xF6, count: 40)
+        for limit in [1 << 20, Image.defaultMaxPixels, Int(Int32.max)] {
+            XCTAssertThrowsError(try Image.decode(Data(bytes), name: "sides.png", maxPixels: limit)) { error in
+                XCTAssertEqual((error as? ImageError)?.kind, .tooLarge, "\(error)")
+                XCTAssertTrue("\(error)".contains("sides.png") && "\(error)".contains("4143380214 x 4143380214"), "\(error)")
+            }
+            XCTAssertThrowsError(try GrayImage.decodePNG(Data(bytes), name: "sides.png", maxPixels: limit))
+        }
+    }
+
     func testMissingFileAndMemoryNames() throws {
         let missing = URL(fileURLWithPath: "/nonexistent/dir/x.png")
         XCTAssertThrowsError(try Image.load(missing)) { error in

@@ -9,6 +9,7 @@ public enum BoundedYAML {
     public static let maxNodes = 5_000_000
     public static let maxDepth = 256
 
+    /// A document refused before it is built: too large, too deep, or of a shape the loader cannot build.
     public struct TooLarge: Error, CustomStringConvertible {
         public let description: String
     }
@@ -30,7 +31,16 @@ public enum BoundedYAML {
         }
         switch node {
         case .scalar, .alias: break
-        case .mapping(let m): for (k, v) in m { try count(k, depth: depth + 1, budget: &budget); try count(v, depth: depth + 1, budget: &budget) }
+        case .mapping(let m):
+            for (k, v) in m {
+                // Yams's loader force-unwraps a key that is a mapping or a list as a hashable value
+                // and traps (found by fuzzing: `? {a: b}` as a key); config keys are plain names.
+                guard case .scalar = k else {
+                    throw TooLarge(description: "a mapping key is itself a mapping or a list (line \(k.mark?.line ?? 0)); keys must be plain names or numbers")
+                }
+                try count(k, depth: depth + 1, budget: &budget)
+                try count(v, depth: depth + 1, budget: &budget)
+            }
         case .sequence(let s): for v in s { try count(v, depth: depth + 1, budget: &budget) }
         }
     }
