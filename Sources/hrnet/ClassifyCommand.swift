@@ -39,6 +39,8 @@ struct ClassifyCommand: ParsableCommand {
 
     @OptionGroup var compute: ComputeOptions
 
+    @OptionGroup var bad: BadImageOptions
+
     func validate() throws {
         if images.isEmpty { throw ValidationError("give at least one IMAGE (a file, folder or glob pattern)") }
         if top < 1 { throw ValidationError("--top must be at least 1") }
@@ -60,13 +62,19 @@ struct ClassifyCommand: ParsableCommand {
         let pre = ClassificationPreprocessing.validation(width: config.imageSize.width, height: config.imageSize.height)
         let bar = ProgressBar("classify", total: files.count, enabled: files.count > batch)
         var results: [[String: Any]] = []
+        let skipped = BadImageOptions.Skipped()
         for start in stride(from: 0, to: files.count, by: batch) {
-            let chunk = Array(files[start..<min(start + batch, files.count)])
-            let decoded = try chunk.map { url -> Image in
-                do { return try Image.load(url, applyOrientation: false) } catch {
-                    throw ValidationError("\(url.path): cannot be read as an image (\(error))")
+            var chunk: [URL] = [], decoded: [Image] = []
+            for url in files[start..<min(start + batch, files.count)] {
+                let image = try bad.image(url, skipped: skipped) { url in
+                    do { return try Image.load(url, applyOrientation: false) } catch {
+                        throw ValidationError("\(url.path): cannot be read as an image (\(error))")
+                    }
                 }
+                if let image { chunk.append(url); decoded.append(image) }
             }
+            bar.advance(files[start..<min(start + batch, files.count)].count - chunk.count)
+            guard !decoded.isEmpty else { continue }
             let ranked = try classifier.classify(pre.batch(decoded, threads: compute.threads ?? 2), top: min(top, classes))
             for (url, predictions) in zip(chunk, ranked) {
                 if json {
@@ -84,6 +92,7 @@ struct ClassifyCommand: ParsableCommand {
             bar.advance(chunk.count)
         }
         bar.finish()
+        bad.report(skipped, of: files.count)
         if json {
             let data = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))

@@ -72,8 +72,7 @@ struct PoseCommand: ParsableCommand {
     @Flag(help: "With no boxes and no detector: the whole image is one person (instead of the built-in person detector).")
     var wholeImage = false
 
-    @Flag(help: "Skip images that cannot be read (reported at the end) instead of stopping at the first.")
-    var skipBad = false
+    @OptionGroup var bad: BadImageOptions
 
     func validate() throws {
         if images.isEmpty { throw ValidationError("give at least one image, directory or glob") }
@@ -121,14 +120,10 @@ struct PoseCommand: ParsableCommand {
         let progress = ProgressBar("pose", total: files.count)
         // Images go through in groups whose boxes fill about four network batches, so crops of
         // several images share runs (few padded ones) while memory stays bounded by the group.
-        var skipped: [String] = []
+        let skipped = BadImageOptions.Skipped()
         try estimator.stream(count: files.count, groupCrops: 4 * batch, item: { index in
             let url = files[index]
-            let image: Image
-            do { image = try Image.load(url, maxPixels: maxPixels) } catch where skipBad {
-                skipped.append("\(error)")
-                return nil
-            }
+            guard let image = try bad.image(url, skipped: skipped, load: { try Image.load($0, maxPixels: maxPixels) }) else { return nil }
             var boxes = detections?.boxes(forFile: url) ?? (manual.isEmpty ? [.whole(width: image.width, height: image.height)] : manual)
             if let personDetector { boxes = try personDetector(image) }
             for (b, box) in boxes.enumerated() {
@@ -149,10 +144,7 @@ struct PoseCommand: ParsableCommand {
         }, progress: { done in progress.advance(done - progress.done, note: "\(results.count) people") })
         let networkSeconds = estimator.networkSeconds
         progress.finish()
-        if !skipped.isEmpty {
-            warn("skipped \(skipped.count) of \(files.count) images that cannot be read:\n  " + skipped.prefix(20).joined(separator: "\n  ")
-                 + (skipped.count > 20 ? "\n  ... and \(skipped.count - 20) more" : ""))
-        }
+        bad.report(skipped, of: files.count)
         if let outURL { try ResultsFile.write(Data(PoseResult.json(results).utf8), to: outURL) }
         let total = progress.elapsedSeconds
         print(String(format: "%d images, %d people in %.2f s: %.2f images/s; network %.2f s (%.0f%%; %d plan compiles %.2f s), the rest %.0f%%",

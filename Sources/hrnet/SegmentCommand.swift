@@ -102,6 +102,8 @@ struct SegmentCommand: ParsableCommand {
     @Flag(help: "Replace existing output files.")
     var force = false
 
+    @OptionGroup var bad: BadImageOptions
+
     func validate() throws {
         if images.isEmpty { throw ValidationError("give at least one image, directory or glob") }
         if !(0...1).contains(alpha) { throw ValidationError("--alpha must be within 0...1") }
@@ -134,8 +136,12 @@ struct SegmentCommand: ParsableCommand {
         ProgressBar.say("segment: \(files.count) images; \(options.summary)")
         let progress = ProgressBar("segment", total: files.count)
         var networkSeconds = 0.0
+        let skipped = BadImageOptions.Skipped()
         for url in files {
-            let image = try Image.load(url, maxPixels: maxPixels)
+            guard let image = try bad.image(url, skipped: skipped, load: { try Image.load($0, maxPixels: maxPixels) }) else {
+                progress.advance()
+                continue
+            }
             let start = DispatchTime.now()
             let prediction = try segmenter.segment(image)
             networkSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
@@ -153,6 +159,7 @@ struct SegmentCommand: ParsableCommand {
             progress.advance()
         }
         progress.finish()
+        bad.report(skipped, of: files.count)
         let total = progress.elapsedSeconds
         print(String(format: "%d images in %.2f s: %.2f s/image; segmentation %.2f s (network runs %.2f s, %d plan compiles %.2f s, pre/post-processing %.2f s)",
                      files.count, total, total / Double(max(1, files.count)), networkSeconds, segmenter.networkSeconds,

@@ -92,6 +92,22 @@ final class SkipBadCLITests: XCTestCase {
         let results = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [[String: Any]])
         XCTAssertEqual(results.count, 1)
         XCTAssertEqual(results[0]["file_name"] as? String, "a.jpg")
+
+        // segment and classify the same way (tiny random models: only the reading is under test).
+        let seg = ["segment", "--config", Fixtures.url("hrnet/tiny_seg.yaml").path, "--random-weights", "--threads", "2", dir.path]
+        let segStrict = try HRNetCLI.run(seg)
+        XCTAssertEqual(segStrict.status, 65, segStrict.stderr)
+        XCTAssertTrue(segStrict.stderr.contains("b.jpg"), segStrict.stderr)
+        let segLenient = try HRNetCLI.run(seg + ["--skip-bad"])
+        XCTAssertEqual(segLenient.status, 0, segLenient.stderr)
+        XCTAssertTrue(segLenient.stderr.contains("skipped 1 of 2 images") && segLenient.stdout.contains("a.jpg:"), segLenient.stderr + segLenient.stdout)
+        XCTAssertFalse(segLenient.stdout.contains("b.jpg:"), segLenient.stdout)
+        let cls = ["classify", "--config", Fixtures.url("classify/tiny_cls.yaml").path, "--random-weights", "--threads", "2", "--top", "1", dir.path]
+        XCTAssertEqual(try HRNetCLI.run(cls).status, 65)
+        let clsLenient = try HRNetCLI.run(cls + ["--skip-bad"])
+        XCTAssertEqual(clsLenient.status, 0, clsLenient.stderr)
+        XCTAssertTrue(clsLenient.stderr.contains("skipped 1 of 2 images") && clsLenient.stdout.contains("a.jpg:"), clsLenient.stderr + clsLenient.stdout)
+        XCTAssertFalse(clsLenient.stdout.contains("b.jpg:"), clsLenient.stdout)
     }
 }
 
