@@ -72,6 +72,9 @@ public final class Segmenter {
     public var compiledPlans: Int { plans.compiled }
     /// Seconds inside network runs (`Plan.run`), the rest of `segment` being pre/post-processing.
     public private(set) var networkSeconds = 0.0
+    /// Told after each network window of `segment` (windows done, windows of the image over all
+    /// scales): a large image at several scales runs for minutes, and a caller can show it.
+    public var windowDone: ((_ done: Int, _ total: Int) -> Void)?
 
     /// The largest scaled image accepted (its scores alone take classes x 4 bytes a pixel).
     public static let maxScaledPixels = 64 * 1024 * 1024
@@ -156,6 +159,12 @@ public final class Segmenter {
         let plane = height * width
         var total = [Float](repeating: 0, count: classes * plane)
         let pad = (0..<3).map { Float(-Double(options.mean[$0]) / Double(options.std[$0])) }
+        // Every scale's windows, counted first so progress has a total.
+        let windows = options.scales.reduce(0) { n, scale in
+            let (sh, sw) = scaledSize(height: height, width: width, baseSize: options.baseSize, scale: scale)
+            return n + WindowLayout(height: sh, width: sw, crop: options.crop, policy: options.policy, scale: scale).windows.count
+        }
+        var windowsDone = 0
         for scale in options.scales {
             let (sh, sw) = scaledSize(height: height, width: width, baseSize: options.baseSize, scale: scale)
             guard sh * sw <= Self.maxScaledPixels else {
@@ -189,6 +198,8 @@ public final class Segmenter {
                     }
                 }
                 for i in w.y0..<w.y1 { for j in w.x0..<w.x1 { count[i * cw + j] += 1 } }
+                windowsDone += 1
+                windowDone?(windowsDone, windows)
             }
             // Average the windows, keep the scaled image's part of the canvas.
             var preds = [Float](repeating: 0, count: classes * sh * sw)

@@ -135,6 +135,8 @@ struct SegmentCommand: ParsableCommand {
                                       planOptions: try compute.planOptions(weights: model.weights, graph: net.graph))
         ProgressBar.say("segment: \(files.count) images; \(options.summary)")
         let progress = ProgressBar("segment", total: files.count)
+        // Inside a large image (many windows, several scales) the bar's note counts its windows.
+        segmenter.windowDone = { done, total in if total > 1 { progress.advance(0, note: "image \(progress.done + 1): window \(done)/\(total)") } }
         var networkSeconds = 0.0
         let skipped = BadImageOptions.Skipped()
         for url in files {

@@ -101,6 +101,24 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(segmenter.compiledPlans, 4)
     }
 
+    /// A long segmentation tells its caller about each window: two scales of a 40x72 image with
+    /// 32x32 windows; the counts run 1...total once, total = every scale's window count.
+    func testWindowProgress() throws {
+        let (model, parameters) = try SegFixtures.model("tiny_seg")
+        let options = Segmenter.Options(scales: [1, 1.5], flip: false, baseSize: 72, crop: (32, 32), policy: .cityscapes)
+        let segmenter = try Segmenter(model: model, parameters: parameters, options: options, threads: 1)
+        var calls: [(Int, Int)] = []
+        segmenter.windowDone = { calls.append(($0, $1)) }
+        _ = try segmenter.segment(Image(width: 72, height: 40, fill: (90, 120, 30)))
+        let expected = options.scales.reduce(0) { n, s in
+            let (h, w) = scaledSize(height: 40, width: 72, baseSize: 72, scale: s)
+            return n + WindowLayout(height: h, width: w, crop: (32, 32), policy: .cityscapes, scale: s).windows.count
+        }
+        XCTAssertGreaterThan(expected, 2)
+        XCTAssertEqual(calls.map(\.0), Array(1...expected))
+        XCTAssertTrue(calls.allSatisfy { $0.1 == expected })
+    }
+
     func testBadOptionsAndModels() throws {
         let (model, parameters) = try SegFixtures.model("tiny_seg")
         var o = Segmenter.Options(config: model.config)
