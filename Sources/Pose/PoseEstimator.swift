@@ -63,6 +63,9 @@ public final class PoseEstimator {
     /// Seconds spent in the network (plan compiles and runs) since this estimator was made;
     /// the rest of a caller's time is decoding, cropping and post-processing.
     public private(set) var networkSeconds = 0.0
+    /// Told after each network batch of `estimate` (crops done, crops of the call): an image with
+    /// a thousand people runs for a while, and a caller can show it.
+    public var cropsDone: ((_ done: Int, _ total: Int) -> Void)?
     /// The part of `networkSeconds` spent compiling plans, and how many were compiled.
     public var compileSeconds: Double { plans.compileSeconds }
     public var compiledPlans: Int { plans.compiled }
@@ -128,6 +131,7 @@ public final class PoseEstimator {
                 people[job.item].append(person)
             }
             start += chunk.count
+            cropsDone?(start, jobs.count)
         }
         return people.map { found in
             guard let t = options.nmsThreshold else { return found.sorted { $0.score > $1.score } }

@@ -118,6 +118,8 @@ struct PoseCommand: ParsableCommand {
 
         var results: [PoseResult] = []
         let progress = ProgressBar("pose", total: files.count)
+        // Many people in a group of images: the bar's note counts the crops.
+        estimator.cropsDone = { done, total in if total > 4 * batch { progress.advance(0, note: "people \(done)/\(total)") } }
         // Images go through in groups whose boxes fill about four network batches, so crops of
         // several images share runs (few padded ones) while memory stays bounded by the group.
         let skipped = BadImageOptions.Skipped()

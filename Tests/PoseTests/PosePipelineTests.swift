@@ -43,6 +43,17 @@ final class PosePipelineTests: XCTestCase {
                                  keypoints: Self.tinyKeypoints, options: options)
     }
 
+    /// Many people in one image: the caller hears after each network batch (10 boxes, batch 4).
+    func testCropProgress() throws {
+        let est = try estimator(flip: false, batch: 4)
+        var calls: [[Int]] = []
+        est.cropsDone = { calls.append([$0, $1]) }
+        let image = Image(width: 64, height: 96, fill: (120, 100, 80))
+        let people = try est.estimate(image: image, boxes: (0..<10).map { PersonBox(x: Double($0), y: 2, width: 30, height: 60) })
+        XCTAssertEqual(people.count, 10)
+        XCTAssertEqual(calls, [[4, 10], [8, 10], [10, 10]])
+    }
+
     func testMatchesOfficialPipelineWithAndWithoutFlip() throws {
         let cases = try loadCases()
         let image = try Image.load(Fixtures.url(cases.image))
