@@ -156,8 +156,59 @@ public final class Segmenter {
 
     /// The official multi-scale test on a normalized CHW image: `classes x height x width` scores.
     public func scores(normalized x: [Float], height: Int, width: Int) throws -> [Float] {
-        let plane = height * width
-        var total = [Float](repeating: 0, count: classes * plane)
+        var total = [Float](repeating: 0, count: classes * height * width)
+        try eachScale(normalized: x, height: height, width: width) { preds, sh, sw in
+            let resized = sh == height && sw == width ? preds
+                : Reference.resize(Tensor(shape: [1, classes, sh, sw], scalars: preds), toHeight: height, width: width,
+                                   mode: .bilinear(alignCorners: alignCorners)).scalars
+            for k in 0..<total.count { total[k] += resized[k] }
+        }
+        return total
+    }
+
+    /// Bytes of float scores one band of `labels` holds.
+    public var bandBytes = 64 << 20
+
+    /// The labels of `segment(image)`, equal to them pixel for pixel, without holding the
+    /// `classes x height x width` scores of a large image: when the scales' own outputs (bounded by
+    /// TEST.BASE_SIZE) are smaller than the full-size scores, each band of output rows is resized
+    /// from them, summed over scales and arg-maxed on its own (a 10000 x 10000 photo with 19
+    /// classes needed 16 GB; now the scales' outputs and one band).
+    public func labels(_ image: Image) throws -> LabelMap {
+        let (height, width) = (image.height, image.width)
+        let scaledFloats = options.scales.reduce(0) { n, s in
+            let (sh, sw) = scaledSize(height: height, width: width, baseSize: options.baseSize, scale: s)
+            return n + classes * sh * sw
+        }
+        guard scaledFloats < classes * height * width else { return try segment(image).labels }
+        var perScale: [(preds: [Float], sh: Int, sw: Int)] = []
+        try eachScale(normalized: normalize(image), height: height, width: width) { perScale.append(($0, $1, $2)) }
+        let bandRows = max(1, min(height, bandBytes / max(1, classes * width * 4)))
+        var labels = [UInt8](repeating: 0, count: height * width)
+        for top in stride(from: 0, to: height, by: bandRows) {
+            let rows = top..<min(height, top + bandRows)
+            var band = [Float](repeating: 0, count: classes * rows.count * width)
+            for (preds, sh, sw) in perScale {
+                let part: [Float]
+                if sh == height && sw == width {
+                    part = (0..<classes).flatMap { c in preds[(c * height + rows.lowerBound) * width ..< (c * height + rows.upperBound) * width] }
+                } else {
+                    part = preds.withUnsafeBufferPointer {
+                        Reference.resizeRows($0, channels: classes, height: sh, width: sw, toHeight: height, width: width,
+                                             rows: rows, alignCorners: alignCorners)
+                    }
+                }
+                for k in 0..<band.count { band[k] += part[k] }
+            }
+            let bandLabels = SegmentationPrediction.argmax(band, classes: classes, height: rows.count, width: width).labels
+            labels.replaceSubrange(rows.lowerBound * width ..< rows.upperBound * width, with: bandLabels)
+        }
+        return LabelMap(unchecked: width, height, labels)
+    }
+
+    /// Runs every scale of the official multi-scale test and hands over its averaged window
+    /// scores, `classes x sh x sw` at the scale's size (before the resize to the image).
+    func eachScale(normalized x: [Float], height: Int, width: Int, _ body: ([Float], Int, Int) throws -> Void) throws {
         let pad = (0..<3).map { Float(-Double(options.mean[$0]) / Double(options.std[$0])) }
         // Every scale's windows, counted first so progress has a total.
         let windows = options.scales.reduce(0) { n, scale in
@@ -208,13 +259,8 @@ public final class Segmenter {
                     preds[(c * sh + i) * sw + j] = sum[(c * ch + i) * cw + j] / count[i * cw + j]
                 }}
             }
-            if sh != height || sw != width {
-                preds = Reference.resize(Tensor(shape: [1, classes, sh, sw], scalars: preds), toHeight: height, width: width,
-                                         mode: .bilinear(alignCorners: alignCorners)).scalars
-            }
-            for k in 0..<total.count { total[k] += preds[k] }
+            try body(preds, sh, sw)
         }
-        return total
     }
 
     /// One network run on the whole photo at its own size, without flip: what the official

@@ -145,18 +145,18 @@ struct SegmentCommand: ParsableCommand {
                 continue
             }
             let start = DispatchTime.now()
-            let prediction = try segmenter.segment(image)
+            let labels = try segmenter.labels(image)
             networkSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
             let stem = url.deletingPathExtension().lastPathComponent
             if let outDir {
-                let stored = labelIds ? try Cityscapes.labelIDs(fromTrainIDs: prediction.labels) : prediction.labels
+                let stored = labelIds ? try Cityscapes.labelIDs(fromTrainIDs: labels) : labels
                 try stored.writePNG(to: outDir.appendingPathComponent(stem + ".labels.png"))
-                try palette.colorize(prediction.labels).write(to: outDir.appendingPathComponent(stem + ".color.png"))
+                try palette.colorize(labels).write(to: outDir.appendingPathComponent(stem + ".color.png"))
                 if overlay {
-                    try palette.overlay(prediction.labels, on: image, alpha: alpha).write(to: outDir.appendingPathComponent(stem + ".overlay.jpg"))
+                    try palette.overlay(labels, on: image, alpha: alpha).write(to: outDir.appendingPathComponent(stem + ".overlay.jpg"))
                 }
             } else {
-                print("\(url.lastPathComponent): " + Self.areas(prediction.labels, names: names))
+                print("\(url.lastPathComponent): " + Self.areas(labels, names: names))
             }
             progress.advance()
         }

@@ -119,6 +119,28 @@ final class PipelineTests: XCTestCase {
         XCTAssertTrue(calls.allSatisfy { $0.1 == expected })
     }
 
+    /// `labels` equals `segment(...).labels` pixel for pixel, also when it works in bands of rows
+    /// from the scales' outputs (the 80x48 photo with base size 40: the banded path; 5 rows a
+    /// band; flip on; align corners both ways through the two fixture models).
+    func testLabelsInBandsEqualTheWholeArgMax() throws {
+        for name in ["tiny_seg", "tiny_seg_ac_false"] {
+            // Random weights: the fixture models call nearly every pixel of the photo one class.
+            let model = try SegFixtures.model(name).0
+            let parameters = model.graph.randomParameters(seed: 3)
+            let options = Segmenter.Options(scales: [0.5, 0.75, 1], flip: true, baseSize: 40, crop: (32, 32), policy: .cityscapes)
+            let segmenter = try Segmenter(model: model, parameters: parameters, options: options, threads: 1)
+            let image = try photo()   // 80 x 48, the official cases' photo
+            let whole = try segmenter.segment(image).labels
+            segmenter.bandBytes = segmenter.classes * image.width * 4 * 5
+            let banded = try segmenter.labels(image)
+            XCTAssertEqual(banded, whole, name)
+            XCTAssertGreaterThan(Set(whole.labels).count, 1, "a flat answer would prove nothing")
+            // Smaller than the base size: the whole path (the scales' outputs would be larger).
+            let small = Image(width: 20, height: 12, fill: (30, 200, 90))
+            XCTAssertEqual(try segmenter.labels(small), try segmenter.segment(small).labels)
+        }
+    }
+
     func testBadOptionsAndModels() throws {
         let (model, parameters) = try SegFixtures.model("tiny_seg")
         var o = Segmenter.Options(config: model.config)

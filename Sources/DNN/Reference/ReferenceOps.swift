@@ -111,6 +111,33 @@ public enum Reference {
         return y
     }
 
+    /// Rows `rows` of `resize(x, toHeight: outH, width: outW, mode: .bilinear(alignCorners))` for
+    /// one image of `channels` planes (CHW), computed alone: the same arithmetic per pixel, so the
+    /// values equal the whole resize's, in `channels x rows.count x outW`. Lets a caller resize a
+    /// large output in bands instead of holding all of it.
+    public static func resizeRows(_ x: UnsafeBufferPointer<Float>, channels: Int, height h: Int, width w: Int,
+                                  toHeight outH: Int, width outW: Int, rows: Range<Int>, alignCorners: Bool) -> [Float] {
+        precondition(x.count == channels * h * w && rows.lowerBound >= 0 && rows.upperBound <= outH, "resizeRows: bad sizes")
+        let bandHeight = rows.count
+        var y = [Float](repeating: 0, count: channels * bandHeight * outW)
+        let columns = (0..<outW).map { linearSource($0, inSize: w, outSize: outW, alignCorners: alignCorners) }
+        y.withUnsafeMutableBufferPointer { out in
+            for c in 0..<channels {
+                let src = c * h * w, dst = c * bandHeight * outW
+                for i in rows {
+                    let (i0, i1, fi) = linearSource(i, inSize: h, outSize: outH, alignCorners: alignCorners)
+                    for j in 0..<outW {
+                        let (j0, j1, fj) = columns[j]
+                        let a = x[src + i0 * w + j0], b = x[src + i0 * w + j1]
+                        let cc = x[src + i1 * w + j0], d = x[src + i1 * w + j1]
+                        out[dst + (i - rows.lowerBound) * outW + j] = (1 - fi) * ((1 - fj) * a + fj * b) + fi * ((1 - fj) * cc + fj * d)
+                    }
+                }
+            }
+        }
+        return y
+    }
+
     /// The two source indices and the weight of the second for output index `o` (PyTorch's rule).
     static func linearSource(_ o: Int, inSize: Int, outSize: Int, alignCorners: Bool) -> (Int, Int, Float) {
         let s: Float

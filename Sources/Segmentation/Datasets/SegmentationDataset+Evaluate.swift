@@ -8,7 +8,7 @@ extension SegmentationDataset {
     /// the matrix so far.
     public func evaluate(_ segmenter: Segmenter, limit: Int? = nil, communicator: any Communicator = SingleProcess(),
                          progress: (Int, ConfusionMatrix) -> Void = { _, _ in }) throws -> ConfusionMatrix {
-        try evaluate(classes: segmenter.classes, limit: limit, communicator: communicator, progress: progress) { try segmenter.segment($0).labels }
+        try evaluate(classes: segmenter.classes, limit: limit, communicator: communicator, progress: progress) { try segmenter.labels($0) }
     }
 
     /// The confusion matrix of `predict`'s label maps (the image's size) over the first `limit` pairs.
