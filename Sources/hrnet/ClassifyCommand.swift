@@ -10,12 +10,12 @@ struct ClassifyCommand: ParsableCommand {
         commandName: "classify",
         abstract: "Classify images with an HRNet classifier (cls_hrnet / timm hrnet_*): top-k classes with probabilities.",
         discussion: """
-        Pre-processing is the standard ImageNet evaluation (the official valid.py, torchvision):
-        the shorter side resized to int(size / 0.875) (256 for 224) with PIL's bilinear filter,
-        a center crop of MODEL.IMAGE_SIZE, ImageNet mean/std. Images are read as torchvision reads
-        them (stored pixels, no EXIF rotation). IMAGE arguments are files, folders (their .jpg,
-        .jpeg and .png files) or glob patterns. A 1000-class model gets ImageNet-1k's names; other
-        models take --labels FILE (one name per line, line i naming class i; hrnet train writes
+        Pre-processing is the standard ImageNet evaluation (the official valid.py, torchvision): \
+        the shorter side resized to int(size / 0.875) (256 for 224) with PIL's bilinear filter, \
+        a center crop of MODEL.IMAGE_SIZE, ImageNet mean/std. Images are read as torchvision reads \
+        them (stored pixels, no EXIF rotation). IMAGE arguments are files, folders (their .jpg, \
+        .jpeg and .png files) or glob patterns. A 1000-class model gets ImageNet-1k's names; other \
+        models take --labels FILE (one name per line, line i naming class i; hrnet train writes \
         OUT/classes.txt).
         """
     )

@@ -14,11 +14,11 @@ struct DemoCommand: ParsableCommand {
         commandName: "demo",
         abstract: "The whole pose job on a few synthetic photos: boxes in, keypoints, pictures and COCO AP out.",
         discussion: """
-        Writes a small synthetic keypoint set (hrnet synth) into OUT/data, runs the top-down
-        pipeline with flip test on its val images with the ground-truth person boxes, draws the
-        skeletons into OUT/pictures, writes OUT/keypoints.json and prints COCO AP. With no model
-        named it runs the embedded default model (pose_default). Use the official COCO checkpoints
-        the same way: --config w32_256x192_adam_lr1e-3.yaml
+        Writes a small synthetic keypoint set (hrnet synth) into OUT/data, runs the top-down \
+        pipeline with flip test on its val images with the ground-truth person boxes, draws the \
+        skeletons into OUT/pictures, writes OUT/keypoints.json and prints COCO AP. With no model \
+        named it runs the embedded default model (pose_default). Use the official COCO checkpoints \
+        the same way: --config w32_256x192_adam_lr1e-3.yaml \
         --weights pose_hrnet_w32_256x192.pth (or any pose model with COCO's 17 keypoints).
         """
     )

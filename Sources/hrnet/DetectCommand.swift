@@ -69,12 +69,12 @@ struct DetectCommand: ParsableCommand {
         commandName: "detect",
         abstract: "Object detection with mmdetection's HRNetV2p detectors (FCOS, Faster R-CNN): images in, COCO detection results out.",
         discussion: """
-        The model comes from --config (mmdetection's Python config), --preset, or the config that
-        mmdetection's checkpoints carry. The test pipeline is mmdetection's: resize to fit the
-        config's scale (1333x800), normalize, pad to 32, the head's threshold, top-k, NMS and
-        max_per_img. Results are COCO detection results (image_id, file_name, category_id, bbox
-        [x, y, w, h], score): `hrnet pose --boxes` reads them as they are. image_id is the id
-        --annotations gives the file name, else the number a COCO file name spells, else the
+        The model comes from --config (mmdetection's Python config), --preset, or the config that \
+        mmdetection's checkpoints carry. The test pipeline is mmdetection's: resize to fit the \
+        config's scale (1333x800), normalize, pad to 32, the head's threshold, top-k, NMS and \
+        max_per_img. Results are COCO detection results (image_id, file_name, category_id, bbox \
+        [x, y, w, h], score): `hrnet pose --boxes` reads them as they are. image_id is the id \
+        --annotations gives the file name, else the number a COCO file name spells, else the \
         image's position on the command line.
         """
     )

@@ -9,13 +9,13 @@ struct EvalClsCommand: ParsableCommand {
         commandName: "eval-cls",
         abstract: "Top-1 / top-5 accuracy of a classifier on an ImageNet-style folder (one subfolder per class).",
         discussion: """
-        Reads DATA/SPLIT/<class>/<image> (or DATA/<class>/<image> when DATA/SPLIT does not exist),
-        pre-processed as the official validation (resize int(size / 0.875), center crop, ImageNet
-        mean/std). Class mapping: when the labels (--labels FILE, or ImageNet-1k's for a
-        1000-class model) name every folder, folders map by name, and ImageNet folders named by
-        WordNet ID (n01440764, ...) map to their ImageNet index; so a subset of the classes can be
-        evaluated. Otherwise the sorted folder names are the class indices (torchvision's
-        ImageFolder) and their number must equal the model's classes. Every file in a class folder
+        Reads DATA/SPLIT/<class>/<image> (or DATA/<class>/<image> when DATA/SPLIT does not exist), \
+        pre-processed as the official validation (resize int(size / 0.875), center crop, ImageNet \
+        mean/std). Class mapping: when the labels (--labels FILE, or ImageNet-1k's for a \
+        1000-class model) name every folder, folders map by name, and ImageNet folders named by \
+        WordNet ID (n01440764, ...) map to their ImageNet index; so a subset of the classes can be \
+        evaluated. Otherwise the sorted folder names are the class indices (torchvision's \
+        ImageFolder) and their number must equal the model's classes. Every file in a class folder \
         must be a .jpg, .jpeg or .png image.
         """
     )

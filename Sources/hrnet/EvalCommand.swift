@@ -14,15 +14,15 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "COCO keypoint AP (or MPII PCKh) of a pose model on a data set split, as the official test does.",
         discussion: """
-        COCO: reads DATA/annotations/person_keypoints_SPLIT.json and the images in DATA/images/SPLIT
-        (or DATA/SPLIT). Person boxes are the ground truth's (the official USE_GT_BBOX: people
-        with a labelled keypoint, boxes clipped to the image) unless --boxes gives a detector's
-        results. Each person is re-scored (box score x mean joint score above 0.2), OKS-NMS at
-        0.9 runs per image, the results JSON is written and COCOeval's numbers are printed.
-        MPII (the config's DATASET.DATASET is mpii; split default valid): every person of
-        DATA/annot/SPLIT.json is cropped at its center and scale (images in DATA/images), the
-        predictions are written (--out-json, default pred_SPLIT.json: N x 16 x [x, y], 1-based
-        as the official pred.mat) and scored by PCKh against DATA/annot/gt_SPLIT.mat; the
+        COCO: reads DATA/annotations/person_keypoints_SPLIT.json and the images in DATA/images/SPLIT \
+        (or DATA/SPLIT). Person boxes are the ground truth's (the official USE_GT_BBOX: people \
+        with a labelled keypoint, boxes clipped to the image) unless --boxes gives a detector's \
+        results. Each person is re-scored (box score x mean joint score above 0.2), OKS-NMS at \
+        0.9 runs per image, the results JSON is written and COCOeval's numbers are printed. \
+        MPII (the config's DATASET.DATASET is mpii; split default valid): every person of \
+        DATA/annot/SPLIT.json is cropped at its center and scale (images in DATA/images), the \
+        predictions are written (--out-json, default pred_SPLIT.json: N x 16 x [x, y], 1-based \
+        as the official pred.mat) and scored by PCKh against DATA/annot/gt_SPLIT.mat; the \
         official table is printed (Head ... Ankle, Mean, Mean@0.1).
         """
     )

@@ -11,8 +11,8 @@ struct EvalDetCommand: ParsableCommand {
         commandName: "eval-det",
         abstract: "COCO box AP of a detector on a data set split, as mmdetection's CocoMetric (pycocotools' COCOeval, bbox).",
         discussion: """
-        Reads DATA/annotations/instances_SPLIT.json and the images in DATA/images/SPLIT (or
-        DATA/SPLIT), detects every image with mmdetection's test pipeline, writes the COCO results
+        Reads DATA/annotations/instances_SPLIT.json and the images in DATA/images/SPLIT (or \
+        DATA/SPLIT), detects every image with mmdetection's test pipeline, writes the COCO results \
         JSON and prints COCOeval's twelve numbers and each class's AP.
         """
     )

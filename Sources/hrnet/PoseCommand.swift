@@ -12,13 +12,13 @@ struct PoseCommand: ParsableCommand {
         commandName: "pose",
         abstract: "Top-down pose estimation on images: person boxes in, COCO keypoints out.",
         discussion: """
-        IMAGE may be a file (JPEG or PNG), a directory (its .jpg/.jpeg/.png files) or a quoted
-        glob ('photos/*.jpg'). Boxes come from a COCO detection-results JSON (--boxes: image_id,
-        or file_name, bbox, score, category_id 1), from --box, or from a detector (--detector); with
-        none, the built-in person detector finds the people (trained on `hrnet synth` figures, as the
-        default pose model; --whole-image takes the whole image as one box instead). Results are COCO keypoint results (image_id, category_id 1, keypoints
-        [x, y, score] per joint, score = box score x mean joint score above 0.2), after OKS-NMS
-        at 0.9, as the official test pipeline. The image_id is the detection file's, else the
+        IMAGE may be a file (JPEG or PNG), a directory (its .jpg/.jpeg/.png files) or a quoted \
+        glob ('photos/*.jpg'). Boxes come from a COCO detection-results JSON (--boxes: image_id, \
+        or file_name, bbox, score, category_id 1), from --box, or from a detector (--detector); with \
+        none, the built-in person detector finds the people (trained on `hrnet synth` figures, as the \
+        default pose model; --whole-image takes the whole image as one box instead). Results are COCO keypoint results (image_id, category_id 1, keypoints \
+        [x, y, score] per joint, score = box score x mean joint score above 0.2), after OKS-NMS \
+        at 0.9, as the official test pipeline. The image_id is the detection file's, else the \
         number a COCO file name spells, else the image's position on the command line.
         """
     )

@@ -10,15 +10,15 @@ struct QuantizeCommand: ParsableCommand {
         commandName: "quantize",
         abstract: "Calibrate a model for int8: measure activation ranges over a folder of images, write weights + table.",
         discussion: """
-        Runs the model in fp32 over the calibration images and records, for every convolution,
-        the largest |x| of the value it reads and of the value it writes. Writes OUT: the fp32
-        weights (an ordinary safetensors checkpoint) with the table in its metadata under
+        Runs the model in fp32 over the calibration images and records, for every convolution, \
+        the largest |x| of the value it reads and of the value it writes. Writes OUT: the fp32 \
+        weights (an ordinary safetensors checkpoint) with the table in its metadata under \
         "hrnet.int8". Use it with --precision int8 --weights OUT in run, pose, eval and bench.
 
-        Images are prepared as the network sees them: pose models get the pose pipeline's crop
-        of the whole image (the box widened to the input's aspect ratio and padded by 1.25, the
-        official affine warp), segmentation models the image resized to the input size; both
-        then RGB / 255, ImageNet mean and std. Use images like the ones you will run on: the
+        Images are prepared as the network sees them: pose models get the pose pipeline's crop \
+        of the whole image (the box widened to the input's aspect ratio and padded by 1.25, the \
+        official affine warp), segmentation models the image resized to the input size; both \
+        then RGB / 255, ImageNet mean and std. Use images like the ones you will run on: the \
         ranges are the largest values seen, and a value outside them saturates.
         """
     )

@@ -8,9 +8,9 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run the network on an NCHW float32 .npy batch and write its raw output as .npy.",
         discussion: """
-        Pose models give heatmaps (N, joints, H/4, W/4); segmentation models give logits
-        (N, classes, H/4, W/4); classification models give logits (N, classes, 1, 1), and with
-        --top K also print each image's K most probable classes. The input is the normalized image batch (RGB, mean/std as the
+        Pose models give heatmaps (N, joints, H/4, W/4); segmentation models give logits \
+        (N, classes, H/4, W/4); classification models give logits (N, classes, 1, 1), and with \
+        --top K also print each image's K most probable classes. The input is the normalized image batch (RGB, mean/std as the \
         official code), any batch size and any H, W the model accepts.
         """
     )

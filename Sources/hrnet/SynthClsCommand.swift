@@ -7,10 +7,10 @@ struct SynthClsCommand: ParsableCommand {
         commandName: "synth-cls",
         abstract: "Write a procedural image-classification set of coloured shapes (no download needed).",
         discussion: """
-        One shape per image, the class being the shape (the first --classes of circle, square,
-        triangle, star, cross, ring, diamond, hexagon, pentagon, crescent), with random colours,
-        position, size, rotation and gradient backgrounds. Written as image folders that
-        `hrnet train` (DATASET.TRAIN_SET train, TEST_SET val) and `hrnet eval-cls` read:
+        One shape per image, the class being the shape (the first --classes of circle, square, \
+        triangle, star, cross, ring, diamond, hexagon, pentagon, crescent), with random colours, \
+        position, size, rotation and gradient backgrounds. Written as image folders that \
+        `hrnet train` (DATASET.TRAIN_SET train, TEST_SET val) and `hrnet eval-cls` read: \
         OUT/train/<shape>/*.png and OUT/val/<shape>/*.png. The same seed gives the same files.
         """
     )

@@ -7,12 +7,12 @@ struct SynthCommand: ParsableCommand {
         commandName: "synth",
         abstract: "Write a procedural COCO-format keypoint data set (no download needed).",
         discussion: """
-        Articulated human-like figures with COCO's 17 joints (plausible proportions, random
-        poses, scales, clothing and skin colours), several per image, on textured backgrounds,
-        partly hidden by other figures and occluders. Visibility: 2 visible, 1 occluded, 0 not
-        labelled (outside the image or a face seen from behind). Writes
-        OUT/images/{train,val}/*.jpg and OUT/annotations/person_keypoints_{train,val}.json, so
-        `hrnet eval --data OUT --split val` and the training loader read it directly. The same
+        Articulated human-like figures with COCO's 17 joints (plausible proportions, random \
+        poses, scales, clothing and skin colours), several per image, on textured backgrounds, \
+        partly hidden by other figures and occluders. Visibility: 2 visible, 1 occluded, 0 not \
+        labelled (outside the image or a face seen from behind). Writes \
+        OUT/images/{train,val}/*.jpg and OUT/annotations/person_keypoints_{train,val}.json, so \
+        `hrnet eval --data OUT --split val` and the training loader read it directly. The same \
         seed gives the same data set.
         """
     )

@@ -37,6 +37,19 @@ final class HelpCLITests: XCTestCase {
             XCTAssertFalse(r.stderr.contains("Error"), r.stderr)
         }
     }
+
+    /// The discussions are wrapped once, by the parser: a source line break inside a paragraph
+    /// left a short ragged line after each long one ("...or a\nquoted\nglob").
+    func testHelpIsWrappedOnce() throws {
+        for command in ["pose", "eval", "detect", "synth", "demo", "run", "train", "classify", "quantize"] {
+            let text = try HRNetCLI.run([command, "--help"]).stdout
+            let lines = text.components(separatedBy: "USAGE:")[0].split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            for k in 1..<max(1, lines.count - 1) where lines[k - 1].count > 60 && !lines[k].isEmpty && !lines[k + 1].isEmpty
+                && lines[k].count < 25 && !lines[k].hasPrefix(" ") && !lines[k].hasPrefix("-") {
+                XCTFail("\(command) --help: '\(lines[k])' after '\(lines[k - 1])'")
+            }
+        }
+    }
 }
 
 /// Weights with a NaN or an infinity are refused, naming the tensor (they ran silently to
