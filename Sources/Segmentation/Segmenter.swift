@@ -176,11 +176,12 @@ public final class Segmenter {
     /// classes needed 16 GB; now the scales' outputs and one band).
     public func labels(_ image: Image) throws -> LabelMap {
         let (height, width) = (image.height, image.width)
-        let scaledFloats = options.scales.reduce(0) { n, s in
+        // (In Double: sizes from options are checked against the pixel limit only later.)
+        let scaledPixels = options.scales.reduce(0.0) { n, s in
             let (sh, sw) = scaledSize(height: height, width: width, baseSize: options.baseSize, scale: s)
-            return n + classes * sh * sw
+            return n + Double(sh) * Double(sw)
         }
-        guard scaledFloats < classes * height * width else { return try segment(image).labels }
+        guard scaledPixels < Double(height) * Double(width) else { return try segment(image).labels }
         var perScale: [(preds: [Float], sh: Int, sw: Int)] = []
         try eachScale(normalized: normalize(image), height: height, width: width) { perScale.append(($0, $1, $2)) }
         let bandRows = max(1, min(height, bandBytes / max(1, classes * width * 4)))
@@ -210,18 +211,19 @@ public final class Segmenter {
     /// scores, `classes x sh x sw` at the scale's size (before the resize to the image).
     func eachScale(normalized x: [Float], height: Int, width: Int, _ body: ([Float], Int, Int) throws -> Void) throws {
         let pad = (0..<3).map { Float(-Double(options.mean[$0]) / Double(options.std[$0])) }
-        // Every scale's windows, counted first so progress has a total.
-        let windows = options.scales.reduce(0) { n, scale in
-            let (sh, sw) = scaledSize(height: height, width: width, baseSize: options.baseSize, scale: scale)
-            return n + WindowLayout(height: sh, width: sw, crop: options.crop, policy: options.policy, scale: scale).windows.count
-        }
-        var windowsDone = 0
+        // Every scale's size checked and its windows counted first (so progress has a total).
+        var windows = 0
         for scale in options.scales {
             let (sh, sw) = scaledSize(height: height, width: width, baseSize: options.baseSize, scale: scale)
             guard sh * sw <= Self.maxScaledPixels else {
                 throw SegmentationError("scale \(scale) of a \(width) x \(height) image with base size \(options.baseSize) gives "
                                         + "\(sw) x \(sh), above the limit of \(Self.maxScaledPixels) pixels; lower --scales or --base-size")
             }
+            windows += WindowLayout(height: sh, width: sw, crop: options.crop, policy: options.policy, scale: scale).windows.count
+        }
+        var windowsDone = 0
+        for scale in options.scales {
+            let (sh, sw) = scaledSize(height: height, width: width, baseSize: options.baseSize, scale: scale)
             let scaled = OpenCVResize.linear(x, planes: 3, width: width, height: height, toWidth: sw, toHeight: sh)
             let layout = WindowLayout(height: sh, width: sw, crop: options.crop, policy: options.policy, scale: scale)
             let (ch, cw) = (layout.canvasHeight, layout.canvasWidth)
