@@ -43,6 +43,7 @@ final class ClassificationTests: XCTestCase {
     func write(_ text: String, _ name: String) throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("labels-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent(name)
         try Data(text.utf8).write(to: url)
         return url
