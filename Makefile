@@ -32,7 +32,7 @@ test-sanitize: deps
 		$(SWIFT) test --scratch-path .build-asan --sanitize=address -Xcc -fsanitize=undefined --disable-swift-testing
 
 # libFuzzer on every parser of user files (Fuzz/: its own package, never built by the others):
-# CI: 30000 inputs per parser from a fixed libFuzzer seed (the same inputs every run); a long
+# CI: 30000 inputs per parser from a fixed libFuzzer seed (nearly the same search every run); a long
 # local run: 10 minutes per parser, a new search each time. Findings land in Fuzz/findings/.
 fuzz-check: deps
 	Fuzz/run.sh runs=30000

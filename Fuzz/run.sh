@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes hrnet-swift's file parsers with libFuzzer (Swift -sanitize=fuzzer, with AddressSanitizer).
 #   Fuzz/run.sh SECONDS [TARGET ...]   each target for SECONDS (random seed: a new search each time)
-#   Fuzz/run.sh runs=N [TARGET ...]    each target for N inputs from libFuzzer seed 1: the same
-#                                      inputs every time, so CI cannot fail by chance
+#   Fuzz/run.sh runs=N [TARGET ...]    each target for N inputs from libFuzzer seed 1: nearly the
+#                                      same search every time (the Swift runtime's lazy set-up
+#                                      shifts coverage a little between runs)
 # (targets: checkpoint npy image yaml coco mat boxes classes pyconfig keypoints; default all).
 # `make fuzz-check` (CI) runs 30000 inputs each; `make fuzz` 10 minutes each (a long local run).
 # Seeds: the committed test fixtures listed in seeds/TARGET.txt plus corpus/TARGET/ (add a
