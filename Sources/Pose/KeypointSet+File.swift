@@ -49,7 +49,7 @@ extension KeypointSet {
             throw fail(FileManager.default.fileExists(atPath: url.path) ? "cannot be read as UTF-8 text" : "no such file")
         }
         let root: Any?
-        do { root = try BoundedYAML.load(text) } catch let e as BoundedYAML.TooLarge { throw fail("\(e)") } catch {
+        do { root = try BoundedYAML.load(text) } catch let e as BoundedYAML.Refused { throw fail("\(e)") } catch {
             throw fail("not valid YAML or JSON: \(error)")
         }
         guard let doc = root as? [String: Any] else { throw fail("expected a mapping with 'keypoints', 'flip_pairs', 'skeleton'") }

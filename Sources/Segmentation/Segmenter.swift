@@ -211,21 +211,19 @@ public final class Segmenter {
     /// scores, `classes x sh x sw` at the scale's size (before the resize to the image).
     func eachScale(normalized x: [Float], height: Int, width: Int, _ body: ([Float], Int, Int) throws -> Void) throws {
         let pad = (0..<3).map { Float(-Double(options.mean[$0]) / Double(options.std[$0])) }
-        // Every scale's size checked and its windows counted first (so progress has a total).
-        var windows = 0
-        for scale in options.scales {
+        // Every scale's size checked and its windows laid out first (so progress has a total).
+        let plan = try options.scales.map { scale in
             let (sh, sw) = scaledSize(height: height, width: width, baseSize: options.baseSize, scale: scale)
             guard sh * sw <= Self.maxScaledPixels else {
                 throw SegmentationError("scale \(scale) of a \(width) x \(height) image with base size \(options.baseSize) gives "
                                         + "\(sw) x \(sh), above the limit of \(Self.maxScaledPixels) pixels; lower --scales or --base-size")
             }
-            windows += WindowLayout(height: sh, width: sw, crop: options.crop, policy: options.policy, scale: scale).windows.count
+            return (sh: sh, sw: sw, layout: WindowLayout(height: sh, width: sw, crop: options.crop, policy: options.policy, scale: scale))
         }
+        let windows = plan.reduce(0) { $0 + $1.layout.windows.count }
         var windowsDone = 0
-        for scale in options.scales {
-            let (sh, sw) = scaledSize(height: height, width: width, baseSize: options.baseSize, scale: scale)
+        for (sh, sw, layout) in plan {
             let scaled = OpenCVResize.linear(x, planes: 3, width: width, height: height, toWidth: sw, toHeight: sh)
-            let layout = WindowLayout(height: sh, width: sw, crop: options.crop, policy: options.policy, scale: scale)
             let (ch, cw) = (layout.canvasHeight, layout.canvasWidth)
             var sum = [Float](repeating: 0, count: classes * ch * cw)
             var count = [Float](repeating: 0, count: ch * cw)

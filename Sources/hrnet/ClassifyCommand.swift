@@ -64,8 +64,9 @@ struct ClassifyCommand: ParsableCommand {
         var results: [[String: Any]] = []
         let skipped = BadImageOptions.Skipped()
         for start in stride(from: 0, to: files.count, by: batch) {
+            let group = files[start..<min(start + batch, files.count)]
             var chunk: [URL] = [], decoded: [Image] = []
-            for url in files[start..<min(start + batch, files.count)] {
+            for url in group {
                 let image = try bad.image(url, skipped: skipped) { url in
                     do { return try Image.load(url, applyOrientation: false) } catch {
                         throw ValidationError("\(url.path): cannot be read as an image (\(error))")
@@ -73,7 +74,7 @@ struct ClassifyCommand: ParsableCommand {
                 }
                 if let image { chunk.append(url); decoded.append(image) }
             }
-            bar.advance(files[start..<min(start + batch, files.count)].count - chunk.count)
+            bar.advance(group.count - chunk.count)   // the skipped ones
             guard !decoded.isEmpty else { continue }
             let ranked = try classifier.classify(pre.batch(decoded, threads: compute.threads ?? 2), top: min(top, classes))
             for (url, predictions) in zip(chunk, ranked) {

@@ -77,14 +77,7 @@ public final class DetectionTrainer: SessionTrainer {
     /// - Parameter name: the detector's config name (messages, checkpoints).
     public init(spec: DetectorSpec, recipe: DetectionRecipe, data: DetectionTrainingData, parameters: consuming [String: Tensor],
                 name: String = "detector", threads: Int? = nil, seed: UInt64 = 0, parallel: DataParallel = .none) throws {
-        guard case .fcos(let head) = spec.head else {
-            throw DetectionError.training("\(name): only FCOS detectors train here (Faster R-CNN training is not built yet)")
-        }
-        guard data.classNames.count == head.classes else {
-            throw DetectionError.training("\(data.name) has \(data.classNames.count) classes (\(data.classNames.prefix(5).joined(separator: ", ")))"
-                                         + "; "
-                                         + "\(name) predicts \(head.classes): set num_classes to \(data.classNames.count)")
-        }
+        let head = try Self.trainableHead(spec, for: data, name: name)
         let globalBatch = recipe.batchSize * parallel.processes
         guard recipe.batchSize >= 1, data.count >= globalBatch else {
             throw DetectionError.training("\(data.name) has \(data.count) images with objects, fewer than one batch of \(globalBatch)")
@@ -107,6 +100,19 @@ public final class DetectionTrainer: SessionTrainer {
                                   communicator: parallel.communicator)
         session.batchNormMode = recipe.frozenBatchNorm ? .eval : .train
         session.clipGradientNorm = recipe.clipNorm
+    }
+
+    /// The FCOS head of `spec`, checked to predict the classes of `data` (named `name` in errors).
+    static func trainableHead(_ spec: DetectorSpec, for data: DetectionTrainingData, name: String) throws -> FCOSHeadSpec {
+        guard case .fcos(let head) = spec.head else {
+            throw DetectionError.training("\(name): only FCOS detectors train here (Faster R-CNN training is not built yet)")
+        }
+        guard head.classes == data.classNames.count else {
+            throw DetectionError.training("\(data.name) has \(data.classNames.count) categories "
+                                          + "(\(data.classNames.prefix(4).joined(separator: ", "))); \(name) has model.bbox_head.num_classes "
+                                          + "\(head.classes): set num_classes=\(data.classNames.count)")
+        }
+        return head
     }
 
     /// SGD with the recipe's parameter groups (mmengine's `DefaultOptimWrapperConstructor`):

@@ -48,12 +48,8 @@ public struct DetectionTrainingConfig: Sendable {
         var data = try DetectionTrainingData.coco(annotations: files.annotations, images: files.images, preprocessing: spec.preprocessing,
                                                   scales: scales)
         data.flipProbability = flipProbability
-        guard case .fcos(let head) = spec.head else { throw DetectionError.training("\(name): only FCOS detectors train here") }
-        guard head.classes == data.classNames.count else {
-            throw DetectionError.training("\(files.annotations.lastPathComponent) has \(data.classNames.count) categories "
-                                         + "(\(data.classNames.prefix(4).joined(separator: ", "))); \(name) has model.bbox_head.num_classes "
-                                         + "\(head.classes): set num_classes=\(data.classNames.count)")
-        }
+        // Checked here too, before a caller prepares an output folder for a run that cannot start.
+        _ = try DetectionTrainer.trainableHead(spec, for: data, name: name)
         return data
     }
 

@@ -10,7 +10,7 @@ public enum BoundedYAML {
     public static let maxDepth = 256
 
     /// A document refused before it is built: too large, too deep, or of a shape the loader cannot build.
-    public struct TooLarge: Error, CustomStringConvertible {
+    public struct Refused: Error, CustomStringConvertible {
         public let description: String
     }
 
@@ -24,10 +24,10 @@ public enum BoundedYAML {
     }
 
     private static func count(_ node: Node, depth: Int, budget: inout Int) throws {
-        guard depth <= maxDepth else { throw TooLarge(description: "nested more than \(maxDepth) levels deep") }
+        guard depth <= maxDepth else { throw Refused(description: "nested more than \(maxDepth) levels deep") }
         budget -= 1
         guard budget >= 0 else {
-            throw TooLarge(description: "expands to more than \(maxNodes) nodes (aliases repeating aliases?); an experiment file has a few thousand")
+            throw Refused(description: "expands to more than \(maxNodes) nodes (aliases repeating aliases?); an experiment file has a few thousand")
         }
         switch node {
         case .scalar, .alias: break
@@ -36,7 +36,7 @@ public enum BoundedYAML {
                 // Yams's loader force-unwraps a key that is a mapping or a list as a hashable value
                 // and traps (found by fuzzing: `? {a: b}` as a key); config keys are plain names.
                 guard case .scalar = k else {
-                    throw TooLarge(description: "a mapping key is itself a mapping or a list (line \(k.mark?.line ?? 0)); keys must be plain names or numbers")
+                    throw Refused(description: "a mapping key is itself a mapping or a list (line \(k.mark?.line ?? 0)); keys must be plain names or numbers")
                 }
                 try count(k, depth: depth + 1, budget: &budget)
                 try count(v, depth: depth + 1, budget: &budget)

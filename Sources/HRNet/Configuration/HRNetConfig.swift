@@ -198,7 +198,7 @@ struct Reader {
     /// Parses an experiment file's text; the top level must be a mapping.
     init(yaml text: String, source: String) throws {
         let root: Any?
-        do { root = try BoundedYAML.load(text) } catch let e as BoundedYAML.TooLarge {
+        do { root = try BoundedYAML.load(text) } catch let e as BoundedYAML.Refused {
             throw ConfigError(source, "\(e)")
         } catch {
             throw ConfigError(source, "not valid YAML: \(HRNetConfig.describe(error))")
