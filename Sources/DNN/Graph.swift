@@ -155,6 +155,30 @@ public final class Graph {
         append(.globalAveragePool, [x], channels: channels(of: x))
     }
 
+    /// OCR's spatial gather (the official `SpatialGather_Module`, scale 1): each of `probs`'s K
+    /// maps, soft-maxed over its pixels, weights the pixels of `feats` into one feature vector
+    /// per map (a class centre). Output (N, C, K, 1): C = `feats`'s channels, one column per map,
+    /// as the official code's `ocr_context` (batch x C x K x 1).
+    public func spatialGather(_ feats: Value, probs: Value) -> Value {
+        append(.spatialGather, [feats, probs], channels: channels(of: feats))
+    }
+
+    /// OCR's object attention (`_ObjectAttentionBlock` after its projections): every pixel of
+    /// `query` (N, Ck, H, W) attends over the K columns of `key` (N, Ck, K, 1) with weights
+    /// softmax(`scale` * q.k) and takes the weighted sum of `value`'s columns (N, Cv, K, 1).
+    /// Output (N, Cv, H, W). Both matrix products are oneDNN matmuls.
+    public func objectAttention(query: Value, key: Value, value: Value, scale: Float) -> Value {
+        precondition(channels(of: query) == channels(of: key), "object attention: query and key channels differ")
+        return append(.objectAttention(ObjectAttention(scale: scale)), [query, key, value], channels: channels(of: value))
+    }
+
+    /// `nn.Dropout2d(p)`: in training, each (image, channel) map is zeroed with probability `p`
+    /// and the rest scaled by 1 / (1 - p); the identity at inference.
+    public func channelDropout(_ x: Value, probability p: Float) -> Value {
+        precondition(p >= 0 && p < 1, "dropout probability \(p) is outside [0, 1)")
+        return append(.channelDropout(ChannelDropout(probability: p)), [x], channels: channels(of: x))
+    }
+
     /// Fully connected layer over the flattened (C, H, W) of `x`; output (N, outFeatures, 1, 1).
     /// `inFeatures` must equal C*H*W at plan time.
     public func linear(_ x: Value, key: String, inFeatures: Int, outFeatures: Int, bias: Bool = true) -> Value {
@@ -181,6 +205,11 @@ public enum Op: Sendable {
     case groupNorm(GroupNorm)
     case scale(ScalarScale)
     case exp
+    /// inputs: [feats, probs]
+    case spatialGather
+    /// inputs: [query, key, value]
+    case objectAttention(ObjectAttention)
+    case channelDropout(ChannelDropout)
 }
 
 public struct Conv: Sendable {
@@ -235,4 +264,13 @@ public struct GroupNorm: Sendable {
 /// y = x * `<key>.scale`, one scalar for all elements.
 public struct ScalarScale: Sendable {
     public let key: String
+}
+
+public struct ObjectAttention: Sendable {
+    /// Multiplies the query-key products before the softmax (the official KEY_CHANNELS^-0.5).
+    public let scale: Float
+}
+
+public struct ChannelDropout: Sendable {
+    public let probability: Float
 }

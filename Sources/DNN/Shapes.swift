@@ -41,8 +41,19 @@ extension Graph {
                 s.h = Self.windowOutput(s.h, kernel: p.kernel.h, stride: p.stride.h, padding: p.padding.h, dilation: p.dilation.h)
                 s.w = Self.windowOutput(s.w, kernel: p.kernel.w, stride: p.stride.w, padding: p.padding.w, dilation: p.dilation.w)
                 if s.h < 1 || s.w < 1 { throw fail("\(p.key): \(ins[0].h)x\(ins[0].w) is too small for the kernel") }
-            case .batchNorm, .relu, .groupNorm, .scale, .exp:
+            case .batchNorm, .relu, .groupNorm, .scale, .exp, .channelDropout:
                 s = ins[0]
+            case .spatialGather:
+                guard ins[0].n == ins[1].n, ins[0].h == ins[1].h, ins[0].w == ins[1].w else {
+                    throw fail("gathering \(ins[0]) features with \(ins[1]) maps: their sizes differ")
+                }
+                s = Shape4(ins[0].n, node.channels, ins[1].c, 1)
+            case .objectAttention:
+                let (q, k, v) = (ins[0], ins[1], ins[2])
+                guard q.n == k.n, k.n == v.n, k.h == v.h, k.w == v.w else {
+                    throw fail("attention of \(q) queries over \(k) keys and \(v) values: the keys and values do not pair up")
+                }
+                s = Shape4(q.n, node.channels, q.h, q.w)
             case .add:
                 guard ins[0] == ins[1] else { throw fail("adding \(ins[0]) to \(ins[1]); use a size the streams divide evenly (a multiple of 32 for HRNet)") }
                 s = ins[0]
@@ -90,6 +101,14 @@ extension Graph {
             case .linear:
                 let x = shapes[node.inputs[0].id]
                 total += 2 * Double(out.n * out.c) * Double(x.c * x.h * x.w)
+            case .spatialGather:
+                // (C x HW) times (HW x K)
+                let x = shapes[node.inputs[0].id]
+                total += 2 * Double(out.count) * Double(x.h * x.w)
+            case .objectAttention:
+                // (K x Ck) times (Ck x HW), then (Cv x K) times (K x HW)
+                let q = shapes[node.inputs[0].id], k = shapes[node.inputs[1].id]
+                total += 2 * Double(q.n * q.h * q.w * k.h * k.w) * Double(q.c + out.c)
             default: break
             }
         }
@@ -113,6 +132,9 @@ extension Op {
         case .groupNorm(let p): "group norm \(p.key)"
         case .scale(let p): "scale \(p.key)"
         case .exp: "exp"
+        case .spatialGather: "spatial gather"
+        case .objectAttention: "object attention"
+        case .channelDropout: "channel dropout"
         }
     }
 }

@@ -38,7 +38,7 @@ extension HRNetModel {
     /// Matches tensors by key (see `loadWeights`).
     public func bind(_ tensors: [String: Tensor], allowPartial: Bool = false, source: String = "checkpoint") throws
         -> (parameters: [String: Tensor], report: BindReport) {
-        var tensors = tensors
+        var tensors = Self.unwrapFullModel(tensors)
         if output == .features {
             let backbone = Set(graph.parameters.map(\.key))
             for spec in HRNetGraph.build(config.architecture).parameters where !backbone.contains(spec.key) {
@@ -46,6 +46,15 @@ extension HRNetModel {
             }
         }
         return try graph.bind(tensors, allowPartial: allowPartial, source: source)
+    }
+
+    /// The official segmentation trainer saves its `FullModel`: the network's keys under `model.`
+    /// beside the loss's buffers (`loss.criterion.weight`); the official test and init strip
+    /// `model.` and drop the rest. Other checkpoints pass unchanged.
+    public static func unwrapFullModel(_ tensors: [String: Tensor]) -> [String: Tensor] {
+        guard tensors["conv1.weight"] == nil, tensors["model.conv1.weight"] != nil else { return tensors }
+        return Dictionary(tensors.compactMap { $0.key.hasPrefix("model.") ? (String($0.key.dropFirst(6)), $0.value) : nil },
+                          uniquingKeysWith: { a, _ in a })
     }
 
     /// Compiles the network for a batch at the config's IMAGE_SIZE (or `height` x `width`).
@@ -63,8 +72,26 @@ extension HRNetModel {
     /// code's `init_weights` (`normalInitialParameters`); classification: PyTorch's default
     /// module initialization (`Graph.pytorchDefaultParameters`), as `hrnet train` has always
     /// started classifiers. Benchmarks that need only sane values use `graph.randomParameters`.
+    /// HRNet-OCR: the official init skips every module whose name holds cls, aux or ocr, so
+    /// the OCR head starts from PyTorch's default module initialization, the rest as HRNetV2.
     public func initialParameters(seed: UInt64 = 0) -> [String: Tensor] {
-        config.task == .classification ? graph.pytorchDefaultParameters(seed: seed) : normalInitialParameters(seed: seed)
+        if config.task == .classification { return graph.pytorchDefaultParameters(seed: seed) }
+        var parameters = normalInitialParameters(seed: seed)
+        if isOCR {
+            for (key, value) in graph.pytorchDefaultParameters(seed: seed) where Self.isHeadKey(key, ocr: true) { parameters[key] = value }
+        }
+        return parameters
+    }
+
+    /// Whether the model is HRNet-OCR (seg_hrnet_ocr).
+    public var isOCR: Bool {
+        if case .segmentation(_, _, _, let ocr) = config.architecture.head { ocr != nil } else { false }
+    }
+
+    /// Whether `key` belongs to a segmentation head: `last_layer` (HRNetV2), or the OCR modules
+    /// (`aux_head`, `conv3x3_ocr`, `ocr_*`, `cls_head`: the names the official init skips).
+    public static func isHeadKey(_ key: String, ocr: Bool) -> Bool {
+        ocr ? ["cls", "aux", "ocr"].contains { key.contains($0) } : key.hasPrefix("last_layer.")
     }
 
     /// The official pose and segmentation code's `init_weights`: every convolution weight drawn

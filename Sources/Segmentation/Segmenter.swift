@@ -92,8 +92,8 @@ public final class Segmenter {
     /// - Parameter parameters: the model's weights by checkpoint key (see `HRNetModel.loadWeights`).
     public init(model: HRNetModel, parameters: [String: Tensor], options: Options? = nil, threads: Int? = nil,
                 planOptions: Plan.Options = .init()) throws {
-        guard case .segmentation(let classes, _, let alignCorners) = model.config.architecture.head else {
-            throw SegmentationError("\(model.config.source): MODEL.NAME is \(model.config.modelName); segmentation needs seg_hrnet")
+        guard case .segmentation(let classes, _, let alignCorners, _) = model.config.architecture.head else {
+            throw SegmentationError("\(model.config.source): MODEL.NAME is \(model.config.modelName); segmentation needs seg_hrnet or seg_hrnet_ocr")
         }
         guard classes <= 255 else { throw SegmentationError("\(model.config.source): \(classes) classes; label maps hold at most 255 (255 is ignore)") }
         self.config = model.config
@@ -105,7 +105,11 @@ public final class Segmenter {
         self.planOptions = planOptions
         // The network, then its logits upsampled to the input's size (official `inference`).
         let g = HRNetGraph.build(model.config.architecture)
-        guard let input = g.inputValue, let logits = g.outputs.first else { throw SegmentationError("the network has no input or output") }
+        // seg_hrnet_ocr returns [aux, main]: the test reads TEST.OUTPUT_INDEX's (official `inference`).
+        guard let input = g.inputValue, g.outputs.indices.contains(model.config.outputIndex) else {
+            throw SegmentationError("the network has no input or no output \(model.config.outputIndex)")
+        }
+        let logits = g.outputs[model.config.outputIndex]
         g.outputs = [g.resize(logits, like: input, mode: .bilinear(alignCorners: alignCorners))]
         plans = try PlanCache(graph: g, parameters: parameters, threads: threads, options: planOptions, capacity: 4)
     }

@@ -26,7 +26,12 @@ struct InfoCommand: ParsableCommand {
         print("model      \(config.modelName) (\(config.source))")
         switch config.architecture.head {
         case .pose(let j, _): print("task       pose estimation, \(j) joints")
-        case .segmentation(let c, _, let ac): print("task       segmentation, \(c) classes, align_corners \(ac ? "True" : "False")")
+        case .segmentation(let c, _, let ac, let ocr):
+            print("task       segmentation, \(c) classes, align_corners \(ac ? "True" : "False")")
+            if let ocr {
+                print("head       OCR: \(ocr.midChannels) mid channels, \(ocr.keyChannels) key channels, dropout \(ocr.dropout); "
+                      + "outputs [aux, main], TEST.OUTPUT_INDEX picks \(config.outputIndex == 0 ? "aux" : "main")")
+            }
         case .classification(let s):
             print("task       classification, \(s.classes) classes (incre \(s.increPlanes.map { $0 * 4 }), final \(s.features), "
                   + "head conv bias \(s.convBias ? "yes" : "no"))")

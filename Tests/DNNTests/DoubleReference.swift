@@ -140,6 +140,34 @@ struct DoubleReference {
                 y.v = x[0].v.map { $0 * factor }
             case .exp:
                 y.v = x[0].v.map { Foundation.exp($0) }
+            case .channelDropout:
+                y = x[0]  // the identity: checks run the masks off (p = 0) or in eval mode
+            case .spatialGather:
+                let (f, pr) = (x[0], x[1]), hw = f.h * f.w
+                for b in 0..<f.n { for k in 0..<pr.c {
+                    let logits = (0..<hw).map { pr.v[(b * pr.c + k) * hw + $0] }
+                    let top = logits.max()!, e = logits.map { Foundation.exp($0 - top) }, sum = e.reduce(0, +)
+                    for ch in 0..<f.c {
+                        var acc = 0.0
+                        for q in 0..<hw { acc += f.v[(b * f.c + ch) * hw + q] * e[q] / sum }
+                        y.v[(b * f.c + ch) * pr.c + k] = acc
+                    }
+                }}
+            case .objectAttention(let att):
+                let (q, key, v) = (x[0], x[1], x[2]), hw = q.h * q.w, centres = key.h * key.w
+                for b in 0..<q.n { for pixel in 0..<hw {
+                    var logits = [Double](repeating: 0, count: centres)
+                    for j in 0..<centres { for c in 0..<q.c {
+                        logits[j] += q.v[(b * q.c + c) * hw + pixel] * key.v[(b * key.c + c) * centres + j]
+                    }}
+                    logits = logits.map { $0 * Double(att.scale) }
+                    let top = logits.max()!, e = logits.map { Foundation.exp($0 - top) }, sum = e.reduce(0, +)
+                    for c in 0..<v.c {
+                        var acc = 0.0
+                        for j in 0..<centres { acc += v.v[(b * v.c + c) * centres + j] * e[j] / sum }
+                        y.v[(b * v.c + c) * hw + pixel] = acc
+                    }
+                }}
             }
             values[i] = y
         }

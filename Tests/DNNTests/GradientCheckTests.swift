@@ -65,6 +65,23 @@ final class GradientCheckTests: XCTestCase {
         return plan
     }
 
+    func testOCRGatherAndAttentionGradients() throws {
+        // OCR's head in small: soft regions (K = 3 maps) gather centres of the pixel features,
+        // BN over the (N, C, K, 1) centres, then pixels attend over them; 5 feature channels and
+        // 4 key channels (not multiples of the block), odd map sizes.
+        let g = Graph()
+        let x = g.input(channels: 3)
+        let pixels = g.relu(g.conv(x, key: "pixels", outChannels: 5, kernel: 3, bias: true))
+        let regions = g.conv(x, key: "regions", outChannels: 3, kernel: 1, bias: true)
+        let centres = g.spatialGather(pixels, probs: regions)
+        let query = g.conv(pixels, key: "q", outChannels: 4, kernel: 1)
+        let key = g.relu(g.batchNorm(g.conv(centres, key: "k", outChannels: 4, kernel: 1), key: "kbn"))
+        let value = g.conv(centres, key: "v", outChannels: 6, kernel: 1)
+        let attended = g.objectAttention(query: query, key: key, value: value, scale: 0.5)
+        g.outputs = [attended, regions]
+        try checkGradients(g, input: [2, 3, 5, 7], mode: .train)
+    }
+
     func testConvolutionGradients() throws {
         // (in, out, kernel, stride, padding, dilation, groups, bias, H, W)
         let cases: [(Int, Int, Int, Int, Int?, Int, Int, Bool, Int, Int)] = [

@@ -28,6 +28,12 @@ struct FusedOp {
         /// Multiplication by a learned scalar that could not be fused. inputs: [x]
         case scale(node: Int)
         case exp
+        /// OCR's class centres. inputs: [feats, probs]
+        case spatialGather
+        /// OCR's pixel-over-centres attention. inputs: [query, key, value]
+        case objectAttention(node: Int)
+        /// Dropout at inference: the input, in place where it dies here. inputs: [x]
+        case identity
     }
     var kind: Kind
     /// Values read (node ids of other fused ops' outputs).
@@ -144,6 +150,12 @@ extension Graph {
                 ops.append(FusedOp(kind: .scale(node: i), inputs: ins, output: i))
             case .exp:
                 ops.append(FusedOp(kind: .exp, inputs: ins, output: i))
+            case .spatialGather:
+                ops.append(FusedOp(kind: .spatialGather, inputs: ins, output: i))
+            case .objectAttention:
+                ops.append(FusedOp(kind: .objectAttention(node: i), inputs: ins, output: i))
+            case .channelDropout:
+                ops.append(FusedOp(kind: .identity, inputs: ins, output: i))
             }
         }
         // A fused op runs where its last node stood, so every input it reads is ready.

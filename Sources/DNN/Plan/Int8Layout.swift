@@ -49,7 +49,8 @@ struct Int8Layout {
             case .add(let relu), .resizeAdd(_, let relu), .affine(_, let relu), .groupNorm(_, let relu):
                 if relu { nonNegative.insert(op.output) }
             case .exp: nonNegative.insert(op.output)
-            case .scale: break
+            case .scale, .spatialGather, .objectAttention: break
+            case .identity: if nonNegative.contains(op.inputs[0]) { nonNegative.insert(op.output) }
             case .relu: nonNegative.insert(op.output)
             case .resize, .pool, .globalAveragePool, .concat:
                 if op.inputs.allSatisfy(nonNegative.contains) { nonNegative.insert(op.output) }

@@ -113,7 +113,7 @@ extension Plan {
                 switch op.kind {
                 case .conv(_, _, let postOps) where postOps.contains(.sum):
                     if reusable(op.inputs[1]) { donor = op.inputs[1] } else { copyResidual.insert(out) }
-                case .add, .resizeAdd, .relu, .affine, .groupNorm, .scale, .exp:
+                case .add, .resizeAdd, .relu, .affine, .groupNorm, .scale, .exp, .identity:
                     donor = op.inputs.first { reusable($0) }
                 default: break
                 }
@@ -268,6 +268,14 @@ extension Plan {
                     let (d, x, e) = (pointer(out), pointer(ins[0]), element)
                     let count = MemoryDesc.size(desc[out]!) / e.size
                     kernel("scale") { Kernels.map(e, dst: d, src: x, count: count, threads: threads) { $0 * factor } }
+                case .spatialGather:
+                    try emitSpatialGather(op, plan: plan)
+                case .objectAttention(let node):
+                    guard case .objectAttention(let a) = graph.nodes[node].op else { fatalError("not an attention") }
+                    try emitObjectAttention(op, scale: a.scale, plan: plan)
+                case .identity:
+                    let (d, x, bytes) = (pointer(out), pointer(ins[0]), MemoryDesc.size(desc[out]!))
+                    if d != x { kernel("dropout (identity)") { d.copyMemory(from: x, byteCount: bytes) } }
                 case .exp:
                     let (d, x, e, blk) = (pointer(out), pointer(ins[0]), element, int8 == nil ? block : s.c)
                     let count = MemoryDesc.size(desc[out]!) / e.size

@@ -144,6 +144,9 @@ extension Graph {
             case .groupNorm(let n): mix("gn \(n.key) \(n.groups) \(n.eps)")
             case .scale(let c): mix("scale \(c.key)")
             case .exp: mix("exp")
+            case .spatialGather: mix("spatial gather")
+            case .objectAttention(let a): mix("object attention \(a.scale)")
+            case .channelDropout(let d): mix("channel dropout \(d.probability)")
             }
         }
         return String(hash, radix: 16)

@@ -209,6 +209,53 @@ public enum Reference {
     }
 }
 
+extension Reference {
+    /// Softmax of `count` numbers `stride` apart starting at `start`, in double.
+    static func softmax(_ x: inout [Float], start: Int, count: Int, stride: Int, scale: Float = 1) {
+        var top = -Double.infinity
+        for i in 0..<count { top = max(top, Double(scale * x[start + i * stride])) }
+        var sum = 0.0
+        var e = [Double](repeating: 0, count: count)
+        for i in 0..<count { e[i] = Foundation.exp(Double(scale * x[start + i * stride]) - top); sum += e[i] }
+        for i in 0..<count { x[start + i * stride] = Float(e[i] / sum) }
+    }
+
+    /// OCR's class centres: out[n, c, k, 0] = sum over pixels p of softmax_p(probs[n, k]) x feats[n, c, p].
+    public static func spatialGather(_ feats: Tensor, probs: Tensor) -> Tensor {
+        let (n, c, k, s) = (feats.shape[0], feats.shape[1], probs.shape[1], feats.shape[2] * feats.shape[3])
+        var a = probs.scalars
+        for b in 0..<n { for j in 0..<k { softmax(&a, start: (b * k + j) * s, count: s, stride: 1) } }
+        var y = Tensor(zeros: [n, c, k, 1])
+        for b in 0..<n { for ch in 0..<c { for j in 0..<k {
+            var acc = 0.0
+            for p in 0..<s { acc += Double(feats.scalars[(b * c + ch) * s + p]) * Double(a[(b * k + j) * s + p]) }
+            y.scalars[(b * c + ch) * k + j] = Float(acc)
+        }}}
+        return y
+    }
+
+    /// OCR's object attention: each pixel's weights over the K centres, softmax(scale x q.k),
+    /// sum the values' columns.
+    public static func objectAttention(query q: Tensor, key: Tensor, value v: Tensor, scale: Float) -> Tensor {
+        let (n, ck, s) = (q.shape[0], q.shape[1], q.shape[2] * q.shape[3])
+        let (k, cv) = (key.shape[2] * key.shape[3], v.shape[1])
+        var w = [Float](repeating: 0, count: n * k * s)
+        for b in 0..<n { for j in 0..<k { for p in 0..<s {
+            var acc = 0.0
+            for c in 0..<ck { acc += Double(q.scalars[(b * ck + c) * s + p]) * Double(key.scalars[(b * ck + c) * k + j]) }
+            w[(b * k + j) * s + p] = Float(acc)
+        }}}
+        for b in 0..<n { for p in 0..<s { softmax(&w, start: b * k * s + p, count: k, stride: s, scale: scale) } }
+        var y = Tensor(zeros: [n, cv, q.shape[2], q.shape[3]])
+        for b in 0..<n { for c in 0..<cv { for p in 0..<s {
+            var acc = 0.0
+            for j in 0..<k { acc += Double(v.scalars[(b * cv + c) * k + j]) * Double(w[(b * k + j) * s + p]) }
+            y.scalars[(b * cv + c) * s + p] = Float(acc)
+        }}}
+        return y
+    }
+}
+
 extension Graph {
     /// Runs the graph op by op with the reference kernels (for tests; slow).
     public func referenceForward(parameters p: [String: Tensor], input: Tensor) throws -> [Tensor] {
@@ -247,6 +294,9 @@ extension Graph {
                 let factor = try param("\(c.key).scale").scalars[0]
                 values[i] = Tensor(shape: x[0].shape, scalars: x[0].scalars.map { $0 * factor })
             case .exp: values[i] = Tensor(shape: x[0].shape, scalars: x[0].scalars.map { Foundation.exp($0) })
+            case .spatialGather: values[i] = Reference.spatialGather(x[0], probs: x[1])
+            case .objectAttention(let a): values[i] = Reference.objectAttention(query: x[0], key: x[1], value: x[2], scale: a.scale)
+            case .channelDropout: values[i] = x[0]
             }
         }
         return outputs.map { values[$0.id]! }

@@ -103,6 +103,12 @@ extension TrainingPlan.Builder {
                 if let gx { for i in 0..<count { gx[i] = first ? f * gy[i] : gx[i] + f * gy[i] } }
                 dFactor.pointee = Float(total)
             }
+        case .spatialGather:
+            try spatialGatherBackward(s, step, plan: plan)
+        case .objectAttention(let a):
+            try objectAttentionBackward(s, step, scale: a.scale, plan: plan)
+        case .channelDropout:
+            try channelDropoutBackward(s, step)
         case .exp:
             let x = step.inputs[0]
             guard needs[x] else { return }

@@ -100,6 +100,12 @@ extension TrainingPlan.Builder {
             let factor = store.valuePointer("\(c.key).scale")!
             let count = MemoryDesc.size(desc[out]!) / 4
             kernel(.forward, "scale") { let f = factor.pointee; Kernels.map(.f32, dst: d, src: x, count: count, threads: threads) { $0 * f } }
+        case .spatialGather:
+            try spatialGatherForward(s, step, plan: plan)
+        case .objectAttention(let a):
+            try objectAttentionForward(s, step, scale: a.scale, plan: plan)
+        case .channelDropout(let d):
+            try channelDropoutForward(s, step, d, plan: plan)
         case .exp:
             let d = pointer(try activation(out)), x = pointer(try activation(step.inputs[0]))
             let count = MemoryDesc.size(desc[out]!) / 4, shape = shapes[out], blk = block

@@ -39,6 +39,8 @@ extension TrainingPlan {
         var packedWeights: [String: Memory] = [:]
         /// Per-BN saved batch statistics and ReLU workspace (by step index).
         var batchStatistics: [Int: (mean: Memory, variance: Memory, workspace: Memory?)] = [:]
+        /// OCR steps' plain fp32 copies of what their backward reads (`TrainingBuilder+Attention`).
+        var attentionSaves: [Int: AttentionSaves] = [:]
         /// Group norm steps' saved means and reciprocal deviations (2 x N x groups floats).
         var groupStatistics: [Int: UnsafeMutablePointer<Float>] = [:]
         /// Gradients that already received a contribution during backward emission.
@@ -73,7 +75,8 @@ extension TrainingPlan {
                 switch step.kind {
                 case .linear: desc[step.output] = try MemoryDesc.plain([s.n, s.c])
                 case .relu, .add: desc[step.output] = desc[step.inputs[0]]!
-                case .conv, .batchNorm, .resize, .concat, .pool, .globalAveragePool, .groupNorm, .scale, .exp:
+                case .conv, .batchNorm, .resize, .concat, .pool, .globalAveragePool, .groupNorm, .scale, .exp, .spatialGather,
+                     .objectAttention, .channelDropout:
                     if desc[step.inputs[0]].map({ $0.ndims == 2 }) ?? false {
                         throw DNNError.graph("node \(step.node) (\(graph.nodes[step.node].op.name)) reads a linear layer's output; only ReLU, add and outputs may")
                     }

@@ -79,6 +79,34 @@ enum TrainingKernels {
     }
 
     /// dst (+)= src.
+    /// Dropout2d's mask: each of `count` (image, channel) entries 0 with probability `p`, else
+    /// 1 / (1 - p); drawn from (seed, stream) alone, so a step's masks can be drawn again.
+    static func dropoutMask(_ mask: UnsafeMutablePointer<Float>, count: Int, probability p: Float, seed: UInt64, stream: UInt64) {
+        var rng = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 ^ (stream &+ 1) &* 0xBF58_476D_1CE4_E5B9)
+        let keep = 1 / (1 - p)
+        for i in 0..<count { mask[i] = rng.nextUnitFloat() < p ? 0 : keep }
+    }
+
+    /// dst (+)= src x mask[image, channel] over a blocked (nChw`block`c) tensor of `shape`.
+    static func channelScale(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, mask: UnsafePointer<Float>,
+                             shape: Shape4, block: Int, accumulate: Bool, threads: Int) {
+        let blocks = (shape.c + block - 1) / block, pixels = shape.h * shape.w
+        Kernels.parallel(shape.n * blocks, threads: threads, minimumChunk: 1) { r in
+            for plane in r {
+                let (n, cb) = (plane / blocks, plane % blocks)
+                let base = plane * pixels * block
+                for ci in 0..<block {
+                    let c = cb * block + ci
+                    let m = c < shape.c ? mask[n * shape.c + c] : 0
+                    for p in 0..<pixels {
+                        let o = base + p * block + ci
+                        dst[o] = accumulate ? dst[o] + src[o] * m : src[o] * m
+                    }
+                }
+            }
+        }
+    }
+
     static func accumulate(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int, copy: Bool, threads: Int) {
         typealias V = SIMD16<Float>
         let vectors = count / 16

@@ -63,6 +63,9 @@ public final class TrainingPlan {
     public let parameters: ParameterStore
     /// `.train` (PyTorch's `model.train()`) or `.eval` for the next `forward`.
     public var mode: Mode = .train
+    /// Draws the train-mode dropout masks of the next forward (each dropout layer its own from
+    /// it). A session sets it from its seed and global step, so a resumed run draws the same masks.
+    public var dropoutSeed: UInt64 = 0
     /// BN running-statistics momentum (PyTorch's default 0.1).
     public var batchNormMomentum: Float = 0.1
     /// FLOP of one forward pass (a training step does about three times this).

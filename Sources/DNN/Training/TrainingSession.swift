@@ -96,6 +96,8 @@ public final class TrainingSession {
         defer { iterator.stop() }
         while try !stopRequested(shouldStop()), let examples = try iterator.nextBatch() {
             optimizer.learningRate = learningRate(position.step)
+            // Dropout masks from the run's seed, the global step and the process: a resumed run draws the same.
+            plan.dropoutSeed = (seed &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(position.step) << 16) ^ UInt64(rank)
             let loss = try backward(try step(examples))
             if let clipGradientNorm { DNN.clipGradientNorm(plan.parameters, maxNorm: clipGradientNorm) }
             optimizer.update(plan.parameters)

@@ -24,6 +24,12 @@ struct TrainingStep {
         case groupNorm(GroupNorm, relu: Bool)
         case scale(ScalarScale)
         case exp
+        /// OCR's class centres. inputs: [feats, probs]
+        case spatialGather
+        /// OCR's attention of pixels over centres. inputs: [query, key, value]
+        case objectAttention(ObjectAttention)
+        /// `nn.Dropout2d`: channel maps zeroed at random in train mode, the identity in eval mode.
+        case channelDropout(ChannelDropout)
     }
     let kind: Kind
     /// The graph node the step starts from.
@@ -88,6 +94,9 @@ extension Graph {
                 }
             case .scale(let c): kind = .scale(c)
             case .exp: kind = .exp
+            case .spatialGather: kind = .spatialGather
+            case .objectAttention(let a): kind = .objectAttention(a)
+            case .channelDropout(let d): kind = .channelDropout(d)
             }
             steps.append(TrainingStep(kind: kind, node: i, inputs: ins, output: output))
         }

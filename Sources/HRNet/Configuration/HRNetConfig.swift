@@ -8,7 +8,7 @@ public struct HRNetConfig: Sendable, Equatable {
 
     /// Where it came from (a file name or `preset NAME`), for messages.
     public var source: String
-    /// MODEL.NAME: pose_hrnet, seg_hrnet or cls_hrnet.
+    /// MODEL.NAME: pose_hrnet, seg_hrnet, seg_hrnet_ocr or cls_hrnet.
     public var modelName: String
     public var task: Task
     public var architecture: Architecture
@@ -32,12 +32,15 @@ public struct HRNetConfig: Sendable, Equatable {
     /// TEST.BASE_SIZE (segmentation): the long side an image is resized to at scale 1.
     /// Official default 2048.
     public var testBaseSize: Int = 2048
+    /// TEST.OUTPUT_INDEX resolved against the model's outputs: which output the test reads
+    /// (seg_hrnet_ocr returns [aux, main]; the official default -1 is the main head, 1).
+    public var outputIndex: Int = 0
 
     public var numJoints: Int? { if case .pose(let j, _) = architecture.head { j } else { nil } }
     /// Segmentation classes or classification logits.
     public var numClasses: Int? {
         switch architecture.head {
-        case .segmentation(let c, _, _): c
+        case .segmentation(let c, _, _, _): c
         case .classification(let spec): spec.classes
         case .pose: nil
         }
@@ -47,7 +50,7 @@ public struct HRNetConfig: Sendable, Equatable {
         a.modelName == b.modelName && a.architecture == b.architecture && a.imageSize == b.imageSize
             && a.heatmapSize == b.heatmapSize && a.sigma == b.sigma && a.dataset == b.dataset
             && a.flipTest == b.flipTest && a.testScales == b.testScales && a.testImageSize == b.testImageSize
-            && a.testBaseSize == b.testBaseSize && a.poseTest == b.poseTest
+            && a.testBaseSize == b.testBaseSize && a.poseTest == b.poseTest && a.outputIndex == b.outputIndex
     }
 }
 
@@ -94,9 +97,9 @@ extension HRNetConfig {
         let task: Task
         switch name {
         case "pose_hrnet": task = .pose
-        case "seg_hrnet": task = .segmentation
+        case "seg_hrnet", "seg_hrnet_ocr": task = .segmentation
         case "cls_hrnet": task = .classification
-        default: throw ConfigError(source, "MODEL.NAME '\(name)' is not supported (pose_hrnet, seg_hrnet or cls_hrnet)")
+        default: throw ConfigError(source, "MODEL.NAME '\(name)' is not supported (pose_hrnet, seg_hrnet, seg_hrnet_ocr or cls_hrnet)")
         }
         let finalKernel = try r.optionalInt("MODEL.EXTRA.FINAL_CONV_KERNEL") ?? 1
         guard finalKernel == 1 || finalKernel == 3 else {
@@ -107,7 +110,8 @@ extension HRNetConfig {
         case .pose: head = .pose(joints: try r.positiveInt("MODEL.NUM_JOINTS"), finalKernel: finalKernel)
         case .segmentation:
             head = .segmentation(classes: try r.positiveInt("DATASET.NUM_CLASSES"), finalKernel: finalKernel,
-                                 alignCorners: try r.optionalBool("MODEL.ALIGN_CORNERS") ?? true)
+                                 alignCorners: try r.optionalBool("MODEL.ALIGN_CORNERS") ?? true,
+                                 ocr: name == "seg_hrnet_ocr" ? try r.ocr() : nil)
         case .classification:
             // The official files leave MODEL.NUM_CLASSES at its default, 1000 (lib/config/default.py).
             var spec = ClassifierSpec(classes: r.has("MODEL.NUM_CLASSES") ? try r.positiveInt("MODEL.NUM_CLASSES") : 1000)
@@ -178,6 +182,17 @@ extension HRNetConfig {
             guard config.testScales.allSatisfy({ $0 > 0 && $0 <= 16 }) else {
                 throw ConfigError(source, "TEST.SCALE_LIST must hold scales in (0, 16], got \(config.testScales)")
             }
+            // MODEL.NUM_OUTPUTS: how many outputs the loss weighs (LOSS.BALANCE_WEIGHTS); TEST.OUTPUT_INDEX
+            // (Python indexing, default -1) which one the test reads.
+            let outputs = name == "seg_hrnet_ocr" ? 2 : 1
+            if let n = try r.optionalInt("MODEL.NUM_OUTPUTS"), n != outputs {
+                throw ConfigError(source, "MODEL.NUM_OUTPUTS is \(n), but \(name) returns \(outputs) output\(outputs == 1 ? "" : "s")")
+            }
+            let index = try r.optionalInt("TEST.OUTPUT_INDEX") ?? -1
+            guard (-outputs..<outputs).contains(index) else {
+                throw ConfigError(source, "TEST.OUTPUT_INDEX \(index) is outside the \(outputs) output\(outputs == 1 ? "" : "s") of \(name)")
+            }
+            config.outputIndex = index < 0 ? outputs + index : index
         }
         return config
     }
@@ -284,6 +299,22 @@ struct Reader {
         let v = try ints(path)
         guard v.count == 2 else { throw fail(path, "must be [width, height], got \(v.count) numbers") }
         return (v[0], v[1])
+    }
+
+    /// MODEL.OCR (the official defaults: 512 mid, 256 key channels, dropout 0.05; SCALE, which
+    /// the official model ignores, must be 1).
+    func ocr() throws -> OCRSpec {
+        var spec = OCRSpec()
+        if has("MODEL.OCR.MID_CHANNELS") { spec.midChannels = try positiveInt("MODEL.OCR.MID_CHANNELS") }
+        if has("MODEL.OCR.KEY_CHANNELS") { spec.keyChannels = try positiveInt("MODEL.OCR.KEY_CHANNELS") }
+        if let p = try optionalDouble("MODEL.OCR.DROPOUT") {
+            guard p >= 0, p < 1 else { throw fail("MODEL.OCR.DROPOUT", "must be in [0, 1), got \(p)") }
+            spec.dropout = Float(p)
+        }
+        if let s = try optionalInt("MODEL.OCR.SCALE"), s != 1 {
+            throw fail("MODEL.OCR.SCALE", "is \(s); the official seg_hrnet_ocr runs the attention at scale 1 whatever it says, so only 1 is accepted")
+        }
+        return spec
     }
 
     func stage(_ path: String, expectedBranches: Int) throws -> StageSpec {

@@ -94,6 +94,15 @@ public struct TrainingConfig: Sendable, Equatable {
         /// LOSS.CLASS_BALANCE (the official train.py does not read it: a data set's class
         /// weights, Cityscapes' only, are always used).
         public var classBalance = false
+        /// LOSS.BALANCE_WEIGHTS: one weight per model output ([1] for seg_hrnet; seg_hrnet_ocr's
+        /// [aux, main], officially [0.4, 1]). With OHEM only the last output's loss is OHEM (the
+        /// official `OhemCrossEntropy`), the others plain cross-entropy.
+        public var balanceWeights = [1.0]
+        /// TRAIN.NONBACKBONE_KEYWORDS and NONBACKBONE_MULT: parameters whose key contains one of
+        /// the words learn at MULT x the rate (the official PASCAL-Context OCR files: cls, aux,
+        /// ocr at 10x).
+        public var nonBackboneKeywords: [String] = []
+        public var nonBackboneMultiplier = 10.0
         public init() {}
     }
 
@@ -141,7 +150,8 @@ public struct TrainingConfig: Sendable, Equatable {
     public static func parse(yaml text: String, source: String) throws -> TrainingConfig {
         let r = try Reader(yaml: text, source: source)
         var c = TrainingConfig()
-        let segmentation = (r.value("MODEL.NAME") as? String) == "seg_hrnet"
+        let name = r.value("MODEL.NAME") as? String
+        let segmentation = name == "seg_hrnet" || name == "seg_hrnet_ocr"
         if segmentation {
             // HRNet-Semantic-Segmentation lib/config/default.py.
             c.optimizer = .sgd
@@ -262,8 +272,26 @@ public struct TrainingConfig: Sendable, Equatable {
         s.ohemKeep = try r.optionalInt("LOSS.OHEMKEEP") ?? s.ohemKeep
         guard s.ohemKeep >= 0 else { throw r.fail("LOSS.OHEMKEEP", "must be 0 or more") }
         s.classBalance = try r.optionalBool("LOSS.CLASS_BALANCE") ?? s.classBalance
-        if let weights = try r.optionalDoubles("LOSS.BALANCE_WEIGHTS"), weights != [1] {
-            throw r.fail("LOSS.BALANCE_WEIGHTS", "must be [1]: HRNetV2 has one output (several weights are for OCR heads)")
+        // The official criterion asserts one weight per output.
+        let outputs = (r.value("MODEL.NAME") as? String) == "seg_hrnet_ocr" ? 2 : 1
+        s.balanceWeights = try r.optionalDoubles("LOSS.BALANCE_WEIGHTS") ?? [1]
+        guard s.balanceWeights.count == outputs else {
+            throw r.fail("LOSS.BALANCE_WEIGHTS", outputs == 1
+                ? "must be [1]: seg_hrnet has one output (two weights are for seg_hrnet_ocr's aux and main heads), got \(s.balanceWeights)"
+                : "must give 2 weights, for seg_hrnet_ocr's aux and main heads (officially [0.4, 1]), got \(s.balanceWeights)")
+        }
+        guard s.balanceWeights.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
+            throw r.fail("LOSS.BALANCE_WEIGHTS", "must hold weights of 0 or more, got \(s.balanceWeights)")
+        }
+        if let words = r.value("TRAIN.NONBACKBONE_KEYWORDS") {
+            guard let list = words as? [Any], let strings = list as? [String] else {
+                throw r.fail("TRAIN.NONBACKBONE_KEYWORDS", "must be a list of words, got \(words)")
+            }
+            s.nonBackboneKeywords = strings
+        }
+        s.nonBackboneMultiplier = try r.optionalDouble("TRAIN.NONBACKBONE_MULT") ?? s.nonBackboneMultiplier
+        guard s.nonBackboneMultiplier > 0, s.nonBackboneMultiplier <= 1000 else {
+            throw r.fail("TRAIN.NONBACKBONE_MULT", "must be in (0, 1000], got \(s.nonBackboneMultiplier)")
         }
         c.segmentation = s
     }

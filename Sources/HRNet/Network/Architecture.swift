@@ -50,11 +50,27 @@ public enum Head: Sendable, Equatable {
     /// pose_hrnet: only the highest stream leaves stage 4; `final_layer` maps it to joint heatmaps.
     case pose(joints: Int, finalKernel: Int)
     /// seg_hrnet (HRNetV2): all streams upsampled to the highest, concatenated, `last_layer` to classes.
-    case segmentation(classes: Int, finalKernel: Int, alignCorners: Bool)
+    /// seg_hrnet_ocr (`ocr` given): the same streams into HRNet-OCR's two heads (`OCRHead`).
+    case segmentation(classes: Int, finalKernel: Int, alignCorners: Bool, ocr: OCRSpec? = nil)
     /// cls_hrnet (HRNet-Image-Classification, timm `hrnet_*`): all four streams widened by
     /// `incre_modules`, merged from high to low resolution by `downsamp_modules`, `final_layer`
     /// to 2048 features, global average pool, `classifier` to class logits.
     case classification(ClassifierSpec)
+}
+
+/// HRNet-OCR's head sizes (MODEL.OCR in the official HRNet-OCR configs).
+public struct OCRSpec: Sendable, Equatable {
+    /// MODEL.OCR.MID_CHANNELS: the pixel representation (`conv3x3_ocr`) and the head's width.
+    public var midChannels: Int
+    /// MODEL.OCR.KEY_CHANNELS: query and key width of the object attention.
+    public var keyChannels: Int
+    /// MODEL.OCR.DROPOUT: `Dropout2d` after the distribution head in training. The official
+    /// model hard-codes 0.05, the config's default; a file that sets another value gets it here.
+    public var dropout: Float
+
+    public init(midChannels: Int = 512, keyChannels: Int = 256, dropout: Float = 0.05) {
+        (self.midChannels, self.keyChannels, self.dropout) = (midChannels, keyChannels, dropout)
+    }
 }
 
 /// The classification head's sizes. The official code and timm fix all but the classes; the

@@ -16,7 +16,7 @@ public enum HRNetGraph {
     public static func build(_ a: Architecture, output: Output = .head) -> Graph {
         let g = Graph()
         let upsampling: FuseUpsampling
-        if case .segmentation(_, _, let ac) = a.head { upsampling = .bilinear(alignCorners: ac) } else { upsampling = .nearest }
+        if case .segmentation(_, _, let ac, _) = a.head { upsampling = .bilinear(alignCorners: ac) } else { upsampling = .nearest }
         var lastFusesAll = true
         if case .pose = a.head { lastFusesAll = false }
         let streams = backbone(g, input: g.input(channels: 3), stage1: a.stage1, stages: a.stages, upsampling: upsampling,
@@ -29,7 +29,9 @@ public enum HRNetGraph {
         switch a.head {
         case .pose(let joints, let k):
             g.outputs = [g.conv(streams[0], key: "final_layer", outChannels: joints, kernel: k, padding: k == 3 ? 1 : 0, bias: true)]
-        case .segmentation(let classes, let k, let ac):
+        case .segmentation(let classes, _, let ac, let ocr?):
+            g.outputs = OCRHead.build(g, streams: streams, classes: classes, spec: ocr, alignCorners: ac)
+        case .segmentation(let classes, let k, let ac, nil):
             g.outputs = [SegmentationHead.build(g, streams: streams, classes: classes, finalKernel: k, alignCorners: ac)]
         case .classification(let spec):
             g.outputs = [ClassificationHead.build(g, streams: streams, spec: spec)]

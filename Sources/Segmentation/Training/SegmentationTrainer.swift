@@ -12,6 +12,10 @@ import Imaging
 /// - cross-entropy ignoring 255, or OHEM (LOSS.USE_OHEM, OHEMTHRES, OHEMKEEP), with the
 ///   Cityscapes class weights when the data set is Cityscapes (train.py always passes the data
 ///   set's `class_weights`; only Cityscapes has them);
+/// - HRNet-OCR (seg_hrnet_ocr): both outputs (aux, main) upsampled to the labels, their losses
+///   weighted by LOSS.BALANCE_WEIGHTS; with OHEM the main head's loss is OHEM and the aux head's
+///   plain cross-entropy (the official `OhemCrossEntropy`); Dropout2d in the head; parameters
+///   named by TRAIN.NONBACKBONE_KEYWORDS at NONBACKBONE_MULT x the rate;
 /// - SGD with momentum, weight decay and Nesterov from TRAIN.*; poly rate per iteration,
 ///   lr = LR (1 - t / T)^0.9 with T = END_EPOCH x iterations an epoch. The official loop sets
 ///   the rate of iteration t after its optimizer step, so step k runs with the rate of t = k - 1
@@ -39,7 +43,10 @@ public final class SegmentationTrainer: SessionTrainer {
     /// Pairs trained on: all, or the first TRAIN.NUM_SAMPLES.
     public var sampleCount: Int { session.samples }
     let classes: Int
-    let loss: @Sendable (Tensor, [Int32]) throws -> LossValue
+    /// The loss of each output (one; two for OCR: aux, main), before LOSS.BALANCE_WEIGHTS.
+    let losses: [@Sendable (Tensor, [Int32]) throws -> LossValue]
+    /// The output whose logits the training accuracy reads (TEST.OUTPUT_INDEX).
+    let scoredOutput: Int
 
     public typealias StepReport = TrainingStepReport
 
@@ -50,7 +57,7 @@ public final class SegmentationTrainer: SessionTrainer {
 
     public init(config: HRNetConfig, training: TrainingConfig, data: SegmentationDataset, parameters: consuming [String: Tensor],
                 augmentation: SegmentationAugmentation? = nil, threads: Int? = nil, seed: UInt64 = 0, parallel: DataParallel = .none) throws {
-        guard case .segmentation(let classes, _, let alignCorners) = config.architecture.head else {
+        guard case .segmentation(let classes, _, let alignCorners, _) = config.architecture.head else {
             throw SegmentationError("\(config.source) is not a segmentation model (MODEL.NAME seg_hrnet)")
         }
         try data.checkClasses(against: config)
@@ -68,16 +75,20 @@ public final class SegmentationTrainer: SessionTrainer {
         // The network, then its logits resized to the label size (the official criterion's
         // F.interpolate when the sizes differ).
         let graph = HRNetModel(config: config).graph
-        guard let input = graph.inputValue, let logits = graph.outputs.first else { throw SegmentationError("the network has no input or output") }
+        guard let input = graph.inputValue, !graph.outputs.isEmpty else { throw SegmentationError("the network has no input or output") }
+        let weights = training.segmentation.balanceWeights
+        guard weights.count == graph.outputs.count else {
+            throw SegmentationError("LOSS.BALANCE_WEIGHTS has \(weights.count) weights; \(config.modelName) has \(graph.outputs.count) outputs")
+        }
         let mode = ResizeMode.bilinear(alignCorners: alignCorners)
         // The stem's two stride-2 convolutions (3x3, padding 1): ceil(x / 2) twice.
         func half(_ x: Int) -> Int { (x + 1) / 2 }
         let quarter = (w: half(half(w)), h: half(half(h)))
         let (lw, lh) = (augmentation.labelWidth, augmentation.labelHeight)
         if augmentation.downsampleRate == 1 {
-            graph.outputs = [graph.resize(logits, like: input, mode: mode)]
+            graph.outputs = graph.outputs.map { graph.resize($0, like: input, mode: mode) }
         } else if (lw, lh) == (2 * quarter.w, 2 * quarter.h) {
-            graph.outputs = [graph.upsample(logits, factor: 2, mode: mode)]
+            graph.outputs = graph.outputs.map { graph.upsample($0, factor: 2, mode: mode) }
         } else if (lw, lh) != quarter {
             throw SegmentationError("TRAIN.DOWNSAMPLERATE \(augmentation.downsampleRate) gives \(lw)x\(lh) labels, which the "
                                     + "\(quarter.w)x\(quarter.h) logits cannot be resized to by a factor; use a crop divisible by 4")
@@ -89,24 +100,30 @@ public final class SegmentationTrainer: SessionTrainer {
         self.classes = classes
         let plan = try TrainingPlan(graph: graph, parameters: parameters, input: Shape4(training.batchSize, 3, h, w), threads: threads,
                                     synchronizeBatchNorm: parallel.batchNormCommunicator)
-        guard let out = plan.outputShapes.first, (out.c, out.h, out.w) == (classes, lh, lw) else {
-            throw SegmentationError("the training graph gives \(plan.outputShapes.first.map { "\($0)" } ?? "nothing"), "
-                                    + "not \(classes) x \(lh) x \(lw) logits")
+        for out in plan.outputShapes where (out.c, out.h, out.w) != (classes, lh, lw) {
+            throw SegmentationError("the training graph gives \(out), not \(classes) x \(lh) x \(lw) logits")
         }
-        session = TrainingSession(plan: plan, optimizer: training.makeOptimizer(), schedule: training.schedule(stepsPerEpoch: samples / globalBatch),
+        let optimizer = training.makeOptimizer()
+        let s = training.segmentation
+        if !s.nonBackboneKeywords.isEmpty, let sgd = optimizer as? SGD {
+            let (words, rate) = (s.nonBackboneKeywords, Float(s.nonBackboneMultiplier))
+            sgd.multipliers = { key in words.contains { key.contains($0) } ? (rate, 1) : (1, 1) }
+        }
+        session = TrainingSession(plan: plan, optimizer: optimizer, schedule: training.schedule(stepsPerEpoch: samples / globalBatch),
                                   baseLearningRate: Float(training.learningRate), batchSize: training.batchSize, samples: samples,
                                   shuffle: training.shuffle, beginEpoch: training.beginEpoch, seed: seed, configName: config.source,
                                   classes: data.classNames, dataRoot: data.root, communicator: parallel.communicator)
         classWeights = data.layout == .cityscapes && classes == Cityscapes.classWeights.count ? Cityscapes.classWeights : nil
-        let s = training.segmentation
+        let crossEntropy = CrossEntropyLoss(ignoreIndex: Int32(LabelMap.ignore), classWeights: classWeights)
+        let plain: @Sendable (Tensor, [Int32]) throws -> LossValue = { try crossEntropy($0, labels: $1) }
+        var losses = Array(repeating: plain, count: weights.count)
         if s.useOHEM {
             let l = OHEMCrossEntropyLoss(ignoreIndex: Int32(LabelMap.ignore), threshold: Float(s.ohemThreshold), minKept: s.ohemKeep,
                                          classWeights: classWeights)
-            loss = { try l($0, labels: $1) }
-        } else {
-            let l = CrossEntropyLoss(ignoreIndex: Int32(LabelMap.ignore), classWeights: classWeights)
-            loss = { try l($0, labels: $1) }
+            losses[losses.count - 1] = { try l($0, labels: $1) }
         }
+        self.losses = losses
+        scoredOutput = min(config.outputIndex, weights.count - 1)
     }
 
     /// The rate of optimizer step `step` (0-based, over the whole run): poly at t = step - 1 as
@@ -136,6 +153,7 @@ public final class SegmentationTrainer: SessionTrainer {
     /// (or a resume) goes on with the epoch's next batch.
     public func trainEpoch(onStep: (StepReport) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> EpochReport {
         let (e, data, augmentation, classes) = (position.epoch, self.data, self.augmentation, self.classes)
+        let (losses, balanceWeights, scoredOutput) = (self.losses, training.segmentation.balanceWeights, self.scoredOutput)
         let (w, h) = (augmentation.cropWidth, augmentation.cropHeight)
         let plane = augmentation.labelWidth * augmentation.labelHeight
         var correct = 0, labelled = 0
@@ -150,14 +168,25 @@ public final class SegmentationTrainer: SessionTrainer {
                 input += x.input
                 labels += x.labels.map { Int32($0) }
             }
-            let logits = try plan.forward(Tensor(shape: [n, 3, h, w], scalars: input))[0]
-            let value: LossValue
-            do { value = try loss(logits, labels) } catch {
-                throw SegmentationError("\(error) (TRAIN.IGNORE_LABEL is 255; the data set's labels must be 0...\(classes - 1) or 255)")
+            let outputs = try plan.forward(Tensor(shape: [n, 3, h, w], scalars: input))
+            // sum over outputs of BALANCE_WEIGHTS[i] x loss_i (the official criterion).
+            var total = 0.0, units = 0.0, gradients: [Tensor] = []
+            for (k, logits) in outputs.enumerated() {
+                let value: LossValue
+                do { value = try losses[k](logits, labels) } catch {
+                    throw SegmentationError("\(error) (TRAIN.IGNORE_LABEL is 255; the data set's labels must be 0...\(classes - 1) or 255)")
+                }
+                let weight = balanceWeights[k]
+                total += weight * value.loss
+                units = value.units
+                var g = value.gradient
+                if weight != 1 { let f = Float(weight); g.scalars = g.scalars.map { $0 * f } }
+                gradients.append(g)
             }
-            guard value.loss.isFinite else {
-                throw SegmentationError("the loss became \(value.loss) at epoch \(e), step \(position.step): lower TRAIN.LR")
+            guard total.isFinite else {
+                throw SegmentationError("the loss became \(total) at epoch \(e), step \(position.step): lower TRAIN.LR")
             }
+            let logits = outputs[scoredOutput]
             // Training pixel accuracy (arg-max of the logits the loss saw).
             logits.scalars.withUnsafeBufferPointer { s in
                 for i in 0..<labels.count where labels[i] != Int32(LabelMap.ignore) {
@@ -168,7 +197,7 @@ public final class SegmentationTrainer: SessionTrainer {
                     if best == Int(labels[i]) { correct += 1 }
                 }
             }
-            return BatchLoss(value.loss, units: value.units, outputGradients: [value.gradient])
+            return BatchLoss(total, units: units, outputGradients: gradients)
         }, onStep: onStep, shouldStop: shouldStop)
         var report = t
         report.trainAccuracy = labelled > 0 ? Double(correct) / Double(labelled) : 0
@@ -196,23 +225,39 @@ public final class SegmentationTrainer: SessionTrainer {
     /// std 0.001; BN 1 and 0). With `resetHead` (fine-tuning on another class count) the
     /// checkpoint's final classifier `last_layer.3.*` is dropped too. Any other missing key is
     /// an error unless `allowPartial`.
+    ///
+    /// An OCR model (seg_hrnet_ocr) renames the checkpoint's `last_layer` to `aux_head`, as its
+    /// official `init_weights` does, so an HRNetV2 segmentation checkpoint brings the soft-region
+    /// head; the OCR head's other keys it lacks start from PyTorch's initial values (the official
+    /// init skips every module named cls, aux or ocr). With `resetHead` both class layers
+    /// (`aux_head.3`, `cls_head`) start afresh.
     public static func startingParameters(from url: URL, config: HRNetConfig, resetHead: Bool = false, allowPartial: Bool = false,
                                           seed: UInt64 = 0) throws -> (parameters: [String: Tensor], report: BindReport) {
         let model = HRNetModel(config: config)
         let expected = Set(model.graph.parameters.map(\.key))
-        var tensors = try Checkpoint.loadFloat(url).filter { expected.contains($0.key) }
+        let ocr = model.isOCR
+        var loaded = HRNetModel.unwrapFullModel(try Checkpoint.loadFloat(url))
+        if ocr {
+            loaded = Dictionary(loaded.map { ($0.key.replacingOccurrences(of: "last_layer", with: "aux_head"), $0.value) },
+                                uniquingKeysWith: { a, _ in a })
+        }
+        var tensors = loaded.filter { expected.contains($0.key) }
         guard !tensors.isEmpty else {
             throw SegmentationError("\(url.lastPathComponent) holds none of the keys of \(config.source) (is it an HRNet checkpoint?)")
         }
+        let classifiers = ocr ? ["aux_head.3.", "cls_head."] : ["last_layer.3."]
         if resetHead {
-            tensors = tensors.filter { !$0.key.hasPrefix("last_layer.3.") }
-        } else if let head = tensors["last_layer.3.weight"], let classes = config.numClasses, head.shape.first != classes {
-            throw SegmentationError("\(url.lastPathComponent) has a head for \(head.shape.first ?? 0) classes, \(config.source) has "
-                                    + "\(classes): pass --reset-head to start last_layer.3 from initial values")
+            tensors = tensors.filter { t in !classifiers.contains { t.key.hasPrefix($0) } }
+        } else if let classes = config.numClasses {
+            for prefix in classifiers {
+                guard let head = tensors[prefix + "weight"], head.shape.first != classes else { continue }
+                throw SegmentationError("\(url.lastPathComponent) has a head for \(head.shape.first ?? 0) classes, \(config.source) has "
+                                        + "\(classes): pass --reset-head to start \(classifiers.map { $0.dropLast() }.joined(separator: " and ")) from initial values")
+            }
         }
         let (bound, report) = try model.graph.bind(tensors, allowPartial: true, source: url.lastPathComponent, seed: seed)
         var parameters = bound
-        let missing = report.missing.filter { !$0.hasPrefix("last_layer.") }
+        let missing = report.missing.filter { !HRNetModel.isHeadKey($0, ocr: ocr) }
         if !allowPartial, !missing.isEmpty {
             throw SegmentationError("\(url.lastPathComponent) lacks \(missing.count) keys of \(config.source): "
                                     + missing.prefix(5).joined(separator: ", ") + (missing.count > 5 ? ", ..." : "")
