@@ -52,7 +52,7 @@ struct EvalSegCommand: ParsableCommand {
 
     func run() throws {
         let config = try model.loadConfig()
-        guard let classes = config.numClasses else { throw ValidationError("\(config.source) is not a seg_hrnet model") }
+        guard let classes = config.numClasses else { throw ValidationError("\(config.source) is not a segmentation model (seg_hrnet or seg_hrnet_ocr)") }
         let dataset = try SegmentationDataset.open(URL(fileURLWithPath: data), split: split,
                                                    layout: layout.flatMap(SegmentationDataset.Layout.init(rawValue:)),
                                                    classes: classes)

@@ -9,7 +9,8 @@ struct RunCommand: ParsableCommand {
         abstract: "Run the network on an NCHW float32 .npy batch and write its raw output as .npy.",
         discussion: """
         Pose models give heatmaps (N, joints, H/4, W/4); segmentation models give logits \
-        (N, classes, H/4, W/4); classification models give logits (N, classes, 1, 1), and with \
+        (N, classes, H/4, W/4) (HRNet-OCR has two outputs, aux and main: the one TEST.OUTPUT_INDEX \
+        names, or --output-index); classification models give logits (N, classes, 1, 1), and with \
         --top K also print each image's K most probable classes. The input is the normalized image batch (RGB, mean/std as the \
         official code), any batch size and any H, W the model accepts.
         """
@@ -32,6 +33,9 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: "Run the batch this many times and report the median model time.")
     var repeats: Int = 1
+
+    @Option(help: ArgumentHelp("Which output to write for models with several (seg_hrnet_ocr: 0 the auxiliary soft object regions, 1 the main head; negative counts from the last, as Python: --output-index=-1). Default: TEST.OUTPUT_INDEX.", valueName: "index"))
+    var outputIndex: Int?
 
     @Option(help: "Classification: print the K most probable classes of each image.")
     var top: Int?
@@ -83,6 +87,11 @@ struct RunCommand: ParsableCommand {
             x = t
             warn("using a random input batch of shape \(x.shape)")
         }
+        let outputs = net.graph.outputs.count
+        let index = outputIndex.map { $0 < 0 ? outputs + $0 : $0 } ?? net.config.outputIndex
+        guard (0..<outputs).contains(index) else {
+            throw ValidationError("--output-index \(outputIndex ?? index): \(net.config.modelName) has \(outputs) output\(outputs == 1 ? "" : "s")")
+        }
         let compileStart = DispatchTime.now()
         let options = try compute.planOptions(weights: model.weights, graph: net.graph)
         let plan = try Plan(graph: net.graph, parameters: consume parameters, input: Shape4(x.shape)!, threads: compute.threads,
@@ -95,9 +104,9 @@ struct RunCommand: ParsableCommand {
             y = try plan.run(x)
             times.append(milliseconds(since: start))
         }
-        try NPY.write(y[0], to: out)
+        try NPY.write(y[index], to: out)
         let median = times.sorted()[times.count / 2]
-        print(String(format: "output %@ -> %@", "\(y[0].shape)", output))
+        print(String(format: "output %@ -> %@", "\(y[index].shape)", output) + (outputs > 1 ? " (output \(index) of \(outputs))" : ""))
         if let top {
             for (n, predictions) in try Scores.top(y[0], k: top, labels: classLabels).enumerated() {
                 // "image 0: 281 tabby 0.4123, 285 Egyptian cat 0.2011, ..." (class index, name, probability)

@@ -61,7 +61,7 @@ extension Segmenter.Options {
 struct SegmentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "segment",
-        abstract: "Semantic segmentation of images with an HRNetV2 (seg_hrnet) model.",
+        abstract: "Semantic segmentation of images with an HRNetV2 (seg_hrnet) or HRNet-OCR (seg_hrnet_ocr) model.",
         discussion: """
         Runs the official test procedure: each scale resizes the image so its long side is \
         TEST.BASE_SIZE x scale (OpenCV bilinear), images larger than the window (TEST.IMAGE_SIZE) \
@@ -115,7 +115,7 @@ struct SegmentCommand: ParsableCommand {
         let files = try ImageFiles.expand(images)
         let config = try model.loadConfig()
         guard let classCount = config.numClasses else {
-            throw ValidationError("\(config.source) is a \(config.modelName) model; segment needs seg_hrnet")
+            throw ValidationError("\(config.source) is a \(config.modelName) model; segment needs seg_hrnet or seg_hrnet_ocr")
         }
         if labelIds && !(config.dataset.lowercased() == "cityscapes" && classCount == 19) {
             throw ValidationError("--label-ids needs a 19-class Cityscapes model; \(config.source) has DATASET \(config.dataset), \(classCount) classes")

@@ -11,7 +11,7 @@ extension TrainCommand {
     /// list/cityscapes/train.lst names the split `train`), the official recipe
     /// (`SegmentationTrainer`), mIoU on TEST_SET after each evaluated epoch.
     func trainSegmentation(_ model: HRNetConfig, _ training: TrainingConfig, configURL: URL, parallel: DataParallel) throws {
-        guard let classes = model.numClasses else { throw ValidationError("\(config) is not a seg_hrnet model") }
+        guard let classes = model.numClasses else { throw ValidationError("\(config) is not a segmentation model (seg_hrnet or seg_hrnet_ocr)") }
         let root = URL(fileURLWithPath: data ?? training.root, isDirectory: true)
         func split(_ name: String) -> String { URL(fileURLWithPath: name).deletingPathExtension().lastPathComponent }
         let train = try SegmentationDataset.open(root, split: split(training.trainSet), classes: classes)

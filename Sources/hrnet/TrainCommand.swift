@@ -37,7 +37,10 @@ struct TrainCommand: ParsableCommand {
         pad and random crop to TRAIN.IMAGE_SIZE, flip, logits upsampled to the labels (ALIGN_CORNERS), \
         cross-entropy ignoring 255 (Cityscapes class weights on Cityscapes) or OHEM (LOSS.USE_OHEM), \
         SGD with the poly rate per iteration; evaluated by mIoU on TEST_SET as the official validate \
-        (each whole image in one run, no flip; eval-seg runs the TEST settings). \
+        (each whole image in one run, no flip; eval-seg runs the TEST settings). HRNet-OCR \
+        (seg_hrnet_ocr): both heads' losses weighted by LOSS.BALANCE_WEIGHTS (OHEM on the main one), \
+        Dropout2d in the head, TRAIN.NONBACKBONE_KEYWORDS at NONBACKBONE_MULT x the rate; --weights \
+        takes an HRNetV2 checkpoint (last_layer becomes aux_head) or an ImageNet backbone. \
         --weights takes an ImageNet backbone (extra keys dropped, the head starts from initial \
         values) or a segmentation model (--reset-head for another class count).
 
@@ -55,7 +58,7 @@ struct TrainCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "The official experiment YAML (MODEL.NAME pose_hrnet, cls_hrnet or seg_hrnet).")
+    @Option(help: "The official experiment YAML (MODEL.NAME pose_hrnet, cls_hrnet, seg_hrnet or seg_hrnet_ocr).")
     var config: String
 
     @Option(help: "The data set root (default: the file's DATASET.ROOT).")
@@ -229,7 +232,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func trainPose(_ model: HRNetConfig, _ training: TrainingConfig, configURL: URL, parallel: DataParallel) throws {
-        if resetHead { throw ValidationError("--reset-head is for classifiers (cls_hrnet) and segmentation (seg_hrnet)") }
+        if resetHead { throw ValidationError("--reset-head is for classifiers (cls_hrnet) and segmentation (seg_hrnet, seg_hrnet_ocr)") }
         // Data: DATA/annotations/person_keypoints_SPLIT.json + DATA/images/SPLIT.
         let root = URL(fileURLWithPath: data ?? training.root, isDirectory: true)
         func split(_ name: String) throws -> (annotations: URL, images: URL) {

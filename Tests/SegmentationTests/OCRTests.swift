@@ -172,6 +172,32 @@ final class OCRTests: XCTestCase {
         }
     }
 
+    func testStartingFromAnHRNetV2Checkpoint() throws {
+        // A seg_hrnet checkpoint: the backbone and `last_layer` (the official OCR init renames it
+        // `aux_head`); the OCR head's other modules start from PyTorch's initial values.
+        let all = try Checkpoint.loadFloat(url("tiny_ocr.safetensors"))
+        var hrnetV2: [String: Tensor] = [:]
+        for (k, t) in all where !HRNetModel.isHeadKey(k, ocr: true) { hrnetV2[k] = t }
+        for (k, t) in all where k.hasPrefix("aux_head.") { hrnetV2[k.replacingOccurrences(of: "aux_head", with: "last_layer")] = t }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ocr-start-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try SafeTensors.write(hrnetV2, to: file)
+        let config = try HRNetConfig.load(url("tiny_ocr.yaml"))
+        let (parameters, report) = try SegmentationTrainer.startingParameters(from: file, config: config)
+        XCTAssertEqual(parameters["aux_head.3.weight"]?.scalars, all["aux_head.3.weight"]?.scalars)
+        XCTAssertEqual(parameters["stage4.0.branches.3.0.conv2.weight"]?.scalars, all["stage4.0.branches.3.0.conv2.weight"]?.scalars)
+        XCTAssertTrue(report.missing.contains("cls_head.weight") && report.missing.contains("conv3x3_ocr.0.weight"))
+        XCTAssertFalse(report.missing.contains { $0.hasPrefix("aux_head") })
+        XCTAssertEqual(Set(parameters.keys), Set(HRNetModel(config: config).graph.parameters.map(\.key)))
+        // A head for other classes needs --reset-head (both class layers then start afresh).
+        var other = config
+        other.architecture.head = .segmentation(classes: 7, finalKernel: 1, alignCorners: true, ocr: OCRSpec(midChannels: 12, keyChannels: 6))
+        XCTAssertThrowsError(try SegmentationTrainer.startingParameters(from: file, config: other)) {
+            XCTAssertTrue("\($0)".contains("--reset-head"), "\($0)")
+        }
+        XCTAssertNoThrow(try SegmentationTrainer.startingParameters(from: file, config: other, resetHead: true))
+    }
+
     func testBadConfigsNameTheKey() throws {
         let text = try String(contentsOf: url("tiny_ocr.yaml"), encoding: .utf8)
         func error(_ edit: (String) -> String) -> String {

@@ -5,7 +5,10 @@
 /// stage 2/3/4 have 1/4/3 modules of 4 BasicBlocks per branch with C, 2C, 4C, 8C channels.
 /// Pose suffix: the input `HxW` (default 256x192), 17 COCO joints. Segmentation suffix:
 /// `cityscapes` (19 classes, 1024x512 crops) or `pascal_context` (59 classes, 520x520), with
-/// ALIGN_CORNERS False as their official files. Classification (`cls_{width}`): the official
+/// ALIGN_CORNERS False as their official files. HRNet-OCR (`ocr_{width}_{data set}`): the official
+/// seg_hrnet_ocr files of the HRNet-OCR branch (MID_CHANNELS 512, KEY_CHANNELS 256, ALIGN_CORNERS
+/// True, TEST.OUTPUT_INDEX -1) for `cityscapes` (19), `pascal_context` (59), `pascal_context_60`,
+/// `lip` (20, 473x473), `cocostuff` (171) and `ade20k` (150), single-scale test as those files. Classification (`cls_{width}`): the official
 /// cls_hrnet / timm `hrnet_*` ImageNet models, 1000 classes, 224x224; `cls_w18_ssld` and
 /// `cls_w48_ssld` are timm's `hrnet_w18_ssld`/`hrnet_w48_ssld` (no bias in the head's convs).
 public enum Presets {
@@ -16,12 +19,13 @@ public enum Presets {
         widths.flatMap { w in
             ["pose_\(w)_256x192", "pose_\(w)_384x288", "seg_\(w)_cityscapes", "seg_\(w)_pascal_context"]
         } + widths.map { "cls_\($0)" } + ["cls_w18_ssld", "cls_w48_ssld", DefaultModel.presetName]
+            + ocrDataSets.map { "ocr_w48_\($0.name)" }
     }
 
     public static func config(named name: String) throws -> HRNetConfig {
         if name.lowercased() == DefaultModel.presetName { return try DefaultModel.config() }
         func fail(_ why: String) -> ConfigError {
-            ConfigError("preset \(name)", "\(why). Presets are {pose|seg}_{width}[_{HxW}|_cityscapes|_pascal_context] and cls_{width}, "
+            ConfigError("preset \(name)", "\(why). Presets are {pose|seg}_{width}[_{HxW}|_cityscapes|_pascal_context], ocr_{width}_{data set} and cls_{width}, "
                         + "width one of \(widths.joined(separator: ", ")); e.g. pose_w32_256x192, pose_w48_384x288, seg_w48_cityscapes, cls_w18_small_v2")
         }
         var parts = name.lowercased().split(separator: "_").map(String.init)
@@ -63,6 +67,20 @@ public enum Presets {
             config.testImageSize = test
             config.testBaseSize = base
             return config
+        case "ocr":
+            guard let d = ocrDataSets.first(where: { $0.name == (suffix.isEmpty ? "cityscapes" : suffix) }) else {
+                throw fail("unknown OCR data set '\(suffix)' (one of \(ocrDataSets.map(\.name).joined(separator: ", ")))")
+            }
+            var config = HRNetConfig(source: "preset \(name)", modelName: "seg_hrnet_ocr", task: .segmentation,
+                                     architecture: Architecture(stage1: stage1, stages: stages,
+                                                                head: .segmentation(classes: d.classes, finalKernel: 1, alignCorners: true,
+                                                                                    ocr: OCRSpec())),
+                                     imageSize: d.train, heatmapSize: (d.train.0 / 4, d.train.1 / 4), sigma: 2, dataset: d.dataset,
+                                     flipTest: false, testScales: [1])
+            config.testImageSize = d.test
+            config.testBaseSize = d.base
+            config.outputIndex = 1
+            return config
         case "cls":
             var spec = ClassifierSpec()
             switch suffix {
@@ -78,6 +96,17 @@ public enum Presets {
             throw fail("unknown task '\(task)'")
         }
     }
+
+    /// The official HRNet-OCR experiment files' data sets: classes, TRAIN.IMAGE_SIZE, TEST.IMAGE_SIZE
+    /// and BASE_SIZE ([w, h]), DATASET.DATASET.
+    static let ocrDataSets: [(name: String, classes: Int, train: (Int, Int), test: (Int, Int), base: Int, dataset: String)] = [
+        ("cityscapes", 19, (1024, 512), (2048, 1024), 2048, "cityscapes"),
+        ("pascal_context", 59, (520, 520), (520, 520), 520, "pascal_ctx"),
+        ("pascal_context_60", 60, (520, 520), (520, 520), 520, "pascal_ctx"),
+        ("lip", 20, (473, 473), (473, 473), 473, "lip"),
+        ("cocostuff", 171, (520, 520), (520, 520), 520, "cocostuff"),
+        ("ade20k", 150, (520, 520), (520, 520), 520, "ade20k"),
+    ]
 
     /// STAGE1 and STAGE2..4 of each width, as the official configs give them.
     static func stages(_ width: String) -> (StageSpec, [StageSpec])? {
