@@ -119,7 +119,7 @@ extension TrainingPlan.Builder {
         }
     }
 
-    // MARK: - Object attention: out (Cv x S) = V (Cv x K) . W, W = softmax over K of scale x Kt^T (K x Ck) . Q (Ck x S)
+    // MARK: - Object attention: out (Cv x S) = V (Cv x K) . W^T, W (S x K) = softmax over K of scale x Q^T (S x Ck) . Kt (Ck x K)
 
     mutating func objectAttentionForward(_ s: Int, _ step: TrainingStep, scale: Float, plan: TrainingPlan) throws {
         let q = shapes[step.inputs[0]], k = shapes[step.inputs[1]], v = shapes[step.inputs[2]]
@@ -128,11 +128,11 @@ extension TrainingPlan.Builder {
         let key = try plainActivation(step.inputs[1], plan: plan)
         let value = try plainActivation(step.inputs[2], plan: plan)
         let weights = plan.allocate(bytes: q.n * centres * pixels * 4)
-        try matmul(M.Operand(batch: q.n, rows: k.c, columns: centres, transposed: true), M.Operand(batch: q.n, rows: q.c, columns: pixels),
-                   scale: scale, key, query, into: weights, .forward, "object attention similarity")
-        let softmax = try softmaxForward(weights, batch: q.n, rows: centres, columns: pixels, axis: 1, "object attention")
+        try matmul(M.Operand(batch: q.n, rows: q.c, columns: pixels, transposed: true), M.Operand(batch: q.n, rows: k.c, columns: centres),
+                   scale: scale, query, key, into: weights, .forward, "object attention similarity")
+        let softmax = try softmaxForward(weights, batch: q.n, rows: pixels, columns: centres, axis: 2, "object attention")
         let product = plan.allocate(bytes: shapes[step.output].count * 4)
-        try matmul(M.Operand(batch: q.n, rows: v.c, columns: centres), M.Operand(batch: q.n, rows: centres, columns: pixels),
+        try matmul(M.Operand(batch: q.n, rows: v.c, columns: centres), M.Operand(batch: q.n, rows: pixels, columns: centres, transposed: true),
                    value, weights, into: product, .forward, "object attention context")
         let m = try plainMemory(step.output, product)
         keepAlive.append(m)
@@ -148,32 +148,36 @@ extension TrainingPlan.Builder {
         let (query, key, value, weights) = (saved.matrices[0], saved.matrices[1], saved.matrices[2], saved.matrices[3])
         let gy = try plainGradient(step.output, plan: plan)
         let gOut = M.Operand(batch: n, rows: v.c, columns: pixels)
+        let w = M.Operand(batch: n, rows: pixels, columns: centres)
         if schedule.needsGradient[vx] {
-            // dV (Cv x K) = dOut (Cv x S) . W^T
+            // dV (Cv x K) = dOut (Cv x S) . W (S x K)
             let gv = plan.allocate(bytes: v.count * 4)
-            try matmul(gOut, M.Operand(batch: n, rows: centres, columns: pixels, transposed: true), gy, weights, into: gv, .backward,
-                       "object attention backward values")
+            try matmul(gOut, w, gy, weights, into: gv, .backward, "object attention backward values")
             try storeGradient(gv, into: vx, plan: plan)
         }
         guard schedule.needsGradient[qx] || schedule.needsGradient[kx] else { return }
-        // dW (K x S) = V^T (K x Cv) . dOut, then back through the softmax to the logits dL.
+        // dW (S x K) = dOut^T (S x Cv) . V (Cv x K), then back through the softmax to the logits dL.
         let gw = plan.allocate(bytes: n * centres * pixels * 4), gl = plan.allocate(bytes: n * centres * pixels * 4)
-        try matmul(M.Operand(batch: n, rows: v.c, columns: centres, transposed: true), gOut, value, gy, into: gw, .backward,
+        var gOutT = gOut
+        gOutT.transposed = true
+        try matmul(gOutT, M.Operand(batch: n, rows: v.c, columns: centres), gy, value, into: gw, .backward,
                    "object attention backward weights")
-        try softmaxBackward(output: weights, outputGradient: gw, into: gl, batch: n, rows: centres, columns: pixels, axis: 1,
+        try softmaxBackward(output: weights, outputGradient: gw, into: gl, batch: n, rows: pixels, columns: centres, axis: 2,
                             hint: saved.softmax!, "object attention")
+        var glT = w
+        glT.transposed = true
         if schedule.needsGradient[qx] {
-            // dQ (Ck x S) = scale x Kt (Ck x K) . dL (K x S)
+            // dQ (Ck x S) = scale x Kt (Ck x K) . dL^T (K x S)
             let gq = plan.allocate(bytes: q.count * 4)
-            try matmul(M.Operand(batch: n, rows: k.c, columns: centres), M.Operand(batch: n, rows: centres, columns: pixels), scale: scale,
-                       key, gl, into: gq, .backward, "object attention backward queries")
+            try matmul(M.Operand(batch: n, rows: k.c, columns: centres), glT, scale: scale, key, gl, into: gq, .backward,
+                       "object attention backward queries")
             try storeGradient(gq, into: qx, plan: plan)
         }
         if schedule.needsGradient[kx] {
-            // dKt (Ck x K) = scale x Q (Ck x S) . dL^T (S x K)
+            // dKt (Ck x K) = scale x Q (Ck x S) . dL (S x K)
             let gk = plan.allocate(bytes: k.count * 4)
-            try matmul(M.Operand(batch: n, rows: q.c, columns: pixels), M.Operand(batch: n, rows: centres, columns: pixels, transposed: true),
-                       scale: scale, query, gl, into: gk, .backward, "object attention backward keys")
+            try matmul(M.Operand(batch: n, rows: q.c, columns: pixels), w, scale: scale, query, gl, into: gk, .backward,
+                       "object attention backward keys")
             try storeGradient(gk, into: kx, plan: plan)
         }
     }
