@@ -27,6 +27,11 @@ final class ReadmeSegmentationExampleTests: XCTestCase {
         try prediction.labels.writePNG(to: URL(fileURLWithPath: "labels.png"))           // train ids
         let data = try SegmentationDataset.open(URL(fileURLWithPath: "cityscapes"), split: "val")
         let sample = try data.sample(at: 0)                                               // image + train-id label map
+        // HRNet-OCR: the same calls; the segmenter reads the output TEST.OUTPUT_INDEX names (the main head).
+        let ocr = HRNetModel(config: try Presets.config(named: "ocr_w48_cityscapes"))
+        XCTAssertEqual(ocr.graph.outputs.count, 2)
+        XCTAssertEqual(ocr.config.outputIndex, 1)
+        XCTAssertEqual(ocr.parameterCount, 70_372_678, "HRNetV2-W48 + OCR: 70.3 M parameters (the OCR paper's count)")
 
         XCTAssertEqual(prediction.labels.width, 96)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("labels.png").path))
