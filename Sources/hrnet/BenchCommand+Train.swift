@@ -49,9 +49,10 @@ extension BenchCommand {
         func step() throws {
             let outputs = try trainer.forward(x)
             var t = DispatchTime.now()
-            let l = try loss(outputs[0])
+            // One loss per output (HRNet-OCR: aux and main, the same shape).
+            let gradients = try outputs.map { try loss($0).gradient }
             outside["loss [swift]", default: 0] += milliseconds(since: t)
-            try trainer.backward([l.gradient])
+            try trainer.backward(gradients)
             if world.size > 1 {
                 t = DispatchTime.now()
                 try trainer.parameters.combineGradients(over: world, share: 1 / Double(world.size), averageStatistics: !syncBN)

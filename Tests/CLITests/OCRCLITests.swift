@@ -107,4 +107,11 @@ final class OCRCLITests: XCTestCase {
         }}
         XCTAssertGreaterThan(Double(agree) / Double(n * pixels), 0.95)
     }
+
+    func testBenchTrainsBothHeads() throws {
+        let r = try HRNetCLI.run(["bench", "--train", "--config", config, "--random-weights", "--runs", "1", "--warmup", "0",
+                                  "--batch", "2", "--threads", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("images/s"), r.stdout)
+    }
 }
