@@ -16,11 +16,15 @@ let package = Package(
         .library(name: "Classification", targets: ["Classification"]),
         .library(name: "Segmentation", targets: ["Segmentation"]),
         .library(name: "Detection", targets: ["Detection"]),
+        .library(name: "Server", targets: ["Server"]),
         .executable(name: "hrnet", targets: ["hrnet"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Writing outputs: one atomic writer (temporary file, flush, rename) for every module.
@@ -94,9 +98,19 @@ let package = Package(
             cSettings: [.headerSearchPath(".")]
         ),
         .target(name: "Detection", dependencies: ["DNN", "Collectives", "HRNet", "Imaging", "Datasets", "CDefaultDetector"]),
+        // `hrnet serve`: the library front-ends behind HTTP (Hummingbird 2), with a batcher that
+        // joins concurrent requests' crops into one network run, limits, metrics and a web page.
+        .target(
+            name: "Server",
+            dependencies: ["HRNet", "DNN", "Pose", "Imaging", "Classification", "Segmentation", "Detection",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Yams", package: "Yams")]
+        ),
         .executableTarget(
             name: "hrnet",
-            dependencies: ["HRNet", "DNN", "Collectives", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification", "Segmentation", "Detection", "FileSupport",
+            dependencies: ["HRNet", "DNN", "Collectives", "Datasets", "Pose", "PoseTraining", "Imaging", "Classification", "Segmentation", "Detection", "FileSupport", "Server",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["DNN"], path: "Tests/TestSupport"),
@@ -114,6 +128,8 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "ClassificationTests", dependencies: ["Classification", "HRNet", "DNN", "Imaging", "TestSupport"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "DNN", "HRNet", "Imaging", "Datasets", "TestSupport"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Pose", "HRNet", "DNN", "Imaging", "TestSupport",
+                                                        .product(name: "HummingbirdTesting", package: "hummingbird")]),
         // Drives the built `hrnet` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["DNN", "HRNet", "Imaging", "Datasets", "Classification", "Segmentation", "Detection", "TestSupport", "hrnet"]),
     ]

@@ -124,21 +124,29 @@ public final class PoseEstimator {
             let crops = chunk.map { crop(for: $0.box) }
             let heatmaps = try self.heatmaps(crops.indices.map { (items[chunk[chunk.startIndex + $0].item].image, crops[$0]) })
             for (k, job) in chunk.enumerated() {
-                let joints = HeatmapDecoder.decode(heatmaps, image: k, crop: crops[k], method: options.decoding)
-                var person = Person(keypoints: joints, score: job.box.score,
-                                    area: crops[k].scale.w * crops[k].scale.h * 200 * 200, crop: crops[k], box: job.box)
-                person.score = OKS.rescore(person, boxScore: job.box.score, threshold: options.visibilityThreshold)
-                people[job.item].append(person)
+                people[job.item].append(person(heatmaps, index: k, crop: crops[k], box: job.box))
             }
             start += chunk.count
             cropsDone?(start, jobs.count)
         }
-        return people.map { found in
-            guard let t = options.nmsThreshold else { return found.sorted { $0.score > $1.score } }
-            let keep = options.softNMS ? OKS.softNMS(found, threshold: t, sigmas: keypoints.sigmas)
-                : OKS.nms(found, threshold: t, sigmas: keypoints.sigmas)
-            return keep.map { found[$0] }
-        }
+        return people.map(finish)
+    }
+
+    /// The person in heatmap `index` of a batch of `crop`s: keypoints decoded and mapped back to
+    /// the image, re-scored by the box score and the confident joints.
+    public func person(_ heatmaps: Tensor, index: Int, crop: PersonCrop, box: PersonBox) -> Person {
+        let joints = HeatmapDecoder.decode(heatmaps, image: index, crop: crop, method: options.decoding)
+        var person = Person(keypoints: joints, score: box.score, area: crop.scale.w * crop.scale.h * 200 * 200, crop: crop, box: box)
+        person.score = OKS.rescore(person, boxScore: box.score, threshold: options.visibilityThreshold)
+        return person
+    }
+
+    /// One image's people as `estimate` returns them: OKS-NMS (when `options.nmsThreshold`), best first.
+    public func finish(_ found: [Person]) -> [Person] {
+        guard let t = options.nmsThreshold else { return found.sorted { $0.score > $1.score } }
+        let keep = options.softNMS ? OKS.softNMS(found, threshold: t, sigmas: keypoints.sigmas)
+            : OKS.nms(found, threshold: t, sigmas: keypoints.sigmas)
+        return keep.map { found[$0] }
     }
 
     /// The crop for a box: widened to the input's aspect ratio, padded.

@@ -15,7 +15,7 @@ struct HRNetCommand: ParsableCommand {
         subcommands: [RunCommand.self, InfoCommand.self, ConvertCommand.self, PoseCommand.self, EvalCommand.self, TrainCommand.self,
                       SynthCommand.self, DemoCommand.self, SegmentCommand.self, EvalSegCommand.self, SynthSegCommand.self,
                       ClassifyCommand.self, EvalClsCommand.self, SynthClsCommand.self, BenchCommand.self, COCOEvalCommand.self,
-                      QuantizeCommand.self, DetectCommand.self, EvalDetCommand.self, MPICheckCommand.self]
+                      QuantizeCommand.self, DetectCommand.self, EvalDetCommand.self, MPICheckCommand.self, ServeCommand.self]
     )
 
     /// Parses (a usage error prints the usage, exit 64), then runs: an error while running is
