@@ -3,6 +3,7 @@ import Hummingbird
 import Imaging
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// How the server batches and what it refuses.
 public struct ServerOptions: Sendable {
@@ -90,10 +91,23 @@ public final class HRNetServer: Sendable {
         )
     }
 
-    /// Serves until SIGTERM or SIGINT, then finishes the requests in flight and returns.
+    /// Serves until SIGTERM or SIGINT (or `shutdown()`), then finishes the requests in flight and returns.
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        try await application(onRunning: onRunning).runService()
+        var logger = Logger(label: "hrnet.serve")
+        logger.logLevel = .warning
+        let group = ServiceGroup(configuration: .init(services: [application(onRunning: onRunning)], gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: logger))
+        running.set(group)
+        defer { running.set(nil) }
+        try await group.run()
     }
+
+    /// Stops a running server as SIGTERM does: no new connections, requests in flight answered.
+    public func shutdown() async {
+        await running.get()?.triggerGracefulShutdown()
+    }
+
+    let running = RunningGroup()
 
     /// The model a request names, or the first of the task.
     func model(_ task: ServedTask, named name: String?) throws -> ServedModel {
@@ -109,6 +123,14 @@ public final class HRNetServer: Sendable {
         }
         return m
     }
+}
+
+/// The service group of a running server (for `shutdown`).
+final class RunningGroup: @unchecked Sendable {
+    private let lock = NSLock()
+    private var group: ServiceGroup?
+    func set(_ g: ServiceGroup?) { lock.lock(); group = g; lock.unlock() }
+    func get() -> ServiceGroup? { lock.lock(); defer { lock.unlock() }; return group }
 }
 
 /// Counts inference requests admitted; refuses past the limit.
