@@ -1,8 +1,9 @@
 # hrnet-swift: `make demo` and `make test` work on a fresh Debian machine.
 SWIFT ?= swift
 # Debian packages the build needs: oneDNN, libjpeg-turbo, libpng, zlib (headers and libraries),
-# Open MPI (library and mpirun, for data-parallel training and evaluation).
-DEBS := libdnnl-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libopenmpi-dev openmpi-bin
+# Open MPI (library and mpirun, for data-parallel training and evaluation), and Chromium (the
+# headless browser the tests drive `hrnet serve`'s page with).
+DEBS := libdnnl-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libopenmpi-dev openmpi-bin chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := .build/release/hrnet
 

@@ -38,6 +38,11 @@ public enum HRNetCLI {
                           timeout: timeout)
     }
 
+    /// Runs another program (e.g. a browser driving `hrnet serve`) the same way.
+    public static func launchProgram(_ program: URL, _ arguments: [String], timeout: TimeInterval = 120) throws -> CommandResult {
+        try launch(program, arguments, timeout: timeout)
+    }
+
     static func launch(_ program: URL, _ arguments: [String], timeout: TimeInterval) throws -> CommandResult {
         let process = Process()
         process.executableURL = program
