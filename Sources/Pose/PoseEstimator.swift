@@ -39,6 +39,9 @@ public final class PoseEstimator {
         public var padding = 1.25
         public var threads: Int?
         public var plan = Plan.Options()
+        /// Compiled plans kept (one per network batch size; a server with flip test on and off
+        /// uses up to 2 log2(batchSize) + 2).
+        public var planCapacity = 3
 
         public init(flipTest: Bool = true) { self.flipTest = flipTest }
 
@@ -91,7 +94,7 @@ public final class PoseEstimator {
         self.keypoints = set
         self.options = options
         plans = try PlanCache(graph: HRNetModel(config: config).graph, parameters: parameters, threads: options.threads,
-                              options: options.plan, capacity: 3)
+                              options: options.plan, capacity: options.planCapacity)
     }
 
     /// Loads `weights` (.pth or .safetensors) for `config`; every key must match.

@@ -10,9 +10,11 @@ public struct ServerOptions: Sendable {
     public var host = "127.0.0.1"
     /// 0: any free port (the one chosen is reported to `onRunning`).
     public var port = 8080
-    /// Crops per network run of the pose batcher, and how long the first crop waits for others.
+    /// Crops per network run of the pose batcher, and how long the first crop waits for others
+    /// when the network is idle. 0 (default): it runs at once, and the crops arriving while it
+    /// runs form the next batch, so batches grow with the load and cost nothing when there is none.
     public var maxBatch = 8
-    public var maxWaitMilliseconds = 5.0
+    public var maxWaitMilliseconds = 0.0
     /// Largest request body, refused (413) before it is read when its Content-Length says more.
     public var maxBodyBytes = 20 << 20
     /// Largest image, checked from its header before decoding (413).

@@ -6,7 +6,8 @@ import Pose
 /// Dynamic batching of pose crops: the crops of concurrent requests share network runs.
 ///
 /// A request's crops wait until `maxBatch` crops are pending or the first of them has waited
-/// `maxWait`; the compute queue then runs up to `maxBatch` crops (whole requests; a request
+/// `maxWait` (0: not at all when the network is idle); the compute queue then runs up to
+/// `maxBatch` crops (whole requests; a request
 /// with more crops runs alone in chunks of `maxBatch`) and hands each request its heatmaps.
 /// While a batch runs, arrivals queue up and form the next one. The estimator's plans use direct
 /// convolutions (`ServedModel`), whose per-image sums do not depend on the batch size or on

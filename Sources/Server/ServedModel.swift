@@ -19,8 +19,10 @@ public enum ServedTask: String, Sendable, CaseIterable {
 ///   - name: pose                 # the `model=` of a request; the first of a task is its default
 ///     task: pose                 # pose | segment | classify | detect
 ///     preset: pose_w32_256x192   # or config: FILE (official YAML; detect: mmdet Python config)
-///     weights: w32.pth           # optional for the embedded pose_default / person_default
+///     weights: w32.pth           # optional for the embedded pose_default / person_default;
+///                                # `random`: random weights (for load tests only: the answers mean nothing)
 ///     precision: fp32            # fp32 (default) | bf16 | int8 (weights carrying `hrnet quantize`'s table)
+///     threads: 2                 # this model's threads (default: the server's)
 ///     detector: person           # pose: the detect model that finds people when a request has no box
 ///   - name: person
 ///     task: detect
@@ -34,6 +36,8 @@ public struct ModelEntry: Sendable, Equatable {
     public var weights: String?
     public var precision = "fp32"
     public var detector: String?
+    /// Threads of this model's runs (nil: the server's `--threads`).
+    public var threads: Int?
 
     public init(name: String, task: ServedTask, config: String? = nil, preset: String? = nil, weights: String? = nil,
                 precision: String = "fp32", detector: String? = nil) {
@@ -73,7 +77,7 @@ public struct ModelEntry: Sendable, Equatable {
                 guard let s = v as? String, !s.isEmpty else { throw fail("models[\(i)].\(key) must be a non-empty string, got \(v)") }
                 return s
             }
-            let known: Set<String> = ["name", "task", "config", "preset", "weights", "precision", "detector"]
+            let known: Set<String> = ["name", "task", "config", "preset", "weights", "precision", "detector", "threads"]
             if let extra = m.keys.first(where: { !known.contains($0) }) {
                 throw fail("models[\(i)] has an unknown key `\(extra)` (known: \(known.sorted().joined(separator: ", ")))")
             }
@@ -85,13 +89,17 @@ public struct ModelEntry: Sendable, Equatable {
                 throw fail("models[\(i)] (\(name)).task must be one of \(ServedTask.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             func path(_ key: String) throws -> String? {
-                try string(key).map { $0.hasPrefix("/") ? $0 : base.appendingPathComponent($0).path }
+                try string(key).map { $0.hasPrefix("/") || $0 == "random" ? $0 : base.appendingPathComponent($0).path }
             }
             var e = ModelEntry(name: name, task: task, config: try path("config"), preset: try string("preset"),
                                weights: try path("weights"), detector: try string("detector"))
             if let p = try string("precision") {
                 guard ["fp32", "bf16", "int8"].contains(p) else { throw fail("models[\(i)] (\(name)).precision must be fp32, bf16 or int8, got \(p)") }
                 e.precision = p
+            }
+            if let t = m["threads"] {
+                guard let n = t as? Int, (1...1024).contains(n) else { throw fail("models[\(i)] (\(name)).threads must be 1...1024, got \(t)") }
+                e.threads = n
             }
             if e.config != nil && e.preset != nil { throw fail("models[\(i)] (\(name)) gives both config and preset") }
             if entries.contains(where: { $0.name == name }) { throw fail("two models are named \(name)") }
@@ -127,6 +135,7 @@ public final class ServedModel: @unchecked Sendable {
     /// sizes), so a request's answer never depends on what it was batched with.
     public init(_ entry: ModelEntry, threads: Int?, exactBatching: Bool = true, maxBatch: Int = 8) throws {
         self.entry = entry
+        let threads = entry.threads ?? threads
         var plan = Plan.Options()
         if entry.precision == "bf16" { plan.bf16 = true }
         if entry.task == .detect {
@@ -148,6 +157,8 @@ public final class ServedModel: @unchecked Sendable {
             var options = PoseEstimator.Options(config: model.config)
             options.threads = threads
             options.batchSize = maxBatch
+            // Every padded batch size (powers of two up to maxBatch, doubled by flip test) stays compiled.
+            options.planCapacity = 2 * (Int.bitWidth - maxBatch.leadingZeroBitCount) + 2
             if exactBatching && maxBatch > 1 { plan.winograd = false }
             options.plan = plan
             pose = try PoseEstimator(config: model.config, parameters: parameters, options: options)
@@ -173,6 +184,7 @@ public final class ServedModel: @unchecked Sendable {
         let config = try e.config.map { try HRNetConfig.load(URL(fileURLWithPath: $0)) } ?? Presets.config(named: preset!)
         let model = HRNetModel(config: config)
         guard let w = e.weights else { throw ServerError(.internalServerError, "\(e.name): give `weights` for \(config.source)") }
+        if w.hasSuffix("/random") || w == "random" { return (model, model.graph.randomParameters(seed: 0)) }
         return (model, try model.loadWeights(URL(fileURLWithPath: w)).parameters)
     }
 }

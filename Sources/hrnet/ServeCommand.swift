@@ -24,7 +24,8 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Port (0: any free one).") var port = 8080
     @Option(help: ArgumentHelp("A YAML file of the models to serve.", valueName: "file")) var models: String?
     @Option(help: "Crops per network run of the pose batcher.") var maxBatch = 8
-    @Option(help: "How long the first crop waits for others to share its run (ms).") var maxWaitMs = 5.0
+    @Option(help: "How long the first crop waits for others to share its run when the network is idle (ms; 0: it runs at once, and crops arriving meanwhile form the next batch).")
+    var maxWaitMs = 0.0
     @Option(help: "Largest request body (MB).") var maxBodyMb = 20.0
     @Option(help: "Largest image (pixels), checked from its header before decoding.") var maxPixels = 40_000_000
     @Option(help: "Inference requests admitted at once; more get 503 with Retry-After.") var queue = 64

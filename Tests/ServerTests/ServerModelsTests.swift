@@ -18,6 +18,7 @@ final class ServerModelsTests: XCTestCase {
             task: segment
             config: \(Fixtures.url("hrnet/tiny_seg.yaml").path)
             weights: \(Fixtures.url("hrnet/tiny_seg.safetensors").path)
+            threads: 1
           - name: shapes
             task: classify
             config: \(Fixtures.url("classify/shapes_pretrain.yaml").path)
@@ -75,6 +76,7 @@ final class ServerModelsTests: XCTestCase {
         XCTAssertTrue(error("models: [{name: a, task: pose, detector: b}]").contains("detector b is not a detect model"))
         XCTAssertTrue(error("models: [{name: a, task: pose, precision: fp8}]").contains("precision must be fp32, bf16 or int8"))
         XCTAssertTrue(error("models: [{name: 'a b', task: pose}]").contains("may hold only"))
+        XCTAssertTrue(error("models: [{name: a, task: pose, threads: 0}]").contains("threads must be 1...1024"))
         XCTAssertEqual(error("models: [{name: a, task: pose, preset: pose_default, detector: p}, {name: p, task: detect}]"), "")
     }
 }
