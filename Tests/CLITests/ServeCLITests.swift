@@ -53,8 +53,14 @@ final class ServeCLITests: XCTestCase {
         _ = head.utf8CString.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
         let half = photo.count / 2
         _ = photo.prefix(half).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        usleep(300_000)
-        kill(process.processIdentifier, SIGTERM)  // the request is in flight: half its body sent
+        // The request is in flight (admitted, half its body sent) when SIGTERM comes.
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if let m = try? String(contentsOf: URL(string: "http://127.0.0.1:\(port)/metrics")!, encoding: .utf8),
+               m.contains("hrnet_requests_in_flight_requests 1") { break }
+            usleep(50_000)
+        }
+        kill(process.processIdentifier, SIGTERM)
         usleep(300_000)
         _ = photo.suffix(from: half).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var tv = timeval(tv_sec: 30, tv_usec: 0)

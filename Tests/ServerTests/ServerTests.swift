@@ -161,8 +161,13 @@ final class ServerTests: XCTestCase {
         // One byte a second of a 1000-byte body: 408 after the 2 s body deadline, connection closed.
         let head = "POST /v1/pose HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
         let slowTask = Task.detached { try s.raw(head, trickle: 1000, timeout: 15) }
-        // While it holds the one admission slot, another request is turned away with Retry-After.
-        try await Task.sleep(nanoseconds: 500_000_000)
+        // While it holds the one admission slot (seen in /metrics), another request is turned away with Retry-After.
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let m = String(decoding: try await s.call("/metrics").body, as: UTF8.self)
+            if m.contains("hrnet_requests_in_flight_requests 1") { break }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
         let busy = try await s.call("/v1/pose", method: "POST", body: try Data(contentsOf: photo))
         XCTAssertEqual(busy.status, 503, busy.error)
         XCTAssertEqual(busy.headers["retry-after"], "1")

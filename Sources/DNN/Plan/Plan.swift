@@ -68,14 +68,15 @@ public final class Plan {
     /// - Parameter threads: oneDNN and kernel threads; all cores when nil.
     /// - Parameter parameters: by checkpoint key; taken over tensor by tensor while weights are
     ///   packed, so a caller that hands over its only copy does not hold two copies at the peak.
+    /// - Parameter sharing: packed weights shared with other plans of `graph` (see `PackedWeights`).
     public convenience init(graph: Graph, parameters: consuming [String: Tensor], input: Shape4, threads: Int? = nil,
-                            options: Options = Options()) throws {
-        try self.init(graph: graph, parameters: parameters, input: input, threads: threads, options: options, observer: nil)
+                            options: Options = Options(), sharing: PackedWeights? = nil) throws {
+        try self.init(graph: graph, parameters: parameters, input: input, threads: threads, options: options, observer: nil, sharing: sharing)
     }
 
     /// With an `observer`, the plan records the largest |x| of the observer's values as it runs (calibration).
     init(graph: Graph, parameters: consuming [String: Tensor], input: Shape4, threads: Int?, options: Options,
-         observer: RangeObserver?) throws {
+         observer: RangeObserver?, sharing: PackedWeights? = nil) throws {
         self.inputShape = input
         self.threads = max(1, threads ?? Threads.available)
         let shapes = try graph.inferShapes(input: input)
@@ -87,7 +88,8 @@ public final class Plan {
             guard t.shape == spec.shape else { throw DNNError.graph("parameter \(spec.key) has shape \(t.shape), the model needs \(spec.shape)") }
         }
 
-        var builder = try Builder(graph: graph, shapes: shapes, input: input, options: options, observer: observer)
+        var builder = try Builder(graph: graph, shapes: shapes, input: input, options: options, observer: observer, shared: sharing)
+        if let sharing { keepAlive.append(sharing) }
         self.arenaBytes = builder.arenaBytes
 
         self.inputBuffer = Plan.allocate(input.count * 4)

@@ -11,11 +11,11 @@ extension Plan.Builder {
     mutating func emitConv(node: Int, batchNorm bn: Int?, postOps: [PostOp], x: Int, src srcValue: Int, out: Int,
                            p: inout [String: Tensor], plan: Plan) throws {
         guard case .conv(let c) = graph.nodes[node].op else { fatalError("not a convolution") }
-        // Taken out of the dictionary: once packed, the fp32 copy is freed (if the caller let go of it).
-        let (weight, bias) = Self.foldedWeights(c, batchNorm: bn, &p, graph)
-        let oc = weight.shape[0]
+        let oc = graph.nodes[node].channels
         let xs = shapes[x], ys = shapes[out]
-        let wdims = c.groups == 1 ? weight.shape : [c.groups, oc / c.groups] + weight.shape.dropFirst()
+        let oihw = [oc, xs.c / c.groups, c.kernel.h, c.kernel.w]
+        let wdims = c.groups == 1 ? oihw : [c.groups, oc / c.groups] + oihw.dropFirst()
+        let hasBias = c.hasBias || bn != nil
         var src = desc[srcValue]!, dst = desc[out]!
         var wAny = try MemoryDesc.make(wdims, dnnl_format_tag_any, type: element.dnnl)
         var bMd = try MemoryDesc.plain([oc])
@@ -32,7 +32,7 @@ extension Plan.Builder {
             var cd = dnnl_convolution_desc_t()
             try withUnsafeMutablePointer(to: &bMd) { bp in
                 try check(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, algorithm,
-                                                                     &src, &wAny, bias == nil ? nil : bp, &dst,
+                                                                     &src, &wAny, hasBias ? bp : nil, &dst,
                                                                      strides, dilates, padL, padR), "convolution \(c.key)")
             }
             var pdh: dnnl_primitive_desc_t?
@@ -46,11 +46,36 @@ extension Plan.Builder {
         let winograd = options.winograd && c.kernel == (3, 3) && c.stride == (1, 1) && c.groups == 1
             && c.dilation == (1, 1) && ys.h * ys.w >= options.winogradMinimumPixels
         let pd = try (winograd ? descriptor(dnnl_convolution_winograd) : nil) ?? descriptor(dnnl_convolution_direct)!
+        _ = hasBias
 
-        // Pack the weights once into the layout the chosen implementation wants.
-        let packed = try packer.pack(weight.scalars, dims: wdims, into: pd.md(dnnl_query_weights_md), plan: plan)
+        // The weights in the layout the chosen implementation wants: packed once, or read from the
+        // plans of other shapes that packed this layout already (`PackedWeights`).
+        let target = pd.md(dnnl_query_weights_md)
+        let sharedKey = "\(c.key)|\(bn.map { graph.nodes[$0].op.name } ?? "")|\(element)"
+        let packed: Memory
+        var biasPointer: UnsafeMutableRawPointer?
+        if let shared, let e = shared.lookup(sharedKey, target) {
+            packed = try Memory(target, pointer: e.weights)
+            biasPointer = e.bias
+        } else {
+            // Taken out of the dictionary: once packed, the fp32 copy is freed (if the caller let go of it).
+            let (weight, bias) = Self.foldedWeights(c, batchNorm: bn, &p, graph)
+            if let shared {
+                let storage = shared.allocate(MemoryDesc.size(target))
+                packed = try packer.pack(weight.scalars, dims: wdims, into: target, plan: plan, storage: storage)
+                biasPointer = bias.map { b in
+                    let q = shared.allocate(b.count * 4)
+                    b.withUnsafeBytes { q.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                    return q
+                }
+                shared.store(sharedKey, .init(desc: target, weights: storage, bias: biasPointer))
+            } else {
+                packed = try packer.pack(weight.scalars, dims: wdims, into: target, plan: plan)
+                biasPointer = bias.map { plan.own($0) }
+            }
+        }
         var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, memory[srcValue]!), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, memory[out]!)]
-        if let bias { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: plan.own(bias)))) }
+        if let biasPointer { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: biasPointer))) }
         let kind = "convolution \(c.kernel.h)x\(c.kernel.w)" + (c.stride.h > 1 ? " stride \(c.stride.h)" : "")
         let flops = 2 * Double(ys.n * ys.c * ys.h * ys.w) * Double(xs.c / c.groups * c.kernel.h * c.kernel.w)
         try primitive(pd, "convolution \(c.key)", args, kind: kind, flops: flops)

@@ -39,9 +39,13 @@ extension Plan {
         let int8: Int8Layout?
         /// Calibration: records the largest |x| of chosen values as the plan runs.
         let observer: RangeObserver?
+        /// Packed weights shared with other plans of the graph (nil: this plan packs its own).
+        let shared: PackedWeights?
 
-        init(graph: Graph, shapes: [Shape4], input: Shape4, options: Plan.Options, observer: RangeObserver? = nil) throws {
+        init(graph: Graph, shapes: [Shape4], input: Shape4, options: Plan.Options, observer: RangeObserver? = nil,
+             shared: PackedWeights? = nil) throws {
             self.options = options
+            self.shared = shared
             self.element = options.bf16 ? .bf16 : .f32
             self.observer = observer
             if options.bf16 && !hasNativeBF16 { throw DNNError.graph("bf16 needs a CPU with AVX512-BF16; this one has none (use fp32)") }

@@ -13,6 +13,8 @@ public final class PlanCache {
     /// Plans compiled so far, and the seconds that took.
     public private(set) var compiled = 0
     public private(set) var compileSeconds = 0.0
+    /// The packed weights the cache's plans share: a second shape packs only layouts no plan has.
+    public let packedWeights = PackedWeights()
 
     /// Every parameter of `graph` must be in `parameters`, of its shape (others are dropped).
     public init(graph: Graph, parameters: [String: Tensor], threads: Int? = nil, options: Plan.Options = .init(),
@@ -35,7 +37,7 @@ public final class PlanCache {
         }
         while plans.count >= max(1, capacity) { plans.removeFirst() }  // free the oldest arenas before the new one
         let start = ContinuousClock.now
-        let plan = try Plan(graph: graph, parameters: parameters, input: shape, threads: threads, options: options)
+        let plan = try Plan(graph: graph, parameters: parameters, input: shape, threads: threads, options: options, sharing: packedWeights)
         compileSeconds += (ContinuousClock.now - start).seconds
         compiled += 1
         plans.append(plan)

@@ -19,11 +19,13 @@ struct WeightPacker {
     private var scratch: UnsafeMutableRawPointer?
     private var scratchBytes = 0
 
-    /// Packs `scalars` (shape `dims`, row-major) into new memory of layout `target`, owned by `plan`.
-    mutating func pack(_ scalars: [Float], dims: [Int], into target: dnnl_memory_desc_t, plan: Plan) throws -> Memory {
+    /// Packs `scalars` (shape `dims`, row-major) into new memory of layout `target`, owned by `plan`
+    /// (or given: `storage`, zeroed, of the target's size).
+    mutating func pack(_ scalars: [Float], dims: [Int], into target: dnnl_memory_desc_t, plan: Plan,
+                       storage given: UnsafeMutableRawPointer? = nil) throws -> Memory {
         let layout = dims.count == 4 && dims[2] == 3 && dims[3] == 3 ? WinogradWeights(target: target, outputs: dims[0], inputs: dims[1]) : nil
         // Our Winograd transform writes every byte; oneDNN's reorders may skip padding.
-        let storage = plan.own(bytes: MemoryDesc.size(target), zeroed: layout == nil)
+        let storage = given ?? plan.own(bytes: MemoryDesc.size(target), zeroed: layout == nil)
         let packed = try Memory(target, pointer: storage)
         if let layout {
             scalars.withUnsafeBufferPointer { layout.transform(oihw: $0.baseAddress!, into: storage.assumingMemoryBound(to: Float.self)) }
