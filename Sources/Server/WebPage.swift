@@ -3,6 +3,9 @@
 /// model; it posts the image to the model's route and draws the answer over the image:
 /// skeletons (pose), class colours (segmentation), boxes (detection) or the top classes.
 /// The body's `data-state` ends "done" or "error", `data-people` / `data-drawn` say what was drawn.
+/// A data: URL in `?image=` is answered while the page loads (synchronous requests, the photo an
+/// <img> the load event waits for), so a headless browser that snapshots the page at its load
+/// event (`chromium --headless --dump-dom`) sees the drawn answer.
 enum WebPage {
     static let html = #"""
 <!doctype html>
@@ -132,11 +135,85 @@ drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.ad
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); if (e.dataTransfer.files[0]) submit(e.dataTransfer.files[0]); });
 
-loadModels().then(async () => {
+// ?image=data:...: everything before the load event (see the Swift doc comment).
+function submitWhileLoading(dataURL) {
+  const xhr = (method, url, body, binary) => {
+    const r = new XMLHttpRequest();
+    r.open(method, url, false);
+    if (binary) { r.overrideMimeType("text/plain; charset=x-user-defined"); r.setRequestHeader("Accept", "image/png"); }
+    r.send(body);
+    return r;
+  };
+  models = JSON.parse(xhr("GET", "/v1/models").responseText);
+  for (const m of models) {
+    const o = document.createElement("option");
+    o.value = m.name; o.textContent = m.name + " (" + m.task + ")";
+    $("model").appendChild(o);
+  }
   const q = new URLSearchParams(location.search);
   if (q.get("model")) $("model").value = q.get("model");
-  if (q.get("image")) submit(await (await fetch(q.get("image"))).blob());
-}).catch((e) => setState("error", "error: " + e));
+  const m = models.find((x) => x.name === $("model").value) || models[0];
+  const comma = dataURL.indexOf(","), raw = atob(dataURL.slice(comma + 1));
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  const blob = new Blob([bytes], { type: dataURL.slice(5, dataURL.indexOf(";")) || "image/jpeg" });
+  const route = { pose: "/v1/pose", segment: "/v1/segment", classify: "/v1/classify", detect: "/v1/detect" }[m.task];
+  let url = route + "?model=" + encodeURIComponent(m.name);
+  if (m.task === "pose") url += "&flip=" + $("flip").checked;
+  const r = xhr("POST", url, blob);
+  const answer = JSON.parse(r.responseText);
+  let labels = null;
+  if (r.status === 200 && m.task === "segment") {
+    const png = xhr("POST", url, blob, true).responseText, b = new Uint8Array(png.length);
+    for (let i = 0; i < png.length; i++) b[i] = png.charCodeAt(i) & 255;
+    labels = new Image();
+    labels.src = URL.createObjectURL(new Blob([b], { type: "image/png" }));
+  }
+  const photo = new Image();
+  let pending = labels ? 2 : 1;
+  const loaded = () => { if (--pending === 0) finish(); };
+  if (labels) labels.onload = loaded;
+  const finish = () => {
+    const c = $("view"), ctx = c.getContext("2d");
+    c.width = photo.width; c.height = photo.height;
+    ctx.drawImage(photo, 0, 0);
+    if (r.status !== 200) { $("result").textContent = answer.error; setState("error", "error: " + answer.error); return; }
+    if (m.task === "pose") drawPose(ctx, answer);
+    if (m.task === "detect") drawBoxes(ctx, answer.detections);
+    if (labels) overlay(ctx, c, labels);
+    show(answer);
+    countDrawn(ctx, c);
+    setState("done", "done");
+  };
+  photo.onload = loaded;
+  photo.src = dataURL;
+  document.body.appendChild(photo);
+  photo.style.display = "none";
+}
+
+function overlay(ctx, c, labels) {
+  const off = document.createElement("canvas");
+  off.width = labels.width; off.height = labels.height;
+  const octx = off.getContext("2d");
+  octx.drawImage(labels, 0, 0);
+  const lab = octx.getImageData(0, 0, labels.width, labels.height), img = ctx.getImageData(0, 0, c.width, c.height);
+  for (let i = 0; i < lab.data.length; i += 4) {
+    const k = lab.data[i], col = k === 255 ? [0, 0, 0] : palette(k);
+    for (let j = 0; j < 3; j++) img.data[i + j] = Math.round(0.5 * img.data[i + j] + 0.5 * col[j]);
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+const wanted = new URLSearchParams(location.search).get("image");
+if (wanted && wanted.startsWith("data:")) {
+  try { submitWhileLoading(wanted); } catch (e) { setState("error", "error: " + e); }
+} else {
+  loadModels().then(async () => {
+    const q = new URLSearchParams(location.search);
+    if (q.get("model")) $("model").value = q.get("model");
+    if (wanted) submit(await (await fetch(wanted)).blob());
+  }).catch((e) => setState("error", "error: " + e));
+}
 </script>
 </body></html>
 """#

@@ -12,7 +12,7 @@ extension BenchCommand {
         let input = Shape4(batch, 3, height ?? base.h, width ?? base.w)
         if !json { ProgressBar.say("compiling the training plan...") }
         let start = DispatchTime.now()
-        if compute.precision == .bf16 {
+        if compute.precision == .bf16 {  // auto trains in fp32
             throw ValidationError("--train runs fp32 only (oneDNN 2.6's bf16 convolutions measured slower than fp32 here)")
         }
         let options: TrainingPlan.Options

@@ -57,7 +57,7 @@ struct BenchCommand: ParsableCommand {
 
         say("measuring this machine's fp32 peak")
         let peak = try Benchmark.peakGFLOPs(threads: compute.threads)
-        let bf16Peak = compute.precision == .bf16 ? try Benchmark.peakGFLOPs(threads: compute.threads, bf16: true) : nil
+        let bf16Peak = compute.effectivePrecision == .bf16 ? try Benchmark.peakGFLOPs(threads: compute.threads, bf16: true) : nil
 
         var options = try compute.planOptions(weights: model.weights, graph: net.graph, calibrateIfMissing: true)
         if compute.precision == .int8 && options.int8 == nil {
@@ -166,14 +166,7 @@ enum Benchmark {
     /// reaches on this machine, the yardstick for the model's GFLOP/s.
     /// With `bf16`, the same convolution in bf16 (what AVX512-BF16 gives over fp32 on this CPU).
     static func peakGFLOPs(threads: Int?, bf16: Bool = false) throws -> Double {
-        let g = Graph()
-        g.outputs = [g.conv(g.input(channels: 256), key: "c", outChannels: 256, kernel: 3)]
-        var options = Plan.Options.direct
-        options.bf16 = bf16
-        let plan = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 256, 64, 64), threads: threads, options: options)
-        let times = try time(runs: 10, warmup: 3, showProgress: false) { try plan.execute() }
-        let median = times.sorted()[times.count / 2]
-        return plan.flops / 1e6 / median
+        try Arithmetic.convolutionGFLOPs(threads: threads, bf16: bf16, runs: 10)
     }
 
     /// The process's peak resident memory (Linux: VmHWM of /proc/self/status).

@@ -69,12 +69,30 @@ struct ComputeOptions: ParsableArguments {
     var convolution: Convolution = .auto
 
     enum Precision: String, ExpressibleByArgument, CaseIterable {
-        case fp32, bf16, int8
+        case fp32, bf16, int8, auto
     }
-    @Option(help: ArgumentHelp("Arithmetic: fp32; bf16 activations and weights with fp32 accumulation (AVX512-BF16 CPUs); "
-                               + "or int8 convolutions (VNNI), calibrated: needs --weights W.int8.safetensors made by `hrnet quantize`.",
-                               valueName: "fp32|bf16|int8"))
+    @Option(help: ArgumentHelp("Arithmetic: fp32 (the official numbers); bf16 activations and weights with fp32 accumulation (AVX512-BF16 CPUs); "
+                               + "int8 convolutions (VNNI), calibrated: needs --weights W.int8.safetensors made by `hrnet quantize`; "
+                               + "or auto: bf16 where this CPU runs it natively and at least 1.25x as fast as fp32 (measured, ~0.1 s), else fp32.",
+                               valueName: "fp32|bf16|int8|auto"))
     var precision: Precision = .fp32
+
+    /// `precision` with auto resolved (measured once per process; the choice goes to stderr).
+    var effectivePrecision: Precision {
+        guard precision == .auto else { return precision }
+        let speedup = (try? Arithmetic.bf16Speedup(threads: threads)) ?? nil
+        let bf16 = (speedup ?? 0) >= Arithmetic.bf16Advantage
+        Self.reportAuto(bf16: bf16, speedup: speedup)
+        return bf16 ? .bf16 : .fp32
+    }
+
+    nonisolated(unsafe) private static var reported = false
+    private static func reportAuto(bf16: Bool, speedup: Double?) {
+        guard !reported else { return }
+        reported = true
+        let why = speedup.map { String(format: "bf16 convolutions run %.2fx fp32 here", $0) } ?? "this CPU has no native bf16"
+        warn("precision auto: \(bf16 ? "bf16" : "fp32") (\(why))")
+    }
 
     /// Plan options without the int8 table (fp32 plans for int8).
     private var baseOptions: Plan.Options {
@@ -84,7 +102,7 @@ struct ComputeOptions: ParsableArguments {
         case .direct: o = Plan.Options.direct
         case .winograd: o = Plan.Options(winograd: true, winogradMinimumPixels: 1)
         }
-        o.bf16 = precision == .bf16
+        o.bf16 = effectivePrecision == .bf16
         return o
     }
 

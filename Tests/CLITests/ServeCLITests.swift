@@ -103,7 +103,7 @@ final class ServeCLITests: XCTestCase {
         func chrome(_ extra: [String]) throws -> CommandResult {
             try HRNetCLI.launchProgram(URL(fileURLWithPath: chromium),
                                        ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                                        "--user-data-dir=\(profile.path)", "--virtual-time-budget=20000", "--window-size=800,900"] + extra + [url],
+                                        "--user-data-dir=\(profile.path)", "--window-size=800,900"] + extra + [url],
                                        timeout: 120)
         }
         let dom = try chrome(["--dump-dom"])
