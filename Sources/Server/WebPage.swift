@@ -68,15 +68,7 @@ async function submit(blob) {
     if (m.task === "segment") {
       const r = await fetch(url, { method: "POST", body: blob, headers: { "Accept": "image/png" } });
       if (!r.ok) throw new Error((await r.json()).error);
-      const labels = await createImageBitmap(await r.blob());
-      const off = new OffscreenCanvas(labels.width, labels.height), octx = off.getContext("2d");
-      octx.drawImage(labels, 0, 0);
-      const lab = octx.getImageData(0, 0, labels.width, labels.height), img = ctx.getImageData(0, 0, c.width, c.height);
-      for (let i = 0; i < lab.data.length; i += 4) {
-        const k = lab.data[i], col = k === 255 ? [0, 0, 0] : palette(k);
-        for (let j = 0; j < 3; j++) img.data[i + j] = Math.round(0.5 * img.data[i + j] + 0.5 * col[j]);
-      }
-      ctx.putImageData(img, 0, 0);
+      overlay(ctx, c, await createImageBitmap(await r.blob()));
       const r2 = await fetch(url, { method: "POST", body: blob });
       show(await r2.json());
     } else {
@@ -191,7 +183,7 @@ function submitWhileLoading(dataURL) {
   photo.style.display = "none";
 }
 
-function overlay(ctx, c, labels) {
+function overlay(ctx, c, labels) {  // class colours over the photo, half and half
   const off = document.createElement("canvas");
   off.width = labels.width; off.height = labels.height;
   const octx = off.getContext("2d");

@@ -117,24 +117,11 @@ final class OCRTests: XCTestCase {
         // tensor's largest (the attention's value BN, statistics over N x K = 10 numbers; 8e-5 in
         // the backbone's), PyTorch's fp32 ones by 4e-5: rounding, not a wrong term (one would be
         // off by O(1)).
-        let grads = try Checkpoint.loadFloat(url("train_gradients.safetensors"))
-        XCTAssertEqual(Set(grads.keys), Set(plan.parameters.entries.map(\.key)))
-        var worst = (key: "", error: Float(0))
-        for (key, expected) in grads {
-            let got = try XCTUnwrap(plan.parameters.gradient(key), key)
-            let scale = max(expected.scalars.map(abs).max() ?? 0, 1e-12)
-            let error = zip(got.scalars, expected.scalars).map { abs($0 - $1) }.max()!
-            if error / scale > worst.error { worst = (key, error / scale) }
-            XCTAssertLessThanOrEqual(error, 3e-4 * scale + 2e-6, "gradient of \(key)")
-        }
+        let worst = try TrainingGoldenChecks.gradients(of: plan, match: try Checkpoint.loadFloat(url("train_gradients.safetensors")),
+                                                       relative: 3e-4, absolute: 2e-6)
         print("worst gradient: \(worst.key), \(worst.error) of its largest")
         sgd.update(plan.parameters)
-        for (key, stored) in try Checkpoint.load(url("train_step1.safetensors")) where !key.hasSuffix("num_batches_tracked") {
-            let expected = stored.floatTensor()
-            let got = try XCTUnwrap(plan.parameters.value(key), key)
-            let scale = max(expected.scalars.map(abs).max() ?? 0, 1e-6)
-            XCTAssertLessThanOrEqual(zip(got.scalars, expected.scalars).map { abs($0 - $1) }.max()!, 1e-4 * scale, "\(key) after the update")
-        }
+        try TrainingGoldenChecks.values(of: plan, match: try Checkpoint.load(url("train_step1.safetensors")), relative: 1e-4)
         XCTAssertEqual(try step(), golden.losses[1], accuracy: 1e-4 * golden.losses[1])
     }
 
