@@ -22,7 +22,8 @@ struct InfoCommand: ParsableCommand {
         let net = HRNetModel(config: config)
         let input = net.inputShape()
         let flops = try net.graph.flops(input: input)
-        let outShape = try net.graph.inferShapes(input: input)[net.graph.outputs[0].id]
+        let shapes = try net.graph.inferShapes(input: input)
+        let outShapes = net.graph.outputs.map { shapes[$0.id] }
         print("model      \(config.modelName) (\(config.source))")
         switch config.architecture.head {
         case .pose(let j, _): print("task       pose estimation, \(j) joints")
@@ -37,7 +38,8 @@ struct InfoCommand: ParsableCommand {
                   + "head conv bias \(s.convBias ? "yes" : "no"))")
         }
         print("input      3x\(input.h)x\(input.w) (IMAGE_SIZE \(config.imageSize.width)x\(config.imageSize.height), w x h)")
-        print("output     \(outShape.c)x\(outShape.h)x\(outShape.w)")
+        print("output     " + outShapes.map { "\($0.c)x\($0.h)x\($0.w)" }.joined(separator: ", ")
+              + (outShapes.count > 1 ? " (TEST.OUTPUT_INDEX reads output \(config.outputIndex))" : ""))
         print(String(format: "parameters %.2f M (%d)", Double(net.parameterCount) / 1e6, net.parameterCount))
         print(String(format: "GFLOP      %.2f at batch 1 (multiply-adds x 2)", flops / 1e9))
         print("")

@@ -114,4 +114,12 @@ final class OCRCLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("images/s"), r.stdout)
     }
+
+    func testInfoShowsTheHeadAndBothOutputs() throws {
+        let r = try HRNetCLI.run(["info", "--preset", "ocr_w48_cityscapes"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("OCR: 512 mid channels, 256 key channels"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("output     19x128x256, 19x128x256 (TEST.OUTPUT_INDEX reads output 1)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("70.37 M"), r.stdout)
+    }
 }
