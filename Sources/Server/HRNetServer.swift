@@ -77,7 +77,7 @@ public final class HRNetServer: Sendable {
     /// The Hummingbird application; `onRunning` hears the bound port.
     public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router()
-        router.add(middleware: JSONErrorMiddleware { [metrics] _ in _ = metrics })
+        router.add(middleware: JSONErrorMiddleware())
         Routes(server: self).add(to: router)
         return Application(
             router: router,

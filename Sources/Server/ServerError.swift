@@ -20,14 +20,11 @@ public struct ServerError: Error, CustomStringConvertible, Sendable {
 /// Every error leaves the server as JSON `{"error": "..."}` with its status: the server's own,
 /// Hummingbird's (unknown route, bad method), a library error (a bad image: 400/413), else 500.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    let onError: @Sendable (HTTPResponse.Status) -> Void
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
             let (status, message, retryAfter) = Self.describe(error)
-            onError(status)
             var headers: HTTPFields = [.contentType: "application/json"]
             if let retryAfter { headers[.retryAfter] = "\(retryAfter)" }
             return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONBody.encode(["error": message]))))
