@@ -28,8 +28,8 @@ train_dataloader = dict(batch_size=8, dataset=dict(type='CocoDataset', ann_file=
 val_dataloader = dict(dataset=dict(type='CocoDataset', ann_file='annotations/person_keypoints_val.json',
                                    data_prefix=dict(img='images/val/'), pipeline=test_pipeline))
 test_dataloader = val_dataloader
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=24, val_interval=1)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=48, val_interval=1)
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001),
                      paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.), clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=300),
-                   dict(type='MultiStepLR', begin=0, end=24, by_epoch=True, milestones=[16, 22], gamma=0.1)]
+                   dict(type='MultiStepLR', begin=0, end=48, by_epoch=True, milestones=[32, 44], gamma=0.1)]
