@@ -76,3 +76,14 @@ extension Image {
         return copy
     }
 }
+
+/// The class names of a data set by the config's DATASET.DATASET: Cityscapes' 19 train ids,
+/// PASCAL-Context's 59, else "class k".
+public enum DatasetClassNames {
+    public static func names(dataset: String, classes n: Int) -> [String] {
+        let d = dataset.lowercased()
+        if d == "cityscapes" && n == 19 { return Cityscapes.classNames }
+        if d.hasPrefix("pascal") && n == 59 { return PascalContext.classNames }
+        return (0..<n).map { "class \($0)" }
+    }
+}

@@ -123,8 +123,6 @@ struct ModelInfo: Encodable {
     static func classNames(_ m: ServedModel) -> [String] {
         if let labels = m.classifier?.model.labels { return labels.names }
         guard let config = m.segmenter?.config, let n = config.numClasses else { return [] }
-        if config.dataset.lowercased() == "cityscapes" && n == 19 { return Cityscapes.classNames }
-        if config.dataset.lowercased().hasPrefix("pascal") && n == 59 { return PascalContext.classNames }
-        return (0..<n).map { "class \($0)" }
+        return DatasetClassNames.names(dataset: config.dataset, classes: n)
     }
 }

@@ -181,10 +181,7 @@ struct SegmentCommand: ParsableCommand {
             let palette = colors.contains { $0 == nil } ? Palette.voc(count: n) : Palette(colors: colors.map { $0! })
             return (names, palette)
         }
-        let dataset = config.dataset.lowercased()
-        if dataset == "cityscapes" && n == 19 { return (Cityscapes.classNames, .cityscapes) }
-        if dataset.hasPrefix("pascal") && n == 59 { return (PascalContext.classNames, Palette.forDataset(dataset, classes: n)) }
-        return ((0..<n).map { "class \($0)" }, Palette.forDataset(dataset, classes: n))
+        return (DatasetClassNames.names(dataset: config.dataset, classes: n), Palette.forDataset(config.dataset, classes: n))
     }
 
     /// "road 41.2%, car 12.0%, ..." (classes above 0.5% of the image, largest first).
