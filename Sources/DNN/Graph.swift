@@ -85,6 +85,20 @@ public final class Graph {
         return append(.conv(p), [x], channels: outChannels)
     }
 
+    /// Transposed convolution (`nn.ConvTranspose2d`, oneDNN's deconvolution): weight
+    /// `<key>.weight` (I, O, kh, kw) as PyTorch stores it and, if `bias`, `<key>.bias` (O).
+    /// Output size (in - 1) x stride - 2 x padding + kernel + outputPadding.
+    public func transposedConv(_ x: Value, key: String, outChannels: Int, kernel: Int, stride: Int, padding: Int,
+                               outputPadding: Int = 0, bias: Bool = false) -> Value {
+        let key = keyPrefix + key
+        precondition(outputPadding < stride, "\(key): output padding \(outputPadding) must be smaller than the stride \(stride)")
+        let p = Conv(key: key, kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding),
+                     dilation: (1, 1), groups: 1, hasBias: bias, transposed: true, outputPadding: (outputPadding, outputPadding))
+        declare("\(key).weight", [channels(of: x), outChannels, kernel, kernel])
+        if bias { declare("\(key).bias", [outChannels]) }
+        return append(.conv(p), [x], channels: outChannels)
+    }
+
     /// Batch normalization (inference: running statistics) with the four PyTorch keys under `key`.
     public func batchNorm(_ x: Value, key: String, eps: Float = 1e-5) -> Value {
         let key = keyPrefix + key
@@ -220,6 +234,11 @@ public struct Conv: Sendable {
     public let dilation: (h: Int, w: Int)
     public let groups: Int
     public let hasBias: Bool
+    /// A transposed convolution: its weight is stored (I, O, kh, kw), it scatters each input
+    /// pixel over a kernel-sized window of the output, `stride` apart.
+    public var transposed = false
+    /// Extra rows and columns on the bottom and right of a transposed convolution's output.
+    public var outputPadding: (h: Int, w: Int) = (0, 0)
 }
 
 public struct BatchNorm: Sendable {

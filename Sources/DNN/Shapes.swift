@@ -35,6 +35,12 @@ extension Graph {
                 }
                 guard input.n > 0, input.h > 0, input.w > 0 else { throw DNNError.graph("input shape \(input) is empty") }
                 s = input
+            case .conv(let p) where p.transposed:
+                s = ins[0]
+                s.c = node.channels
+                s.h = (s.h - 1) * p.stride.h - 2 * p.padding.h + p.dilation.h * (p.kernel.h - 1) + p.outputPadding.h + 1
+                s.w = (s.w - 1) * p.stride.w - 2 * p.padding.w + p.dilation.w * (p.kernel.w - 1) + p.outputPadding.w + 1
+                if s.h < 1 || s.w < 1 { throw fail("\(p.key): \(ins[0].h)x\(ins[0].w) is too small for the padding") }
             case .conv(let p):
                 s = ins[0]
                 s.c = node.channels
@@ -96,8 +102,10 @@ extension Graph {
             let out = shapes[i]
             switch node.op {
             case .conv(let p):
-                let inC = shapes[node.inputs[0].id].c
-                total += 2 * Double(out.count) * Double(inC / p.groups * p.kernel.h * p.kernel.w)
+                // A transposed convolution multiplies every input pixel by the whole kernel.
+                let x = shapes[node.inputs[0].id]
+                total += p.transposed ? 2 * Double(x.count) * Double(out.c * p.kernel.h * p.kernel.w)
+                    : 2 * Double(out.count) * Double(x.c / p.groups * p.kernel.h * p.kernel.w)
             case .linear:
                 let x = shapes[node.inputs[0].id]
                 total += 2 * Double(out.n * out.c) * Double(x.c * x.h * x.w)

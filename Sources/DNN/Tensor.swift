@@ -30,6 +30,19 @@ public struct Tensor: Equatable, Sendable {
         Tensor(shape: newShape, scalars: scalars)
     }
 
+    /// The tensor with its first two axes exchanged, (A, B, ...) -> (B, A, ...): a transposed
+    /// convolution's (I, O, kh, kw) weight as a convolution's (O, I, kh, kw).
+    public func swappingLeadingAxes() -> Tensor {
+        precondition(rank >= 2, "swapping the leading axes of a rank \(rank) tensor")
+        let (a, b) = (shape[0], shape[1]), inner = count / max(a * b, 1)
+        var out = [Float](repeating: 0, count: count)
+        for i in 0..<a { for j in 0..<b {
+            let from = (i * b + j) * inner, to = (j * a + i) * inner
+            for k in 0..<inner { out[to + k] = scalars[from + k] }
+        } }
+        return Tensor(shape: [b, a] + shape.dropFirst(2), scalars: out)
+    }
+
     /// Element access by a full index (slow; for tests and small tools).
     public subscript(_ index: Int...) -> Float {
         get { scalars[offset(index)] }

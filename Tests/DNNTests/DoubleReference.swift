@@ -32,6 +32,17 @@ struct DoubleReference {
             var y = T(s.n, s.c, s.h, s.w)
             switch node.op {
             case .input: y = input
+            case .conv(let c) where c.transposed:
+                let wt = p["\(c.key).weight"]!, a = x[0]
+                for b in 0..<s.n { for o in 0..<s.c { for k in 0..<(s.h * s.w) { y.v[(b * s.c + o) * s.h * s.w + k] = c.hasBias ? p["\(c.key).bias"]![o] : 0 } } }
+                for b in 0..<a.n { for ic in 0..<a.c { for i0 in 0..<a.h { for j0 in 0..<a.w {
+                    let value = a.at(b, ic, i0, j0)
+                    for o in 0..<s.c { for u in 0..<c.kernel.h { for v in 0..<c.kernel.w {
+                        let yy = i0 * c.stride.h - c.padding.h + u, xx = j0 * c.stride.w - c.padding.w + v
+                        guard yy >= 0, yy < s.h, xx >= 0, xx < s.w else { continue }
+                        y.v[((b * s.c + o) * s.h + yy) * s.w + xx] += value * wt[((ic * s.c + o) * c.kernel.h + u) * c.kernel.w + v]
+                    }}}
+                }}}}
             case .conv(let c):
                 let wt = p["\(c.key).weight"]!, bias = c.hasBias ? p["\(c.key).bias"] : nil
                 let a = x[0], cg = a.c / c.groups, og = s.c / c.groups

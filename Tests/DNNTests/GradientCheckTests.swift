@@ -101,6 +101,21 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    func testTransposedConvolutionGradients() throws {
+        // SimpleBaseline's three geometries (kernel, padding, output padding), with and without
+        // bias, the second followed by BN + ReLU as its deconv layers are; odd map sizes and
+        // channel counts that are not multiples of the block.
+        for (i, (k, p, op)) in [(4, 1, 0), (3, 1, 1), (2, 0, 0)].enumerated() {
+            let g = Graph()
+            let x = g.input(channels: 5)
+            let d = g.transposedConv(x, key: "d\(i)", outChannels: 6, kernel: k, stride: 2, padding: p, outputPadding: op, bias: i != 1)
+            let e = g.relu(g.batchNorm(g.transposedConv(d, key: "e\(i)", outChannels: 3, kernel: k, stride: 2, padding: p,
+                                                        outputPadding: op), key: "bn\(i)"))
+            g.outputs = [e]
+            try checkGradients(g, input: [2, 5, 3, 4], seed: UInt64(20 + i))
+        }
+    }
+
     func testBatchNormTrainingGradientsAndRunningStatistics() throws {
         // conv -> BN -> ReLU (fused in one primitive), and a BN whose output is an output and read twice.
         let g = Graph()

@@ -67,6 +67,19 @@ final class Int8Tests: XCTestCase {
         XCTAssertEqual(impl.count, 3, "stem and head stay fp32: \(impl)")
     }
 
+    /// SimpleBaseline's head in small: int8 transposed convolutions (kernels 4 and 3) with BN and
+    /// ReLU folded in, between an fp32 stem and an fp32 final layer.
+    func testTransposedConvolutions() throws {
+        let g = Graph()
+        var y = g.relu(g.batchNorm(g.conv(g.input(channels: 3), key: "stem", outChannels: 16, kernel: 3, stride: 2), key: "bn0"))
+        y = g.relu(g.batchNorm(g.conv(y, key: "c1", outChannels: 32, kernel: 3, stride: 2), key: "bn1"))
+        y = g.relu(g.batchNorm(g.transposedConv(y, key: "d1", outChannels: 24, kernel: 4, stride: 2, padding: 1), key: "bnd1"))
+        y = g.relu(g.batchNorm(g.transposedConv(y, key: "d2", outChannels: 16, kernel: 3, stride: 2, padding: 1, outputPadding: 1),
+                               key: "bnd2"))
+        g.outputs = [g.conv(y, key: "head", outChannels: 5, kernel: 1, bias: true)]
+        try assertInt8MatchesReference(g, input: [2, 3, 16, 12], minimumInt8Convolutions: 3)
+    }
+
     /// A basic block: the second conv sums into the block input's buffer (u8 residual, u8 output, in place).
     func testResidualSumInPlace() throws {
         let g = Graph()

@@ -49,10 +49,7 @@ extension Plan.Builder {
         var src = desc[input.id]!, dst = desc[out]!
         var wAny = try MemoryDesc.make(weight.shape, dnnl_format_tag_any, type: dnnl_s8)
         var bMd = try MemoryDesc.plain([oc])
-        let padR: [Int64] = [
-            Self.rightPadding(in: xs.h, out: ys.h, kernel: c.kernel.h, stride: c.stride.h, dilation: c.dilation.h, left: c.padding.h),
-            Self.rightPadding(in: xs.w, out: ys.w, kernel: c.kernel.w, stride: c.stride.w, dilation: c.dilation.w, left: c.padding.w),
-        ]
+        let geometry = ConvGeometry(c, xs, ys)
         let attr = try Attributes()
         try check(dnnl_primitive_attr_set_output_scales(attr.handle, Int64(oc), 1 << 1, outputScales), "set_output_scales \(c.key)")
         var po: dnnl_post_ops_t?
@@ -63,11 +60,8 @@ extension Plan.Builder {
             else { try op.appendEltwise(to: po, scalar: { Self.scalar(&p, $0, graph) }) }
         }
         try check(dnnl_primitive_attr_set_post_ops(attr.handle, po), "primitive_attr_set_post_ops")
-        var cd = dnnl_convolution_desc_t()
-        try check(dnnl_dilated_convolution_forward_desc_init(
-            &cd, dnnl_forward_inference, dnnl_convolution_direct, &src, &wAny, &bMd, &dst,
-            [Int64(c.stride.h), Int64(c.stride.w)], [Int64(c.dilation.h - 1), Int64(c.dilation.w - 1)],
-            [Int64(c.padding.h), Int64(c.padding.w)], padR), "int8 convolution \(c.key)")
+        var cd = try c.forwardDesc(dnnl_forward_inference, dnnl_convolution_direct, src: &src, weights: &wAny, bias: &bMd,
+                                   dst: &dst, geometry)
         var pdh: dnnl_primitive_desc_t?
         try check(dnnl_primitive_desc_create(&pdh, &cd, attr.handle, Engine.shared.engine, nil), "int8 convolution \(c.key)")
         let pd = PrimitiveDesc(pdh!)
@@ -93,6 +87,7 @@ extension Plan.Builder {
     /// (nil when there is neither a bias nor a BN). Takes the tensors out of `p`.
     static func foldedWeights(_ c: Conv, batchNorm bn: Int?, _ p: inout [String: Tensor], _ graph: Graph) -> (Tensor, [Float]?) {
         var weight = take(&p, "\(c.key).weight", graph)
+        if c.transposed { weight = weight.swappingLeadingAxes() }
         var bias = c.hasBias ? take(&p, "\(c.key).bias", graph).scalars : nil
         let oc = weight.shape[0]
         if let bn, case .batchNorm(let b) = graph.nodes[bn].op {

@@ -19,34 +19,25 @@ extension Plan.Builder {
         var src = desc[srcValue]!, dst = desc[out]!
         var wAny = try MemoryDesc.make(wdims, dnnl_format_tag_any, type: element.dnnl)
         var bMd = try MemoryDesc.plain([oc])
-        let strides: [Int64] = [Int64(c.stride.h), Int64(c.stride.w)]
-        let dilates: [Int64] = [Int64(c.dilation.h - 1), Int64(c.dilation.w - 1)]
-        let padL: [Int64] = [Int64(c.padding.h), Int64(c.padding.w)]
-        let padR: [Int64] = [
-            Self.rightPadding(in: xs.h, out: ys.h, kernel: c.kernel.h, stride: c.stride.h, dilation: c.dilation.h, left: c.padding.h),
-            Self.rightPadding(in: xs.w, out: ys.w, kernel: c.kernel.w, stride: c.stride.w, dilation: c.dilation.w, left: c.padding.w),
-        ]
+        let geometry = ConvGeometry(c, xs, ys)
         let attr = try Attributes(postOps: postOps, scalar: { Self.scalar(&p, $0, graph) })
         /// A primitive descriptor for `algorithm`, or nil where oneDNN has no implementation.
         func descriptor(_ algorithm: dnnl_alg_kind_t) throws -> PrimitiveDesc? {
-            var cd = dnnl_convolution_desc_t()
-            try withUnsafeMutablePointer(to: &bMd) { bp in
-                try check(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, algorithm,
-                                                                     &src, &wAny, hasBias ? bp : nil, &dst,
-                                                                     strides, dilates, padL, padR), "convolution \(c.key)")
+            var cd = try withUnsafePointer(to: &bMd) { bp in
+                try c.forwardDesc(dnnl_forward_inference, algorithm, src: &src, weights: &wAny, bias: hasBias ? bp : nil,
+                                  dst: &dst, geometry)
             }
             var pdh: dnnl_primitive_desc_t?
             let status = dnnl_primitive_desc_create(&pdh, &cd, attr.handle, Engine.shared.engine, nil)
             if status == dnnl_unimplemented && algorithm != dnnl_convolution_direct { return nil }
-            try check(status, "convolution \(c.key)")
+            try check(status, c.operationName)
             return PrimitiveDesc(pdh!)
         }
         // Winograd F(4x4, 3x3) does a 3x3 convolution with about half the multiplications; its
         // weights take 4x the memory, so it is used where the maps are large and the weights small.
-        let winograd = options.winograd && c.kernel == (3, 3) && c.stride == (1, 1) && c.groups == 1
+        let winograd = options.winograd && !c.transposed && c.kernel == (3, 3) && c.stride == (1, 1) && c.groups == 1
             && c.dilation == (1, 1) && ys.h * ys.w >= options.winogradMinimumPixels
         let pd = try (winograd ? descriptor(dnnl_convolution_winograd) : nil) ?? descriptor(dnnl_convolution_direct)!
-        _ = hasBias
 
         // The weights in the layout the chosen implementation wants: packed once, or read from the
         // plans of other shapes that packed this layout already (`PackedWeights`).
@@ -76,9 +67,12 @@ extension Plan.Builder {
         }
         var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, memory[srcValue]!), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, memory[out]!)]
         if let biasPointer { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: biasPointer))) }
-        let kind = "convolution \(c.kernel.h)x\(c.kernel.w)" + (c.stride.h > 1 ? " stride \(c.stride.h)" : "")
-        let flops = 2 * Double(ys.n * ys.c * ys.h * ys.w) * Double(xs.c / c.groups * c.kernel.h * c.kernel.w)
-        try primitive(pd, "convolution \(c.key)", args, kind: kind, flops: flops)
+        let kind = (c.transposed ? "transposed convolution " : "convolution ") + "\(c.kernel.h)x\(c.kernel.w)"
+            + (c.stride.h > 1 ? " stride \(c.stride.h)" : "")
+        // A transposed convolution multiplies every input pixel by the whole kernel.
+        let flops = c.transposed ? 2 * Double(xs.count) * Double(oc * c.kernel.h * c.kernel.w)
+            : 2 * Double(ys.count) * Double(xs.c / c.groups * c.kernel.h * c.kernel.w)
+        try primitive(pd, c.operationName, args, kind: kind, flops: flops)
     }
 
     /// Resize (nearest or bilinear) into `out`, optionally added to `base` and ReLU'd.

@@ -132,7 +132,7 @@ extension Graph {
             mix("\(node.inputs.map(\.id))\(node.channels)")
             switch node.op {
             case .input: mix("input")
-            case .conv(let c): mix("conv \(c.key) \(c.kernel) \(c.stride) \(c.padding) \(c.dilation) \(c.groups)")
+            case .conv(let c): mix("conv \(c.key) \(c.kernel) \(c.stride) \(c.padding) \(c.dilation) \(c.groups)" + (c.transposed ? " transposed \(c.outputPadding)" : ""))
             case .batchNorm(let b): mix("bn \(b.key)")
             case .relu: mix("relu")
             case .add: mix("add")

@@ -5,6 +5,35 @@ import Foundation
 /// They are slow on purpose: no blocking, no fusion, no threads. Tests check the oneDNN
 /// plans against them, and gradient checks will build on them.
 public enum Reference {
+    /// `nn.ConvTranspose2d` (groups 1, dilation 1): input pixel (i, j) adds its value times the
+    /// kernel into output (i x stride - padding + u, j x stride - padding + v); weight (I, O, kh, kw).
+    public static func transposedConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+                                        outputPadding: (Int, Int)) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (ci, o, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        precondition(ci == c, "transposed conv2d: weight \(weight.shape) does not fit input \(x.shape)")
+        let oh = (h - 1) * stride.0 - 2 * padding.0 + kh + outputPadding.0
+        let ow = (w - 1) * stride.1 - 2 * padding.1 + kw + outputPadding.1
+        var acc = [Double](repeating: 0, count: n * o * oh * ow)
+        for b in 0..<n { for ic in 0..<c { for i in 0..<h { for j in 0..<w {
+            let value = Double(x[b, ic, i, j])
+            for oc in 0..<o { for u in 0..<kh {
+                let yy = i * stride.0 - padding.0 + u
+                guard yy >= 0, yy < oh else { continue }
+                for v in 0..<kw {
+                    let xx = j * stride.1 - padding.1 + v
+                    guard xx >= 0, xx < ow else { continue }
+                    acc[((b * o + oc) * oh + yy) * ow + xx] += value * Double(weight[ic, oc, u, v])
+                }
+            }}
+        }}}}
+        var y = Tensor(shape: [n, o, oh, ow], scalars: acc.map { Float($0) })
+        if let bias {
+            for k in 0..<y.count { y.scalars[k] += bias.scalars[(k / (oh * ow)) % o] }
+        }
+        return y
+    }
+
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
                               dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -270,6 +299,10 @@ extension Graph {
             let x = node.inputs.map { values[$0.id]! }
             switch node.op {
             case .input: values[i] = input
+            case .conv(let c) where c.transposed:
+                values[i] = Reference.transposedConv2d(x[0], weight: try param("\(c.key).weight"),
+                                                       bias: c.hasBias ? try param("\(c.key).bias") : nil,
+                                                       stride: c.stride, padding: c.padding, outputPadding: c.outputPadding)
             case .conv(let c):
                 values[i] = Reference.conv2d(x[0], weight: try param("\(c.key).weight"),
                                              bias: c.hasBias ? try param("\(c.key).bias") : nil,

@@ -5,6 +5,13 @@ import CDNNL
 struct PackedLayout {
     let desc: dnnl_memory_desc_t
     let dims: [Int]
+    /// A transposed convolution's weight: oneDNN's (O, I, kh, kw) over PyTorch's (I, O, kh, kw) bytes.
+    var transposed = false
+
+    /// The checkpoint's (PyTorch's) layout of the same values.
+    func plain() throws -> dnnl_memory_desc_t {
+        transposed ? try MemoryDesc.make(dims, dnnl_iohw) : try MemoryDesc.plain(dims)
+    }
 }
 
 extension ParameterStore {
@@ -14,7 +21,7 @@ extension ParameterStore {
         guard let layout = layouts[e.key] else { return Tensor(shape: e.shape, scalars: Array(UnsafeBufferPointer(start: p, count: e.count))) }
         var out = Tensor(zeros: e.shape)
         try out.scalars.withUnsafeMutableBytes { raw in
-            try Self.reorder(from: layout.desc, UnsafeMutableRawPointer(mutating: p), to: try MemoryDesc.plain(layout.dims), raw.baseAddress!)
+            try Self.reorder(from: layout.desc, UnsafeMutableRawPointer(mutating: p), to: try layout.plain(), raw.baseAddress!)
         }
         return out
     }
@@ -27,7 +34,7 @@ extension ParameterStore {
         }
         var copy = t.scalars
         try copy.withUnsafeMutableBytes { raw in
-            try Self.reorder(from: try MemoryDesc.plain(layout.dims), raw.baseAddress!, to: layout.desc, UnsafeMutableRawPointer(p))
+            try Self.reorder(from: try layout.plain(), raw.baseAddress!, to: layout.desc, UnsafeMutableRawPointer(p))
         }
     }
 

@@ -149,14 +149,11 @@ extension TrainingPlan.Builder {
         /// Backward weights writing `layout`; nil where oneDNN has only its reference kernel for it.
         func weightsDesc(_ layout: dnnl_memory_desc_t, allowReference: Bool = false) throws -> PrimitiveDesc? {
             var diffWeights = layout
-            var cd = dnnl_convolution_desc_t()
-            try withUnsafeMutablePointer(to: &diffBias) { bp in
-                try check(dnnl_dilated_convolution_backward_weights_desc_init(&cd, algorithm, &src, &diffWeights,
-                                                                              c.hasBias ? bp : nil, &diffDst, geometry.strides,
-                                                                              geometry.dilates, geometry.padL, geometry.padR),
-                          "convolution \(c.key) backward weights")
+            var cd = try withUnsafePointer(to: &diffBias) { bp in
+                try c.backwardWeightsDesc(algorithm, src: &src, diffWeights: &diffWeights, diffBias: c.hasBias ? bp : nil,
+                                          diffDst: &diffDst, geometry)
             }
-            guard let pd = try? primitiveDesc(&cd, hint: hint, "convolution \(c.key) backward weights") else { return nil }
+            guard let pd = try? primitiveDesc(&cd, hint: hint, "\(c.operationName) backward weights") else { return nil }
             return pd.implementation.hasPrefix("ref") && !allowReference ? nil : pd
         }
         // Straight into the stored gradient when the kernel can write the weights' layout;
@@ -178,7 +175,7 @@ extension TrainingPlan.Builder {
         }
         var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, try activation(x)), (DNNL_ARG_DIFF_DST, try gradient(y)), (DNNL_ARG_DIFF_WEIGHTS, dw)]
         if c.hasBias { args.append((DNNL_ARG_DIFF_BIAS, try storeMemory(parameterGradient("\(c.key).bias"), dims: [oc]))) }
-        try call(wpd!, "convolution \(c.key) backward weights", args, .backward)
+        try call(wpd!, "\(c.operationName) backward weights", args, .backward)
         if dw !== stored { try reorder(from: dw, to: stored, .backward, name: "unpack \(c.key).weight gradient") }
 
         guard schedule.needsGradient[x] else { return }
@@ -188,11 +185,8 @@ extension TrainingPlan.Builder {
         /// Backward data reading `layout`; nil where only the reference kernel would do.
         func dataDesc(_ layout: dnnl_memory_desc_t, allowReference: Bool = false) throws -> PrimitiveDesc? {
             var weights = layout
-            var dd = dnnl_convolution_desc_t()
-            try check(dnnl_dilated_convolution_backward_data_desc_init(&dd, algorithm, &diffSrc, &weights, &diffDst,
-                                                                       geometry.strides, geometry.dilates, geometry.padL, geometry.padR),
-                      "convolution \(c.key) backward data")
-            guard let pd = try? primitiveDesc(&dd, hint: hint, "convolution \(c.key) backward data") else { return nil }
+            var dd = try c.backwardDataDesc(algorithm, diffSrc: &diffSrc, weights: &weights, diffDst: &diffDst, geometry)
+            guard let pd = try? primitiveDesc(&dd, hint: hint, "\(c.operationName) backward data") else { return nil }
             return pd.implementation.hasPrefix("ref") && !allowReference ? nil : pd
         }
         var weights = packed
@@ -214,7 +208,7 @@ extension TrainingPlan.Builder {
             try reorder(from: packed, to: weights, .backward, name: "pack \(c.key).weight for backward")
         }
         let (target, accumulate) = try gradientTarget(s, x)
-        try call(dpd!, "convolution \(c.key) backward data",
+        try call(dpd!, "\(c.operationName) backward data",
                  [(DNNL_ARG_DIFF_DST, try gradient(y)), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_DIFF_SRC, target)], .backward)
         if accumulate { try accumulateTemp(s, into: x) }
     }

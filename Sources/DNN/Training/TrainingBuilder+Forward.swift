@@ -2,20 +2,6 @@ import CDNNL
 import Foundation
 
 extension TrainingPlan.Builder {
-    /// Strides, dilations and paddings of a convolution as oneDNN takes them.
-    struct ConvGeometry {
-        var strides: [Int64], dilates: [Int64], padL: [Int64], padR: [Int64]
-        init(_ c: Conv, _ xs: Shape4, _ ys: Shape4) {
-            strides = [Int64(c.stride.h), Int64(c.stride.w)]
-            dilates = [Int64(c.dilation.h - 1), Int64(c.dilation.w - 1)]
-            padL = [Int64(c.padding.h), Int64(c.padding.w)]
-            padR = [
-                Plan.Builder.rightPadding(in: xs.h, out: ys.h, kernel: c.kernel.h, stride: c.stride.h, dilation: c.dilation.h, left: c.padding.h),
-                Plan.Builder.rightPadding(in: xs.w, out: ys.w, kernel: c.kernel.w, stride: c.stride.w, dilation: c.dilation.w, left: c.padding.w),
-            ]
-        }
-    }
-
     /// Weight dims as oneDNN takes them (a leading group dimension for grouped convolutions).
     func weightDims(_ c: Conv, _ step: TrainingStep) -> [Int] {
         let oc = shapes[step.output].c, ic = shapes[step.inputs[0]].c
@@ -136,7 +122,9 @@ extension TrainingPlan.Builder {
             forwardDescs[s] = [pd]
             algorithms[s] = algorithm
             keepAlive.append(pd)
-            if layouts[key] == nil { layouts[key] = PackedLayout(desc: pd.md(dnnl_query_weights_md), dims: weightDims(c, step)) }
+            if layouts[key] == nil {
+                layouts[key] = PackedLayout(desc: pd.md(dnnl_query_weights_md), dims: weightDims(c, step), transposed: c.transposed)
+            }
         }
         return layouts
     }
@@ -144,7 +132,7 @@ extension TrainingPlan.Builder {
     /// Whether a convolution may run as Winograd F(4x4, 3x3) under the plan's options.
     func winogradCandidate(_ step: TrainingStep, _ c: Conv) -> Bool {
         let ys = shapes[step.output], xs = shapes[step.inputs[0]]
-        return options.winograd && c.kernel == (3, 3) && c.stride == (1, 1) && c.dilation == (1, 1) && c.groups == 1
+        return options.winograd && !c.transposed && c.kernel == (3, 3) && c.stride == (1, 1) && c.dilation == (1, 1) && c.groups == 1
             && ys.h * ys.w >= options.winogradMinimumPixels && min(xs.c, ys.c) >= options.winogradMinimumChannels
     }
 
@@ -167,13 +155,11 @@ extension TrainingPlan.Builder {
         var src = desc[x]!, dst = desc[y]!
         var weights = try layout ?? MemoryDesc.any(wdims)
         var bias = try MemoryDesc.plain([oc])
-        var cd = dnnl_convolution_desc_t()
-        try withUnsafeMutablePointer(to: &bias) { bp in
-            try check(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, algorithm, &src, &weights,
-                                                                 c.hasBias ? bp : nil, &dst, geometry.strides, geometry.dilates,
-                                                                 geometry.padL, geometry.padR), "convolution \(c.key)")
+        var cd = try withUnsafePointer(to: &bias) { bp in
+            try c.forwardDesc(dnnl_forward_training, algorithm, src: &src, weights: &weights, bias: c.hasBias ? bp : nil,
+                              dst: &dst, geometry)
         }
-        return try primitiveDesc(&cd, "convolution \(c.key)")
+        return try primitiveDesc(&cd, c.operationName)
     }
 
     mutating func convolutionForward(_ s: Int, _ step: TrainingStep, _ c: Conv, plan: TrainingPlan) throws {
@@ -185,7 +171,7 @@ extension TrainingPlan.Builder {
         packedWeights["\(c.key).weight"] = packed
         var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, try activation(x)), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, try activation(y))]
         if c.hasBias { args.append((DNNL_ARG_BIAS, try storeMemory(store.valuePointer("\(c.key).bias")!, dims: [oc]))) }
-        try call(pd, "convolution \(c.key)", args, .forward)
+        try call(pd, c.operationName, args, .forward)
     }
 
     /// oneDNN flags of a BN: learnable scale and shift, fused ReLU, running statistics in eval mode.
