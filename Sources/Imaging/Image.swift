@@ -81,7 +81,9 @@ public struct Image: Sendable, Equatable {
     /// computed in Float in that order (torchvision's ToTensor then Normalize). `mean` and
     /// `std` need 3 entries; missing entries count as mean 0, std 1.
     /// - Complexity: O(width * height).
-    public func normalizedCHW(mean: [Float], std: [Float]) -> [Float] {
+    /// With `bgr`, the planes are blue, green, red (an OpenCV image fed as it decodes, the
+    /// official pose code's DATASET.COLOR_RGB false) and plane k still takes `mean[k]`, `std[k]`.
+    public func normalizedCHW(mean: [Float], std: [Float], bgr: Bool = false) -> [Float] {
         let plane = width * height
         var out = [Float](repeating: 0, count: plane * 3)
         let m = (0..<3).map { $0 < mean.count ? mean[$0] : 0 }
@@ -89,9 +91,9 @@ public struct Image: Sendable, Equatable {
         pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 for c in 0..<3 {
-                    let mc = m[c], sc = s[c], base = c * plane
+                    let mc = m[c], sc = s[c], base = c * plane, channel = bgr ? 2 - c : c
                     for p in 0..<plane {
-                        dst[base + p] = (Float(src[p * 3 + c]) / 255 - mc) / sc
+                        dst[base + p] = (Float(src[p * 3 + channel]) / 255 - mc) / sc
                     }
                 }
             }

@@ -166,6 +166,7 @@ public final class PoseEstimator {
         // under it); a smaller chunk runs padded with blank crops, whose outputs are dropped.
         let padded = Self.networkBatch(for: n, batchSize: max(options.batchSize, n))
         let copies = options.flipTest ? 2 : 1
+        let bgr = !config.colorRGB
         var input = Tensor(zeros: [padded * copies, 3, h, w])
         input.scalars.withUnsafeMutableBufferPointer { buffer in
             let base = UnsafeSendablePointer(buffer.baseAddress!)
@@ -173,7 +174,7 @@ public final class PoseEstimator {
             DispatchQueue.concurrentPerform(iterations: n) { i in
                 let (image, crop) = crops[i]
                 let pixels = image.warpAffine(crop.transform(width: w, height: h).m, width: w, height: h)
-                    .normalizedCHW(mean: Self.mean, std: Self.std)
+                    .normalizedCHW(mean: Self.mean, std: Self.std, bgr: bgr)
                 let plain = base.pointer + i * plane
                 pixels.withUnsafeBufferPointer { plain.update(from: $0.baseAddress!, count: plane) }
                 if copies == 2 {

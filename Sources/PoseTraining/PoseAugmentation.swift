@@ -30,6 +30,8 @@ public struct PoseAugmentation: Sendable {
     /// Input normalization (ImageNet's, as the official transforms.Normalize).
     public var mean: [Float] = [0.485, 0.456, 0.406]
     public var std: [Float] = [0.229, 0.224, 0.225]
+    /// DATASET.COLOR_RGB: the crop's planes R, G, B; false: B, G, R (see `HRNetConfig.colorRGB`).
+    public var colorRGB = true
 
     public init(imageSize: (width: Int, height: Int), heatmapSize: (width: Int, height: Int)) {
         (self.imageSize, self.heatmapSize) = (imageSize, heatmapSize)
@@ -152,6 +154,7 @@ extension PoseAugmentation {
     public init(config: HRNetConfig, training: TrainingConfig) {
         self.init(imageSize: config.imageSize, heatmapSize: config.heatmapSize)
         sigma = config.sigma
+        colorRGB = config.colorRGB
         unbiasedEncoding = training.unbiasedEncoding
         scaleFactor = training.scaleFactor
         rotationFactor = training.rotationFactor

@@ -38,7 +38,7 @@ extension PoseAugmentation {
         }
         let (target, weight) = GaussianTarget.make(joints: joints, visibility: crop.visibility, imageSize: imageSize,
                                                    heatmapSize: heatmapSize, sigma: sigma, unbiased: unbiasedEncoding)
-        return TrainingExample(input: patch.normalizedCHW(mean: mean, std: std), target: target, targetWeight: weight,
+        return TrainingExample(input: patch.normalizedCHW(mean: mean, std: std, bgr: !colorRGB), target: target, targetWeight: weight,
                                joints: joints, visibility: crop.visibility, crop: crop, transform: transform)
     }
 }

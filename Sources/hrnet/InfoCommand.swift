@@ -43,9 +43,15 @@ struct InfoCommand: ParsableCommand {
         print(String(format: "parameters %.2f M (%d)", Double(net.parameterCount) / 1e6, net.parameterCount))
         print(String(format: "GFLOP      %.2f at batch 1 (multiply-adds x 2)", flops / 1e9))
         print("")
-        print("stage  modules  block       blocks per branch   channels per branch")
         let a = config.architecture
-        for (k, s) in ([a.stage1] + a.stages).enumerated() {
+        if let sb = a.simpleBaseline {
+            print("backbone   ResNet-\(sb.depth): \(sb.block.rawValue) blocks \(sb.blocks), planes \(sb.planes) (input / 32)")
+            print("deconv     \(sb.deconvFilters.count) transposed convolutions, stride 2: filters \(sb.deconvFilters), kernels \(sb.deconvKernels)"
+                  + (sb.deconvBias ? ", with bias" : ""))
+            print("colour     " + (config.colorRGB ? "R, G, B" : "B, G, R (DATASET.COLOR_RGB false, as the official resnet files)"))
+        }
+        if a.simpleBaseline == nil { print("stage  modules  block       blocks per branch   channels per branch") }
+        for (k, s) in (a.simpleBaseline == nil ? [a.stage1] + a.stages : []).enumerated() {
             let line = "\(k + 1)".padding(toLength: 7, withPad: " ", startingAt: 0)
                 + "\(s.modules)".padding(toLength: 9, withPad: " ", startingAt: 0)
                 + s.block.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)

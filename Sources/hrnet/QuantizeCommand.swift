@@ -79,7 +79,8 @@ struct QuantizeCommand: ParsableCommand {
             } else {
                 prepared = image.resized(width: w, height: h)
             }
-            try calibrator.observe(Tensor(shape: [1, 3, h, w], scalars: prepared.normalizedCHW(mean: PoseEstimator.mean, std: PoseEstimator.std)))
+            try calibrator.observe(Tensor(shape: [1, 3, h, w], scalars: prepared.normalizedCHW(mean: PoseEstimator.mean, std: PoseEstimator.std,
+                                                                                                  bgr: net.config.task == .pose && !net.config.colorRGB)))
             progress.advance()
         }
         progress.finish()

@@ -490,7 +490,7 @@ def make_broken(pose_cfg, pose_sd):
         f.write('MODEL:\n  NAME: pose_hrnet\n  EXTRA: [unclosed\n    STAGE2: {\n')
     edits = (('missing_stage', lambda c: c['MODEL']['EXTRA'].pop('STAGE3')),
              ('bad_channels', lambda c: c['MODEL']['EXTRA']['STAGE3'].update(NUM_CHANNELS=[4, 8])),
-             ('unknown_model', lambda c: c['MODEL'].update(NAME='pose_resnet')))
+             ('unknown_model', lambda c: c['MODEL'].update(NAME='pose_mobilenet')))
     for name, edit in edits:
         c = copy.deepcopy(pose_cfg)
         edit(c)

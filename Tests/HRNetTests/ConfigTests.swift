@@ -13,6 +13,11 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.architecture.stages[1], StageSpec(modules: 2, branches: 3, block: .basic, blocks: [1, 1, 1], channels: [2, 4, 8]))
         XCTAssertEqual(c.architecture.head, .pose(joints: 5, finalKernel: 1))
         XCTAssertTrue(c.flipTest)
+        XCTAssertTrue(c.colorRGB, "DATASET.COLOR_RGB true")
+        // Left out: the official default (lib/config/default.py), false: B, G, R as OpenCV decodes.
+        let text = try String(contentsOf: Fixtures.url("hrnet/tiny_pose.yaml"), encoding: .utf8)
+        XCTAssertFalse(try HRNetConfig.parse(yaml: text.replacingOccurrences(of: "COLOR_RGB: true", with: ""), source: "x.yaml").colorRGB)
+        XCTAssertTrue(try Presets.config(named: "pose_w32_256x192").colorRGB, "the official HRNet files say true")
     }
 
     /// Without STAGE1 a pose config gets the official pose_hrnet layer1 (4 Bottlenecks of 64).
@@ -108,7 +113,7 @@ final class ConfigTests: XCTestCase {
             ("bad_yaml.yaml", ["bad_yaml.yaml", "not valid YAML"]),
             ("missing_stage.yaml", ["missing_stage.yaml", "MODEL.EXTRA.STAGE3", "missing"]),
             ("bad_channels.yaml", ["bad_channels.yaml", "STAGE3.NUM_CHANNELS", "2 entries", "NUM_BRANCHES is 3"]),
-            ("unknown_model.yaml", ["unknown_model.yaml", "pose_resnet"]),
+            ("unknown_model.yaml", ["unknown_model.yaml", "pose_mobilenet"]),
             ("does_not_exist.yaml", ["does_not_exist.yaml", "no such file"]),
         ]
         for (file, needles) in cases {
@@ -178,7 +183,7 @@ final class TrainingConfigTests: XCTestCase {
         XCTAssertEqual(c.rotationFactor, 45)
         XCTAssertEqual(c.halfBodyProbability, 0.3)
         XCTAssertEqual(c.halfBodyJoints, 8)
-        XCTAssertTrue(c.colorRGB && c.flip && c.useTargetWeight && !c.useOHKM)
+        XCTAssertTrue(c.flip && c.useTargetWeight && !c.useOHKM)
         XCTAssertEqual(c.trainSet, "train2017")
         // Omitted fields: lib/config/default.py.
         let d = try TrainingConfig.parse(yaml: "MODEL: {NAME: pose_hrnet}", source: "x.yaml")

@@ -43,6 +43,28 @@ final class PosePipelineTests: XCTestCase {
                                  keypoints: Self.tinyKeypoints, options: options)
     }
 
+    /// DATASET.COLOR_RGB false (the official default, and every SimpleBaseline file) feeds the
+    /// network B, G, R planes normalized with the same per-plane statistics: the heatmaps equal
+    /// those of a COLOR_RGB true model given the image with red and blue exchanged, exactly.
+    func testColorOrderFollowsTheConfig() throws {
+        let bgr = try HRNetConfig.load(Fixtures.url("poseresnet/tiny_pose_resnet.yaml"))
+        XCTAssertFalse(bgr.colorRGB)
+        var rgb = bgr
+        rgb.colorRGB = true
+        let image = try Image.load(Fixtures.url(try loadCases().image))
+        var swappedPixels = image.pixels
+        for p in 0..<(image.width * image.height) { swappedPixels.swapAt(3 * p, 3 * p + 2) }
+        let swapped = try Image(width: image.width, height: image.height, pixels: swappedPixels)
+        let crop = PersonCrop(box: 10, 20, 60, 90, aspectRatio: 64.0 / 96.0)
+        func maps(_ config: HRNetConfig, _ image: Image) throws -> Tensor {
+            try PoseEstimator(config: config, weights: Fixtures.url("poseresnet/tiny_pose_resnet.safetensors"),
+                              options: PoseEstimator.Options(flipTest: true)).heatmaps([(image, crop)])
+        }
+        let read = try maps(bgr, image)
+        XCTAssertEqual(read, try maps(rgb, swapped))
+        XCTAssertGreaterThan(read.maxAbsDifference(try maps(rgb, image)), 1e-3, "the planes' order reaches the network")
+    }
+
     /// Many people in one image: the caller hears after each network batch (10 boxes, batch 4).
     func testCropProgress() throws {
         let est = try estimator(flip: false, batch: 4)

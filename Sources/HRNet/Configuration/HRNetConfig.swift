@@ -22,6 +22,10 @@ public struct HRNetConfig: Sendable, Equatable {
     public var dataset: String
     /// TEST.FLIP_TEST.
     public var flipTest: Bool
+    /// DATASET.COLOR_RGB (pose): whether the network reads R, G, B. The official default is
+    /// false: the image as OpenCV decodes it, B, G, R (the SimpleBaseline files leave it so);
+    /// every official HRNet pose file sets true.
+    public var colorRGB = true
     /// The pose test's other TEST keys (SHIFT_HEATMAP, POST_PROCESS, IN_VIS_THRE, OKS_THRE, SOFT_NMS).
     public var poseTest = PoseTestSettings()
     /// TEST.SCALE_LIST (segmentation multi-scale test).
@@ -49,7 +53,7 @@ public struct HRNetConfig: Sendable, Equatable {
     public static func == (a: HRNetConfig, b: HRNetConfig) -> Bool {
         a.modelName == b.modelName && a.architecture == b.architecture && a.imageSize == b.imageSize
             && a.heatmapSize == b.heatmapSize && a.sigma == b.sigma && a.dataset == b.dataset
-            && a.flipTest == b.flipTest && a.testScales == b.testScales && a.testImageSize == b.testImageSize
+            && a.flipTest == b.flipTest && a.colorRGB == b.colorRGB && a.testScales == b.testScales && a.testImageSize == b.testImageSize
             && a.testBaseSize == b.testBaseSize && a.poseTest == b.poseTest && a.outputIndex == b.outputIndex
     }
 }
@@ -96,10 +100,10 @@ extension HRNetConfig {
         let name = try r.string("MODEL.NAME")
         let task: Task
         switch name {
-        case "pose_hrnet": task = .pose
+        case "pose_hrnet", "pose_resnet": task = .pose
         case "seg_hrnet", "seg_hrnet_ocr": task = .segmentation
         case "cls_hrnet": task = .classification
-        default: throw ConfigError(source, "MODEL.NAME '\(name)' is not supported (pose_hrnet, seg_hrnet, seg_hrnet_ocr or cls_hrnet)")
+        default: throw ConfigError(source, "MODEL.NAME '\(name)' is not supported (pose_hrnet, pose_resnet, seg_hrnet, seg_hrnet_ocr or cls_hrnet)")
         }
         let finalKernel = try r.optionalInt("MODEL.EXTRA.FINAL_CONV_KERNEL") ?? 1
         guard finalKernel == 1 || finalKernel == 3 else {
@@ -129,11 +133,17 @@ extension HRNetConfig {
             }
             head = .classification(spec)
         }
-        let stage1 = try r.has("MODEL.EXTRA.STAGE1") ? r.stage("MODEL.EXTRA.STAGE1", expectedBranches: 1) : StageSpec.officialPoseStage1
-        var stages: [StageSpec] = []
-        for k in 2...4 {
-            let spec = try r.stage("MODEL.EXTRA.STAGE\(k)", expectedBranches: k)
-            stages.append(spec)
+        let architecture: Architecture
+        if name == "pose_resnet", case .pose(let joints, let k) = head {
+            architecture = .simpleBaseline(try r.simpleBaseline(), joints: joints, finalKernel: k)
+        } else {
+            let stage1 = try r.has("MODEL.EXTRA.STAGE1") ? r.stage("MODEL.EXTRA.STAGE1", expectedBranches: 1) : StageSpec.officialPoseStage1
+            var stages: [StageSpec] = []
+            for k in 2...4 {
+                let spec = try r.stage("MODEL.EXTRA.STAGE\(k)", expectedBranches: k)
+                stages.append(spec)
+            }
+            architecture = Architecture(stage1: stage1, stages: stages, head: head)
         }
         // Pose files give MODEL.IMAGE_SIZE; the official segmentation files give the training crop
         // as TRAIN.IMAGE_SIZE (and the full test image as TEST.IMAGE_SIZE).
@@ -151,7 +161,7 @@ extension HRNetConfig {
         let heatmap = try r.optionalPair("MODEL.HEATMAP_SIZE") ?? (size.0 / 4, size.1 / 4)
         var config = HRNetConfig(
             source: source, modelName: name, task: task,
-            architecture: Architecture(stage1: stage1, stages: stages, head: head),
+            architecture: architecture,
             imageSize: size, heatmapSize: heatmap,
             sigma: try r.optionalDouble("MODEL.SIGMA") ?? 2,
             dataset: (try? r.string("DATASET.DATASET")) ?? defaultDataset,
@@ -164,6 +174,7 @@ extension HRNetConfig {
             t.visibilityThreshold = try r.optionalDouble("TEST.IN_VIS_THRE") ?? t.visibilityThreshold
             t.oksThreshold = try r.optionalDouble("TEST.OKS_THRE") ?? t.oksThreshold
             t.softNMS = try r.optionalBool("TEST.SOFT_NMS") ?? t.softNMS
+            config.colorRGB = try r.optionalBool("DATASET.COLOR_RGB") ?? false
             if let k = try r.optionalInt("TEST.BLUR_KERNEL") {
                 guard k > 0, k % 2 == 1, k <= 99 else { throw ConfigError(source, "TEST.BLUR_KERNEL must be an odd size 1...99, got \(k)") }
                 t.blurKernel = k
@@ -313,6 +324,38 @@ struct Reader {
         }
         if let s = try optionalInt("MODEL.OCR.SCALE"), s != 1 {
             throw fail("MODEL.OCR.SCALE", "is \(s); the official seg_hrnet_ocr runs the attention at scale 1 whatever it says, so only 1 is accepted")
+        }
+        return spec
+    }
+
+    /// pose_resnet's MODEL.EXTRA. Keys the file leaves out take the SimpleBaseline defaults of the
+    /// original simple-baselines code (3 deconv layers of 256 filters, kernel 4, no bias).
+    func simpleBaseline() throws -> SimpleBaselineSpec {
+        let depth = try positiveInt("MODEL.EXTRA.NUM_LAYERS")
+        guard SimpleBaselineSpec.resnets[depth] != nil else {
+            throw fail("MODEL.EXTRA.NUM_LAYERS", "is \(depth); the official pose_resnet has ResNets of 18, 34, 50, 101 and 152 layers")
+        }
+        var spec = SimpleBaselineSpec(depth: depth)
+        if has("MODEL.EXTRA.RESNET_PLANES") {
+            spec.planes = try ints("MODEL.EXTRA.RESNET_PLANES")
+            guard spec.planes.count == 4, spec.planes.allSatisfy({ $0 <= 8192 }) else {
+                throw fail("MODEL.EXTRA.RESNET_PLANES", "must hold 4 plane counts (layer1...layer4) of at most 8192")
+            }
+        }
+        spec.deconvBias = try optionalBool("MODEL.EXTRA.DECONV_WITH_BIAS") ?? false
+        if has("MODEL.EXTRA.NUM_DECONV_FILTERS") { spec.deconvFilters = try ints("MODEL.EXTRA.NUM_DECONV_FILTERS") }
+        if has("MODEL.EXTRA.NUM_DECONV_KERNELS") { spec.deconvKernels = try ints("MODEL.EXTRA.NUM_DECONV_KERNELS") }
+        let layers = try optionalInt("MODEL.EXTRA.NUM_DECONV_LAYERS") ?? 3
+        guard (0...8).contains(layers) else { throw fail("MODEL.EXTRA.NUM_DECONV_LAYERS", "must be 0...8, got \(layers)") }
+        guard spec.deconvFilters.count == layers else {
+            throw fail("MODEL.EXTRA.NUM_DECONV_FILTERS", "has \(spec.deconvFilters.count) entries but NUM_DECONV_LAYERS is \(layers)")
+        }
+        guard spec.deconvKernels.count == layers else {
+            throw fail("MODEL.EXTRA.NUM_DECONV_KERNELS", "has \(spec.deconvKernels.count) entries but NUM_DECONV_LAYERS is \(layers)")
+        }
+        guard spec.deconvFilters.allSatisfy({ $0 <= 8192 }) else { throw fail("MODEL.EXTRA.NUM_DECONV_FILTERS", "must be at most 8192 each") }
+        if let bad = spec.deconvKernels.first(where: { SimpleBaselineSpec.deconvGeometry(kernel: $0) == nil }) {
+            throw fail("MODEL.EXTRA.NUM_DECONV_KERNELS", "holds \(bad); the official pose_resnet takes kernels 4, 3 and 2")
         }
         return spec
     }

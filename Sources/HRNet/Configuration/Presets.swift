@@ -11,6 +11,8 @@
 /// `lip` (20, 473x473), `cocostuff` (171) and `ade20k` (150), single-scale test as those files. Classification (`cls_{width}`): the official
 /// cls_hrnet / timm `hrnet_*` ImageNet models, 1000 classes, 224x224; `cls_w18_ssld` and
 /// `cls_w48_ssld` are timm's `hrnet_w18_ssld`/`hrnet_w48_ssld` (no bias in the head's convs).
+/// SimpleBaseline (`pose_resnet_{18|34|50|101|152}[_{HxW}]`): the official experiments/coco/resnet
+/// files (3 deconvolutions of 256 filters, kernel 4, no bias; COLOR_RGB false).
 public enum Presets {
     public static let widths = ["w18_small_v1", "w18_small_v2", "w18", "w30", "w32", "w40", "w44", "w48", "w64"]
 
@@ -20,17 +22,44 @@ public enum Presets {
             ["pose_\(w)_256x192", "pose_\(w)_384x288", "seg_\(w)_cityscapes", "seg_\(w)_pascal_context"]
         } + widths.map { "cls_\($0)" } + ["cls_w18_ssld", "cls_w48_ssld", DefaultModel.presetName]
             + ocrDataSets.map { "ocr_w48_\($0.name)" }
+            + SimpleBaselineSpec.resnets.keys.sorted().flatMap { ["pose_resnet_\($0)_256x192", "pose_resnet_\($0)_384x288"] }
+    }
+
+    /// The pose input `HxW` of a preset suffix (default 256x192).
+    static func poseInput(_ suffix: String, fail: (String) -> ConfigError) throws -> (h: Int, w: Int) {
+        guard !suffix.isEmpty else { return (256, 192) }
+        let hw = suffix.split(separator: "x").compactMap { Int($0) }
+        guard hw.count == 2, hw[0] > 0, hw[1] > 0, hw[0] % 32 == 0, hw[1] % 32 == 0 else {
+            throw fail("pose input '\(suffix)' must be HxW with sides multiples of 32")
+        }
+        return (hw[0], hw[1])
+    }
+
+    /// `pose_resnet_{depth}[_{HxW}]`: the official SimpleBaseline COCO files.
+    static func simpleBaseline(_ name: String, _ parts: [String], fail: (String) -> ConfigError) throws -> HRNetConfig {
+        guard let depth = parts.first.flatMap({ Int($0) }), SimpleBaselineSpec.resnets[depth] != nil else {
+            throw fail("unknown ResNet depth '\(parts.first ?? "")' (18, 34, 50, 101 or 152)")
+        }
+        let (h, w) = try poseInput(parts.dropFirst().joined(separator: "_"), fail: fail)
+        var config = HRNetConfig(source: "preset \(name)", modelName: "pose_resnet", task: .pose,
+                                 architecture: .simpleBaseline(SimpleBaselineSpec(depth: depth), joints: 17, finalKernel: 1),
+                                 imageSize: (w, h), heatmapSize: (w / 4, h / 4), sigma: h >= 384 ? 3 : 2, dataset: "coco",
+                                 flipTest: true, testScales: [1])
+        config.colorRGB = false
+        return config
     }
 
     public static func config(named name: String) throws -> HRNetConfig {
         if name.lowercased() == DefaultModel.presetName { return try DefaultModel.config() }
         func fail(_ why: String) -> ConfigError {
-            ConfigError("preset \(name)", "\(why). Presets are {pose|seg}_{width}[_{HxW}|_cityscapes|_pascal_context], ocr_{width}_{data set} and cls_{width}, "
+            ConfigError("preset \(name)", "\(why). Presets are {pose|seg}_{width}[_{HxW}|_cityscapes|_pascal_context], ocr_{width}_{data set}, cls_{width} "
+                        + "and pose_resnet_{depth}[_{HxW}], "
                         + "width one of \(widths.joined(separator: ", ")); e.g. pose_w32_256x192, pose_w48_384x288, seg_w48_cityscapes, cls_w18_small_v2")
         }
         var parts = name.lowercased().split(separator: "_").map(String.init)
         guard parts.count >= 2 else { throw fail("not a preset name") }
         let task = parts.removeFirst()
+        if task == "pose", parts.first == "resnet" { return try simpleBaseline(name, Array(parts.dropFirst()), fail: fail) }
         // The width is one or three parts (w18, or w18_small_v2).
         let width: String
         if parts.count >= 3, parts[1] == "small" { width = parts[0...2].joined(separator: "_"); parts.removeFirst(3) }
@@ -39,14 +68,7 @@ public enum Presets {
         let suffix = parts.joined(separator: "_")
         switch task {
         case "pose":
-            var (h, w) = (256, 192)
-            if !suffix.isEmpty {
-                let hw = suffix.split(separator: "x").compactMap { Int($0) }
-                guard hw.count == 2, hw[0] > 0, hw[1] > 0, hw[0] % 32 == 0, hw[1] % 32 == 0 else {
-                    throw fail("pose input '\(suffix)' must be HxW with sides multiples of 32")
-                }
-                (h, w) = (hw[0], hw[1])
-            }
+            let (h, w) = try poseInput(suffix, fail: fail)
             return HRNetConfig(source: "preset \(name)", modelName: "pose_hrnet", task: .pose,
                                architecture: Architecture(stage1: stage1, stages: stages, head: .pose(joints: 17, finalKernel: 1)),
                                imageSize: (w, h), heatmapSize: (w / 4, h / 4), sigma: h >= 384 ? 3 : 2, dataset: "coco",

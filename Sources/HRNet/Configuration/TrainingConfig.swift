@@ -50,13 +50,13 @@ public struct TrainingConfig: Sendable, Equatable {
     public var useOHKM = false
     public var ohkmTopK = 8
 
-    /// DATASET augmentation: FLIP, SCALE_FACTOR, ROT_FACTOR, PROB_HALF_BODY, NUM_JOINTS_HALF_BODY, COLOR_RGB.
+    /// DATASET augmentation: FLIP, SCALE_FACTOR, ROT_FACTOR, PROB_HALF_BODY, NUM_JOINTS_HALF_BODY
+    /// (COLOR_RGB belongs to the model's input: `HRNetConfig.colorRGB`).
     public var flip = true
     public var scaleFactor = 0.25
     public var rotationFactor = 30.0
     public var halfBodyProbability = 0.0
     public var halfBodyJoints = 8
-    public var colorRGB = false
     /// DATASET.UNBIASED_ENCODING (this project's key; MMPose's `unbiased_encoding`): Gaussian
     /// targets centred on the exact joint. Default: on for DarkPose's files (they set
     /// TEST.BLUR_KERNEL, and DarkPose always trains so), off otherwise (the official rounding).
@@ -220,7 +220,6 @@ public struct TrainingConfig: Sendable, Equatable {
         c.halfBodyJoints = try r.optionalInt("DATASET.NUM_JOINTS_HALF_BODY") ?? c.halfBodyJoints
         guard (0..<1).contains(c.scaleFactor) else { throw r.fail("DATASET.SCALE_FACTOR", "must be within 0..<1, got \(c.scaleFactor)") }
         guard (0...1).contains(c.halfBodyProbability) else { throw r.fail("DATASET.PROB_HALF_BODY", "must be within 0...1") }
-        c.colorRGB = try r.optionalBool("DATASET.COLOR_RGB") ?? c.colorRGB
         c.unbiasedEncoding = try r.optionalBool("DATASET.UNBIASED_ENCODING") ?? r.has("TEST.BLUR_KERNEL")
         if let scale = try r.optionalDoubles("DATASET.CROP_SCALE") {
             guard scale.count == 2, scale[0] > 0, scale[0] <= scale[1], scale[1] <= 1 else {

@@ -8,11 +8,21 @@ public struct Architecture: Sendable, Equatable {
     /// STAGE2, STAGE3, STAGE4: each adds a branch at half the resolution of the lowest.
     public var stages: [StageSpec]
     public var head: Head
+    /// Set for SimpleBaseline (`pose_resnet`): the representation is a ResNet and deconvolution
+    /// layers instead of HRNet's stages (then `stage1` and `stages` are unused).
+    public var simpleBaseline: SimpleBaselineSpec?
 
     public init(stage1: StageSpec = .officialPoseStage1, stages: [StageSpec], head: Head) {
         self.stage1 = stage1
         self.stages = stages
         self.head = head
+    }
+
+    /// SimpleBaseline's pose network: the ResNet and deconvolution layers of `spec`, then `final_layer`.
+    public static func simpleBaseline(_ spec: SimpleBaselineSpec, joints: Int, finalKernel: Int) -> Architecture {
+        var a = Architecture(stages: [], head: .pose(joints: joints, finalKernel: finalKernel))
+        a.simpleBaseline = spec
+        return a
     }
 }
 

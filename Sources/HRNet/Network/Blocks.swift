@@ -26,10 +26,11 @@ enum Blocks {
         return g.relu(g.add(y, residual))
     }
 
-    /// `count` blocks in a row (`<key>.0`, `<key>.1`, ...), the first one changing the shape.
-    static func sequence(_ g: Graph, _ x: Graph.Value, key: String, kind: BlockKind, planes: Int, count: Int) -> Graph.Value {
+    /// `count` blocks in a row (`<key>.0`, `<key>.1`, ...), the first one changing the shape
+    /// (and, with `stride` 2, halving the map: ResNet's `_make_layer`).
+    static func sequence(_ g: Graph, _ x: Graph.Value, key: String, kind: BlockKind, planes: Int, count: Int, stride: Int = 1) -> Graph.Value {
         var y = x
-        for n in 0..<count { y = residual(g, y, key: "\(key).\(n)", kind: kind, planes: planes) }
+        for n in 0..<count { y = residual(g, y, key: "\(key).\(n)", kind: kind, planes: planes, stride: n == 0 ? stride : 1) }
         return y
     }
 }

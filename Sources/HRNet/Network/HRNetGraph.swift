@@ -15,6 +15,12 @@ public enum HRNetGraph {
 
     public static func build(_ a: Architecture, output: Output = .head) -> Graph {
         let g = Graph()
+        if let spec = a.simpleBaseline, case .pose(let joints, let k) = a.head {
+            let x = SimpleBaseline.representation(g, input: g.input(channels: 3), spec: spec)
+            g.outputs = [output == .features ? x
+                : g.conv(x, key: "final_layer", outChannels: joints, kernel: k, padding: k == 3 ? 1 : 0, bias: true)]
+            return g
+        }
         let upsampling: FuseUpsampling
         if case .segmentation(_, _, let ac, _) = a.head { upsampling = .bilinear(alignCorners: ac) } else { upsampling = .nearest }
         var lastFusesAll = true

@@ -247,6 +247,8 @@ def official_widths(cfg):
 
 def check_official(path, x, x_odd):
     official = load_module(path, 'pose_resnet_official')
+    # 64x48 (IMAGE_SIZE [48, 64]): 32x24 -> 16x12 -> 8x6 -> 4x3 -> 2x2, so 16x16 heatmaps, not 16x12.
+    x48 = torch.randn(1, 3, 64, 48, generator=torch.Generator().manual_seed(40))
     res50 = official_widths(MODELS['tiny_pose_resnet50'][0])
     res50['MODEL']['EXTRA'].update(NUM_DECONV_FILTERS=[256, 256, 256])  # = the official res50 yaml's EXTRA
     cases = (('18, deconv [16,12,16] k [4,3,2] bias, 3x3 head', official_widths(MODELS['tiny_pose_resnet'][0]), 41),
@@ -259,7 +261,8 @@ def check_official(path, x, x_odd):
         assert list(theirs.state_dict()) == list(sd), 'key order differs'
         theirs.eval()
         with torch.no_grad():
-            for name, inp in (('1x3x%dx%d' % tuple(x.shape[2:]), x[:1]), ('odd 1x3x%dx%d' % ODD_SIZE, x_odd)):
+            for name, inp in (('1x3x64x48', x48), ('1x3x%dx%d' % tuple(x.shape[2:]), x[:1]),
+                              ('odd 1x3x%dx%d' % ODD_SIZE, x_odd)):
                 a, b = ours(inp), theirs(inp)
                 d = (a - b).abs().max().item()
                 print('official pose_resnet %s, eval %s -> %s: max |diff| %.3g (output std %.3f)'
