@@ -79,7 +79,7 @@ public final class PoseEstimator {
     /// - Parameter keypoints: the joints' names, flip pairs and skeleton; COCO's 17 by default.
     public init(config: HRNetConfig, parameters: [String: Tensor], keypoints: KeypointSet? = nil, options: Options? = nil) throws {
         guard config.task == .pose, let joints = config.numJoints else {
-            throw PoseError("\(config.source) is a \(config.task.rawValue) model; pose estimation needs MODEL.NAME pose_hrnet")
+            throw PoseError("\(config.source) is a \(config.task.rawValue) model; pose estimation needs MODEL.NAME pose_hrnet or pose_resnet")
         }
         let options = options ?? Options(config: config)
         let set = keypoints ?? (joints == KeypointSet.coco.count ? .coco : .unnamed(joints))

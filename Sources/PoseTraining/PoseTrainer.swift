@@ -32,7 +32,7 @@ public final class PoseTrainer: SessionTrainer {
     public init(config: HRNetConfig, training: TrainingConfig, data: PoseTrainingData, parameters: consuming [String: Tensor],
                 threads: Int? = nil, seed: UInt64 = 0, parallel: DataParallel = .none) throws {
         guard config.task == .pose, let joints = config.numJoints else {
-            throw PoseTrainingError.training("\(config.source) is not a pose model (MODEL.NAME pose_hrnet)")
+            throw PoseTrainingError.training("\(config.source) is not a pose model (MODEL.NAME pose_hrnet or pose_resnet)")
         }
         guard joints == data.dataset.keypoints.count else {
             throw PoseTrainingError.training("\(config.source) predicts \(joints) keypoints; the data set \(data.dataset.name) has \(data.dataset.keypoints.count)")

@@ -4,7 +4,7 @@ import HRNet
 
 /// How a command names its model: a config or preset, and the weights.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "An official experiment YAML file (MODEL.NAME pose_hrnet, seg_hrnet, seg_hrnet_ocr or cls_hrnet).")
+    @Option(help: "An official experiment YAML file (MODEL.NAME pose_hrnet, pose_resnet, seg_hrnet, seg_hrnet_ocr or cls_hrnet).")
     var config: String?
 
     @Option(help: "A built-in model, e.g. pose_w32_256x192, cls_w18_small_v2 (list: hrnet info --list-presets). With neither --config nor --preset: pose_default, the embedded model trained on synthetic figures.")

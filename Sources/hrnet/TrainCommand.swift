@@ -15,9 +15,12 @@ struct TrainCommand: ParsableCommand {
         Reads TRAIN, LOSS, DATASET and MODEL of the experiment YAML (batch, optimizer, LR and its \
         steps, epochs, augmentation, sigma, OHKM); MODEL.NAME chooses the task.
 
-        Pose (pose_hrnet): the data set is DATA/annotations/person_keypoints_{TRAIN_SET,TEST_SET}.json \
+        Pose (pose_hrnet, or SimpleBaseline's pose_resnet): the data set is DATA/annotations/person_keypoints_{TRAIN_SET,TEST_SET}.json \
         with images in DATA/images/SPLIT (or DATA/SPLIT); any number of keypoints (from the category; \
-        left/right pairs by name); evaluated by AP on TEST_SET with the ground-truth boxes (decoded as the TEST keys say; DarkPose's TEST.BLUR_KERNEL: DARK). DATASET.UNBIASED_ENCODING: true centres the Gaussian targets on the exact joint (DARK's encoding; default on with TEST.BLUR_KERNEL).
+        left/right pairs by name); evaluated by AP on TEST_SET with the ground-truth boxes (decoded as the TEST keys say; DarkPose's TEST.BLUR_KERNEL: DARK). DATASET.UNBIASED_ENCODING: true centres the Gaussian targets on the exact joint (DARK's encoding; default on with TEST.BLUR_KERNEL). \
+        DATASET.COLOR_RGB false (the official default) feeds B, G, R. --weights takes a pose checkpoint, or an \
+        ImageNet backbone as the official MODEL.PRETRAINED (torchvision's ResNets for pose_resnet, cls_hrnet for pose_hrnet): \
+        keys the model lacks are dropped, the head (final_layer, deconv_layers) starts from the official initial values.
 
         MPII (DATASET.DATASET mpii): the official DATA/annot/{TRAIN_SET,TEST_SET}.json with images in \
         DATA/images; evaluated by PCKh@0.5 (Mean) against DATA/annot/gt_TEST_SET.mat, the official table printed.
@@ -58,7 +61,7 @@ struct TrainCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "The official experiment YAML (MODEL.NAME pose_hrnet, cls_hrnet, seg_hrnet or seg_hrnet_ocr).")
+    @Option(help: "The official experiment YAML (MODEL.NAME pose_hrnet, pose_resnet, cls_hrnet, seg_hrnet or seg_hrnet_ocr).")
     var config: String
 
     @Option(help: "The data set root (default: the file's DATASET.ROOT).")
@@ -262,9 +265,10 @@ struct TrainCommand: ParsableCommand {
 
         var parameters = HRNetModel(config: model).initialParameters(seed: seed)
         if let weights {
-            let (loaded, report) = try HRNetModel(config: model).loadWeights(URL(fileURLWithPath: weights), allowPartial: allowPartial)
+            let (loaded, report) = try PoseTrainer.startingParameters(from: URL(fileURLWithPath: weights), config: model,
+                                                                      allowPartial: allowPartial, seed: seed)
             parameters = loaded
-            if !report.missing.isEmpty { warn("\(report.missing.count) keys missing from \(weights) start from initial values") }
+            if !report.missing.isEmpty { print("\(report.missing.count) keys missing from \(weights) start from initial values") }
         }
         let trainer = try PoseTrainer(config: model, training: training, data: trainData, parameters: parameters,
                                       threads: threads(parallel.communicator), seed: seed, parallel: parallel)
