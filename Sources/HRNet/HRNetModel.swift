@@ -39,6 +39,7 @@ extension HRNetModel {
     public func bind(_ tensors: [String: Tensor], allowPartial: Bool = false, source: String = "checkpoint") throws
         -> (parameters: [String: Tensor], report: BindReport) {
         var tensors = Self.unwrapFullModel(tensors)
+        if let hourglass = config.architecture.hourglass { tensors = Self.mmposeHourglassKeys(tensors, stacks: hourglass.stacks) }
         if output == .features {
             let backbone = Set(graph.parameters.map(\.key))
             for spec in HRNetGraph.build(config.architecture).parameters where !backbone.contains(spec.key) {
@@ -55,6 +56,19 @@ extension HRNetModel {
         guard tensors["conv1.weight"] == nil, tensors["model.conv1.weight"] != nil else { return tensors }
         return Dictionary(tensors.compactMap { $0.key.hasPrefix("model.") ? (String($0.key.dropFirst(6)), $0.value) : nil },
                           uniquingKeysWith: { a, _ in a })
+    }
+
+    /// MMPose's hourglass checkpoints: 1.x names the head `head.` where 0.x (and this model) say
+    /// `keypoint_head.`; its `inters` ResLayer always holds a block, unused with one stack; the
+    /// data preprocessor's mean and std are not weights. Other checkpoints pass unchanged.
+    public static func mmposeHourglassKeys(_ tensors: [String: Tensor], stacks: Int) -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for (key, value) in tensors {
+            if key.hasPrefix("data_preprocessor.") { continue }
+            if key.hasPrefix("backbone.inters."), let j = Int(key.split(separator: ".")[2]), j >= stacks - 1 { continue }
+            out[key.hasPrefix("head.") ? "keypoint_head." + key.dropFirst(5) : key] = value
+        }
+        return out
     }
 
     /// Compiles the network for a batch at the config's IMAGE_SIZE (or `height` x `width`).
@@ -90,6 +104,18 @@ extension HRNetModel {
 
     /// Whether `key` belongs to a segmentation head: `last_layer` (HRNetV2), or the OCR modules
     /// (`aux_head`, `conv3x3_ocr`, `ocr_*`, `cls_head`: the names the official init skips).
+    /// The segmentation head's keys of this model: HRNetV2's and OCR's as `isHeadKey`, U-Net's
+    /// FCN heads (`decode_head.*`, `auxiliary_head.*`).
+    public func isSegmentationHeadKey(_ key: String) -> Bool {
+        config.architecture.unet != nil ? key.hasPrefix("decode_head.") || key.hasPrefix("auxiliary_head.") : Self.isHeadKey(key, ocr: isOCR)
+    }
+
+    /// The final classifiers of a segmentation model (what `--reset-head` starts afresh).
+    public var segmentationClassifierPrefixes: [String] {
+        if config.architecture.unet != nil { return ["auxiliary_head.conv_seg.", "decode_head.conv_seg."] }
+        return isOCR ? ["aux_head.3.", "cls_head."] : ["last_layer.3."]
+    }
+
     public static func isHeadKey(_ key: String, ocr: Bool) -> Bool {
         ocr ? ["cls", "aux", "ocr"].contains { key.contains($0) } : key.hasPrefix("last_layer.")
     }

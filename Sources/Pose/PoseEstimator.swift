@@ -79,7 +79,7 @@ public final class PoseEstimator {
     /// - Parameter keypoints: the joints' names, flip pairs and skeleton; COCO's 17 by default.
     public init(config: HRNetConfig, parameters: [String: Tensor], keypoints: KeypointSet? = nil, options: Options? = nil) throws {
         guard config.task == .pose, let joints = config.numJoints else {
-            throw PoseError("\(config.source) is a \(config.task.rawValue) model; pose estimation needs MODEL.NAME pose_hrnet or pose_resnet")
+            throw PoseError("\(config.source) is a \(config.task.rawValue) model; pose estimation needs MODEL.NAME pose_hrnet, pose_resnet or pose_hourglass")
         }
         let options = options ?? Options(config: config)
         let set = keypoints ?? (joints == KeypointSet.coco.count ? .coco : .unnamed(joints))
@@ -93,7 +93,10 @@ public final class PoseEstimator {
         self.config = config
         self.keypoints = set
         self.options = options
-        plans = try PlanCache(graph: HRNetModel(config: config).graph, parameters: parameters, threads: options.threads,
+        // A stacked hourglass returns one heatmap set per stack: the test reads the last (config.outputIndex).
+        let graph = HRNetModel(config: config).graph
+        graph.outputs = [graph.outputs[config.outputIndex]]
+        plans = try PlanCache(graph: graph, parameters: parameters, threads: options.threads,
                               options: options.plan, capacity: options.planCapacity)
     }
 

@@ -32,7 +32,7 @@ public final class PoseTrainer: SessionTrainer {
     public init(config: HRNetConfig, training: TrainingConfig, data: PoseTrainingData, parameters: consuming [String: Tensor],
                 threads: Int? = nil, seed: UInt64 = 0, parallel: DataParallel = .none) throws {
         guard config.task == .pose, let joints = config.numJoints else {
-            throw PoseTrainingError.training("\(config.source) is not a pose model (MODEL.NAME pose_hrnet or pose_resnet)")
+            throw PoseTrainingError.training("\(config.source) is not a pose model (MODEL.NAME pose_hrnet, pose_resnet or pose_hourglass)")
         }
         guard joints == data.dataset.keypoints.count else {
             throw PoseTrainingError.training("\(config.source) predicts \(joints) keypoints; the data set \(data.dataset.name) has \(data.dataset.keypoints.count)")
@@ -76,13 +76,15 @@ public final class PoseTrainer: SessionTrainer {
         return try session.trainEpoch(make: { index, _ in try data.example(index: index, epoch: e) }, learningRate: { _ in rate },
                                        step: { examples in
             let batch = Self.collate(examples, data: data)
-            let outputs = try plan.forward(batch.input)
-            let value = try loss(outputs[0], batch.target, batch.targetWeight)
-            guard value.loss.isFinite else {
-                throw PoseTrainingError.training("the loss became \(value.loss) at epoch \(e), step \(position.step): lower TRAIN.LR")
+            // Every output is supervised with the same targets (a stacked hourglass's intermediate
+            // supervision: the sum over stacks, as MMPose's multi-stage head).
+            let values = try plan.forward(batch.input).map { try loss($0, batch.target, batch.targetWeight) }
+            let total = values.map(\.loss).reduce(0, +)
+            guard total.isFinite else {
+                throw PoseTrainingError.training("the loss became \(total) at epoch \(e), step \(position.step): lower TRAIN.LR")
             }
             // A mean over equal counts in every process's part of the batch.
-            return BatchLoss(value.loss, units: Double(examples.count), outputGradients: [value.gradient])
+            return BatchLoss(total, units: Double(examples.count), outputGradients: values.map(\.gradient))
         }, onStep: onStep, shouldStop: shouldStop)
     }
 

@@ -93,7 +93,7 @@ public final class Segmenter {
     public init(model: HRNetModel, parameters: [String: Tensor], options: Options? = nil, threads: Int? = nil,
                 planOptions: Plan.Options = .init()) throws {
         guard case .segmentation(let classes, _, let alignCorners, _) = model.config.architecture.head else {
-            throw SegmentationError("\(model.config.source): MODEL.NAME is \(model.config.modelName); segmentation needs seg_hrnet or seg_hrnet_ocr")
+            throw SegmentationError("\(model.config.source): MODEL.NAME is \(model.config.modelName); segmentation needs seg_hrnet, seg_hrnet_ocr or seg_unet")
         }
         guard classes <= 255 else { throw SegmentationError("\(model.config.source): \(classes) classes; label maps hold at most 255 (255 is ignore)") }
         self.config = model.config

@@ -46,7 +46,8 @@ final class SimpleBaselineCLITests: XCTestCase {
         XCTAssertNil(trained["fc.weight"])
 
         let model = ["--config", config.path, "--weights", final.path, "--threads", "2"]
-        let eval = try HRNetCLI.run(["eval"] + model + ["--data", data.path, "--split", "val", "--json"])
+        let eval = try HRNetCLI.run(["eval"] + model + ["--data", data.path, "--split", "val", "--json",
+                                                        "--out-json", dir.appendingPathComponent("results.json").path])
         XCTAssertEqual(eval.status, 0, eval.stderr)
         let stats = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any])?["stats"] as? [Double])
         XCTAssertEqual(stats.count, 10)

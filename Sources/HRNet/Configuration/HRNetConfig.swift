@@ -100,10 +100,10 @@ extension HRNetConfig {
         let name = try r.string("MODEL.NAME")
         let task: Task
         switch name {
-        case "pose_hrnet", "pose_resnet": task = .pose
-        case "seg_hrnet", "seg_hrnet_ocr": task = .segmentation
+        case "pose_hrnet", "pose_resnet", "pose_hourglass": task = .pose
+        case "seg_hrnet", "seg_hrnet_ocr", "seg_unet": task = .segmentation
         case "cls_hrnet": task = .classification
-        default: throw ConfigError(source, "MODEL.NAME '\(name)' is not supported (pose_hrnet, pose_resnet, seg_hrnet, seg_hrnet_ocr or cls_hrnet)")
+        default: throw ConfigError(source, "MODEL.NAME '\(name)' is not supported (pose_hrnet, pose_resnet, pose_hourglass, seg_hrnet, seg_hrnet_ocr, seg_unet or cls_hrnet)")
         }
         let finalKernel = try r.optionalInt("MODEL.EXTRA.FINAL_CONV_KERNEL") ?? 1
         guard finalKernel == 1 || finalKernel == 3 else {
@@ -114,7 +114,7 @@ extension HRNetConfig {
         case .pose: head = .pose(joints: try r.positiveInt("MODEL.NUM_JOINTS"), finalKernel: finalKernel)
         case .segmentation:
             head = .segmentation(classes: try r.positiveInt("DATASET.NUM_CLASSES"), finalKernel: finalKernel,
-                                 alignCorners: try r.optionalBool("MODEL.ALIGN_CORNERS") ?? true,
+                                 alignCorners: try r.optionalBool("MODEL.ALIGN_CORNERS") ?? (name != "seg_unet"),
                                  ocr: name == "seg_hrnet_ocr" ? try r.ocr() : nil)
         case .classification:
             // The official files leave MODEL.NUM_CLASSES at its default, 1000 (lib/config/default.py).
@@ -136,6 +136,10 @@ extension HRNetConfig {
         let architecture: Architecture
         if name == "pose_resnet", case .pose(let joints, let k) = head {
             architecture = .simpleBaseline(try r.simpleBaseline(), joints: joints, finalKernel: k)
+        } else if name == "pose_hourglass", case .pose(let joints, _) = head {
+            architecture = .hourglass(try r.hourglass(), joints: joints)
+        } else if name == "seg_unet", case .segmentation(let classes, _, _, _) = head {
+            architecture = .unet(try r.unet(), classes: classes)
         } else {
             let stage1 = try r.has("MODEL.EXTRA.STAGE1") ? r.stage("MODEL.EXTRA.STAGE1", expectedBranches: 1) : StageSpec.officialPoseStage1
             var stages: [StageSpec] = []
@@ -183,6 +187,11 @@ extension HRNetConfig {
                 throw ConfigError(source, "TEST.IN_VIS_THRE must be in [0, 1] and TEST.OKS_THRE positive, got \(t.visibilityThreshold) and \(t.oksThreshold)")
             }
             config.poseTest = t
+            // Stacked hourglass: every stack's heatmaps are trained, the last one's are the prediction.
+            config.outputIndex = architecture.outputCount - 1
+            if let multiple = architecture.hourglass?.inputMultiple, size.0 % multiple != 0 || size.1 % multiple != 0 {
+                throw ConfigError(source, "MODEL.IMAGE_SIZE \(size.0)x\(size.1): the hourglass needs sides that are multiples of \(multiple) (4 x 2^DOWNSAMPLE_TIMES)")
+            }
         }
         if task == .segmentation {
             if let test = try r.optionalPair("TEST.IMAGE_SIZE") { config.testImageSize = test }
@@ -195,7 +204,7 @@ extension HRNetConfig {
             }
             // MODEL.NUM_OUTPUTS: how many outputs the loss weighs (LOSS.BALANCE_WEIGHTS); TEST.OUTPUT_INDEX
             // (Python indexing, default -1) which one the test reads.
-            let outputs = name == "seg_hrnet_ocr" ? 2 : 1
+            let outputs = architecture.outputCount
             if let n = try r.optionalInt("MODEL.NUM_OUTPUTS"), n != outputs {
                 throw ConfigError(source, "MODEL.NUM_OUTPUTS is \(n), but \(name) returns \(outputs) output\(outputs == 1 ? "" : "s")")
             }
@@ -324,6 +333,70 @@ struct Reader {
         }
         if let s = try optionalInt("MODEL.OCR.SCALE"), s != 1 {
             throw fail("MODEL.OCR.SCALE", "is \(s); the official seg_hrnet_ocr runs the attention at scale 1 whatever it says, so only 1 is accepted")
+        }
+        return spec
+    }
+
+    /// The outputs of the network a file describes (before it is built): LOSS.BALANCE_WEIGHTS gives one weight each.
+    func outputCount() -> Int {
+        switch value("MODEL.NAME") as? String {
+        case "seg_hrnet_ocr": 2
+        case "pose_hourglass": (value("MODEL.EXTRA.NUM_STACKS") as? Int) ?? 1
+        case "seg_unet": (value("MODEL.EXTRA.AUX_HEAD") as? Bool) == false ? 1 : 2
+        default: 1
+        }
+    }
+
+    /// pose_hourglass's MODEL.EXTRA (MMPose's `HourglassNet` arguments); keys left out take
+    /// its defaults, hourglass52's.
+    func hourglass() throws -> HourglassSpec {
+        var spec = HourglassSpec()
+        if has("MODEL.EXTRA.NUM_STACKS") { spec.stacks = try positiveInt("MODEL.EXTRA.NUM_STACKS") }
+        if has("MODEL.EXTRA.DOWNSAMPLE_TIMES") { spec.downsampleTimes = try positiveInt("MODEL.EXTRA.DOWNSAMPLE_TIMES") }
+        if has("MODEL.EXTRA.STAGE_CHANNELS") { spec.stageChannels = try ints("MODEL.EXTRA.STAGE_CHANNELS") }
+        if has("MODEL.EXTRA.STAGE_BLOCKS") { spec.stageBlocks = try ints("MODEL.EXTRA.STAGE_BLOCKS") }
+        if has("MODEL.EXTRA.FEAT_CHANNEL") { spec.featureChannels = try positiveInt("MODEL.EXTRA.FEAT_CHANNEL") }
+        guard spec.stacks <= 8 else { throw fail("MODEL.EXTRA.NUM_STACKS", "must be 1...8, got \(spec.stacks)") }
+        guard spec.downsampleTimes <= 8 else { throw fail("MODEL.EXTRA.DOWNSAMPLE_TIMES", "must be 1...8, got \(spec.downsampleTimes)") }
+        guard spec.stageBlocks.count == spec.stageChannels.count else {
+            throw fail("MODEL.EXTRA.STAGE_BLOCKS", "has \(spec.stageBlocks.count) entries but STAGE_CHANNELS has \(spec.stageChannels.count)")
+        }
+        guard spec.stageChannels.count > spec.downsampleTimes else {
+            throw fail("MODEL.EXTRA.STAGE_CHANNELS", "needs more than DOWNSAMPLE_TIMES (\(spec.downsampleTimes)) entries, got \(spec.stageChannels.count)")
+        }
+        guard spec.stageChannels.allSatisfy({ $0 <= 8192 }), spec.featureChannels <= 8192, spec.stageBlocks.allSatisfy({ $0 <= 64 }) else {
+            throw fail("MODEL.EXTRA.STAGE_CHANNELS", "and FEAT_CHANNEL must be at most 8192, STAGE_BLOCKS at most 64")
+        }
+        guard spec.stageChannels[0] % 2 == 0 else {
+            throw fail("MODEL.EXTRA.STAGE_CHANNELS", "must start with an even count (the stem makes half of it first), got \(spec.stageChannels[0])")
+        }
+        return spec
+    }
+
+    /// seg_unet's MODEL.EXTRA (MMSegmentation's `UNet` arguments of the unet-s5-d16 configs, and
+    /// its FCN heads'); keys left out take those configs' values.
+    func unet() throws -> UNetSpec {
+        var spec = UNetSpec()
+        if has("MODEL.EXTRA.BASE_CHANNELS") { spec.baseChannels = try positiveInt("MODEL.EXTRA.BASE_CHANNELS") }
+        if has("MODEL.EXTRA.ENC_NUM_CONVS") { spec.encoderConvs = try ints("MODEL.EXTRA.ENC_NUM_CONVS") }
+        if has("MODEL.EXTRA.DEC_NUM_CONVS") { spec.decoderConvs = try ints("MODEL.EXTRA.DEC_NUM_CONVS") }
+        if has("MODEL.EXTRA.HEAD_CHANNELS") { spec.headChannels = try positiveInt("MODEL.EXTRA.HEAD_CHANNELS") }
+        spec.auxiliaryHead = try optionalBool("MODEL.EXTRA.AUX_HEAD") ?? spec.auxiliaryHead
+        if let p = try optionalDouble("MODEL.EXTRA.DROPOUT") {
+            guard p >= 0, p < 1 else { throw fail("MODEL.EXTRA.DROPOUT", "must be in [0, 1), got \(p)") }
+            spec.dropout = Float(p)
+        }
+        guard (2...8).contains(spec.encoderConvs.count) else {
+            throw fail("MODEL.EXTRA.ENC_NUM_CONVS", "must give 2...8 stages, got \(spec.encoderConvs.count)")
+        }
+        guard spec.decoderConvs.count == spec.encoderConvs.count - 1 else {
+            throw fail("MODEL.EXTRA.DEC_NUM_CONVS", "has \(spec.decoderConvs.count) entries; ENC_NUM_CONVS's \(spec.encoderConvs.count) stages need \(spec.encoderConvs.count - 1)")
+        }
+        guard (spec.encoderConvs + spec.decoderConvs).allSatisfy({ $0 <= 16 }) else {
+            throw fail("MODEL.EXTRA.ENC_NUM_CONVS", "and DEC_NUM_CONVS must be at most 16 convolutions a stage")
+        }
+        guard spec.baseChannels << spec.downsamplings <= 8192, spec.headChannels <= 8192 else {
+            throw fail("MODEL.EXTRA.BASE_CHANNELS", "\(spec.baseChannels) doubles to more than 8192 channels over \(spec.encoderConvs.count) stages")
         }
         return spec
     }

@@ -151,7 +151,7 @@ public struct TrainingConfig: Sendable, Equatable {
         let r = try Reader(yaml: text, source: source)
         var c = TrainingConfig()
         let name = r.value("MODEL.NAME") as? String
-        let segmentation = name == "seg_hrnet" || name == "seg_hrnet_ocr"
+        let segmentation = name == "seg_hrnet" || name == "seg_hrnet_ocr" || name == "seg_unet"
         if segmentation {
             // HRNet-Semantic-Segmentation lib/config/default.py.
             c.optimizer = .sgd
@@ -272,12 +272,13 @@ public struct TrainingConfig: Sendable, Equatable {
         guard s.ohemKeep >= 0 else { throw r.fail("LOSS.OHEMKEEP", "must be 0 or more") }
         s.classBalance = try r.optionalBool("LOSS.CLASS_BALANCE") ?? s.classBalance
         // The official criterion asserts one weight per output.
-        let outputs = (r.value("MODEL.NAME") as? String) == "seg_hrnet_ocr" ? 2 : 1
-        s.balanceWeights = try r.optionalDoubles("LOSS.BALANCE_WEIGHTS") ?? [1]
+        let outputs = r.outputCount()
+        // U-Net's auxiliary head weighs 0.4 in MMSegmentation's configs.
+        s.balanceWeights = try r.optionalDoubles("LOSS.BALANCE_WEIGHTS") ?? ((r.value("MODEL.NAME") as? String) == "seg_unet" && outputs == 2 ? [0.4, 1] : [1])
         guard s.balanceWeights.count == outputs else {
             throw r.fail("LOSS.BALANCE_WEIGHTS", outputs == 1
-                ? "must be [1]: seg_hrnet has one output (two weights are for seg_hrnet_ocr's aux and main heads), got \(s.balanceWeights)"
-                : "must give 2 weights, for seg_hrnet_ocr's aux and main heads (officially [0.4, 1]), got \(s.balanceWeights)")
+                ? "must be [1]: the model has one output (two weights are for the aux and main heads of seg_hrnet_ocr or seg_unet), got \(s.balanceWeights)"
+                : "must give 2 weights, for the aux and main heads (officially [0.4, 1]), got \(s.balanceWeights)")
         }
         guard s.balanceWeights.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
             throw r.fail("LOSS.BALANCE_WEIGHTS", "must hold weights of 0 or more, got \(s.balanceWeights)")

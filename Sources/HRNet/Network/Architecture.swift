@@ -11,11 +11,43 @@ public struct Architecture: Sendable, Equatable {
     /// Set for SimpleBaseline (`pose_resnet`): the representation is a ResNet and deconvolution
     /// layers instead of HRNet's stages (then `stage1` and `stages` are unused).
     public var simpleBaseline: SimpleBaselineSpec?
+    /// Set for U-Net (`seg_unet`): MMSegmentation's encoder-decoder and FCN heads instead of HRNet.
+    public var unet: UNetSpec?
+    /// Set for the stacked hourglass (`pose_hourglass`): MMPose's HourglassNet and multi-stage head.
+    public var hourglass: HourglassSpec?
 
     public init(stage1: StageSpec = .officialPoseStage1, stages: [StageSpec], head: Head) {
         self.stage1 = stage1
         self.stages = stages
         self.head = head
+    }
+
+    /// U-Net for segmentation into `classes` (bilinear resizes as align_corners False, as MMSegmentation).
+    public static func unet(_ spec: UNetSpec, classes: Int) -> Architecture {
+        var a = Architecture(stages: [], head: .segmentation(classes: classes, finalKernel: 1, alignCorners: false))
+        a.unet = spec
+        return a
+    }
+
+    /// The stacked hourglass for `joints` heatmaps.
+    public static func hourglass(_ spec: HourglassSpec, joints: Int) -> Architecture {
+        var a = Architecture(stages: [], head: .pose(joints: joints, finalKernel: 1))
+        a.hourglass = spec
+        return a
+    }
+
+    /// The outputs the network returns: two ([aux, main]) for HRNet-OCR and a U-Net with its
+    /// auxiliary head, one per stack for the hourglass, else one.
+    public var outputCount: Int {
+        if let unet { return unet.auxiliaryHead ? 2 : 1 }
+        if let hourglass { return hourglass.stacks }
+        if case .segmentation(_, _, _, _?) = head { return 2 }
+        return 1
+    }
+
+    /// The network's family, for messages: HRNet, SimpleBaseline or U-Net.
+    public var family: String {
+        simpleBaseline != nil ? "SimpleBaseline" : unet != nil ? "U-Net" : hourglass != nil ? "Hourglass" : "HRNet"
     }
 
     /// SimpleBaseline's pose network: the ResNet and deconvolution layers of `spec`, then `final_layer`.

@@ -21,6 +21,14 @@ public enum HRNetGraph {
                 : g.conv(x, key: "final_layer", outChannels: joints, kernel: k, padding: k == 3 ? 1 : 0, bias: true)]
             return g
         }
+        if let spec = a.hourglass, case .pose(let joints, _) = a.head {
+            g.outputs = Hourglass.build(g, input: g.input(channels: 3), spec: spec, joints: joints)
+            return g
+        }
+        if let spec = a.unet, case .segmentation(let classes, _, _, _) = a.head {
+            g.outputs = UNet.build(g, input: g.input(channels: 3), spec: spec, classes: classes)
+            return g
+        }
         let upsampling: FuseUpsampling
         if case .segmentation(_, _, let ac, _) = a.head { upsampling = .bilinear(alignCorners: ac) } else { upsampling = .nearest }
         var lastFusesAll = true

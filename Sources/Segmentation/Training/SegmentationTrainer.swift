@@ -58,7 +58,7 @@ public final class SegmentationTrainer: SessionTrainer {
     public init(config: HRNetConfig, training: TrainingConfig, data: SegmentationDataset, parameters: consuming [String: Tensor],
                 augmentation: SegmentationAugmentation? = nil, threads: Int? = nil, seed: UInt64 = 0, parallel: DataParallel = .none) throws {
         guard case .segmentation(let classes, _, let alignCorners, _) = config.architecture.head else {
-            throw SegmentationError("\(config.source) is not a segmentation model (MODEL.NAME seg_hrnet)")
+            throw SegmentationError("\(config.source) is not a segmentation model (MODEL.NAME seg_hrnet, seg_hrnet_ocr or seg_unet)")
         }
         try data.checkClasses(against: config)
         let samples = training.segmentation.numSamples > 0 ? min(training.segmentation.numSamples, data.count) : data.count
@@ -245,7 +245,7 @@ public final class SegmentationTrainer: SessionTrainer {
         guard !tensors.isEmpty else {
             throw SegmentationError("\(url.lastPathComponent) holds none of the keys of \(config.source) (is it an HRNet checkpoint?)")
         }
-        let classifiers = ocr ? ["aux_head.3.", "cls_head."] : ["last_layer.3."]
+        let classifiers = model.segmentationClassifierPrefixes
         if resetHead {
             tensors = tensors.filter { t in !classifiers.contains { t.key.hasPrefix($0) } }
         } else if let classes = config.numClasses {
@@ -257,7 +257,7 @@ public final class SegmentationTrainer: SessionTrainer {
         }
         let (bound, report) = try model.graph.bind(tensors, allowPartial: true, source: url.lastPathComponent, seed: seed)
         var parameters = bound
-        let missing = report.missing.filter { !HRNetModel.isHeadKey($0, ocr: ocr) }
+        let missing = report.missing.filter { !model.isSegmentationHeadKey($0) }
         if !allowPartial, !missing.isEmpty {
             throw SegmentationError("\(url.lastPathComponent) lacks \(missing.count) keys of \(config.source): "
                                     + missing.prefix(5).joined(separator: ", ") + (missing.count > 5 ? ", ..." : "")
