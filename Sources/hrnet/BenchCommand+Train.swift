@@ -27,30 +27,32 @@ extension BenchCommand {
         let trainer = try TrainingPlan(graph: net.graph, parameters: consume parameters, input: input, threads: job.threads(compute.threads),
                                        options: options, synchronizeBatchNorm: world.size > 1 && syncBN ? world : nil)
         let compileMs = milliseconds(since: start)
-        let out = trainer.outputShapes[0]
         var rng = SplitMix64(seed: 1)
         func random(_ shape: [Int]) -> Tensor {
             Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in rng.nextUnitFloat() * 2 - 1 })
         }
         let x = random(input.dims)
-        let loss: (Tensor) throws -> LossValue
-        switch net.config.task {
-        case .pose:
-            let target = Tensor(shape: out.dims, scalars: random(out.dims).scalars.map { abs($0) })
-            let weight = Tensor(shape: [out.n, out.c, 1], repeating: 1)
-            loss = { try JointsMSELoss()($0, target: target, targetWeight: weight) }
-        default:
-            let labels = (0..<(out.n * out.h * out.w)).map { _ in Int32(rng.next() % UInt64(out.c)) }
-            loss = { try CrossEntropyLoss()($0, labels: labels) }
+        /// A loss for an output of shape `out`: random targets (heatmaps, or labels at its size).
+        func makeLoss(_ out: Shape4) -> (Tensor) throws -> LossValue {
+            switch net.config.task {
+            case .pose:
+                let target = Tensor(shape: out.dims, scalars: random(out.dims).scalars.map { abs($0) })
+                let weight = Tensor(shape: [out.n, out.c, 1], repeating: 1)
+                return { try JointsMSELoss()($0, target: target, targetWeight: weight) }
+            default:
+                let labels = (0..<(out.n * out.h * out.w)).map { _ in Int32(rng.next() % UInt64(out.c)) }
+                return { try CrossEntropyLoss()($0, labels: labels) }
+            }
         }
+        // One loss per output (HRNet-OCR's aux and main; U-Net's at half and full size; each hourglass stack).
+        let losses = trainer.outputShapes.map(makeLoss)
         let adam = Adam(learningRate: 1e-4)
         var outside: [String: Double] = [:]
         var allReduceMs: [Double] = []
         func step() throws {
             let outputs = try trainer.forward(x)
             var t = DispatchTime.now()
-            // One loss per output (HRNet-OCR: aux and main, the same shape).
-            let gradients = try outputs.map { try loss($0).gradient }
+            let gradients = try zip(outputs, losses).map { try $1($0).gradient }
             outside["loss [swift]", default: 0] += milliseconds(since: t)
             try trainer.backward(gradients)
             if world.size > 1 {
