@@ -7,7 +7,7 @@
 Pose: `hrnet synth` figures (train and val splits), input 256x192, 17 keypoints; HRNet (the
 embedded default model's layout), SimpleBaseline-R18 (the official pose_resnet) and a stacked
 hourglass sized near HRNet's GFLOP, each trained from its initial values by the same recipe
-(Benchmarks/baselines/pose_*.yaml: Adam 1e-3, batch 32, END_EPOCH epochs, rate / 10 at epoch 24),
+(Benchmarks/baselines/pose_*.yaml: Adam 1e-3, batch 32, END_EPOCH = 20 epochs, rate / 10 at epoch 16),
 then evaluated on the val split (ground-truth boxes, flip test): AP, AP75.
 Segmentation: `hrnet synth-seg` (128x96, 6 classes: background, disc, box, triangle, wire, ring),
 HRNetV2 against U-Net of similar GFLOP (Benchmarks/baselines/seg_*.yaml: SGD 0.02 poly, batch 16,
@@ -126,17 +126,17 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--hrnet', default=os.path.join(ROOT, '.build', 'release', 'hrnet'))
     p.add_argument('--work', default='/tmp/baselines')
-    p.add_argument('--epochs', type=int, default=0, help='override END_EPOCH (0: the configs\' 30)')
+    p.add_argument('--epochs', type=int, default=0, help='override END_EPOCH (0: the configs\' 20)')
     p.add_argument('--eval-every', type=int, default=5)
     p.add_argument('--threads', type=int, default=2)
-    p.add_argument('--pose-images', type=int, default=3000)
+    p.add_argument('--pose-images', type=int, default=1500)
     p.add_argument('--seg-train', type=int, default=800)
     p.add_argument('--seg-val', type=int, default=100)
     p.add_argument('--only', choices=['pose', 'seg'])
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)
     log = os.path.join(args.work, 'log.txt')
-    results = {'machine': os.uname().nodename, 'date': time.strftime('%Y-%m-%d'), 'epochs': args.epochs or 30}
+    results = {'machine': os.uname().nodename, 'date': time.strftime('%Y-%m-%d'), 'epochs': args.epochs or 20}
     f = lambda x: '%.3f' % x
     if args.only != 'seg':
         results['pose'] = pose(args, args.hrnet, log)

@@ -21,6 +21,9 @@ public final class Graph {
     /// Keys read by more than one node (a head shared across pyramid levels). The plan reads
     /// these without consuming them.
     public private(set) var sharedKeys: Set<String> = []
+    /// Input sides must be multiples of `multiple` (an encoder-decoder that halves and doubles
+    /// the map, so skip connections line up); `why` ends the error for other sizes.
+    public var inputSideMultiple: (multiple: Int, why: String)?
 
     public init() {}
 

@@ -34,6 +34,9 @@ extension Graph {
                     throw DNNError.graph("input has \(input.c) channels, the model takes \(node.channels)")
                 }
                 guard input.n > 0, input.h > 0, input.w > 0 else { throw DNNError.graph("input shape \(input) is empty") }
+                if let (m, why) = inputSideMultiple, input.h % m != 0 || input.w % m != 0 {
+                    throw DNNError.graph("input \(input.n)x\(input.c)x\(input.h)x\(input.w) does not fit the model: its sides must be multiples of \(m) (\(why))")
+                }
                 s = input
             case .conv(let p) where p.transposed:
                 s = ins[0]

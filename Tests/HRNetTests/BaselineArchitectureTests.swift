@@ -36,6 +36,17 @@ final class BaselineArchitectureTests: XCTestCase {
         XCTAssertEqual(try TrainingConfig.parse(yaml: "MODEL: {NAME: seg_unet}", source: "t.yaml").segmentation.balanceWeights, [0.4, 1])
     }
 
+    /// Sizes the encoder-decoders cannot take: one clear error before anything is built.
+    func testInputSidesMustDivide() throws {
+        let unet = HRNetModel(config: try config("MODEL: {NAME: seg_unet}\nDATASET: {NUM_CLASSES: 2}\n"))
+        XCTAssertThrowsError(try unet.graph.inferShapes(input: Shape4(1, 3, 30, 48))) {
+            XCTAssertTrue("\($0)".contains("1x3x30x48") && "\($0)".contains("multiples of 16"), "\($0)")
+        }
+        XCTAssertNoThrow(try unet.graph.inferShapes(input: Shape4(1, 3, 32, 48)))
+        let hourglass = HRNetModel(config: try config("MODEL: {NAME: pose_hourglass, NUM_JOINTS: 17, IMAGE_SIZE: [256, 256]}\n"))
+        XCTAssertThrowsError(try hourglass.graph.inferShapes(input: Shape4(1, 3, 256, 192))) { XCTAssertTrue("\($0)".contains("multiples of 128"), "\($0)") }
+    }
+
     func testBadConfigsNameTheKey() {
         func refused(_ yaml: String, _ needle: String, file: StaticString = #filePath, line: UInt = #line) {
             XCTAssertThrowsError(try config(yaml), file: file, line: line) { XCTAssertTrue("\($0)".contains(needle), "\($0)", file: file, line: line) }

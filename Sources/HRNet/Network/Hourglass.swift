@@ -34,6 +34,7 @@ enum Hourglass {
     /// One heatmap output per stack, at 1/4 of the input; the last is the prediction.
     static func build(_ g: Graph, input: Graph.Value, spec: HourglassSpec, joints: Int) -> [Graph.Value] {
         g.keyPrefix = "backbone."
+        g.inputSideMultiple = (spec.inputMultiple, "the stem's 4 times 2 per hourglass level, \(spec.downsampleTimes) levels")
         let c = spec.stageChannels[0]
         // Stem: conv 7x7 stride 2 to c / 2, then a stride-2 BasicBlock to c (input / 4).
         var inter = convModule(g, input, key: "stem.0", channels: c / 2, kernel: 7, stride: 2, relu: true)

@@ -35,6 +35,7 @@ enum UNet {
     /// Builds [aux, main] (or [main]) logits: main at the input's size, aux at half of it.
     static func build(_ g: Graph, input: Graph.Value, spec: UNetSpec, classes: Int) -> [Graph.Value] {
         g.keyPrefix = "backbone."
+        g.inputSideMultiple = (1 << spec.downsamplings, "U-Net halves the map \(spec.downsamplings) times and concatenates each level back")
         // Encoder: stage 0 at full size; stage i max-pools by 2 first (its blocks sit at index 1).
         var skips: [Graph.Value] = []
         var x = input
