@@ -50,8 +50,19 @@ struct InfoCommand: ParsableCommand {
                   + (sb.deconvBias ? ", with bias" : ""))
             print("colour     " + (config.colorRGB ? "R, G, B" : "B, G, R (DATASET.COLOR_RGB false, as the official resnet files)"))
         }
-        if a.simpleBaseline == nil { print("stage  modules  block       blocks per branch   channels per branch") }
-        for (k, s) in (a.simpleBaseline == nil ? [a.stage1] + a.stages : []).enumerated() {
+        if let hg = a.hourglass {
+            print("hourglass  \(hg.stacks) stack\(hg.stacks == 1 ? "" : "s") of \(hg.downsampleTimes) levels: channels \(hg.stageChannels), "
+                  + "BasicBlocks \(hg.stageBlocks), features \(hg.featureChannels); input sides multiples of \(hg.inputMultiple); "
+                  + "the test reads stack \(config.outputIndex + 1)")
+        }
+        if let u = a.unet {
+            print("U-Net      \(u.encoderConvs.count) stages from \(u.baseChannels) channels: encoder convs \(u.encoderConvs), decoder convs "
+                  + "\(u.decoderConvs); FCN heads of \(u.headChannels) channels" + (u.auxiliaryHead ? " (decode and auxiliary)" : "")
+                  + "; input sides multiples of \(1 << u.downsamplings)")
+        }
+        let isHRNet = a.family == "HRNet"
+        if isHRNet { print("stage  modules  block       blocks per branch   channels per branch") }
+        for (k, s) in (isHRNet ? [a.stage1] + a.stages : []).enumerated() {
             let line = "\(k + 1)".padding(toLength: 7, withPad: " ", startingAt: 0)
                 + "\(s.modules)".padding(toLength: 9, withPad: " ", startingAt: 0)
                 + s.block.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)

@@ -62,6 +62,8 @@ final class BaselineTrainCLITests: XCTestCase {
         XCTAssertEqual(eval.status, 0, eval.stderr)
         let stats = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any])?["stats"] as? [Double])
         XCTAssertEqual(stats[0], ap.max()!, accuracy: 1e-9, "eval reads the last stack, as training's evaluation")
+        let info = try HRNetCLI.run(["info", "--config", config])
+        XCTAssertTrue(info.stdout.contains("2 stacks of 3 levels") && info.stdout.contains("multiples of 32"), info.stdout)
     }
 
     /// A 4-stage U-Net (16 base channels) on `hrnet synth-seg` data, [0.4, 1] on its aux and main

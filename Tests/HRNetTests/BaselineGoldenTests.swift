@@ -47,11 +47,7 @@ final class BaselineGoldenTests: XCTestCase {
     /// keys are dropped on loading, every other key of MMPose's list is ours.
     func testOneStackKeysAreMMPoses() throws {
         let text = try String(contentsOf: url("hourglass1_keys.txt"), encoding: .utf8)
-        var theirs: [String: [Int]] = [:]
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            theirs[String(parts[0])] = parts.count > 1 ? parts[1].split(separator: ",").map { Int($0)! } : []
-        }
+        let theirs = Dictionary(uniqueKeysWithValues: keyList(text).map { ($0.key, $0.shape) })
         let yaml = try String(contentsOf: url("tiny_hourglass.yaml"), encoding: .utf8).replacingOccurrences(of: "NUM_STACKS: 2", with: "NUM_STACKS: 1")
         let m = HRNetModel(config: try HRNetConfig.parse(yaml: yaml, source: "one.yaml"))
         let ours = Dictionary(uniqueKeysWithValues: m.graph.parameters.map { ($0.key, $0.shape) })
@@ -78,11 +74,7 @@ final class BaselineGoldenTests: XCTestCase {
     /// MMSegmentation's full-size unet-s5-d16 key list (and shapes) is ours.
     func testUNetS5KeysAreMMSegmentations() throws {
         let text = try String(contentsOf: url("unet_keys_s5.txt"), encoding: .utf8)
-        var theirs: [String: [Int]] = [:]
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            theirs[String(parts[0])] = parts.count > 1 ? parts[1].split(separator: ",").map { Int($0)! } : []
-        }
+        let theirs = Dictionary(uniqueKeysWithValues: keyList(text).map { ($0.key, $0.shape) })
         let m = HRNetModel(config: try HRNetConfig.parse(yaml: "MODEL: {NAME: seg_unet}\nDATASET: {NUM_CLASSES: 2}\n", source: "s5.yaml"))
         XCTAssertEqual(Set(m.graph.parameters.map(\.key)), Set(theirs.keys))
         for p in m.graph.parameters { XCTAssertEqual(p.shape, theirs[p.key], p.key) }

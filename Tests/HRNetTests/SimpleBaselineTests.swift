@@ -91,11 +91,7 @@ final class SimpleBaselineTests: XCTestCase {
     /// official code: Tests/Fixtures/keys/README.md), 33,999,697 parameters.
     func testOfficialResNet50KeySet() throws {
         let text = try String(contentsOf: Fixtures.url("keys/pose_resnet_50_256x192_keys.txt"), encoding: .utf8)
-        var official: [String: [Int]] = [:]
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            official[String(parts[0])] = parts.count > 1 ? parts[1].split(separator: ",").map { Int($0)! } : []
-        }
+        let official = Dictionary(uniqueKeysWithValues: keyList(text).map { ($0.key, $0.shape) })
         let m = HRNetModel(config: try Presets.config(named: "pose_resnet_50_256x192"))
         XCTAssertEqual(Set(m.graph.parameters.map(\.key)), Set(official.keys))
         for p in m.graph.parameters { XCTAssertEqual(p.shape, official[p.key], p.key) }
