@@ -337,11 +337,10 @@ struct Reader {
         return spec
     }
 
-    /// The outputs of the network a file describes (before it is built): LOSS.BALANCE_WEIGHTS gives one weight each.
+    /// The outputs of the segmentation network a file describes (before it is built): LOSS.BALANCE_WEIGHTS gives one weight each.
     func outputCount() -> Int {
         switch value("MODEL.NAME") as? String {
         case "seg_hrnet_ocr": 2
-        case "pose_hourglass": (value("MODEL.EXTRA.NUM_STACKS") as? Int) ?? 1
         case "seg_unet": (value("MODEL.EXTRA.AUX_HEAD") as? Bool) == false ? 1 : 2
         default: 1
         }
