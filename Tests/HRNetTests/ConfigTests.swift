@@ -166,6 +166,9 @@ extension ConfigTests {
         let base = try String(contentsOf: Fixtures.url("hrnet/tiny_pose.yaml"), encoding: .utf8)
         let huge = base.replacingOccurrences(of: "NUM_JOINTS: 5", with: "NUM_JOINTS: 1000000000")
         XCTAssertThrowsError(try HRNetConfig.parse(yaml: huge, source: "huge.yaml")) { XCTAssertTrue("\($0)".contains("MODEL.NUM_JOINTS"), "\($0)") }
+        // A number beyond Int (the fuzzer's find: it trapped converting to Int) is an error naming the key.
+        let beyond = base.replacingOccurrences(of: "NUM_JOINTS: 5", with: "NUM_JOINTS: 1.0e300")
+        XCTAssertThrowsError(try HRNetConfig.parse(yaml: beyond, source: "beyond.yaml")) { XCTAssertTrue("\($0)".contains("MODEL.NUM_JOINTS"), "\($0)") }
     }
 }
 

@@ -267,7 +267,8 @@ struct Reader {
     }
     static func int(_ v: Any) -> Int? {
         if let i = v as? Int { return i }
-        if let d = v as? Double, d == d.rounded() { return Int(d) }
+        // Int(exactly:) refuses fractions and values beyond Int (1e300 would trap `Int(d)`).
+        if let d = v as? Double { return Int(exactly: d) }
         return nil
     }
     func optionalInt(_ path: String) throws -> Int? {
