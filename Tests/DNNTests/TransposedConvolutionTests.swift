@@ -1,5 +1,5 @@
 import XCTest
-import DNN
+@testable import DNN
 import TestSupport
 
 /// Transposed convolutions (`nn.ConvTranspose2d`, oneDNN deconvolution): the reference kernel
@@ -67,6 +67,92 @@ final class TransposedConvolutionTests: XCTestCase {
             g.outputs = [g.conv(d, key: "final", outChannels: 5, kernel: 1, bias: true)]
             // bf16 keeps 8 bits of mantissa: 2% of the output's range, as the other bf16 tests.
             try assertPlan(g, input: [1, 3, 16, 12], seed: 3, options: .init(bf16: true), relativeTolerance: 0.02)
+        }
+    }
+
+    /// The phase decomposition's geometry for the official kernels (stride 2): kernel 4, padding 1
+    /// gives two 2-tap phases (taps 3, 1 at offsets -1, 0; taps 2, 0 at offsets 0, +1); kernel 3,
+    /// padding 1, output padding 1 a 1-tap and a 2-tap phase; kernel 2 two 1-tap phases.
+    func testPhaseGeometryOfTheOfficialKernels() throws {
+        typealias Axis = TransposedPhases.Axis
+        let k4 = try XCTUnwrap(Axis(kernel: 4, stride: 2, padding: 1, input: 6, output: 12))
+        XCTAssertEqual(k4.taps, [[3, 1], [2, 0]]); XCTAssertEqual(k4.padL, [1, 0]); XCTAssertEqual(k4.padR, [0, 1])
+        XCTAssertEqual(k4.count, [6, 6])
+        let k3 = try XCTUnwrap(Axis(kernel: 3, stride: 2, padding: 1, input: 6, output: 12))
+        XCTAssertEqual(k3.taps, [[1], [2, 0]]); XCTAssertEqual(k3.padL, [0, 0]); XCTAssertEqual(k3.padR, [0, 1])
+        let k2 = try XCTUnwrap(Axis(kernel: 2, stride: 2, padding: 0, input: 6, output: 12))
+        XCTAssertEqual(k2.taps, [[0], [1]]); XCTAssertEqual(k2.padR, [0, 0])
+        // Stride 3, kernel 5, padding 2: phases of 1, 2 and 2 taps; an output of 3 * 5 - 1 = 14 leaves
+        // the last phase one short.
+        let s3 = try XCTUnwrap(Axis(kernel: 5, stride: 3, padding: 2, input: 5, output: 14))
+        XCTAssertEqual(s3.taps, [[2], [3, 0], [4, 1]]); XCTAssertEqual(s3.count, [5, 5, 4])
+        // A kernel smaller than the stride leaves a phase with no taps: no decomposition.
+        XCTAssertNil(Axis(kernel: 1, stride: 2, padding: 0, input: 6, output: 11))
+    }
+
+    /// Strided transposed convolutions run as one convolution per output phase, interleaved
+    /// (`TransposedPhases`), where the channels suit oneDNN's convolution kernels: against the
+    /// reference (1e-4 absolute, fp32 sums of a few hundred O(1) products) and against oneDNN's
+    /// deconvolution (`phasedTransposedConvolutions: false`), every official geometry and a
+    /// stride-3 one, with bias, BN and ReLU folded, odd and even maps, batch 2, 1 and 2 threads;
+    /// plans of a second shape sharing the packed phase weights give the same bytes.
+    func testPhasedPlansMatchTheReferenceAndTheDeconvolution() throws {
+        let geometries = Self.officialGeometries.map { ($0.0, 2, $0.1, $0.2) } + [(5, 3, 2, 1)]
+        for (i, (k, stride, p, op)) in geometries.enumerated() {
+            let g = Graph()
+            let x = g.relu(g.conv(g.input(channels: 3), key: "stem", outChannels: 32, kernel: 3, stride: 2))
+            let d = g.relu(g.batchNorm(g.transposedConv(x, key: "deconv", outChannels: 16, kernel: k, stride: stride, padding: p,
+                                                        outputPadding: op, bias: true), key: "bn"))
+            let d2 = g.transposedConv(d, key: "deconv2", outChannels: 16, kernel: k, stride: stride, padding: p, outputPadding: op)
+            g.outputs = [d2, g.conv(d, key: "final", outChannels: 5, kernel: 1, bias: true)]
+            let params = g.randomParameters(seed: UInt64(40 + i))
+            let cache = PackedWeights()
+            let shapes = stride == 2 ? [[2, 3, 13, 10], [1, 3, 16, 12]] : [[1, 3, 7, 6], [2, 3, 10, 8]]
+            for shape in shapes {
+                let input = randomTensor(shape, seed: UInt64(i))
+                // The (slow, debug-built) reference at the first shape; the second is checked against
+                // oneDNN's deconvolution.
+                let expected = shape == shapes[0] ? try g.referenceForward(parameters: params, input: input) : []
+                for threads in [1, 2] {
+                    let phased = try Plan(graph: g, parameters: params, input: Shape4(shape)!, threads: threads)
+                    XCTAssertEqual(phased.stepLabels.filter { $0.contains(" phase [") }.count, 2 * stride * stride,
+                                   "kernel \(k): \(phased.stepLabels)")
+                    XCTAssertFalse(phased.implementations.contains { $0.implementation.hasPrefix("ref") }, "\(phased.implementations)")
+                    let got = try phased.run(input)
+                    for (o, e) in zip(got, expected) {
+                        XCTAssertEqual(o.shape, e.shape)
+                        XCTAssertLessThanOrEqual(o.maxAbsDifference(e), 1e-4, "kernel \(k) stride \(stride) \(shape), \(threads) threads")
+                    }
+                    guard threads == 2 else { continue }
+                    let deconvolution = try Plan(graph: g, parameters: params, input: Shape4(shape)!, threads: threads,
+                                                 options: .init(phasedTransposedConvolutions: false))
+                    XCTAssertFalse(deconvolution.stepLabels.contains { $0.contains(" phase [") })
+                    for (o, r) in zip(got, try deconvolution.run(input)) {
+                        XCTAssertLessThanOrEqual(o.maxAbsDifference(r), 1e-4, "against oneDNN's deconvolution")
+                    }
+                    let shared = try Plan(graph: g, parameters: params, input: Shape4(shape)!, threads: threads, sharing: cache)
+                    XCTAssertEqual(try shared.run(input).map(\.scalars), got.map(\.scalars), "shared packed phase weights")
+                }
+            }
+            XCTAssertGreaterThan(cache.hits, 0)
+        }
+    }
+
+    func testPhasedBF16Plans() throws {
+        try XCTSkipUnless(hasNativeBF16, "this CPU has no AVX512-BF16")
+        for (k, p, op) in Self.officialGeometries {
+            let g = Graph()
+            let x = g.relu(g.conv(g.input(channels: 3), key: "stem", outChannels: 32, kernel: 3, stride: 2))
+            g.outputs = [g.relu(g.batchNorm(g.transposedConv(x, key: "deconv", outChannels: 32, kernel: k, stride: 2, padding: p,
+                                                             outputPadding: op), key: "bn"))]
+            let params = g.randomParameters(seed: 9)
+            let input = randomTensor([1, 3, 18, 14], seed: 2)
+            let expected = try g.referenceForward(parameters: params, input: input)[0]
+            let plan = try Plan(graph: g, parameters: params, input: Shape4(1, 3, 18, 14), threads: 2, options: .init(bf16: true))
+            XCTAssertEqual(plan.stepLabels.filter { $0.contains(" phase [") }.count, 4, "\(plan.stepLabels)")
+            // bf16 keeps 8 bits of mantissa: 2% of the output's range, as the other bf16 tests.
+            let bound = 0.02 * max(expected.scalars.map(abs).max() ?? 0, 1e-6)
+            XCTAssertLessThanOrEqual(try plan.run(input)[0].maxAbsDifference(expected), bound, "kernel \(k)")
         }
     }
 

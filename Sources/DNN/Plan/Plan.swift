@@ -54,11 +54,18 @@ public final class Plan {
         /// stay fp32, and so does every value a non-convolution step reads (see `Int8Layout`).
         /// Excludes `bf16`; Winograd does not apply to the int8 convolutions.
         public var int8: QuantizationTable?
-        public init(winograd: Bool = true, winogradMinimumPixels: Int = 192, bf16: Bool = false, int8: QuantizationTable? = nil) {
+        /// Strided transposed convolutions (SimpleBaseline's deconvolutions) as one ordinary
+        /// convolution per output phase, interleaved (see `TransposedPhases`): the same sums in
+        /// another order, at the convolution kernels' rate. Off: oneDNN's deconvolution. fp32 and
+        /// bf16 plans (int8 plans run oneDNN's deconvolution).
+        public var phasedTransposedConvolutions = true
+        public init(winograd: Bool = true, winogradMinimumPixels: Int = 192, bf16: Bool = false, int8: QuantizationTable? = nil,
+                    phasedTransposedConvolutions: Bool = true) {
             self.winograd = winograd
             self.winogradMinimumPixels = winogradMinimumPixels
             self.bf16 = bf16
             self.int8 = int8
+            self.phasedTransposedConvolutions = phasedTransposedConvolutions
         }
         /// Direct convolution only: the exact fp32 sums, for peak measurements and checks.
         public static let direct = Options(winograd: false)

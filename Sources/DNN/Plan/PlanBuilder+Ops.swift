@@ -9,10 +9,16 @@ extension Plan.Builder {
     /// Convolution with BN folded in and `postOps` (ReLU / sum) fused.
     /// `x` is the input value (for its shape), `src` the memory it is read from.
     mutating func emitConv(node: Int, batchNorm bn: Int?, postOps: [PostOp], x: Int, src srcValue: Int, out: Int,
-                           p: inout [String: Tensor], plan: Plan) throws {
+                           threads: Int, p: inout [String: Tensor], plan: Plan) throws {
         guard case .conv(let c) = graph.nodes[node].op else { fatalError("not a convolution") }
-        let oc = graph.nodes[node].channels
+        let graph = self.graph, oc = graph.nodes[node].channels
         let xs = shapes[x], ys = shapes[out]
+        if options.phasedTransposedConvolutions, int8 == nil, !postOps.contains(.sum),
+           let phases = TransposedPhases(c, input: xs, output: ys),
+           try emitPhasedTransposedConv(phases, node: node, batchNorm: bn, postOps: postOps, x: x, src: srcValue, out: out,
+                                        threads: threads, p: &p, plan: plan) {
+            return
+        }
         let oihw = [oc, xs.c / c.groups, c.kernel.h, c.kernel.w]
         let wdims = c.groups == 1 ? oihw : [c.groups, oc / c.groups] + oihw.dropFirst()
         let hasBias = c.hasBias || bn != nil
@@ -39,31 +45,10 @@ extension Plan.Builder {
             && c.dilation == (1, 1) && ys.h * ys.w >= options.winogradMinimumPixels
         let pd = try (winograd ? descriptor(dnnl_convolution_winograd) : nil) ?? descriptor(dnnl_convolution_direct)!
 
-        // The weights in the layout the chosen implementation wants: packed once, or read from the
-        // plans of other shapes that packed this layout already (`PackedWeights`).
-        let target = pd.md(dnnl_query_weights_md)
         let sharedKey = "\(c.key)|\(bn.map { graph.nodes[$0].op.name } ?? "")|\(element)"
-        let packed: Memory
-        var biasPointer: UnsafeMutableRawPointer?
-        if let shared, let e = shared.lookup(sharedKey, target) {
-            packed = try Memory(target, pointer: e.weights)
-            biasPointer = e.bias
-        } else {
-            // Taken out of the dictionary: once packed, the fp32 copy is freed (if the caller let go of it).
+        let (packed, biasPointer) = try packedWeights(sharedKey, into: pd.md(dnnl_query_weights_md), dims: wdims, plan: plan) {
             let (weight, bias) = Self.foldedWeights(c, batchNorm: bn, &p, graph)
-            if let shared {
-                let storage = shared.allocate(MemoryDesc.size(target))
-                packed = try packer.pack(weight.scalars, dims: wdims, into: target, plan: plan, storage: storage)
-                biasPointer = bias.map { b in
-                    let q = shared.allocate(b.count * 4)
-                    b.withUnsafeBytes { q.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-                    return q
-                }
-                shared.store(sharedKey, .init(desc: target, weights: storage, bias: biasPointer))
-            } else {
-                packed = try packer.pack(weight.scalars, dims: wdims, into: target, plan: plan)
-                biasPointer = bias.map { plan.own($0) }
-            }
+            return (weight.scalars, bias)
         }
         var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, memory[srcValue]!), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, memory[out]!)]
         if let biasPointer { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: biasPointer))) }
@@ -73,6 +58,30 @@ extension Plan.Builder {
         let flops = c.transposed ? 2 * Double(xs.count) * Double(oc * c.kernel.h * c.kernel.w)
             : 2 * Double(ys.count) * Double(xs.c / c.groups * c.kernel.h * c.kernel.w)
         try primitive(pd, c.operationName, args, kind: kind, flops: flops)
+    }
+
+    /// Weights in the layout a chosen implementation wants (`target`) and the bias: packed once,
+    /// or read from the plans of other shapes that packed this layout already (`PackedWeights`).
+    /// `make` gives the (BN-folded) weights and bias only when they must be packed: it takes them
+    /// out of the parameter dictionary, so once packed the fp32 copy is freed.
+    mutating func packedWeights(_ sharedKey: String, into target: dnnl_memory_desc_t, dims: [Int], plan: Plan,
+                                make: () throws -> ([Float], [Float]?)) throws -> (Memory, UnsafeMutableRawPointer?) {
+        if let shared, let e = shared.lookup(sharedKey, target) {
+            return (try Memory(target, pointer: e.weights), e.bias)
+        }
+        let (weight, bias) = try make()
+        guard let shared else {
+            return (try packer.pack(weight, dims: dims, into: target, plan: plan), bias.map { plan.own($0) })
+        }
+        let storage = shared.allocate(MemoryDesc.size(target))
+        let packed = try packer.pack(weight, dims: dims, into: target, plan: plan, storage: storage)
+        let biasPointer = bias.map { b in
+            let q = shared.allocate(b.count * 4)
+            b.withUnsafeBytes { q.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            return q
+        }
+        shared.store(sharedKey, .init(desc: target, weights: storage, bias: biasPointer))
+        return (packed, biasPointer)
     }
 
     /// Resize (nearest or bilinear) into `out`, optionally added to `base` and ReLU'd.

@@ -215,7 +215,8 @@ extension Plan {
                     try emitInt8Conv(node: node, batchNorm: bn, postOps: postOps, op: op, p: &p, plan: plan)
                 case .conv(let node, let bn, let postOps):
                     if copyResidual.contains(out) { try reorder(from: memory[op.inputs[1]]!, to: memory[out]!) }
-                    try emitConv(node: node, batchNorm: bn, postOps: postOps, x: op.inputs[0], src: ins[0], out: out, p: &p, plan: plan)
+                    try emitConv(node: node, batchNorm: bn, postOps: postOps, x: op.inputs[0], src: ins[0], out: out, threads: threads,
+                                 p: &p, plan: plan)
                 case .add(let relu):
                     let (d, a, b, e) = (pointer(out), pointer(ins[0]), pointer(ins[1]), element)
                     let count = MemoryDesc.size(desc[out]!) / e.size
