@@ -135,6 +135,37 @@ final class OpTests: XCTestCase {
         try assertPlanMatchesReference(g, input: [2, 3, 6, 5])
     }
 
+    /// Whole channel blocks (16, 32, 48: HRNet-W48's head) concatenate by the engine's copy, in
+    /// fp32 and bf16 (bf16 exactly: the copy moves stored values), batch 3, and the output feeds a
+    /// convolution as the segmentation head's does.
+    func testConcatOfWholeBlocks() throws {
+        let g = Graph()
+        let x = g.input(channels: 3)
+        let parts = [16, 32, 48].enumerated().map { g.relu(g.conv(x, key: "p\($0.offset)", outChannels: $0.element, kernel: 3)) }
+        let cat = g.concat(parts)
+        g.outputs = [cat, g.conv(cat, key: "head", outChannels: 5, kernel: 1, bias: true)]
+        try assertPlanMatchesReference(g, input: [3, 3, 11, 9])
+        let plan = try Plan(graph: g, parameters: g.randomParameters(seed: 1), input: Shape4(3, 3, 11, 9), threads: 2)
+        XCTAssertTrue(plan.stepLabels.contains("concat [engine]"), "\(plan.stepLabels)")
+        if hasNativeBF16 {
+            let params = g.randomParameters(seed: 1), input = randomTensor([3, 3, 11, 9], seed: 4)
+            let bf16 = try Plan(graph: g, parameters: params, input: Shape4(3, 3, 11, 9), threads: 2, options: .init(bf16: true)).run(input)
+            // The concatenation equals its parts (each the same bf16 plan's outputs, so bit for bit).
+            let alone = Graph()
+            let y = alone.input(channels: 3)
+            alone.outputs = [16, 32, 48].enumerated().map { alone.relu(alone.conv(y, key: "p\($0.offset)", outChannels: $0.element, kernel: 3)) }
+            let parts = try Plan(graph: alone, parameters: params.filter { $0.key.hasPrefix("p") }, input: Shape4(3, 3, 11, 9), threads: 2,
+                                 options: .init(bf16: true)).run(input)
+            var offset = 0
+            for part in parts {
+                for n in 0..<3 { for c in 0..<part.shape[1] { for i in 0..<11 { for j in 0..<9 {
+                    XCTAssertEqual(bf16[0][n, offset + c, i, j], part[n, c, i, j])
+                } } } }
+                offset += part.shape[1]
+            }
+        }
+    }
+
     func testPooling() throws {
         let g = Graph()
         let x = g.conv(g.input(channels: 3), key: "c", outChannels: 16, kernel: 3)

@@ -32,3 +32,28 @@ extension Kernels {
         }
     }
 }
+
+extension Kernels {
+    /// Concatenation along channels of blocked activations whose channel counts are whole
+    /// blocks: per image, input k's bytes follow input k-1's. Copied in pieces of at most 256 KB
+    /// so both threads share even a single large input.
+    static func concatenate(dst: UnsafeMutableRawPointer, sources: [UnsafeRawPointer], bytesPerImage: [Int], batch: Int, threads: Int) {
+        let piece = 1 << 18
+        var runs: [(to: UnsafeMutableRawPointer, from: UnsafeRawPointer, bytes: Int)] = []
+        var to = dst
+        for n in 0..<batch {
+            for (source, bytes) in zip(sources, bytesPerImage) {
+                var offset = 0
+                while offset < bytes {
+                    let count = min(piece, bytes - offset)
+                    runs.append((to + offset, source + n * bytes + offset, count))
+                    offset += count
+                }
+                to += bytes
+            }
+        }
+        parallel(runs.count, threads: threads) { range in
+            for run in runs[range] { run.to.copyMemory(from: run.from, byteCount: run.bytes) }
+        }
+    }
+}

@@ -240,6 +240,11 @@ extension Plan {
                         Kernels.affine(e, dst: d, src: x, scale: scale, shift: shift, planes: planes, blocks: blocks,
                                        pixels: pixels, block: blk, relu: relu, threads: threads)
                     }
+                case .concat where int8 == nil && op.inputs.allSatisfy({ shapes[$0].c % block == 0 }):
+                    // Whole channel blocks: each input is one run of bytes per image in the output.
+                    let bytes = op.inputs.map { MemoryDesc.size(desc[$0]!) / s.n }
+                    let (d, sources) = (pointer(out), ins.map { UnsafeRawPointer(pointer($0)) })
+                    kernel("concat") { Kernels.concatenate(dst: d, sources: sources, bytesPerImage: bytes, batch: s.n, threads: threads) }
                 case .concat:
                     var mds = ins.map { desc[$0]! }
                     var dst = desc[out]!
