@@ -72,6 +72,8 @@ extension Plan {
             var readsInput = false
             var onlyConvolutionsReadInput = true
             for op in ops where op.inputs.contains(inputValue) {
+                // A resize to the input's size (the segmenter's logits) reads no pixel of it.
+                if case .resize = op.kind, op.inputs[0] != inputValue { continue }
                 if case .conv = op.kind, op.inputs[0] == inputValue {} else { onlyConvolutionsReadInput = false }
                 if case .conv = op.kind, op.inputs[0] == inputValue, input.c <= Self.plainInputChannels, !options.bf16, int8 == nil { continue }
                 readsInput = true

@@ -83,10 +83,16 @@ extension TrainingPlan {
                     desc[step.output] = try MemoryDesc.blocked(s)
                 case .input:
                     // An image (a few channels) read only by convolutions stays NCHW: oneDNN's
-                    // jit kernels read it directly, while a padded blocked copy sends them to ref:any.
+                    // jit kernels read it directly, while a padded blocked copy sends them to ref:any
+                    // (20x slower: the segmentation trainer's stem, whose image also sizes the
+                    // resize of the logits to the labels, which reads no pixel of it).
                     let onlyConvolutions = steps.allSatisfy { t in
                         guard t.inputs.contains(step.output) else { return true }
-                        if case .conv = t.kind { return true } else { return false }
+                        switch t.kind {
+                        case .conv: return true
+                        case .resize: return t.inputs[0] != step.output
+                        default: return false
+                        }
                     }
                     desc[step.output] = s.c <= Plan.Builder.plainInputChannels && onlyConvolutions
                         ? try MemoryDesc.plain(s.dims) : try MemoryDesc.blocked(s)
