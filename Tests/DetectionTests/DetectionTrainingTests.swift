@@ -150,6 +150,39 @@ final class DetectionRecipeConfigTests: XCTestCase {
         XCTAssertEqual(r.learningRate(step: 800, stepsPerEpoch: 100), 0.001, accuracy: 1e-9)
         XCTAssertEqual(r.learningRate(step: 1100, stepsPerEpoch: 100), 0.0001, accuracy: 1e-10)
     }
+
+    /// FCOS's improvements as mmdetection's `fcos_r50-caffe_fpn_gn-head-center-normbbox-centeronreg-giou`
+    /// config spells them: GIoU loss, centre sampling, distances over the stride, centerness on the
+    /// regression tower; box losses mmdetection has and this trainer does not are refused by name.
+    func testGIoUAndTheFCOSImprovements() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hrnet-giou-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for base in ["tiny_fcos_hrnet.py", "tiny_fcos_base.py"] {
+            try FileManager.default.copyItem(at: Fixtures.url("detection/\(base)"), to: dir.appendingPathComponent(base))
+        }
+        func load(_ box: String) throws -> DetectionRecipe {
+            let url = dir.appendingPathComponent("giou.py")
+            try """
+                _base_ = './tiny_fcos_hrnet.py'
+                model = dict(bbox_head=dict(center_sampling=True, center_sample_radius=1.5, norm_on_bbox=True,
+                                            centerness_on_reg=True, loss_bbox=\(box)))
+                optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0001))
+                train_dataloader = dict(batch_size=2, dataset=dict(pipeline=[dict(type='Resize', scale=(96, 64), keep_ratio=True)]))
+                """.write(to: url, atomically: true, encoding: .utf8)
+            return try DetectionRecipe.load(url).recipe
+        }
+        let r = try load("dict(type='GIoULoss', loss_weight=2.0)")
+        XCTAssertEqual(r.loss.boxLoss, .giou)
+        XCTAssertEqual(r.loss.boxWeight, 2)
+        XCTAssertEqual(r.loss.eps, 1e-6)
+        XCTAssertTrue(r.targets.centerSampling)
+        XCTAssertTrue(r.targets.normOnBox)
+        XCTAssertEqual(try load("dict(type='IoULoss')").loss.boxLoss, .iou)
+        for (box, named) in [("dict(type='DIoULoss')", "DIoULoss"), ("dict(type='IoULoss', mode='linear')", "log")] {
+            XCTAssertThrowsError(try load(box)) { XCTAssertTrue("\($0)".contains(named), "\($0)") }
+        }
+    }
 }
 
 /// README.md's detection training example, as written there, on the tiny FCOS and the small

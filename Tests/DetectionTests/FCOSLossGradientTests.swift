@@ -26,7 +26,9 @@ final class FCOSLossGradientTests: XCTestCase {
             outputs.append(Tensor(shape: [2, 4, s.h, s.w], scalars: randomTensor([2, 4, s.h, s.w], seed: UInt64(20 + l)).scalars.map { 8 + 6 * $0 }))
             outputs.append(randomTensor([2, 1, s.h, s.w], seed: UInt64(30 + l)))
         }
-        let loss = FCOSLoss()
+        for box in [FCOSLoss.BoxLoss.iou, .giou] {
+        var loss = FCOSLoss()
+        loss.boxLoss = box
         let value = try loss(outputs, targets: targets, strides: strides)
         XCTAssertGreaterThan(value.box, 0)
         XCTAssertGreaterThan(value.centerness, 0)
@@ -40,11 +42,33 @@ final class FCOSLossGradientTests: XCTestCase {
                 let numeric = (try loss(plus, targets: targets, strides: strides).total - (try loss(minus, targets: targets, strides: strides).total))
                     / Double(plus[o].scalars[i] - minus[o].scalars[i])
                 let analytic = Double(value.gradients[o].scalars[i])
-                XCTAssertEqual(analytic, numeric, accuracy: 2e-4 * max(1, abs(numeric)), "output \(o) element \(i)")
+                XCTAssertEqual(analytic, numeric, accuracy: 2e-4 * max(1, abs(numeric)), "\(box) output \(o) element \(i)")
                 checked += 1
             }
         }
         XCTAssertGreaterThan(checked, 100)
+        }
+    }
+
+    /// 1 - GIoU and its gradient against mmdetection's own `GIoULoss` and autograd
+    /// (Tests/Fixtures/detection/training/make_giou_fixture.py): overlapping, nested, disjoint
+    /// (IoU 0, where GIoU still pulls) and identical boxes. Float32 box arithmetic there, double
+    /// here: 1e-5 relative.
+    func testGIoUMatchesMMDetection() throws {
+        let url = Fixtures.url("detection/training/giou.json")
+        let cases = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [[String: Any]]
+        XCTAssertGreaterThanOrEqual(cases.count, 8)
+        var disjoint = 0
+        for c in cases {
+            let d = (c["pred"] as! [Double]).map(Float.init), t = (c["target"] as! [Double]).map(Float.init)
+            let point = (c["point"] as! [Double]).map(Float.init)
+            let (loss, gradient) = FCOSLoss.giouLoss(predicted: SIMD4(d), target: SIMD4(t), x: point[0], y: point[1], eps: 1e-6)
+            let expected = c["loss"] as! Double, grad = c["grad"] as! [Double]
+            XCTAssertEqual(loss, expected, accuracy: 1e-5 * max(1, abs(expected)), "\(c)")
+            for k in 0..<4 { XCTAssertEqual(gradient[k], grad[k], accuracy: 1e-5 * max(1, abs(grad[k])), "\(c) d/d\(k)") }
+            if c["iou"] as! Double == 0 { disjoint += 1; XCTAssertNotEqual(gradient, .zero, "GIoU pulls boxes that do not overlap") }
+        }
+        XCTAssertGreaterThan(disjoint, 0)
     }
 
     func testTargetsFollowTheSmallestBoxAndTheRegressRange() throws {

@@ -77,8 +77,17 @@ extension DetectionRecipe {
             r.loss.classificationWeight = try cls["loss_weight"].double(default: 1)
         }
         if !box.isAbsent {
-            guard try box["type"].string() == "IoULoss" else { throw box["type"].failure("only IoULoss is supported (GIoU is not built yet)") }
+            switch try box["type"].string() {
+            case "IoULoss":
+                r.loss.boxLoss = .iou
+                guard try box["mode"].string(default: "log") == "log", try !box["linear"].bool(default: false) else {
+                    throw box["mode"].failure("only IoULoss's 'log' mode (-log IoU) is supported")
+                }
+            case "GIoULoss": r.loss.boxLoss = .giou
+            case let other: throw box["type"].failure("'\(other)' is not supported (IoULoss, GIoULoss)")
+            }
             r.loss.boxWeight = try box["loss_weight"].double(default: 1)
+            r.loss.eps = try box["eps"].double(default: 1e-6)
         }
         if !ctr.isAbsent { r.loss.centernessWeight = try ctr["loss_weight"].double(default: 1) }
 

@@ -5,8 +5,9 @@ import Foundation
 /// respect to the head's outputs (the engine back-propagates from there):
 /// - classification: sigmoid focal loss (alpha 0.25, gamma 2) over every point and class, the
 ///   target one-hot of the point's class (all zero for background), summed / the positives;
-/// - box: IoU loss (-log IoU) of the boxes the predicted and target distances make around each
-///   positive point, weighted by the centerness target, summed / the sum of those weights;
+/// - box: IoU loss (-log IoU; or GIoU loss, 1 - GIoU) of the boxes the predicted and target
+///   distances make around each positive point, weighted by the centerness target, summed / the
+///   sum of those weights;
 /// - centerness: binary cross-entropy of the centerness logit against the centerness target
 ///   at each positive, summed / the positives.
 /// Data parallel (mmdet's `reduce_mean`): the positives and the centerness sum are the means
@@ -14,7 +15,11 @@ import Foundation
 public struct FCOSLoss: Sendable {
     public var focalAlpha: Double = 0.25
     public var focalGamma: Double = 2
-    /// IoULoss's eps (IoUs are clamped at it before the log).
+    /// mmdet's `IoULoss` (-log IoU) or `GIoULoss` (1 - GIoU).
+    public enum BoxLoss: Sendable { case iou, giou }
+    public var boxLoss = BoxLoss.iou
+    /// The box loss's eps (IoULoss: IoUs are clamped at it before the log; GIoULoss: the union
+    /// and the enclosing area are).
     public var eps: Double = 1e-6
     public var classificationWeight = 1.0, boxWeight = 1.0, centernessWeight = 1.0
     public init() {}
@@ -73,10 +78,11 @@ public struct FCOSLoss: Sendable {
                     guard label != nil else { continue }
                     let target = targets.distances[l][n][p]
                     let weight = Double(FCOSTargets.centerness(target))
-                    // Box: -log IoU of the boxes around the point, weighted by the centerness target.
+                    // Box: -log IoU (or 1 - GIoU) of the boxes around the point, weighted by the centerness target.
                     var d = SIMD4<Float>()
                     for k in 0..<4 { d[k] = dist.scalars[(n * 4 + k) * plane + p] }
-                    let (loss, grad) = Self.iouLoss(predicted: d, target: target, x: px(p), y: py(p), eps: eps)
+                    let (loss, grad) = boxLoss == .iou ? Self.iouLoss(predicted: d, target: target, x: px(p), y: py(p), eps: eps)
+                        : Self.giouLoss(predicted: d, target: target, x: px(p), y: py(p), eps: eps)
                     box += weight * loss
                     for k in 0..<4 { gDist[(n * 4 + k) * plane + p] = Float(weight * grad[k] / centernessNorm * boxWeight) }
                     // Centerness: BCE with logits against the target.
@@ -132,5 +138,31 @@ public struct FCOSLoss: Sendable {
         // loss = log(union) - log(inter)
         let gradient = (dArea - dInter) / union - dInter / inter
         return (-log(iou), gradient)
+    }
+
+    /// 1 - GIoU of the boxes the distances `predicted` and `target` make around (x, y), where
+    /// GIoU = IoU - (enclosing area - union) / enclosing area (mmdet's `bbox_overlaps(mode='giou',
+    /// is_aligned=True)`: union and enclosing area clamped at eps, no log), and its derivative with
+    /// respect to the predicted distances. Unlike -log IoU it still pulls boxes that do not overlap.
+    static func giouLoss(predicted d: SIMD4<Float>, target t: SIMD4<Float>, x: Float, y: Float, eps: Double) -> (loss: Double, gradient: SIMD4<Double>) {
+        let a = (x - d[0], y - d[1], x + d[2], y + d[3]), b = (x - t[0], y - t[1], x + t[2], y + t[3])
+        let areaA = Double((a.2 - a.0) * (a.3 - a.1)), areaB = Double((b.2 - b.0) * (b.3 - b.1))
+        let w = Double(min(a.2, b.2) - max(a.0, b.0)), h = Double(min(a.3, b.3) - max(a.1, b.1))
+        let (iw, ih) = (max(w, 0), max(h, 0))
+        let inter = iw * ih
+        let rawUnion = areaA + areaB - inter, union = max(rawUnion, eps)
+        let ew = Double(max(a.2, b.2) - min(a.0, b.0)), eh = Double(max(a.3, b.3) - min(a.1, b.1))
+        let rawEnclosure = max(ew, 0) * max(eh, 0), enclosure = max(rawEnclosure, eps)
+        let loss = 1 - (inter / union - (enclosure - union) / enclosure)
+        // loss = 2 - I / U - U / E; each distance moves the inner side (I), the area of a (U) and
+        // the outer side (E).
+        let dw = w > 0 ? ih : 0, dh = h > 0 ? iw : 0
+        let dInter = SIMD4<Double>(a.0 > b.0 ? dw : 0, a.1 > b.1 ? dh : 0, a.2 < b.2 ? dw : 0, a.3 < b.3 ? dh : 0)
+        let heightA = Double(a.3 - a.1), widthA = Double(a.2 - a.0)
+        let dUnion = rawUnion > eps ? SIMD4<Double>(heightA, widthA, heightA, widthA) - dInter : .zero
+        let dEnclosure = rawEnclosure > eps
+            ? SIMD4<Double>(a.0 < b.0 ? eh : 0, a.1 < b.1 ? ew : 0, a.2 > b.2 ? eh : 0, a.3 > b.3 ? ew : 0) : .zero
+        let gradient = -(dInter * union - inter * dUnion) / (union * union) - (dUnion * enclosure - union * dEnclosure) / (enclosure * enclosure)
+        return (loss, gradient)
     }
 }
