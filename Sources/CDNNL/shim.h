@@ -9,6 +9,7 @@
 #include <dnnl.h>
 #include <dnnl_debug.h>
 #include <stddef.h>
+#include "bf16_rows.h"
 
 /// DNNL_MEMORY_ALLOCATE / DNNL_MEMORY_NONE are pointer macros Swift does not import.
 static inline void *cdnnl_memory_allocate(void) { return DNNL_MEMORY_ALLOCATE; }

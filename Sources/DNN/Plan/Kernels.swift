@@ -118,12 +118,45 @@ enum Kernels {
     /// `dst` may be `base` (accumulate in place); it never aliases `src`.
     static func resize(_ e: Element, dst: UnsafeMutableRawPointer, src: UnsafeRawPointer, base: UnsafeRawPointer?,
                        planes: Int, inH: Int, inW: Int, rows: ResizeAxis, cols: ResizeAxis,
-                       block: Int, relu: Bool, threads: Int) {
+                       block: Int, relu: Bool, threads: Int, avx512: Bool = avx512Rows) {
         switch (e, block) {
         case (.f32, 16): resize(F32x16.self, dst, src, base, planes, inH, inW, rows, cols, relu, threads)
         case (.f32, 8): resize(F32x8.self, dst, src, base, planes, inH, inW, rows, cols, relu, threads)
+        case (.bf16, 16) where avx512: resizeBF16Rows(dst, src, base, planes, inH, inW, rows, cols, relu, threads)
         case (.bf16, 16): resize(BF16x16.self, dst, src, base, planes, inH, inW, rows, cols, relu, threads)
         default: fatalError("unsupported channel block \(block) for \(e)")
+        }
+    }
+
+    /// The CPU runs the AVX-512 rows of CDNNL/bf16_rows.h (every CPU with bf16 plans does).
+    static let avx512Rows = cdnnl_bf16_rows_supported() != 0
+
+    /// `resize` of bf16 pixels by the AVX-512 rows: the same arithmetic, a row at a time.
+    private static func resizeBF16Rows(_ dst: UnsafeMutableRawPointer, _ src: UnsafeRawPointer, _ base: UnsafeRawPointer?,
+                                       _ planes: Int, _ inH: Int, _ inW: Int, _ rows: ResizeAxis, _ cols: ResizeAxis,
+                                       _ relu: Bool, _ threads: Int) {
+        let outH = rows.lo.count, outW = cols.lo.count, pixel = 16
+        let (d, x, b) = (dst.assumingMemoryBound(to: UInt16.self), src.assumingMemoryBound(to: UInt16.self),
+                         base?.assumingMemoryBound(to: UInt16.self))
+        let nearest = rows.copies && cols.copies
+        parallel(planes * outH, threads: threads, minimumChunk: 4) { r in
+            cols.lo.withUnsafeBufferPointer { lo in
+                cols.hi.withUnsafeBufferPointer { hi in
+                    cols.weight.withUnsafeBufferPointer { wx in
+                        for row in r {
+                            let (plane, i) = row.quotientAndRemainder(dividingBy: outH)
+                            let s = x + plane * inH * inW * pixel, at = row * outW * pixel
+                            let r0 = s + Int(rows.lo[i]) * inW * pixel
+                            if nearest {
+                                cdnnl_bf16_nearest_row(d + at, r0, b.map { $0 + at }, lo.baseAddress, outW, relu ? 1 : 0)
+                            } else {
+                                cdnnl_bf16_bilinear_row(d + at, r0, s + Int(rows.hi[i]) * inW * pixel, rows.weight[i], lo.baseAddress,
+                                                        hi.baseAddress, wx.baseAddress, b.map { $0 + at }, outW, relu ? 1 : 0)
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 
