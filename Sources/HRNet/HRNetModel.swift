@@ -97,6 +97,24 @@ extension HRNetModel {
         return parameters
     }
 
+    /// Starting weights for training from a checkpoint's `tensors` (already filtered to this
+    /// model's keys, renamed as the task's official code does): bound to the graph; every key the
+    /// checkpoint lacks starts from `initialParameters(seed:)`. A lacking key outside the head
+    /// (`isHead`) is an error made by `failure` from its message unless `allowPartial`.
+    public func startingParameters(binding tensors: [String: Tensor], source: String, isHead: (String) -> Bool, allowPartial: Bool,
+                                   seed: UInt64, failure: (String) -> any Error) throws -> (parameters: [String: Tensor], report: BindReport) {
+        let (bound, report) = try graph.bind(tensors, allowPartial: true, source: source, seed: seed)
+        let missing = report.missing.filter { !isHead($0) }
+        if !allowPartial, !missing.isEmpty {
+            throw failure("\(source) lacks \(missing.count) keys of \(config.source): " + missing.prefix(5).joined(separator: ", ")
+                          + (missing.count > 5 ? ", ..." : "") + " (--allow-partial starts them from initial values)")
+        }
+        var parameters = bound
+        let initial = initialParameters(seed: seed)
+        for key in report.missing { parameters[key] = initial[key] }
+        return (parameters, report)
+    }
+
     /// Whether the model is HRNet-OCR (seg_hrnet_ocr).
     public var isOCR: Bool {
         if case .segmentation(_, _, _, let ocr) = config.architecture.head { ocr != nil } else { false }

@@ -24,16 +24,8 @@ extension PoseTrainer {
             throw PoseTrainingError.training("\(name) holds none of the backbone keys of \(config.source) "
                                              + "(conv1.weight, layer1...: is it a checkpoint of this network?)")
         }
-        let (bound, report) = try model.graph.bind(tensors, allowPartial: true, source: name, seed: seed)
-        let missing = report.missing.filter { !isHead($0) }
-        if !allowPartial, !missing.isEmpty {
-            throw PoseTrainingError.training("\(name) lacks \(missing.count) keys of \(config.source): "
-                                             + missing.prefix(5).joined(separator: ", ") + (missing.count > 5 ? ", ..." : "")
-                                             + " (--allow-partial starts them from initial values)")
+        return try model.startingParameters(binding: tensors, source: name, isHead: isHead, allowPartial: allowPartial, seed: seed) {
+            PoseTrainingError.training($0)
         }
-        var parameters = bound
-        let initial = model.initialParameters(seed: seed)
-        for key in report.missing { parameters[key] = initial[key] }
-        return (parameters, report)
     }
 }

@@ -255,17 +255,8 @@ public final class SegmentationTrainer: SessionTrainer {
                                         + "\(classes): pass --reset-head to start \(classifiers.map { $0.dropLast() }.joined(separator: " and ")) from initial values")
             }
         }
-        let (bound, report) = try model.graph.bind(tensors, allowPartial: true, source: url.lastPathComponent, seed: seed)
-        var parameters = bound
-        let missing = report.missing.filter { !model.isSegmentationHeadKey($0) }
-        if !allowPartial, !missing.isEmpty {
-            throw SegmentationError("\(url.lastPathComponent) lacks \(missing.count) keys of \(config.source): "
-                                    + missing.prefix(5).joined(separator: ", ") + (missing.count > 5 ? ", ..." : "")
-                                    + " (--allow-partial starts them from initial values)")
-        }
-        let initial = model.initialParameters(seed: seed)
-        for key in report.missing { parameters[key] = initial[key] }
-        return (parameters, report)
+        return try model.startingParameters(binding: tensors, source: url.lastPathComponent, isHead: model.isSegmentationHeadKey,
+                                            allowPartial: allowPartial, seed: seed) { SegmentationError($0) }
     }
 }
 
