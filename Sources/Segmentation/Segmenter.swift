@@ -245,7 +245,7 @@ public final class Segmenter {
                     }
                 }
                 var out = try logits(normalized: input, height: ih, width: iw, flip: options.flip)
-                for k in 0..<out.count { out[k] = exp(out[k]) }
+                try Elementwise.exp(&out, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
                 for c in 0..<classes {
                     for i in 0..<(w.y1 - w.y0) {
                         let src = (c * ih + i) * iw, dst = (c * ch + w.y0 + i) * cw + w.x0
