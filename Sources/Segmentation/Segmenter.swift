@@ -161,11 +161,28 @@ public final class Segmenter {
     /// The official multi-scale test on a normalized CHW image: `classes x height x width` scores.
     public func scores(normalized x: [Float], height: Int, width: Int) throws -> [Float] {
         var total = [Float](repeating: 0, count: classes * height * width)
+        let (classes, alignCorners, plane) = (self.classes, self.alignCorners, height * width)
+        let workers = max(1, min(classes, threads ?? ProcessInfo.processInfo.activeProcessorCount))
         try eachScale(normalized: x, height: height, width: width) { preds, sh, sw in
-            let resized = sh == height && sw == width ? preds
-                : Reference.resize(Tensor(shape: [1, classes, sh, sw], scalars: preds), toHeight: height, width: width,
-                                   mode: .bilinear(alignCorners: alignCorners)).scalars
-            for k in 0..<total.count { total[k] += resized[k] }
+            // Each worker resizes (the same arithmetic as Reference.resize) and adds its own classes.
+            total.withUnsafeMutableBufferPointer { t in
+                preds.withUnsafeBufferPointer { p in
+                    nonisolated(unsafe) let (t, p) = (t, p)
+                    DispatchQueue.concurrentPerform(iterations: workers) { k in
+                        let range = (classes * k / workers)..<(classes * (k + 1) / workers)
+                        guard !range.isEmpty else { return }
+                        let at = range.lowerBound * plane
+                        if sh == height && sw == width {
+                            for i in at..<(range.upperBound * plane) { t[i] += p[i] }
+                            return
+                        }
+                        let part = UnsafeBufferPointer(rebasing: p[(range.lowerBound * sh * sw)..<(range.upperBound * sh * sw)])
+                        let resized = Reference.resizeRows(part, channels: range.count, height: sh, width: sw, toHeight: height,
+                                                           width: width, rows: 0..<height, alignCorners: alignCorners)
+                        for (i, v) in resized.enumerated() { t[at + i] += v }
+                    }
+                }
+            }
         }
         return total
     }
