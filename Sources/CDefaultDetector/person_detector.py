@@ -1,5 +1,6 @@
 # A small FCOS-HRNetV2p person detector (HRNet-W18-small-v1-like backbone, 320x240 input).
 # Its backbone starts from the embedded pose model's (same stages): hrnet train --weights pose_default.safetensors.
+# FCOS's improvements (centre sampling, distances over the stride, centerness on the regression tower, GIoU loss).
 model = dict(
     type='FCOS',
     data_preprocessor=dict(type='DetDataPreprocessor', mean=[103.53, 116.28, 123.675], std=[57.375, 57.12, 58.395],
@@ -15,9 +16,10 @@ model = dict(
     bbox_head=dict(
         type='FCOSHead', num_classes=1, in_channels=64, stacked_convs=2, feat_channels=64, strides=[8, 16, 32, 64, 128],
         regress_ranges=((-1, 32), (32, 64), (64, 128), (128, 256), (256, 1e8)),
+        center_sampling=True, center_sample_radius=1.5, norm_on_bbox=True, centerness_on_reg=True,
         norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),
         loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
-        loss_bbox=dict(type='IoULoss', loss_weight=1.0),
+        loss_bbox=dict(type='GIoULoss', loss_weight=1.0),
         loss_centerness=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)),
     test_cfg=dict(nms_pre=1000, min_bbox_size=0, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
 train_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True),
@@ -28,8 +30,8 @@ train_dataloader = dict(batch_size=8, dataset=dict(type='CocoDataset', ann_file=
 val_dataloader = dict(dataset=dict(type='CocoDataset', ann_file='annotations/person_keypoints_val.json',
                                    data_prefix=dict(img='images/val/'), pipeline=test_pipeline))
 test_dataloader = val_dataloader
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=48, val_interval=1)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=24, val_interval=1)
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001),
                      paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.), clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=300),
-                   dict(type='MultiStepLR', begin=0, end=48, by_epoch=True, milestones=[32, 44], gamma=0.1)]
+                   dict(type='MultiStepLR', begin=0, end=24, by_epoch=True, milestones=[16, 22], gamma=0.1)]
