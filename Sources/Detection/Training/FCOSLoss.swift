@@ -118,25 +118,38 @@ public struct FCOSLoss: Sendable {
         return (loss, grad)
     }
 
-    /// -log IoU of the boxes the distances `predicted` and `target` (left, top, right, bottom)
-    /// make around the point (x, y) (mmdet: decoded to corners in float32, `bbox_overlaps`
-    /// aligned, IoU clamped at eps), and its derivative with respect to the predicted distances.
+    /// The predicted box `a` and the target box `b` the distances (left, top, right, bottom) make
+    /// around the point (x, y) (mmdet decodes them to corners in float32), their overlap, and the
+    /// derivatives of the overlap and of a's area with respect to the predicted distances.
+    struct BoxPair {
+        let a: (Float, Float, Float, Float), b: (Float, Float, Float, Float)
+        let areaA: Double, areaB: Double, inter: Double
+        let dInter: SIMD4<Double>, dAreaA: SIMD4<Double>
+
+        init(predicted d: SIMD4<Float>, target t: SIMD4<Float>, x: Float, y: Float) {
+            a = (x - d[0], y - d[1], x + d[2], y + d[3]); b = (x - t[0], y - t[1], x + t[2], y + t[3])
+            areaA = Double((a.2 - a.0) * (a.3 - a.1)); areaB = Double((b.2 - b.0) * (b.3 - b.1))
+            let w = Double(min(a.2, b.2) - max(a.0, b.0)), h = Double(min(a.3, b.3) - max(a.1, b.1))
+            let (iw, ih) = (max(w, 0), max(h, 0))
+            inter = iw * ih
+            // A side moves the overlap only where it is the inner one.
+            let dw = w > 0 ? ih : 0, dh = h > 0 ? iw : 0
+            dInter = SIMD4(a.0 > b.0 ? dw : 0, a.1 > b.1 ? dh : 0, a.2 < b.2 ? dw : 0, a.3 < b.3 ? dh : 0)
+            let heightA = Double(a.3 - a.1), widthA = Double(a.2 - a.0)
+            dAreaA = SIMD4(heightA, widthA, heightA, widthA)
+        }
+    }
+
+    /// -log IoU of the boxes the distances `predicted` and `target` make around (x, y) (mmdet's
+    /// `bbox_overlaps` aligned, IoU clamped at eps), and its derivative with respect to the
+    /// predicted distances.
     static func iouLoss(predicted d: SIMD4<Float>, target t: SIMD4<Float>, x: Float, y: Float, eps: Double) -> (loss: Double, gradient: SIMD4<Double>) {
-        let a = (x - d[0], y - d[1], x + d[2], y + d[3]), b = (x - t[0], y - t[1], x + t[2], y + t[3])
-        let areaA = Double((a.2 - a.0) * (a.3 - a.1)), areaB = Double((b.2 - b.0) * (b.3 - b.1))
-        let w = Double(min(a.2, b.2) - max(a.0, b.0)), h = Double(min(a.3, b.3) - max(a.1, b.1))
-        let (iw, ih) = (max(w, 0), max(h, 0))
-        let inter = iw * ih
-        let union = max(areaA + areaB - inter, eps)
-        let iou = inter / union
+        let p = BoxPair(predicted: d, target: t, x: x, y: y)
+        let union = max(p.areaA + p.areaB - p.inter, eps)
+        let iou = p.inter / union
         guard iou > eps else { return (-log(eps), .zero) }
-        // d inter / d distance: a side moves the overlap only where it is the inner one.
-        let dw = w > 0 ? ih : 0, dh = h > 0 ? iw : 0
-        let dInter = SIMD4<Double>(a.0 > b.0 ? dw : 0, a.1 > b.1 ? dh : 0, a.2 < b.2 ? dw : 0, a.3 < b.3 ? dh : 0)
-        let heightA = Double(a.3 - a.1), widthA = Double(a.2 - a.0)
-        let dArea = SIMD4<Double>(heightA, widthA, heightA, widthA)
         // loss = log(union) - log(inter)
-        let gradient = (dArea - dInter) / union - dInter / inter
+        let gradient = (p.dAreaA - p.dInter) / union - p.dInter / p.inter
         return (-log(iou), gradient)
     }
 
@@ -145,24 +158,19 @@ public struct FCOSLoss: Sendable {
     /// is_aligned=True)`: union and enclosing area clamped at eps, no log), and its derivative with
     /// respect to the predicted distances. Unlike -log IoU it still pulls boxes that do not overlap.
     static func giouLoss(predicted d: SIMD4<Float>, target t: SIMD4<Float>, x: Float, y: Float, eps: Double) -> (loss: Double, gradient: SIMD4<Double>) {
-        let a = (x - d[0], y - d[1], x + d[2], y + d[3]), b = (x - t[0], y - t[1], x + t[2], y + t[3])
-        let areaA = Double((a.2 - a.0) * (a.3 - a.1)), areaB = Double((b.2 - b.0) * (b.3 - b.1))
-        let w = Double(min(a.2, b.2) - max(a.0, b.0)), h = Double(min(a.3, b.3) - max(a.1, b.1))
-        let (iw, ih) = (max(w, 0), max(h, 0))
-        let inter = iw * ih
-        let rawUnion = areaA + areaB - inter, union = max(rawUnion, eps)
+        let p = BoxPair(predicted: d, target: t, x: x, y: y)
+        let (a, b, inter) = (p.a, p.b, p.inter)
+        let rawUnion = p.areaA + p.areaB - inter, union = max(rawUnion, eps)
         let ew = Double(max(a.2, b.2) - min(a.0, b.0)), eh = Double(max(a.3, b.3) - min(a.1, b.1))
         let rawEnclosure = max(ew, 0) * max(eh, 0), enclosure = max(rawEnclosure, eps)
         let loss = 1 - (inter / union - (enclosure - union) / enclosure)
         // loss = 2 - I / U - U / E; each distance moves the inner side (I), the area of a (U) and
         // the outer side (E).
-        let dw = w > 0 ? ih : 0, dh = h > 0 ? iw : 0
-        let dInter = SIMD4<Double>(a.0 > b.0 ? dw : 0, a.1 > b.1 ? dh : 0, a.2 < b.2 ? dw : 0, a.3 < b.3 ? dh : 0)
-        let heightA = Double(a.3 - a.1), widthA = Double(a.2 - a.0)
-        let dUnion = rawUnion > eps ? SIMD4<Double>(heightA, widthA, heightA, widthA) - dInter : .zero
+        let dUnion = rawUnion > eps ? p.dAreaA - p.dInter : .zero
         let dEnclosure = rawEnclosure > eps
             ? SIMD4<Double>(a.0 < b.0 ? eh : 0, a.1 < b.1 ? ew : 0, a.2 > b.2 ? eh : 0, a.3 > b.3 ? ew : 0) : .zero
-        let gradient = -(dInter * union - inter * dUnion) / (union * union) - (dUnion * enclosure - union * dEnclosure) / (enclosure * enclosure)
+        let gradient = -(p.dInter * union - inter * dUnion) / (union * union)
+            - (dUnion * enclosure - union * dEnclosure) / (enclosure * enclosure)
         return (loss, gradient)
     }
 }
