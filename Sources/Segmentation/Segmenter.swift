@@ -162,7 +162,7 @@ public final class Segmenter {
     public func scores(normalized x: [Float], height: Int, width: Int) throws -> [Float] {
         var total = [Float](repeating: 0, count: classes * height * width)
         let (classes, alignCorners, plane) = (self.classes, self.alignCorners, height * width)
-        let workers = max(1, min(classes, threads ?? ProcessInfo.processInfo.activeProcessorCount))
+        let workers = max(1, min(classes, threads ?? Threads.available))
         try eachScale(normalized: x, height: height, width: width) { preds, sh, sw in
             // Each worker resizes (the same arithmetic as Reference.resize) and adds its own classes.
             total.withUnsafeMutableBufferPointer { t in
@@ -262,7 +262,7 @@ public final class Segmenter {
                     }
                 }
                 var out = try logits(normalized: input, height: ih, width: iw, flip: options.flip)
-                try Elementwise.exp(&out, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+                try Elementwise.exp(&out, threads: threads)
                 for c in 0..<classes {
                     for i in 0..<(w.y1 - w.y0) {
                         let src = (c * ih + i) * iw, dst = (c * ch + w.y0 + i) * cw + w.x0

@@ -4,11 +4,13 @@ import CDNNL
 /// compute thread and its OpenMP threads), for work outside a plan: the segmentation test's
 /// e^logits over classes x full-size pixels per window, scalar `exp` there took seconds an image.
 public enum Elementwise {
-    /// x[i] = e^x[i] in place (oneDNN's eltwise exp: within 2 ulp of libm's, tested).
-    public static func exp(_ x: UnsafeMutableBufferPointer<Float>, threads: Int) throws {
+    /// x[i] = e^x[i] in place (oneDNN's eltwise exp: within 2 ulp of libm's, tested), on `threads`
+    /// threads (all cores when nil, as plans).
+    public static func exp(_ x: UnsafeMutableBufferPointer<Float>, threads: Int? = nil) throws {
         guard let base = x.baseAddress, !x.isEmpty else { return }
+        let threads = max(1, threads ?? Threads.available)
         try ComputeThread.shared.run {
-            cdnnl_set_num_threads(Int32(max(1, threads)))
+            cdnnl_set_num_threads(Int32(threads))
             var md = try MemoryDesc.plain([x.count])
             var d = dnnl_eltwise_desc_t()
             try check(dnnl_eltwise_forward_desc_init(&d, dnnl_forward_inference, dnnl_eltwise_exp, &md, 0, 0), "eltwise exp")
@@ -24,7 +26,7 @@ public enum Elementwise {
         }
     }
 
-    public static func exp(_ x: inout [Float], threads: Int) throws {
+    public static func exp(_ x: inout [Float], threads: Int? = nil) throws {
         try x.withUnsafeMutableBufferPointer { try exp($0, threads: threads) }
     }
 }
