@@ -50,6 +50,9 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "For detectors: up to this many extra people in a third of the images (crowds).")
     var extraPeople: Int = 0
 
+    @Flag(help: "For detectors: boxes (and areas) of what is seen of each person, as COCO draws them, not of the whole figure behind occluders.")
+    var visibleBoxes = false
+
     func validate() throws {
         if images < 1 || images > 10_000_000 { throw ValidationError("--images must be 1...10000000") }
         if !(0...1).contains(valFraction) { throw ValidationError("--val-fraction must be in 0...1") }
@@ -75,6 +78,7 @@ struct SynthCommand: ParsableCommand {
         (options.width, options.height) = try parsedSize()
         options.threads = threads ?? 0
         (options.variety.emptyFraction, options.variety.smallestHeight, options.variety.extraPeople) = (emptyFraction, smallestHeight, extraPeople)
+        options.variety.visibleBoxes = visibleBoxes
         let dir = URL(fileURLWithPath: out, isDirectory: true)
         let progress = ProgressBar("synth", total: images)
         let summary: SyntheticKeypointSet.Summary

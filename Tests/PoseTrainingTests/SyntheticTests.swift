@@ -119,6 +119,47 @@ final class SyntheticTests: XCTestCase {
         XCTAssertGreaterThan(small, 10)
     }
 
+    /// Visible boxes (COCO's convention for detectors): the same image; each box inside the
+    /// whole figure's, and the whole figure's box where nothing covers the figure; smaller where
+    /// an occluder or a nearer person hides an end of it.
+    func testVisibleBoxes() {
+        var variety = SyntheticScene.Variety()
+        (variety.extraPeople, variety.smallestHeight) = (3, 0.1)
+        var visibleVariety = variety
+        visibleVariety.visibleBoxes = true
+        var same = 0, shrunk = 0, people = 0
+        for index in 0..<30 {
+            let whole = SyntheticScene.make(seed: 17, index: index, width: 160, height: 120, variety: variety)
+            let seen = SyntheticScene.make(seed: 17, index: index, width: 160, height: 120, variety: visibleVariety)
+            XCTAssertEqual(whole.image, seen.image)
+            XCTAssertLessThanOrEqual(seen.people.count, whole.people.count)
+            // Match people by their keypoints (a person with nothing in view is left out).
+            for p in seen.people {
+                guard let w = whole.people.first(where: { $0.keypoints == p.keypoints }) else {
+                    XCTFail("scene \(index): a visible person that is not in the scene"); continue
+                }
+                people += 1
+                let (a, b) = (p.bbox, w.bbox)
+                // Inside the figure's box, within the half pixel of the pixel grid.
+                XCTAssertGreaterThanOrEqual(a[0], b[0] - 0.5); XCTAssertGreaterThanOrEqual(a[1], b[1] - 0.5)
+                XCTAssertLessThanOrEqual(a[0] + a[2], b[0] + b[2] + 0.5); XCTAssertLessThanOrEqual(a[1] + a[3], b[1] + b[3] + 0.5)
+                XCTAssertLessThanOrEqual(p.area, w.area)
+                let gap = max(abs(a[0] - b[0]), abs(a[1] - b[1]), abs(a[0] + a[2] - b[0] - b[2]), abs(a[1] + a[3] - b[1] - b[3]))
+                // Unoccluded and wholly in view: the same box. (A figure's box also spans shapes out
+                // of view, e.g. a hand raised above the top edge widens it; the visible box does not.)
+                let k = whole.people.firstIndex { $0.keypoints == p.keypoints }!
+                let inView = whole.shapes.filter { $0.owner == k }.allSatisfy {
+                    $0.bounds.x0 >= 0 && $0.bounds.y0 >= 0 && $0.bounds.x1 <= 160 && $0.bounds.y1 <= 120
+                }
+                if p.area == w.area, inView { XCTAssertLessThan(gap, 1.0, "scene \(index): unoccluded figure's box \(a) against \(b)") }
+                if gap < 1 { same += 1 }
+                if gap > 5 { shrunk += 1 }
+            }
+        }
+        XCTAssertGreaterThan(same, people / 3, "\(same) of \(people) unchanged")
+        XCTAssertGreaterThan(shrunk, 5, "\(shrunk) of \(people) shrunk by more than 5 pixels")
+    }
+
     /// Visibility flags against a painted owner map: each scene's shapes are painted in order
     /// with their owner's id (pixel centres they cover); a visible joint's pixel shows its own
     /// person, a hidden one's shows someone or something else.

@@ -6,9 +6,11 @@ public struct SyntheticPerson: Sendable {
     /// 17 x (x, y, v): v 2 visible, 1 hidden behind another person or an occluder, 0 not
     /// labelled (outside the image, or the face of a figure seen from behind; x = y = 0).
     public var keypoints: [Double]
-    /// x, y, w, h: the figure's extent, clipped to the image.
+    /// x, y, w, h: the figure's extent, clipped to the image (or of what is seen of it, when
+    /// `Variety.visibleBoxes`).
     public var bbox: [Double]
-    /// Pixels of the figure's silhouette inside the image (occluded parts included).
+    /// Pixels of the figure's silhouette inside the image (occluded parts included, unless
+    /// `Variety.visibleBoxes`).
     public var area: Double
     /// Keypoints with v > 0.
     public var numKeypoints: Int
@@ -33,6 +35,10 @@ public struct SyntheticScene: Sendable {
         public var smallestHeight = 0.3
         /// Up to this many more people in some images (a crowd), overlapping the others.
         public var extraPeople = 0
+        /// Boxes and areas of what is seen of each person (COCO's convention for detection),
+        /// not of the whole figure behind occluders and nearer people; a person with nothing in
+        /// view is left out. The pose sets keep whole-figure boxes (their crops hold every joint).
+        public var visibleBoxes = false
         public init() {}
     }
 
@@ -93,8 +99,10 @@ public struct SyntheticScene: Sendable {
         // figure and not its own covers it.
         var people: [SyntheticPerson] = []
         var start = 0
+        let seen = variety.visibleBoxes ? visibleOwners(shapes, width: width, height: height) : nil
         for (i, figure) in figures.enumerated() {
             let end = start + figure.shapes.count
+            defer { start = end }
             let later = shapes[end...]
             var keypoints: [Double] = []
             var labelled = 0
@@ -108,9 +116,14 @@ public struct SyntheticScene: Sendable {
                 keypoints += [x, y, covered ? 1 : 2]
                 labelled += 1
             }
-            let (bbox, area) = extent(figure.shapes, width: width, height: height)
-            people.append(SyntheticPerson(keypoints: keypoints, bbox: bbox, area: area, numKeypoints: labelled))
-            start = end
+            let box: (bbox: [Double], area: Double)
+            if let seen {
+                guard let visible = visibleExtent(of: i, in: seen, width: width, height: height) else { continue }
+                box = visible
+            } else {
+                box = extent(figure.shapes, width: width, height: height)
+            }
+            people.append(SyntheticPerson(keypoints: keypoints, bbox: box.bbox, area: box.area, numKeypoints: labelled))
         }
         return SyntheticScene(image: image, people: people, shapes: shapes)
     }
@@ -142,6 +155,38 @@ public struct SyntheticScene: Sendable {
         }
         let r = { (v: Double) in (v * 100).rounded() / 100 }
         return ([r(x0), r(y0), r(max(0, x1 - x0)), r(max(0, y1 - y0))], Double(area))
+    }
+
+    /// Who each pixel shows once every shape is painted in order: the owner of the last shape
+    /// covering its centre (-1 scenery and occluders, -2 background).
+    static func visibleOwners(_ shapes: [SyntheticShape], width: Int, height: Int) -> [Int32] {
+        var owner = [Int32](repeating: -2, count: width * height)
+        for shape in shapes {
+            let b = shape.bounds
+            let (ya, yb) = (max(0, Int(b.y0.rounded(.down))), min(height, Int(b.y1.rounded(.up)) + 1))
+            let (xa, xb) = (max(0, Int(b.x0.rounded(.down))), min(width, Int(b.x1.rounded(.up)) + 1))
+            guard ya < yb, xa < xb else { continue }
+            for y in ya..<yb {
+                for x in xa..<xb where shape.covers(Point(Double(x), Double(y))) { owner[y * width + x] = Int32(shape.owner) }
+            }
+        }
+        return owner
+    }
+
+    /// The box around the pixels that show person `i` (each pixel spans half a pixel either side
+    /// of its centre, as the shapes' bounds do), and their count; nil when none does.
+    static func visibleExtent(of i: Int, in owner: [Int32], width: Int, height: Int) -> (bbox: [Double], area: Double)? {
+        var (x0, y0, x1, y1, area) = (Int.max, Int.max, Int.min, Int.min, 0)
+        for y in 0..<height {
+            for x in 0..<width where owner[y * width + x] == Int32(i) {
+                (x0, y0, x1, y1) = (min(x0, x), min(y0, y), max(x1, x), max(y1, y))
+                area += 1
+            }
+        }
+        guard area > 0 else { return nil }
+        let left = max(0, Double(x0) - 0.5), top = max(0, Double(y0) - 0.5)
+        let right = min(Double(width), Double(x1) + 0.5), bottom = min(Double(height), Double(y1) + 0.5)
+        return ([left, top, right - left, bottom - top], Double(area))
     }
 
     /// A textured background: smooth colour fields, stripes, checks or a room (wall and floor),
