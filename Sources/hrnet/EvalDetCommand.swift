@@ -23,8 +23,8 @@ struct EvalDetCommand: ParsableCommand {
     @Option(help: "A built-in detector: \(DetectorPresets.names.joined(separator: ", ")).")
     var preset: String?
 
-    @Option(help: "mmdetection's checkpoint (.pth) or .safetensors; zoo checkpoints carry their config.")
-    var weights: String
+    @Option(help: "mmdetection's checkpoint (.pth) or .safetensors; zoo checkpoints carry their config. With no --config, --preset or --weights: the embedded person detector (person_default).")
+    var weights: String?
 
     @Option(help: "COCO root: annotations/ and images/ (or the split folder) below it.")
     var data: String
@@ -50,6 +50,9 @@ struct EvalDetCommand: ParsableCommand {
     func validate() throws {
         if config != nil && preset != nil { throw ValidationError("give one of --config FILE and --preset NAME, not both") }
         if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
+        if weights == nil, config != nil || (preset != nil && preset != DefaultDetector.presetName) {
+            throw ValidationError("--weights is needed with --config or --preset \(preset ?? ""); with neither, the embedded person detector runs")
+        }
     }
 
     func run() throws {
@@ -61,7 +64,7 @@ struct EvalDetCommand: ParsableCommand {
         if let limit { evaluation.limit(to: limit) }
         if personOnly { evaluation.restrict(toCategories: [1]) }
         let detector = try Detector.load(config: config.map { URL(fileURLWithPath: $0) }, preset: preset,
-                                         weights: URL(fileURLWithPath: weights), options: .init(threads: threads))
+                                         weights: weights.map { URL(fileURLWithPath: $0) }, options: .init(threads: threads))
         let progress = ProgressBar("eval-det", total: evaluation.truth.imageIDs.count)
         let outcome = try evaluation.run(detector) { _, _ in progress.advance() }
         progress.finish()
