@@ -142,20 +142,20 @@ public final class Segmenter {
         }
         let plan = try plan(batch: flip ? 2 : 1, height: height, width: width)
         let start = DispatchTime.now()
-        let out = try plan.run(Tensor(shape: [flip ? 2 : 1, 3, height, width], scalars: batch))[0].scalars
+        var out = try plan.run(Tensor(shape: [flip ? 2 : 1, 3, height, width], scalars: batch))[0].scalars
         networkSeconds += Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         guard flip else { return out }
+        // The mean in place over the first image's logits (each element reads only itself and
+        // the second image's), which then are the result: no third full-size array.
         let n = classes * plane
-        var y = [Float](repeating: 0, count: n)
-        out.withUnsafeBufferPointer { o in
-            y.withUnsafeMutableBufferPointer { d in
-                for r in 0..<(classes * height) {
-                    let row = r * width
-                    for j in 0..<width { d[row + j] = (o[row + j] + o[n + row + width - 1 - j]) * 0.5 }
-                }
+        out.withUnsafeMutableBufferPointer { o in
+            for r in 0..<(classes * height) {
+                let row = r * width
+                for j in 0..<width { o[row + j] = (o[row + j] + o[n + row + width - 1 - j]) * 0.5 }
             }
         }
-        return y
+        out.removeLast(n)
+        return out
     }
 
     /// The official multi-scale test on a normalized CHW image: `classes x height x width` scores.
@@ -245,6 +245,17 @@ public final class Segmenter {
         var windowsDone = 0
         for (sh, sw, layout) in plan {
             let scaled = OpenCVResize.linear(x, planes: 3, width: width, height: height, toWidth: sw, toHeight: sh)
+            // One unpadded window over the whole scaled image (Cityscapes at scales <= 1): its
+            // scores are the scale's (a sum over one window divided by a count of 1), so they
+            // go on without the canvas, count and crop copies (each classes x sh x sw floats).
+            if layout.windows == [Window(y0: 0, y1: sh, x0: 0, x1: sw, inputHeight: sh, inputWidth: sw)] {
+                var out = try logits(normalized: scaled, height: sh, width: sw, flip: options.flip)
+                try Elementwise.exp(&out, threads: threads)
+                windowsDone += 1
+                windowDone?(windowsDone, windows)
+                try body(out, sh, sw)
+                continue
+            }
             let (ch, cw) = (layout.canvasHeight, layout.canvasWidth)
             var sum = [Float](repeating: 0, count: classes * ch * cw)
             var count = [Float](repeating: 0, count: ch * cw)

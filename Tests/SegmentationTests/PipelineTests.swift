@@ -40,7 +40,7 @@ final class PipelineTests: XCTestCase {
 
     func testEveryCaseMatchesTheOfficialMultiScaleInference() throws {
         let cases = try SegFixtures.cases()
-        XCTAssertEqual(cases.count, 5)
+        XCTAssertEqual(cases.count, 6)
         let image = try photo()
         for c in cases {
             let (model, parameters) = try SegFixtures.model(c.model)

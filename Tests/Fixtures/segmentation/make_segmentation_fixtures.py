@@ -164,6 +164,7 @@ CASES = [
     ('padded_small', 'tiny_seg', [0.5], False, (48, 48), 80, 'official'),
     ('cityscapes_windows', 'tiny_seg', [0.5, 1.0, 1.5], False, (32, 40), 80, 'cityscapes'),
     ('ac_false_windows_flip', 'tiny_seg_ac_false', [1.0], True, (32, 56), 80, 'official'),
+    ('cityscapes_flip', 'tiny_seg', [0.75, 1.0, 1.25], True, (32, 40), 80, 'cityscapes'),
 ]
 
 
