@@ -1,6 +1,8 @@
-# A small FCOS-HRNetV2p person detector (HRNet-W18-small-v1-like backbone, 320x240 input).
+# A small FCOS-HRNetV2p person detector (HRNet-W18-small-like backbone, 320x240 input, levels at strides 4-64).
 # Its backbone starts from the embedded pose model's (same stages): hrnet train --weights pose_default.safetensors.
 # FCOS's improvements (centre sampling, distances over the stride, centerness on the regression tower, GIoU loss).
+# HRFPN at stride 1 adds a stride-4 level (HRNet's own resolution): each person is regressed from a map
+# twice as fine as mmdetection's strides 8-128 would give at this input; trained on 9000 images for 8 epochs.
 model = dict(
     type='FCOS',
     data_preprocessor=dict(type='DetDataPreprocessor', mean=[103.53, 116.28, 123.675], std=[57.375, 57.12, 58.395],
@@ -12,9 +14,9 @@ model = dict(
             stage2=dict(num_modules=1, num_branches=2, block='BASIC', num_blocks=(2, 2), num_channels=(16, 32)),
             stage3=dict(num_modules=1, num_branches=3, block='BASIC', num_blocks=(2, 2, 2), num_channels=(16, 32, 64)),
             stage4=dict(num_modules=1, num_branches=4, block='BASIC', num_blocks=(2, 2, 2, 2), num_channels=(16, 32, 64, 128)))),
-    neck=dict(type='HRFPN', in_channels=[16, 32, 64, 128], out_channels=64, stride=2, num_outs=5),
+    neck=dict(type='HRFPN', in_channels=[16, 32, 64, 128], out_channels=64, stride=1, num_outs=5),
     bbox_head=dict(
-        type='FCOSHead', num_classes=1, in_channels=64, stacked_convs=2, feat_channels=64, strides=[8, 16, 32, 64, 128],
+        type='FCOSHead', num_classes=1, in_channels=64, stacked_convs=2, feat_channels=64, strides=[4, 8, 16, 32, 64],
         regress_ranges=((-1, 32), (32, 64), (64, 128), (128, 256), (256, 1e8)),
         center_sampling=True, center_sample_radius=1.5, norm_on_bbox=True, centerness_on_reg=True,
         norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),
@@ -30,8 +32,8 @@ train_dataloader = dict(batch_size=8, dataset=dict(type='CocoDataset', ann_file=
 val_dataloader = dict(dataset=dict(type='CocoDataset', ann_file='annotations/person_keypoints_val.json',
                                    data_prefix=dict(img='images/val/'), pipeline=test_pipeline))
 test_dataloader = val_dataloader
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=24, val_interval=1)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=8, val_interval=1)
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001),
                      paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.), clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=300),
-                   dict(type='MultiStepLR', begin=0, end=24, by_epoch=True, milestones=[16, 22], gamma=0.1)]
+                   dict(type='MultiStepLR', begin=0, end=8, by_epoch=True, milestones=[5, 7], gamma=0.1)]
