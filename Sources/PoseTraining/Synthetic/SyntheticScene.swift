@@ -99,7 +99,8 @@ public struct SyntheticScene: Sendable {
         // figure and not its own covers it.
         var people: [SyntheticPerson] = []
         var start = 0
-        let seen = variety.visibleBoxes ? visibleOwners(shapes, width: width, height: height) : nil
+        let seen = variety.visibleBoxes
+            ? visibleExtents(people: figures.count, in: visibleOwners(shapes, width: width, height: height), width: width, height: height) : nil
         for (i, figure) in figures.enumerated() {
             let end = start + figure.shapes.count
             defer { start = end }
@@ -118,7 +119,7 @@ public struct SyntheticScene: Sendable {
             }
             let box: (bbox: [Double], area: Double)
             if let seen {
-                guard let visible = visibleExtent(of: i, in: seen, width: width, height: height) else { continue }
+                guard let visible = seen[i] else { continue }
                 box = visible
             } else {
                 box = extent(figure.shapes, width: width, height: height)
@@ -173,20 +174,25 @@ public struct SyntheticScene: Sendable {
         return owner
     }
 
-    /// The box around the pixels that show person `i` (each pixel spans half a pixel either side
-    /// of its centre, as the shapes' bounds do), and their count; nil when none does.
-    static func visibleExtent(of i: Int, in owner: [Int32], width: Int, height: Int) -> (bbox: [Double], area: Double)? {
-        var (x0, y0, x1, y1, area) = (Int.max, Int.max, Int.min, Int.min, 0)
+    /// For each of `people` persons, the box around the pixels that show them (each pixel spans
+    /// half a pixel either side of its centre, as the shapes' bounds do) and their count; nil for
+    /// a person no pixel shows. One pass over the owner map.
+    static func visibleExtents(people: Int, in owner: [Int32], width: Int, height: Int) -> [(bbox: [Double], area: Double)?] {
+        typealias Extent = (x0: Int, y0: Int, x1: Int, y1: Int, area: Int)
+        var box = [Extent](repeating: (Int.max, Int.max, Int.min, Int.min, 0), count: people)
         for y in 0..<height {
-            for x in 0..<width where owner[y * width + x] == Int32(i) {
-                (x0, y0, x1, y1) = (min(x0, x), min(y0, y), max(x1, x), max(y1, y))
-                area += 1
+            for x in 0..<width {
+                let i = Int(owner[y * width + x])
+                guard i >= 0, i < people else { continue }
+                box[i] = (min(box[i].x0, x), min(box[i].y0, y), max(box[i].x1, x), max(box[i].y1, y), box[i].area + 1)
             }
         }
-        guard area > 0 else { return nil }
-        let left = max(0, Double(x0) - 0.5), top = max(0, Double(y0) - 0.5)
-        let right = min(Double(width), Double(x1) + 0.5), bottom = min(Double(height), Double(y1) + 0.5)
-        return ([left, top, right - left, bottom - top], Double(area))
+        return box.map { b -> (bbox: [Double], area: Double)? in
+            guard b.area > 0 else { return nil }
+            let left = max(0, Double(b.x0) - 0.5), top = max(0, Double(b.y0) - 0.5)
+            let right = min(Double(width), Double(b.x1) + 0.5), bottom = min(Double(height), Double(b.y1) + 0.5)
+            return ([left, top, right - left, bottom - top], Double(b.area))
+        }
     }
 
     /// A textured background: smooth colour fields, stripes, checks or a room (wall and floor),
