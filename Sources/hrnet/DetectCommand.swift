@@ -32,29 +32,44 @@ struct DetectorOptions: ParsableArguments {
 struct PersonDetectorOptions: ParsableArguments {
     @OptionGroup var detector: DetectorOptions
 
-    @Option(help: "With a detector: people scoring above this (MMPose's default 0.3).")
-    var personThreshold: Double = 0.3
+    @Option(help: "With a detector: people scoring above this (default: MMPose's 0.3 for pictures; for AP, the config's TEST.IMAGE_THRE, 0.0 in the official files: every person the detector reports).")
+    var personThreshold: Double?
 
-    @Option(help: "With a detector: NMS over the people at this IoU (MMPose's 0.3); 1 turns it off.")
-    var personNMS: Double = 0.3
+    @Option(help: "With a detector: one more NMS over the people at this IoU (default: MMPose's 0.3 for pictures; for AP none, as the official test: the detector's own NMS only); 1 turns it off.")
+    var personNMS: Double?
+
+    /// What the people are for. Pictures (`hrnet pose`): MMPose's demo picks the confident people
+    /// and suppresses overlaps at 0.3. AP (`hrnet eval`, the demo's score): the official test
+    /// takes every person the detector reports above TEST.IMAGE_THRE and lets the re-score
+    /// (box x joint scores) and OKS-NMS rank them; an NMS at 0.3 would drop people who overlap
+    /// in crowds, a threshold of 0.3 the half-hidden ones.
+    enum Purpose {
+        case pictures
+        case evaluation(imageThreshold: Double)
+
+        var threshold: Double { if case .evaluation(let t) = self { t } else { 0.3 } }
+        var nms: Double { if case .evaluation = self { 1 } else { 0.3 } }
+    }
 
     func validate() throws {
         if detector.isGiven && detector.weights == nil && detector.preset != DefaultDetector.presetName {
             throw ValidationError("a person detector needs --detector-weights (or --detector \(DefaultDetector.presetName), the built-in one)")
         }
-        if !(0...1).contains(personThreshold) || !(0...1).contains(personNMS) { throw ValidationError("--person-threshold and --person-nms must be within 0...1") }
+        for value in [personThreshold, personNMS].compactMap({ $0 }) where !(0...1).contains(value) {
+            throw ValidationError("--person-threshold and --person-nms must be within 0...1")
+        }
     }
 
     /// The boxes of each image, or nil without a detector (with `orDefault`, the built-in person detector).
-    func boxes(threads: Int?, orDefault: Bool = false) throws -> ((Image) throws -> [PersonBox])? {
+    func boxes(threads: Int?, orDefault: Bool = false, for purpose: Purpose) throws -> ((Image) throws -> [PersonBox])? {
         guard detector.isGiven || orDefault else { return nil }
         var options = detector
         if !detector.isGiven { options.model = DefaultDetector.presetName }
-        return Self.boxes(from: try options.load(threads: threads), threshold: personThreshold, nms: personNMS)
+        return Self.boxes(from: try options.load(threads: threads), threshold: personThreshold ?? purpose.threshold, nms: personNMS ?? purpose.nms)
     }
 
     /// A detector's people as pose boxes: those scoring above `threshold`, NMS at `nms` (1: none).
-    static func boxes(from d: Detector, threshold: Double = 0.3, nms: Double = 0.3) -> (Image) throws -> [PersonBox] {
+    static func boxes(from d: Detector, threshold: Double, nms: Double) -> (Image) throws -> [PersonBox] {
         let (threshold, nms) = (Float(threshold), nms < 1 ? Float(nms) : nil)
         return { image in
             try d.people(in: image, threshold: threshold, nmsThreshold: nms).map {

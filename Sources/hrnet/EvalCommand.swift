@@ -97,15 +97,17 @@ struct EvalCommand: ParsableCommand {
         var truth = try COCOGroundTruth.load(annotations)
         guard !truth.imageIDs.isEmpty else { throw ValidationError("\(annotations.lastPathComponent) has no images") }
         if let limit { truth.limit(to: limit) }
-        let detections = try boxes.map { try DetectionFile.load(URL(fileURLWithPath: $0)) }
         let (net, parameters, _) = try model.load(requireWeights: true)
+        let imageThreshold = net.config.poseTest.imageThreshold
+        let detections = try boxes.map { try DetectionFile.load(URL(fileURLWithPath: $0), minScore: imageThreshold) }
         var options = PoseEstimator.Options(config: net.config, flipTest: flipTest, dark: dark, softNMS: softNMS)
         options.batchSize = batch
         options.threads = job.threads(compute.threads)
         options.plan = try compute.planOptions(weights: model.weights, graph: net.graph)
         if (people.detector.isGiven || detect) && (boxes != nil || gtBoxes) { throw ValidationError("give a detector or boxes (--boxes, --gt-boxes), not both") }
         var evaluation = COCOPoseEvaluation(truth: truth, imageDirectory: imageDir, detections: detections)
-        evaluation.personDetector = try people.boxes(threads: job.threads(compute.threads), orDefault: detect)
+        evaluation.personDetector = try people.boxes(threads: job.threads(compute.threads), orDefault: detect,
+                                                       for: .evaluation(imageThreshold: imageThreshold))
         evaluation.groupCrops = 4 * batch
         evaluation.communicator = job.world
         // The data set's keypoint names give the flip pairs (COCO's own names: COCO's set).

@@ -114,7 +114,7 @@ struct PoseCommand: ParsableCommand {
         let keypointSet = try keypoints.map { try KeypointSet.load(URL(fileURLWithPath: $0)) }
         let estimator = try PoseEstimator(config: net.config, parameters: parameters, keypoints: keypointSet, options: options)
         // No boxes of any kind: the built-in person detector (unless --whole-image).
-        let personDetector = try people.boxes(threads: compute.threads, orDefault: boxes == nil && manual.isEmpty && !wholeImage)
+        let personDetector = try people.boxes(threads: compute.threads, orDefault: boxes == nil && manual.isEmpty && !wholeImage, for: .pictures)
 
         var results: [PoseResult] = []
         let progress = ProgressBar("pose", total: files.count)

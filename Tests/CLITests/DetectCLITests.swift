@@ -229,5 +229,19 @@ extension DetectCLITests {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, fromFile)
         XCTAssertEqual(try json(temp("a.json")).count, try json(temp("b.json")).count)
+
+        // With no person options, AP is taken as the official test takes a detector's people:
+        // every one it reports (TEST.IMAGE_THRE 0.0), no NMS beyond the detector's own.
+        r = try HRNetCLI.run(["detect", "--config", config, "--weights", fcos, root.appendingPathComponent("images/val/000000000007.jpg").path,
+                              "--classes", "person", "--out-json", temp("everyone.json").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertGreaterThan(try json(temp("everyone.json")).count, try json(temp("people.json")).count)
+        r = try HRNetCLI.run(["eval"] + pose + ["--boxes", temp("everyone.json").path, "--out-json", temp("c.json").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let everyone = r.stdout
+        r = try HRNetCLI.run(["eval"] + pose + ["--detector", config, "--detector-weights", fcos, "--out-json", temp("d.json").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, everyone)
+        XCTAssertEqual(try json(temp("c.json")).count, try json(temp("d.json")).count)
     }
 }

@@ -88,6 +88,12 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual([t.shiftHeatmap, t.postProcess, t.softNMS], [false, false, true])
         XCTAssertEqual(t.visibilityThreshold, 0.5)
         XCTAssertEqual(t.oksThreshold, 0.7)
+        // TEST.IMAGE_THRE: the detected people a test keeps (0.0 in the official files).
+        let image = text.replacingOccurrences(of: "IMAGE_THRE: 0.0", with: "IMAGE_THRE: 0.25")
+        XCTAssertEqual(try HRNetConfig.parse(yaml: image, source: "image.yaml").poseTest.imageThreshold, 0.25)
+        XCTAssertThrowsError(try HRNetConfig.parse(yaml: image.replacingOccurrences(of: "0.25", with: "1.5"), source: "image.yaml")) { e in
+            XCTAssertTrue("\(e)".contains("image.yaml") && "\(e)".contains("TEST.IMAGE_THRE"), "\(e)")
+        }
         let bad = text.replacingOccurrences(of: "IN_VIS_THRE: 0.2", with: "IN_VIS_THRE: 2")
         XCTAssertThrowsError(try HRNetConfig.parse(yaml: bad, source: "bad.yaml")) { e in
             XCTAssertTrue("\(e)".contains("bad.yaml") && "\(e)".contains("TEST.IN_VIS_THRE"), "\(e)")

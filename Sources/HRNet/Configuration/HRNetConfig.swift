@@ -69,6 +69,9 @@ public struct PoseTestSettings: Sendable, Equatable {
     /// TEST.BLUR_KERNEL (DarkPose's key): decode with DARK, blurring with a Gaussian of this odd
     /// size; nil (the key absent, as in the official files) keeps POST_PROCESS's decoding.
     public var blurKernel: Int? = nil
+    /// TEST.IMAGE_THRE: detected people scoring below this are left out before pose (0.0 in
+    /// every official file: all of the detector's people, the re-score and OKS-NMS sort them).
+    public var imageThreshold = 0.0
     /// TEST.IN_VIS_THRE: joints above this score count in a person's re-score.
     public var visibilityThreshold = 0.2
     /// TEST.OKS_THRE: OKS-NMS threshold within an image.
@@ -175,6 +178,7 @@ extension HRNetConfig {
             var t = PoseTestSettings()
             t.shiftHeatmap = try r.optionalBool("TEST.SHIFT_HEATMAP") ?? t.shiftHeatmap
             t.postProcess = try r.optionalBool("TEST.POST_PROCESS") ?? t.postProcess
+            t.imageThreshold = try r.optionalDouble("TEST.IMAGE_THRE") ?? t.imageThreshold
             t.visibilityThreshold = try r.optionalDouble("TEST.IN_VIS_THRE") ?? t.visibilityThreshold
             t.oksThreshold = try r.optionalDouble("TEST.OKS_THRE") ?? t.oksThreshold
             t.softNMS = try r.optionalBool("TEST.SOFT_NMS") ?? t.softNMS
@@ -186,6 +190,7 @@ extension HRNetConfig {
             guard (0...1).contains(t.visibilityThreshold), t.oksThreshold > 0 else {
                 throw ConfigError(source, "TEST.IN_VIS_THRE must be in [0, 1] and TEST.OKS_THRE positive, got \(t.visibilityThreshold) and \(t.oksThreshold)")
             }
+            guard (0...1).contains(t.imageThreshold) else { throw ConfigError(source, "TEST.IMAGE_THRE must be in [0, 1], got \(t.imageThreshold)") }
             config.poseTest = t
             // Stacked hourglass: every stack's heatmaps are trained, the last one's are the prediction.
             config.outputIndex = architecture.outputCount - 1
