@@ -59,17 +59,28 @@ public struct COCOPoseEvaluation {
                 // The official code reads with IMREAD_IGNORE_ORIENTATION: annotations are in stored pixels.
                 return try Image.load(url, applyOrientation: false)
             }
+            // A box that cannot be cropped is named with its image file here (the estimator
+            // knows only its place in a group).
+            func checked(_ boxes: [PersonBox], width: Int, height: Int) throws -> [PersonBox] {
+                for (b, box) in boxes.enumerated() {
+                    if let why = box.problem(imageWidth: width, imageHeight: height) { throw PoseError("\(url.path): box \(b) \(why)") }
+                }
+                return boxes
+            }
             let boxes: [PersonBox]
             if let personDetector {
                 let image = try load()
-                boxes = try personDetector(image)
+                boxes = try checked(personDetector(image), width: image.width, height: image.height)
                 return boxes.isEmpty ? nil : PoseEstimator.StreamItem(boxes: boxes, image: { image })
             } else if let detections {
                 boxes = detections.byImageID[id] ?? detections.byFileName[info.fileName] ?? []
             } else {
                 boxes = (gtBoxes[id] ?? []).map { PersonBox(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) }
             }
-            return boxes.isEmpty ? nil : PoseEstimator.StreamItem(boxes: boxes, image: load)
+            guard !boxes.isEmpty else { return nil }
+            // The annotation's size when it gives one (the image is read later, in its group).
+            if info.width > 0 && info.height > 0 { _ = try checked(boxes, width: info.width, height: info.height) }
+            return PoseEstimator.StreamItem(boxes: boxes, image: load)
         }, deliver: { j, _, found in
             let id = ids[mine[j]]
             written += found.map { (mine[j], PoseResult(imageID: id, fileName: truth.images[id]?.fileName ?? "", person: $0)) }

@@ -18,11 +18,12 @@ public struct PersonBox: Equatable, Sendable {
 
     /// Why this box cannot be cropped in an image of `width` x `height`, or nil when it can.
     /// A box may reach outside the image (the crop's border is black, as in the official code),
-    /// but must have a positive, finite area and overlap the image.
+    /// but must be finite, have an extent (one side may be 0: the crop's aspect-ratio fix widens
+    /// it, as the official `_xywh2cs` does; a point has no scale) and overlap the image.
     public func problem(imageWidth: Int, imageHeight: Int) -> String? {
         guard [x, y, width, height, score].allSatisfy(\.isFinite) else { return "has a value that is not a finite number" }
-        guard width > 0, height > 0 else { return "has zero or negative area (\(width) x \(height))" }
-        guard x < Double(imageWidth), y < Double(imageHeight), x + width > 0, y + height > 0 else {
+        guard width >= 0, height >= 0, width + height > 0 else { return "has no extent (\(width) x \(height))" }
+        guard x < Double(imageWidth), y < Double(imageHeight), x + width >= 0, y + height >= 0 else {
             return "lies entirely outside the \(imageWidth)x\(imageHeight) image"
         }
         return nil

@@ -73,3 +73,28 @@ final class COCOEvalTests: XCTestCase {
         XCTAssertThrowsError(try COCOResults.load(nanScore, for: gt, iouType: .bbox)) { XCTAssertTrue("\($0)".contains("score"), "\($0)") }
     }
 }
+
+/// The person boxes a pose test crops with ground-truth boxes (the official USE_GT_BBOX rule).
+final class COCOPersonBoxesTests: XCTestCase {
+    func testBoxesAreClippedAndPointsLeftOut() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("hrnet-boxes-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let kp = "[10, 10, 2]"
+        try """
+            {"images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80}],
+             "categories": [{"id": 1, "name": "person", "keypoints": ["a"], "skeleton": []}],
+             "annotations": [
+              {"id": 1, "image_id": 1, "category_id": 1, "bbox": [-5, 10, 30, 200], "area": 900, "iscrowd": 0, "keypoints": \(kp)},
+              {"id": 2, "image_id": 1, "category_id": 1, "bbox": [40, 20, 1, 9], "area": 9, "iscrowd": 0, "keypoints": \(kp)},
+              {"id": 3, "image_id": 1, "category_id": 1, "bbox": [60, 30, 1, 1], "area": 1, "iscrowd": 0, "keypoints": \(kp)},
+              {"id": 4, "image_id": 1, "category_id": 1, "bbox": [60, 30, 20, 20], "area": 0, "iscrowd": 0, "keypoints": \(kp)},
+              {"id": 5, "image_id": 1, "category_id": 1, "bbox": [60, 30, 20, 20], "area": 400, "iscrowd": 0, "keypoints": [0, 0, 0]}]}
+            """.write(to: url, atomically: true, encoding: .utf8)
+        let boxes = try COCOGroundTruth.load(url).personBoxesByImage()[1] ?? []
+        // Clipped as the official code does (x1 = max(0, x), x2 = min(width - 1, x1 + w - 1): the
+        // width is kept from the clipped corner); a 1-pixel-wide box keeps its
+        // height (width 0: the crop's aspect fix widens it); a 1x1 box, a zero area and a person
+        // with no labelled joint are left out.
+        XCTAssertEqual(boxes, [[0, 10, 29, 69], [40, 20, 0, 8]])
+    }
+}

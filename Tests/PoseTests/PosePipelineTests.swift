@@ -170,13 +170,17 @@ final class PosePipelineTests: XCTestCase {
     func testBadBoxesAndModelsAreClearErrors() throws {
         let image = Image(width: 40, height: 30, fill: (10, 20, 30))
         let est = try estimator(flip: false)
-        for (box, words) in [(PersonBox(x: 0, y: 0, width: 0, height: 10), "zero or negative area"),
+        for (box, words) in [(PersonBox(x: 3, y: 4, width: 0, height: 0), "no extent"),
+                             (PersonBox(x: 3, y: 4, width: -2, height: 10), "no extent"),
                              (PersonBox(x: 100, y: 0, width: 10, height: 10), "outside"),
                              (PersonBox(x: .nan, y: 0, width: 10, height: 10), "finite")] {
             XCTAssertThrowsError(try est.estimate(image: image, boxes: [box])) { error in
                 XCTAssertTrue("\(error)".contains(words), "\(error)")
             }
         }
+        // One side 0 (a clipped annotation): the aspect-ratio fix gives the crop its width, as
+        // the official _xywh2cs does.
+        XCTAssertEqual(try est.estimate(image: image, boxes: [PersonBox(x: 5, y: 2, width: 0, height: 20)]).count, 1)
         // A box reaching outside the image is cropped with a black border, as the official code does.
         XCTAssertEqual(try est.estimate(image: image, boxes: [PersonBox(x: -20, y: -10, width: 40, height: 30)]).count, 1)
         // No boxes: no people.

@@ -26,7 +26,10 @@ extension COCOGroundTruth {
         // An image entry without a size clips nothing on that side.
         let right = image.width > 0 ? Double(image.width - 1) : .infinity, bottom = image.height > 0 ? Double(image.height - 1) : .infinity
         let x2 = min(right, x1 + max(0, w - 1)), y2 = min(bottom, y1 + max(0, h - 1))
-        guard x2 >= x1, y2 >= y1 else { return nil }
+        // The official rule is x2 >= x1 and y2 >= y1; a box clipped to a point (a person one
+        // pixel in view) is left out as well: its crop has no scale (the official affine
+        // transform is singular there and its prediction means nothing).
+        guard x2 >= x1, y2 >= y1, x2 > x1 || y2 > y1 else { return nil }
         return [x1, y1, x2 - x1, y2 - y1]
     }
 }
