@@ -64,7 +64,7 @@ struct ComputeOptions: ParsableArguments {
     enum Convolution: String, ExpressibleByArgument, CaseIterable {
         case auto, direct, winograd
     }
-    @Option(help: ArgumentHelp("3x3 convolutions: auto (Winograd on maps of >= 192 pixels), direct (least memory), winograd (all; fastest, most memory).",
+    @Option(help: ArgumentHelp("3x3 convolutions: auto (Winograd on maps of >= 192 pixels, and on smaller ones where oneDNN runs its F(2x2,3x3) kernel), direct (least memory), winograd (all; most memory).",
                                valueName: "auto|direct|winograd"))
     var convolution: Convolution = .auto
 

@@ -284,6 +284,26 @@ extension OpTests {
         XCTAssertGreaterThanOrEqual(wino.count, 3, "\(plan.implementations)")
     }
 
+    /// By default a small map (under `winogradMinimumPixels`) takes Winograd only where oneDNN
+    /// runs its F(2x2, 3x3) kernel (16/9 of the weight memory, faster than direct there); where
+    /// only F(4x4, 3x3) would take it (batch above the threads), it stays direct.
+    func testSmallMapsTakeOnlyTheSmallTileWinograd() throws {
+        let g = Graph()
+        g.outputs = [g.relu(g.conv(g.relu(g.conv(g.input(channels: 32), key: "a", outChannels: 64, kernel: 3)), key: "b", outChannels: 32, kernel: 3))]
+        let one = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 32, 8, 6), threads: 2)
+        let convs = one.implementations.filter { $0.step.hasPrefix("convolution") }
+        try XCTSkipUnless(convs.contains { $0.implementation.contains("avx512") }, "not an AVX-512 machine: \(convs)")
+        XCTAssertEqual(convs.count, 2)
+        for c in convs { XCTAssertTrue(c.implementation.contains("wino_2x3"), "\(c)") }
+        try assertPlanMatchesReference(g, input: [1, 32, 8, 6])
+        let eight = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(8, 32, 8, 6), threads: 2)
+        for c in eight.implementations where c.step.hasPrefix("convolution") { XCTAssertFalse(c.implementation.contains("wino"), "\(c)") }
+        try assertPlanMatchesReference(g, input: [8, 32, 8, 6])
+        // Without Winograd, direct everywhere.
+        let direct = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 32, 8, 6), threads: 2, options: .direct)
+        for c in direct.implementations where c.step.hasPrefix("convolution") { XCTAssertFalse(c.implementation.contains("wino"), "\(c)") }
+    }
+
     /// The engine's own Winograd weight transform (WinogradWeights) in each layout oneDNN picks:
     /// few channels, many channels (blocks of blocks), channel counts off the 16-block.
     func testWinogradWeightLayouts() throws {

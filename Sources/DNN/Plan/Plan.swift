@@ -39,10 +39,13 @@ public final class Plan {
     /// Choices that trade speed against memory or exactness.
     public struct Options: Sendable {
         /// Winograd 3x3 convolutions where the output has at least `winogradMinimumPixels`
-        /// pixels (agrees with direct convolution to ~1e-6 relative on HRNet). Its weights take
-        /// 4x the memory while its gain grows with the map size, so small maps stay direct:
+        /// pixels (agrees with direct convolution to ~1e-6 relative on HRNet), and on smaller
+        /// maps where oneDNN runs its F(2x2, 3x3) kernel. F(4x4, 3x3) weights take 4x the memory
+        /// while its gain grows with the map size, so small maps it would take stay direct:
         /// measured on pose W32 256x192, 2 threads: all 3x3 convs 28.4 ms / 245 MB peak RSS,
-        /// maps >= 192 pixels 30.4 ms / 199 MB, none 43 ms / 155 MB.
+        /// maps >= 192 pixels 30.4 ms / 199 MB, none 43 ms / 155 MB. F(2x2, 3x3) (batch up to
+        /// the threads, problems that fit the caches) keeps 16/9 of the weights and is faster
+        /// than direct on the small maps too (see `Plan.Builder.emitConv`).
         public var winograd = true
         public var winogradMinimumPixels = 192
         /// Activations and weights in bf16 with fp32 accumulation (needs AVX512-BF16); inputs,

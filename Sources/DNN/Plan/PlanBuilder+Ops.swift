@@ -1,6 +1,9 @@
 import CDNNL
 
 extension Plan.Builder {
+    /// The implementation name of oneDNN's fp32 Winograd F(2x2, 3x3) kernel.
+    static let smallTileWinograd = "wino_2x3"
+
     /// Right padding that makes oneDNN's output size equal PyTorch's floor rule.
     static func rightPadding(in size: Int, out: Int, kernel: Int, stride: Int, dilation: Int, left: Int) -> Int64 {
         Int64((out - 1) * stride + (kernel - 1) * dilation + 1 - size - left)
@@ -39,11 +42,17 @@ extension Plan.Builder {
             try check(status, c.operationName)
             return PrimitiveDesc(pdh!)
         }
-        // Winograd F(4x4, 3x3) does a 3x3 convolution with about half the multiplications; its
-        // weights take 4x the memory, so it is used where the maps are large and the weights small.
+        // Winograd does a 3x3 convolution with fewer multiplications. oneDNN's F(4x4, 3x3) kernel
+        // keeps weights of 4x the memory and pays on large maps only; its F(2x2, 3x3) kernel (which
+        // takes problems that fit the caches, batch <= threads) keeps 16/9 and pays on small maps
+        // too. So maps under `winogradMinimumPixels` take Winograd only where that kernel runs.
         let winograd = options.winograd && !c.transposed && c.kernel == (3, 3) && c.stride == (1, 1) && c.groups == 1
-            && c.dilation == (1, 1) && ys.h * ys.w >= options.winogradMinimumPixels
-        let pd = try (winograd ? descriptor(dnnl_convolution_winograd) : nil) ?? descriptor(dnnl_convolution_direct)!
+            && c.dilation == (1, 1)
+        let large = ys.h * ys.w >= options.winogradMinimumPixels
+        let fast = try (winograd ? descriptor(dnnl_convolution_winograd) : nil).flatMap {
+            large || $0.implementation.contains(Self.smallTileWinograd) ? $0 : nil
+        }
+        let pd = try fast ?? descriptor(dnnl_convolution_direct)!
 
         let sharedKey = "\(c.key)|\(bn.map { graph.nodes[$0].op.name } ?? "")|\(element)"
         let (packed, biasPointer) = try packedWeights(sharedKey, into: pd.md(dnnl_query_weights_md), dims: wdims, plan: plan) {
