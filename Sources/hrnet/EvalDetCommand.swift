@@ -11,8 +11,9 @@ struct EvalDetCommand: ParsableCommand {
         commandName: "eval-det",
         abstract: "COCO box AP of a detector on a data set split, as mmdetection's CocoMetric (pycocotools' COCOeval, bbox).",
         discussion: """
-        Reads DATA/annotations/instances_SPLIT.json and the images in DATA/images/SPLIT (or \
-        DATA/SPLIT), detects every image with mmdetection's test pipeline, writes the COCO results \
+        Reads DATA/annotations/instances_SPLIT.json (or, when only that exists, \
+        person_keypoints_SPLIT.json: its people, as `hrnet synth` writes them) and the images in \
+        DATA/images/SPLIT (or DATA/SPLIT), detects every image with mmdetection's test pipeline, writes the COCO results \
         JSON and prints COCOeval's twelve numbers and each class's AP.
         """
     )
@@ -51,7 +52,8 @@ struct EvalDetCommand: ParsableCommand {
         if config != nil && preset != nil { throw ValidationError("give one of --config FILE and --preset NAME, not both") }
         if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
         if weights == nil, config != nil || (preset != nil && preset != DefaultDetector.presetName) {
-            throw ValidationError("--weights is needed with --config or --preset \(preset ?? ""); with neither, the embedded person detector runs")
+            throw ValidationError("--weights is needed with " + (config != nil ? "--config" : "--preset \(preset ?? "")")
+                                  + "; with no --config, --preset or --weights, the embedded person detector runs")
         }
     }
 

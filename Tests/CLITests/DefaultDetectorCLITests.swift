@@ -95,9 +95,7 @@ final class DefaultDetectorCLITests: XCTestCase {
         XCTAssertEqual(try HRNetCLI.run(["synth", "--out", data.path, "--images", "10", "--val-fraction", "1", "--size", "320x240",
                                          "--seed", "31", "--empty-fraction", "0.08", "--smallest-height", "0.1", "--extra-people", "3",
                                          "--visible-boxes"]).status, 0)
-        let annotations = data.appendingPathComponent("annotations")
-        try FileManager.default.copyItem(at: annotations.appendingPathComponent("person_keypoints_val.json"),
-                                         to: annotations.appendingPathComponent("instances_val.json"))
+        // The split has only person_keypoints_val.json: its people are the instances.
         let r = try HRNetCLI.run(["eval-det", "--data", data.path, "--split", "val", "--threads", "2",
                                   "--out-json", dir.appendingPathComponent("boxes.json").path])
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -107,6 +105,9 @@ final class DefaultDetectorCLITests: XCTestCase {
         XCTAssertGreaterThan(ap, 0.4)
         let refused = try HRNetCLI.run(["eval-det", "--config", "x.py", "--data", data.path, "--split", "val"])
         XCTAssertEqual(refused.status, 64)
-        XCTAssertTrue(refused.stderr.contains("--weights"), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("--weights is needed with --config;"), refused.stderr)
+        let preset = try HRNetCLI.run(["eval-det", "--preset", "fcos_hrnetv2p_w18", "--data", data.path, "--split", "val"])
+        XCTAssertEqual(preset.status, 64)
+        XCTAssertTrue(preset.stderr.contains("--weights is needed with --preset fcos_hrnetv2p_w18;"), preset.stderr)
     }
 }
