@@ -242,18 +242,24 @@ public final class Segmenter {
             return (sh: sh, sw: sw, layout: WindowLayout(height: sh, width: sw, crop: options.crop, policy: options.policy, scale: scale))
         }
         let windows = plan.reduce(0) { $0 + $1.layout.windows.count }
+        // The largest window's plan first: the others then run in its activation memory.
+        try plans.prepare(plan.flatMap { $0.layout.windows.map { Shape4(options.flip ? 2 : 1, 3, $0.inputHeight, $0.inputWidth) } })
         var windowsDone = 0
+        // One window's e^logits, counted for progress.
+        func windowScores(_ input: [Float], height: Int, width: Int) throws -> [Float] {
+            var out = try logits(normalized: input, height: height, width: width, flip: options.flip)
+            try Elementwise.exp(&out, threads: threads)
+            windowsDone += 1
+            windowDone?(windowsDone, windows)
+            return out
+        }
         for (sh, sw, layout) in plan {
             let scaled = OpenCVResize.linear(x, planes: 3, width: width, height: height, toWidth: sw, toHeight: sh)
             // One unpadded window over the whole scaled image (Cityscapes at scales <= 1): its
             // scores are the scale's (a sum over one window divided by a count of 1), so they
             // go on without the canvas, count and crop copies (each classes x sh x sw floats).
             if layout.windows == [Window(y0: 0, y1: sh, x0: 0, x1: sw, inputHeight: sh, inputWidth: sw)] {
-                var out = try logits(normalized: scaled, height: sh, width: sw, flip: options.flip)
-                try Elementwise.exp(&out, threads: threads)
-                windowsDone += 1
-                windowDone?(windowsDone, windows)
-                try body(out, sh, sw)
+                try body(windowScores(scaled, height: sh, width: sw), sh, sw)
                 continue
             }
             let (ch, cw) = (layout.canvasHeight, layout.canvasWidth)
@@ -272,8 +278,7 @@ public final class Segmenter {
                         }
                     }
                 }
-                var out = try logits(normalized: input, height: ih, width: iw, flip: options.flip)
-                try Elementwise.exp(&out, threads: threads)
+                let out = try windowScores(input, height: ih, width: iw)
                 for c in 0..<classes {
                     for i in 0..<(w.y1 - w.y0) {
                         let src = (c * ih + i) * iw, dst = (c * ch + w.y0 + i) * cw + w.x0
@@ -281,8 +286,6 @@ public final class Segmenter {
                     }
                 }
                 for i in w.y0..<w.y1 { for j in w.x0..<w.x1 { count[i * cw + j] += 1 } }
-                windowsDone += 1
-                windowDone?(windowsDone, windows)
             }
             // Average the windows, keep the scaled image's part of the canvas.
             var preds = [Float](repeating: 0, count: classes * sh * sw)

@@ -79,14 +79,17 @@ public final class Plan {
     /// - Parameter parameters: by checkpoint key; taken over tensor by tensor while weights are
     ///   packed, so a caller that hands over its only copy does not hold two copies at the peak.
     /// - Parameter sharing: packed weights shared with other plans of `graph` (see `PackedWeights`).
+    /// - Parameter workspace: activation memory shared with plans that never run at the same
+    ///   time as this one (see `Workspace`).
     public convenience init(graph: Graph, parameters: consuming [String: Tensor], input: Shape4, threads: Int? = nil,
-                            options: Options = Options(), sharing: PackedWeights? = nil) throws {
-        try self.init(graph: graph, parameters: parameters, input: input, threads: threads, options: options, observer: nil, sharing: sharing)
+                            options: Options = Options(), sharing: PackedWeights? = nil, workspace: Workspace? = nil) throws {
+        try self.init(graph: graph, parameters: parameters, input: input, threads: threads, options: options, observer: nil, sharing: sharing,
+                      workspace: workspace)
     }
 
     /// With an `observer`, the plan records the largest |x| of the observer's values as it runs (calibration).
     init(graph: Graph, parameters: consuming [String: Tensor], input: Shape4, threads: Int?, options: Options,
-         observer: RangeObserver?, sharing: PackedWeights? = nil) throws {
+         observer: RangeObserver?, sharing: PackedWeights? = nil, workspace: Workspace? = nil) throws {
         self.inputShape = input
         self.threads = max(1, threads ?? Threads.available)
         let shapes = try graph.inferShapes(input: input)
@@ -98,12 +101,13 @@ public final class Plan {
             guard t.shape == spec.shape else { throw DNNError.graph("parameter \(spec.key) has shape \(t.shape), the model needs \(spec.shape)") }
         }
 
-        var builder = try Builder(graph: graph, shapes: shapes, input: input, options: options, observer: observer, shared: sharing)
+        var builder = try Builder(graph: graph, shapes: shapes, input: input, options: options, observer: observer, shared: sharing,
+                                  workspace: workspace)
         if let sharing { keepAlive.append(sharing) }
         self.arenaBytes = builder.arenaBytes
 
         self.inputBuffer = Plan.allocate(input.count * 4)
-        owned = [builder.arena, inputBuffer]
+        owned = [inputBuffer]
         try builder.inputMemory.setPointer(inputBuffer)
         var remaining = consume parameters
         let threads = self.threads
@@ -116,7 +120,7 @@ public final class Plan {
         steps = builder.steps
         stepLabels = builder.labels
         stepFlops = builder.stepFlops
-        keepAlive = builder.keepAlive
+        keepAlive += builder.keepAlive  // (the arena's buffer among them)
         implementations = builder.implementations.map { (step: $0.0, implementation: $0.1) }
         for (v, memory) in zip(graph.outputs, builder.outputMemories) {
             let bytes = MemoryDesc.size(memory.desc)

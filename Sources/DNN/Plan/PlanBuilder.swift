@@ -41,11 +41,14 @@ extension Plan {
         let observer: RangeObserver?
         /// Packed weights shared with other plans of the graph (nil: this plan packs its own).
         let shared: PackedWeights?
+        /// Where the arena and scratchpad come from when plans share them (see `Workspace`).
+        let workspace: Workspace?
 
         init(graph: Graph, shapes: [Shape4], input: Shape4, options: Plan.Options, observer: RangeObserver? = nil,
-             shared: PackedWeights? = nil) throws {
+             shared: PackedWeights? = nil, workspace: Workspace? = nil) throws {
             self.options = options
             self.shared = shared
+            self.workspace = workspace
             self.element = options.bf16 ? .bf16 : .f32
             self.observer = observer
             if options.bf16 && !hasNativeBF16 { throw DNNError.graph("bf16 needs a CPU with AVX512-BF16; this one has none (use fp32)") }
@@ -137,7 +140,9 @@ extension Plan {
                 throw DNNError.graph(String(format: "input %@ needs %.1f GB of activations; this machine has %.1f GB available now (use a smaller batch or image)",
                                         input.description, Double(total) / 1e9, Double(available) / 1e9))
             }
-            arena = Plan.allocate(total)
+            let buffer = workspace?.arena(atLeast: total) ?? Workspace.Buffer(bytes: total)
+            keepAlive.append(buffer)
+            arena = buffer.pointer
             for (v, slot) in planner.slotOf {
                 memory[v] = try Memory(desc[v]!, pointer: arena + offsets[slot])
             }
@@ -313,7 +318,14 @@ extension Plan {
         /// One scratch buffer, as large as the largest need, passed to every primitive that asks.
         mutating func shareScratchpad(plan: Plan) throws {
             guard let bytes = scratchpads.map({ MemoryDesc.size($0.desc) }).max() else { return }
-            let buffer = plan.own(bytes: bytes)
+            let buffer: UnsafeMutableRawPointer
+            if let workspace {
+                let shared = workspace.scratchpad(atLeast: bytes)
+                keepAlive.append(shared)
+                buffer = shared.pointer
+            } else {
+                buffer = plan.own(bytes: bytes)
+            }
             for (step, md) in scratchpads {
                 guard case .primitive(let p, var args) = steps[step] else { continue }
                 let m = try Memory(md, pointer: buffer)

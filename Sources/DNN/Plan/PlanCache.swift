@@ -15,6 +15,9 @@ public final class PlanCache {
     public private(set) var compileSeconds = 0.0
     /// The packed weights the cache's plans share: a second shape packs only layouts no plan has.
     public let packedWeights = PackedWeights()
+    /// The activation memory the cache's plans share: they run one at a time (the cache is for
+    /// one thread), so its plans hold the largest shape's arena, not the sum of them.
+    public let workspace = Workspace()
 
     /// Every parameter of `graph` must be in `parameters`, of its shape (others are dropped).
     public init(graph: Graph, parameters: [String: Tensor], threads: Int? = nil, options: Plan.Options = .init(),
@@ -37,11 +40,19 @@ public final class PlanCache {
         }
         while plans.count >= max(1, capacity) { plans.removeFirst() }  // free the oldest arenas before the new one
         let start = ContinuousClock.now
-        let plan = try Plan(graph: graph, parameters: parameters, input: shape, threads: threads, options: options, sharing: packedWeights)
+        let plan = try Plan(graph: graph, parameters: parameters, input: shape, threads: threads, options: options, sharing: packedWeights,
+                            workspace: workspace)
         compileSeconds += (ContinuousClock.now - start).seconds
         compiled += 1
         plans.append(plan)
         return plan
+    }
+
+    /// Compiles the largest of `shapes` (by input size) now, if it is not compiled: plans of the
+    /// smaller ones then fit in its arena (see `Workspace`) instead of growing it step by step.
+    public func prepare(_ shapes: [Shape4]) throws {
+        guard let largest = shapes.max(by: { $0.count < $1.count }) else { return }
+        _ = try plan(for: largest)
     }
 
     /// The graph's outputs for an NCHW batch.
