@@ -114,6 +114,12 @@ final class DetectionTrainingTests: XCTestCase {
         let checkpoint = dir.appendingPathComponent("run/checkpoint.json")
         try FileManager.default.createDirectory(at: checkpoint.deletingLastPathComponent(), withIntermediateDirectories: true)
         try first.save(checkpoint)
+        // The run's tensor file (model and optimizer state) also loads as weights: the model's.
+        let tensors = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: checkpoint.deletingLastPathComponent().path)
+            .first { $0.hasPrefix("checkpoint-step") && $0.hasSuffix(".safetensors") })
+        let bound = try DetectorModel(spec: spec).bind(try Checkpoint.loadFloat(checkpoint.deletingLastPathComponent().appendingPathComponent(tensors)))
+        XCTAssertFalse(bound.isEmpty)
+        for (key, value) in bound { XCTAssertEqual(first.weights[key]?.scalars, value.scalars, key) }
         let resumed = try trainer()
         try resumed.resume(checkpoint)
         XCTAssertEqual(resumed.position.epoch, 1)

@@ -133,6 +133,15 @@ public enum TrainingCheckpoint {
     /// what a resumed run reads first to restore its settings.
     public static func progress(of url: URL) throws -> TrainingProgress { try readManifest(url).progress }
 
+    /// A run's tensor file read as weights (`--weights run/checkpoint-stepN.safetensors`): the
+    /// model's keys without their `model.` prefix, the optimizer's state dropped. Tensors of any
+    /// other checkpoint pass unchanged.
+    public static func modelWeights(_ tensors: [String: Tensor]) -> [String: Tensor] {
+        guard tensors.keys.contains(where: { $0.hasPrefix("model.") }),
+              tensors.keys.allSatisfy({ $0.hasPrefix("model.") || $0.hasPrefix("optimizer.") }) else { return tensors }
+        return Dictionary(uniqueKeysWithValues: tensors.compactMap { $0.key.hasPrefix("model.") ? (String($0.key.dropFirst(6)), $0.value) : nil })
+    }
+
     /// Restores a run saved by `save` into `parameters` and `optimizer`; returns its progress.
     public static func load(_ url: URL, parameters: ParameterStore, optimizer: Optimizer) throws -> TrainingProgress {
         let manifest = try readManifest(url)

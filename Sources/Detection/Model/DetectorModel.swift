@@ -75,9 +75,9 @@ public struct DetectorModel {
 
     /// Matches a checkpoint's tensors to the graph by key: one error lists every missing,
     /// unexpected and mis-shaped key. A partial model (`.backbone`, `.neck`) ignores the keys of
-    /// the parts it leaves out.
+    /// the parts it leaves out. A training run's checkpoint gives its model's keys.
     public func bind(_ tensors: [String: Tensor], source: String = "checkpoint") throws -> [String: Tensor] {
-        var tensors = tensors
+        var tensors = TrainingCheckpoint.modelWeights(tensors)
         if output != .head {
             let kept = Set(graph.parameters.map(\.key))
             let whole = DetectorModel(spec: spec)
