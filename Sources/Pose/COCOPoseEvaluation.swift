@@ -62,9 +62,7 @@ public struct COCOPoseEvaluation {
             // A box that cannot be cropped is named with its image file here (the estimator
             // knows only its place in a group).
             func checked(_ boxes: [PersonBox], width: Int, height: Int) throws -> [PersonBox] {
-                for (b, box) in boxes.enumerated() {
-                    if let why = box.problem(imageWidth: width, imageHeight: height) { throw PoseError("\(url.path): box \(b) \(why)") }
-                }
+                if let why = PersonBox.problem(among: boxes, imageWidth: width, imageHeight: height) { throw PoseError("\(url.path): \(why)") }
                 return boxes
             }
             let boxes: [PersonBox]

@@ -28,4 +28,12 @@ public struct PersonBox: Equatable, Sendable {
         }
         return nil
     }
+
+    /// The first of `boxes` that cannot be cropped, as "box N <why>"; nil when every one can.
+    public static func problem(among boxes: [PersonBox], imageWidth: Int, imageHeight: Int) -> String? {
+        for (b, box) in boxes.enumerated() {
+            if let why = box.problem(imageWidth: imageWidth, imageHeight: imageHeight) { return "box \(b) \(why)" }
+        }
+        return nil
+    }
 }

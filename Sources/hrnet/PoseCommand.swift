@@ -128,10 +128,8 @@ struct PoseCommand: ParsableCommand {
             guard let image = try bad.image(url, skipped: skipped, load: { try Image.load($0, maxPixels: maxPixels) }) else { return nil }
             var boxes = detections?.boxes(forFile: url) ?? (manual.isEmpty ? [.whole(width: image.width, height: image.height)] : manual)
             if let personDetector { boxes = try personDetector(image) }
-            for (b, box) in boxes.enumerated() {
-                if let why = box.problem(imageWidth: image.width, imageHeight: image.height) {
-                    throw ValidationError("\(url.path): box \(b) \(why)")
-                }
+            if let why = PersonBox.problem(among: boxes, imageWidth: image.width, imageHeight: image.height) {
+                throw ValidationError("\(url.path): \(why)")
             }
             return PoseEstimator.StreamItem(boxes: boxes, image: { image })
         }, deliver: { index, image, found in

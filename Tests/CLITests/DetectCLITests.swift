@@ -243,5 +243,12 @@ extension DetectCLITests {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, everyone)
         XCTAssertEqual(try json(temp("c.json")).count, try json(temp("d.json")).count)
+
+        // A box that cannot be cropped is refused with its image file named.
+        try Data(#"[{"image_id": 7, "category_id": 1, "bbox": [400, 10, 20, 20], "score": 0.9}]"#.utf8).write(to: temp("bad.json"))
+        r = try HRNetCLI.run(["eval"] + pose + ["--boxes", temp("bad.json").path, "--out-json", temp("e.json").path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("000000000007.jpg: box 0 lies entirely outside the 320x240 image"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: temp("e.json").path))
     }
 }
