@@ -289,16 +289,24 @@ extension OpTests {
     /// only F(4x4, 3x3) would take it (batch above the threads), it stays direct.
     func testSmallMapsTakeOnlyTheSmallTileWinograd() throws {
         let g = Graph()
-        g.outputs = [g.relu(g.conv(g.relu(g.conv(g.input(channels: 32), key: "a", outChannels: 64, kernel: 3)), key: "b", outChannels: 32, kernel: 3))]
+        // A basic block: the second convolution adds the residual as a post-op (sum into its output).
+        let a = g.relu(g.conv(g.input(channels: 32), key: "a", outChannels: 32, kernel: 3))
+        g.outputs = [g.relu(g.add(g.batchNorm(g.conv(a, key: "b", outChannels: 32, kernel: 3), key: "bn"), a))]
         let one = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 32, 8, 6), threads: 2)
         let convs = one.implementations.filter { $0.step.hasPrefix("convolution") }
         try XCTSkipUnless(convs.contains { $0.implementation.contains("avx512") }, "not an AVX-512 machine: \(convs)")
         XCTAssertEqual(convs.count, 2)
         for c in convs { XCTAssertTrue(c.implementation.contains("wino_2x3"), "\(c)") }
         try assertPlanMatchesReference(g, input: [1, 32, 8, 6])
-        let eight = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(8, 32, 8, 6), threads: 2)
-        for c in eight.implementations where c.step.hasPrefix("convolution") { XCTAssertFalse(c.implementation.contains("wino"), "\(c)") }
-        try assertPlanMatchesReference(g, input: [8, 32, 8, 6])
+        // A batch above the threads runs in slices of as many images as threads that divide it
+        // (8 = 4 x 2, 3 = 3 x 1), each through the same kernel.
+        for (batch, slices) in [(8, 4), (3, 3)] {
+            let plan = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(batch, 32, 8, 6), threads: 2)
+            let convs = plan.implementations.filter { $0.step.hasPrefix("convolution") }
+            XCTAssertEqual(convs.count, 2 * slices, "batch \(batch): \(convs)")
+            for c in convs { XCTAssertTrue(c.implementation.contains("wino_2x3"), "\(c)") }
+            try assertPlanMatchesReference(g, input: [batch, 32, 8, 6])
+        }
         // Without Winograd, direct everywhere.
         let direct = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 32, 8, 6), threads: 2, options: .direct)
         for c in direct.implementations where c.step.hasPrefix("convolution") { XCTAssertFalse(c.implementation.contains("wino"), "\(c)") }

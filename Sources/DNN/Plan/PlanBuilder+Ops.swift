@@ -25,12 +25,13 @@ extension Plan.Builder {
         let oihw = [oc, xs.c / c.groups, c.kernel.h, c.kernel.w]
         let wdims = c.groups == 1 ? oihw : [c.groups, oc / c.groups] + oihw.dropFirst()
         let hasBias = c.hasBias || bn != nil
-        var src = desc[srcValue]!, dst = desc[out]!
+        let fullSrc = desc[srcValue]!, fullDst = desc[out]!
+        var src = fullSrc, dst = fullDst
         var wAny = try MemoryDesc.make(wdims, dnnl_format_tag_any, type: element.dnnl)
         var bMd = try MemoryDesc.plain([oc])
         let geometry = ConvGeometry(c, xs, ys)
         let attr = try Attributes(postOps: postOps, scalar: { Self.scalar(&p, $0, graph) })
-        /// A primitive descriptor for `algorithm`, or nil where oneDNN has no implementation.
+        /// A primitive descriptor for `algorithm` (on `src` and `dst`), or nil where oneDNN has no implementation.
         func descriptor(_ algorithm: dnnl_alg_kind_t) throws -> PrimitiveDesc? {
             var cd = try withUnsafePointer(to: &bMd) { bp in
                 try c.forwardDesc(dnnl_forward_inference, algorithm, src: &src, weights: &wAny, bias: hasBias ? bp : nil,
@@ -49,8 +50,20 @@ extension Plan.Builder {
         let winograd = options.winograd && !c.transposed && c.kernel == (3, 3) && c.stride == (1, 1) && c.groups == 1
             && c.dilation == (1, 1)
         let large = ys.h * ys.w >= options.winogradMinimumPixels
-        let fast = try (winograd ? descriptor(dnnl_convolution_winograd) : nil).flatMap {
+        var fast = try (winograd ? descriptor(dnnl_convolution_winograd) : nil).flatMap {
             large || $0.implementation.contains(Self.smallTileWinograd) ? $0 : nil
+        }
+        // The F(2x2, 3x3) kernel takes at most `threads` images at once; a larger batch on a small
+        // map runs as slices of that many images (the blocked layouts keep each image contiguous).
+        var slices = 1
+        if winograd, fast == nil, !large, xs.n > threads, let slice = (1...max(1, threads)).last(where: { xs.n % $0 == 0 }),
+           MemoryDesc.equal(fullSrc, try MemoryDesc.blocked(xs, element)), MemoryDesc.equal(fullDst, try MemoryDesc.blocked(ys, element)) {
+            (src, dst) = (try MemoryDesc.blocked(Shape4(slice, xs.c, xs.h, xs.w), element), try MemoryDesc.blocked(Shape4(slice, ys.c, ys.h, ys.w), element))
+            if let pd = try descriptor(dnnl_convolution_winograd), pd.implementation.contains(Self.smallTileWinograd) {
+                (fast, slices) = (pd, xs.n / slice)
+            } else {
+                (src, dst) = (fullSrc, fullDst)
+            }
         }
         let pd = try fast ?? descriptor(dnnl_convolution_direct)!
 
@@ -59,14 +72,20 @@ extension Plan.Builder {
             let (weight, bias) = Self.foldedWeights(c, batchNorm: bn, &p, graph)
             return (weight.scalars, bias)
         }
-        var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, memory[srcValue]!), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, memory[out]!)]
-        if let biasPointer { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: biasPointer))) }
+        let bias = try biasPointer.map { try Memory(bMd, pointer: $0) }
         let kind = (c.transposed ? "transposed convolution " : "convolution ") + "\(c.kernel.h)x\(c.kernel.w)"
             + (c.stride.h > 1 ? " stride \(c.stride.h)" : "")
         // A transposed convolution multiplies every input pixel by the whole kernel.
         let flops = c.transposed ? 2 * Double(xs.count) * Double(oc * c.kernel.h * c.kernel.w)
             : 2 * Double(ys.count) * Double(xs.c / c.groups * c.kernel.h * c.kernel.w)
-        try primitive(pd, c.operationName, args, kind: kind, flops: flops)
+        let (srcBytes, dstBytes) = (MemoryDesc.size(src), MemoryDesc.size(dst))
+        for i in 0..<slices {
+            let (x, y) = slices == 1 ? (memory[srcValue]!, memory[out]!)
+                : (try Memory(src, pointer: pointer(srcValue) + i * srcBytes), try Memory(dst, pointer: pointer(out) + i * dstBytes))
+            var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, y)]
+            if let bias { args.append((DNNL_ARG_BIAS, bias)) }
+            try primitive(pd, c.operationName, args, kind: kind, flops: flops / Double(slices))
+        }
     }
 
     /// Weights in the layout a chosen implementation wants (`target`) and the bias: packed once,
