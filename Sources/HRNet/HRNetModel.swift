@@ -54,8 +54,7 @@ extension HRNetModel {
     /// `model.` and drop the rest. Other checkpoints pass unchanged.
     public static func unwrapFullModel(_ tensors: [String: Tensor]) -> [String: Tensor] {
         guard tensors["conv1.weight"] == nil, tensors["model.conv1.weight"] != nil else { return tensors }
-        return Dictionary(tensors.compactMap { $0.key.hasPrefix("model.") ? (String($0.key.dropFirst(6)), $0.value) : nil },
-                          uniquingKeysWith: { a, _ in a })
+        return Checkpoint.tensors(under: "model.", in: tensors)
     }
 
     /// MMPose's hourglass checkpoints: 1.x names the head `head.` where 0.x (and this model) say

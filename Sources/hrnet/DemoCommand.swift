@@ -85,8 +85,7 @@ struct DemoCommand: ParsableCommand {
         var detecting = evaluation
         let purpose = PersonDetectorOptions.Purpose.evaluation(imageThreshold: config.poseTest.imageThreshold)
         let people = PersonDetectorOptions.boxes(from: try Detector.load(preset: DefaultDetector.presetName, weights: nil,
-                                                                         options: .init(threads: compute.threads)),
-                                                 threshold: purpose.threshold, nms: purpose.nms)
+                                                                         options: .init(threads: compute.threads)), for: purpose)
         // How many a picture would show (MMPose's demo threshold), beside the AP over them all.
         var confident = 0
         detecting.personDetector = { image in

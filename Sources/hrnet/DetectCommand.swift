@@ -68,6 +68,11 @@ struct PersonDetectorOptions: ParsableArguments {
         return Self.boxes(from: try options.load(threads: threads), threshold: personThreshold ?? purpose.threshold, nms: personNMS ?? purpose.nms)
     }
 
+    /// A detector's people as pose boxes, picked as `purpose` picks them.
+    static func boxes(from d: Detector, for purpose: Purpose) -> (Image) throws -> [PersonBox] {
+        boxes(from: d, threshold: purpose.threshold, nms: purpose.nms)
+    }
+
     /// A detector's people as pose boxes: those scoring above `threshold`, NMS at `nms` (1: none).
     static func boxes(from d: Detector, threshold: Double, nms: Double) -> (Image) throws -> [PersonBox] {
         let (threshold, nms) = (Float(threshold), nms < 1 ? Float(nms) : nil)

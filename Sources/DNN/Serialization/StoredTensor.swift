@@ -104,4 +104,11 @@ public enum Checkpoint {
     public static func floatTensors(_ stored: [String: StoredTensor]) -> [String: Tensor] {
         stored.filter { $0.value.dtype.isFloatingPoint }.mapValues { $0.floatTensor() }
     }
+
+    /// The tensors whose keys start with `prefix`, under the rest of their key; the others
+    /// dropped (a wrapped model's own weights: `model.conv1.weight` -> `conv1.weight`).
+    public static func tensors(under prefix: String, in tensors: [String: Tensor]) -> [String: Tensor] {
+        Dictionary(tensors.compactMap { $0.key.hasPrefix(prefix) ? (String($0.key.dropFirst(prefix.count)), $0.value) : nil },
+                   uniquingKeysWith: { a, _ in a })
+    }
 }

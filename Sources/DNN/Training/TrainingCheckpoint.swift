@@ -139,7 +139,7 @@ public enum TrainingCheckpoint {
     public static func modelWeights(_ tensors: [String: Tensor]) -> [String: Tensor] {
         guard tensors.keys.contains(where: { $0.hasPrefix("model.") }),
               tensors.keys.allSatisfy({ $0.hasPrefix("model.") || $0.hasPrefix("optimizer.") }) else { return tensors }
-        return Dictionary(uniqueKeysWithValues: tensors.compactMap { $0.key.hasPrefix("model.") ? (String($0.key.dropFirst(6)), $0.value) : nil })
+        return Checkpoint.tensors(under: "model.", in: tensors)
     }
 
     /// Restores a run saved by `save` into `parameters` and `optimizer`; returns its progress.
