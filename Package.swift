@@ -95,7 +95,8 @@ let package = Package(
         // read-only data by default_detector.S).
         .target(
             name: "CDefaultDetector",
-            exclude: ["person_detector.safetensors", "person_detector.py", "person_detector_log.csv", "README.md"],
+            exclude: ["person_detector.safetensors", "person_detector.py", "person_detector_log.csv", "person_detector_restart.py",
+                      "person_detector_restart_log.csv", "README.md"],
             cSettings: [.headerSearchPath(".")]
         ),
         .target(name: "Detection", dependencies: ["DNN", "Collectives", "HRNet", "Imaging", "Datasets", "CDefaultDetector"]),
