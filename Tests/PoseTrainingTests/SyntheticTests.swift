@@ -195,6 +195,54 @@ final class SyntheticTests: XCTestCase {
         XCTAssertGreaterThan(Double(agree) / Double(total), 0.97, "\(agree) of \(total)")
     }
 
+    /// Boxes mirror as detectors flip them (x -> width - x, pixel i spanning [i, i + 1)) while
+    /// the drawing mirrors pixel for pixel (x -> width - 1 - x): a shape drawn mirrored paints
+    /// the mirrored image, and its box, whole or visible, is the box flipped. Boxes half a pixel
+    /// short (pixel centres as box edges) fail this by a whole pixel.
+    func testBoxesMirrorAsDetectorsFlipThem() {
+        let (width, height) = (40, 30)
+        let shapes: [SyntheticShape.Kind] = [
+            .disc(center: Point(7.3, 11.6), radius: 3.2),
+            .capsule(a: Point(12.25, 4.5), b: Point(26.8, 19.1), radius: 2.4),
+            .capsule(a: Point(0.5, 20), b: Point(9, 27.7), radius: 1.7),  // cut by the left edge
+        ]
+        for kind in shapes {
+            let mirroredKind: SyntheticShape.Kind
+            switch kind {
+            case let .disc(c, r): mirroredKind = .disc(center: Point(Double(width - 1) - c.x, c.y), radius: r)
+            case let .capsule(a, b, r):
+                mirroredKind = .capsule(a: Point(Double(width - 1) - a.x, a.y), b: Point(Double(width - 1) - b.x, b.y), radius: r)
+            case .box: continue
+            }
+            let shape = SyntheticShape(kind: kind, color: .red, owner: 0)
+            let mirrored = SyntheticShape(kind: mirroredKind, color: .red, owner: 0)
+            var (image, image2) = (Image(width: width, height: height, fill: (0, 0, 0)), Image(width: width, height: height, fill: (0, 0, 0)))
+            shape.draw(on: &image)
+            mirrored.draw(on: &image2)
+            for y in 0..<height { for x in 0..<width {
+                XCTAssertEqual(image.pixel(x: x, y: y)!.0, image2.pixel(x: width - 1 - x, y: y)!.0, "\(kind): pixel (\(x), \(y))")
+            } }
+            let whole = (SyntheticScene.extent([shape], width: width, height: height).bbox,
+                         SyntheticScene.extent([mirrored], width: width, height: height).bbox)
+            let seen = SyntheticScene.visibleExtents(people: 1, in: SyntheticScene.visibleOwners([shape], width: width, height: height),
+                                                      width: width, height: height)[0]!.bbox
+            let seen2 = SyntheticScene.visibleExtents(people: 1, in: SyntheticScene.visibleOwners([mirrored], width: width, height: height),
+                                                       width: width, height: height)[0]!.bbox
+            for (a, b) in [whole, (seen, seen2)] {
+                // Two decimals in the JSON: 0.011.
+                XCTAssertEqual(b[0], Double(width) - a[0] - a[2], accuracy: 0.011, "\(kind): \(a) mirrored is \(b)")
+                XCTAssertEqual(b[1], a[1], accuracy: 0.011); XCTAssertEqual(b[2], a[2], accuracy: 0.011)
+                XCTAssertEqual(b[3], a[3], accuracy: 0.011)
+            }
+            // The visible box is the painted pixels' extent, pixel i spanning [i, i + 1).
+            var (x0, y0, x1, y1) = (width, height, -1, -1)
+            for y in 0..<height { for x in 0..<width where shape.covers(Point(Double(x), Double(y))) {
+                (x0, y0, x1, y1) = (min(x0, x), min(y0, y), max(x1, x), max(y1, y))
+            } }
+            XCTAssertEqual(seen, [Double(x0), Double(y0), Double(x1 + 1 - x0), Double(y1 + 1 - y0)], "\(kind)")
+        }
+    }
+
     func testShapesCoverWhatTheyPaint() {
         let occluder = SyntheticShape(kind: .box(x0: 10, y0: 10, x1: 20, y1: 20), color: .red, owner: -1)
         XCTAssertTrue(occluder.covers(Point(15, 15)))

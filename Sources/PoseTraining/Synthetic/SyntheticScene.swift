@@ -7,7 +7,12 @@ public struct SyntheticPerson: Sendable {
     /// labelled (outside the image, or the face of a figure seen from behind; x = y = 0).
     public var keypoints: [Double]
     /// x, y, w, h: the figure's extent, clipped to the image (or of what is seen of it, when
-    /// `Variety.visibleBoxes`).
+    /// `Variety.visibleBoxes`). Boxes take COCO's box convention, pixel i spanning [i, i + 1)
+    /// (mirroring is x -> width - x, as mmdetection flips boxes), while keypoints sit on pixel
+    /// centres at whole coordinates (mirroring is x -> width - 1 - x, as the official pose code
+    /// flips joints): the drawing samples each pixel at its whole coordinates, so a box is the
+    /// shapes' extent moved half a pixel right and down. Boxes left half a pixel short would
+    /// teach a detector trained with flips boxes half a pixel off its labels.
     public var bbox: [Double]
     /// Pixels of the figure's silhouette inside the image (occluded parts included, unless
     /// `Variety.visibleBoxes`).
@@ -144,6 +149,7 @@ public struct SyntheticScene: Sendable {
             let b = s.bounds
             (x0, y0, x1, y1) = (min(x0, b.x0), min(y0, b.y0), max(x1, b.x1), max(y1, b.y1))
         }
+        let box = boxConvention(x0, y0, x1, y1, width: width, height: height)
         x0 = max(0, x0); y0 = max(0, y0); x1 = min(Double(width), x1); y1 = min(Double(height), y1)
         var area = 0
         if x1 > x0, y1 > y0 {
@@ -154,8 +160,15 @@ public struct SyntheticScene: Sendable {
                 }
             }
         }
-        let r = { (v: Double) in (v * 100).rounded() / 100 }
-        return ([r(x0), r(y0), r(max(0, x1 - x0)), r(max(0, y1 - y0))], Double(area))
+        return (box, Double(area))
+    }
+
+    /// The box (x, y, w, h, two decimals) of an extent in drawing coordinates (pixel centres at
+    /// whole numbers) in COCO's box convention (pixel i spans [i, i + 1)), clipped to the image.
+    static func boxConvention(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, width: Int, height: Int) -> [Double] {
+        let left = max(0, x0 + 0.5), top = max(0, y0 + 0.5)
+        let right = min(Double(width), x1 + 0.5), bottom = min(Double(height), y1 + 0.5)
+        return [rounded(left), rounded(top), rounded(max(0, right - left)), rounded(max(0, bottom - top))]
     }
 
     /// Who each pixel shows once every shape is painted in order: the owner of the last shape
@@ -175,8 +188,8 @@ public struct SyntheticScene: Sendable {
     }
 
     /// For each of `people` persons, the box around the pixels that show them (each pixel spans
-    /// half a pixel either side of its centre, as the shapes' bounds do) and their count; nil for
-    /// a person no pixel shows. One pass over the owner map.
+    /// half a pixel either side of its centre, as the shapes' bounds do, then in COCO's box
+    /// convention) and their count; nil for a person no pixel shows. One pass over the owner map.
     static func visibleExtents(people: Int, in owner: [Int32], width: Int, height: Int) -> [(bbox: [Double], area: Double)?] {
         typealias Extent = (x0: Int, y0: Int, x1: Int, y1: Int, area: Int)
         var box = [Extent](repeating: (Int.max, Int.max, Int.min, Int.min, 0), count: people)
@@ -189,9 +202,9 @@ public struct SyntheticScene: Sendable {
         }
         return box.map { b -> (bbox: [Double], area: Double)? in
             guard b.area > 0 else { return nil }
-            let left = max(0, Double(b.x0) - 0.5), top = max(0, Double(b.y0) - 0.5)
-            let right = min(Double(width), Double(b.x1) + 0.5), bottom = min(Double(height), Double(b.y1) + 0.5)
-            return ([left, top, right - left, bottom - top], Double(b.area))
+            let box = boxConvention(Double(b.x0) - 0.5, Double(b.y0) - 0.5, Double(b.x1) + 0.5, Double(b.y1) + 0.5,
+                                    width: width, height: height)
+            return (box, Double(b.area))
         }
     }
 
