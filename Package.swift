@@ -97,7 +97,8 @@ let package = Package(
             name: "CDefaultDetector",
             exclude: ["person_detector.safetensors", "person_detector.py", "person_detector_log.csv", "person_detector_restart.py",
                       "person_detector_restart_log.csv", "person_detector_cycle3.py",
-                      "person_detector_cycle3_log.csv", "README.md"],
+                      "person_detector_cycle3_log.csv", "person_detector_cycle4.py", "person_detector_cycle4_log.csv",
+                      "README.md"],
             cSettings: [.headerSearchPath(".")]
         ),
         .target(name: "Detection", dependencies: ["DNN", "Collectives", "HRNet", "Imaging", "Datasets", "CDefaultDetector"]),
