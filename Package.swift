@@ -37,9 +37,11 @@ let package = Package(
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // Processes working together: rank, size, all-reduce, broadcast, gather (MPI under mpirun, one process otherwise).
         .target(name: "Collectives", dependencies: ["CMPI"]),
+        // The engine's kernels in C where Swift's vectors fall short (bf16 Winograd with AVX512-BF16).
+        .target(name: "CKernels"),
         .target(
             name: "DNN",
-            dependencies: ["CDNNL", "FileSupport", "Collectives"]
+            dependencies: ["CDNNL", "CKernels", "FileSupport", "Collectives"]
         ),
         // libjpeg-turbo and libpng behind a setjmp-guarded C shim (their error paths exit/longjmp).
         .target(

@@ -344,3 +344,30 @@ extension OpTests {
         }
     }
 }
+
+extension OpTests {
+    /// bf16 3x3 convolutions through the engine's Winograd F(2x2, 3x3) kernel (CKernels), in a
+    /// basic block (BN folded, ReLU, the residual as a sum into the output): odd map sizes (edge
+    /// tiles), a batch, output channels not a multiple of 32 (a single 16-block), and a deep layer
+    /// (few tiles, many channels: one group of tiles, threads splitting the output blocks). Within
+    /// 2% of the output range of the fp32 reference, as the other bf16 tests (the tiles and
+    /// weights are rounded to bf16 after their transforms, about one bf16 step of the output).
+    func testBF16WinogradKernel() throws {
+        try XCTSkipUnless(hasNativeBF16, "this CPU has no AVX512-BF16")
+        for (channels, outputs, h, w, batch) in [(32, 32, 20, 15, 1), (32, 32, 13, 15, 3), (48, 48, 17, 12, 2), (256, 256, 13, 15, 2)] {
+            let g = Graph()
+            let a = g.relu(g.batchNorm(g.conv(g.input(channels: channels), key: "a", outChannels: outputs, kernel: 3), key: "abn"))
+            let b = g.batchNorm(g.conv(a, key: "b", outChannels: outputs, kernel: 3), key: "bn")
+            g.outputs = [g.relu(g.add(b, a)), a]
+            let plan = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(batch, channels, h, w), threads: 2,
+                                options: .init(bf16: true))
+            XCTAssertEqual(plan.stepLabels.filter { $0.contains("wino_bf16") }.count, 2, "\(plan.stepLabels)")
+            try assertPlanMatchesReference(g, input: [batch, channels, h, w], options: .init(bf16: true), relativeTolerance: 0.02)
+        }
+        // Maps under winogradMinimumPixels stay with oneDNN.
+        let g = Graph()
+        g.outputs = [g.conv(g.input(channels: 32), key: "c", outChannels: 32, kernel: 3)]
+        let small = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 32, 8, 6), threads: 2, options: .init(bf16: true))
+        XCTAssertFalse(small.stepLabels.contains { $0.contains("wino_bf16") }, "\(small.stepLabels)")
+    }
+}

@@ -21,6 +21,12 @@ public final class Plan {
     /// Each oneDNN primitive of the plan and the implementation oneDNN chose for it.
     public private(set) var implementations: [(step: String, implementation: String)] = []
 
+    /// Scratch memory of the engine's kernels: the plan's shared scratchpad, known once every
+    /// step is emitted (kernels read `pointer` when they run).
+    final class KernelScratch: @unchecked Sendable {
+        var pointer: UnsafeMutableRawPointer?
+    }
+
     enum Step {
         case primitive(Primitive, [dnnl_exec_arg_t])
         case kernel(() -> Void)
@@ -49,7 +55,9 @@ public final class Plan {
         public var winograd = true
         public var winogradMinimumPixels = 192
         /// Activations and weights in bf16 with fp32 accumulation (needs AVX512-BF16); inputs,
-        /// outputs and biases stay fp32. Winograd does not apply.
+        /// outputs and biases stay fp32. With `winograd`, 3x3 convolutions (stride 1, channels in
+        /// 16s, maps from `winogradMinimumPixels`) run through the engine's bf16 Winograd
+        /// F(2x2, 3x3) kernel (oneDNN 2.6 has none; see `Plan.Builder.emitWinogradBF16`).
         public var bf16 = false
         /// Convolutions in int8 (u8/s8 activations, s8 weights with one scale per output
         /// channel, VNNI), with activation scales from this calibration table (see

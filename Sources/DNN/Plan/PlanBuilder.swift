@@ -31,6 +31,9 @@ extension Plan {
         var keepAlive: [AnyObject] = []
         /// Steps whose primitive needs scratch memory, and its descriptor.
         var scratchpads: [(step: Int, desc: dnnl_memory_desc_t)] = []
+        /// Engine kernels' scratch (`requestKernelScratch`), set by `shareScratchpad`.
+        let kernelScratch = Plan.KernelScratch()
+        var kernelScratchBytes = 0
         /// Packs weights into the chosen primitives' layouts.
         var packer = WeightPacker()
         /// (step name, oneDNN implementation) of every primitive, for diagnostics.
@@ -192,12 +195,17 @@ extension Plan {
             steps.append(.primitive(p, args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }))
         }
 
-        /// An engine kernel (not oneDNN) as a step.
-        mutating func kernel(_ label: String, _ body: @escaping () -> Void) {
+        /// An engine kernel (not oneDNN) as a step; `label` may name its implementation in
+        /// brackets, else "[engine]" is added.
+        mutating func kernel(_ label: String, flops: Double = 0, _ body: @escaping () -> Void) {
             steps.append(.kernel(body))
-            labels.append(label + " [engine]")
-            stepFlops.append(0)
+            labels.append(label.hasSuffix("]") ? label : label + " [engine]")
+            stepFlops.append(flops)
         }
+
+        /// Asks for `bytes` of scratch for an engine kernel; it gets the scratchpad the
+        /// primitives share (steps run one at a time), through `kernelScratch` once emitted.
+        mutating func requestKernelScratch(_ bytes: Int) { kernelScratchBytes = max(kernelScratchBytes, bytes) }
 
         mutating func reorder(from: Memory, to: Memory) throws {
             var pd: dnnl_primitive_desc_t?
@@ -222,8 +230,11 @@ extension Plan {
                     try emitInt8Conv(node: node, batchNorm: bn, postOps: postOps, op: op, p: &p, plan: plan)
                 case .conv(let node, let bn, let postOps):
                     if copyResidual.contains(out) { try reorder(from: memory[op.inputs[1]]!, to: memory[out]!) }
-                    try emitConv(node: node, batchNorm: bn, postOps: postOps, x: op.inputs[0], src: ins[0], out: out, threads: threads,
-                                 p: &p, plan: plan)
+                    if try !emitWinogradBF16(node: node, batchNorm: bn, postOps: postOps, x: op.inputs[0], src: ins[0], out: out,
+                                             threads: threads, p: &p, plan: plan) {
+                        try emitConv(node: node, batchNorm: bn, postOps: postOps, x: op.inputs[0], src: ins[0], out: out, threads: threads,
+                                     p: &p, plan: plan)
+                    }
                 case .add(let relu):
                     let (d, a, b, e) = (pointer(out), pointer(ins[0]), pointer(ins[1]), element)
                     let count = MemoryDesc.size(desc[out]!) / e.size
@@ -317,7 +328,8 @@ extension Plan {
 
         /// One scratch buffer, as large as the largest need, passed to every primitive that asks.
         mutating func shareScratchpad(plan: Plan) throws {
-            guard let bytes = scratchpads.map({ MemoryDesc.size($0.desc) }).max() else { return }
+            let bytes = max(scratchpads.map({ MemoryDesc.size($0.desc) }).max() ?? 0, kernelScratchBytes)
+            guard bytes > 0 else { return }
             let buffer: UnsafeMutableRawPointer
             if let workspace {
                 let shared = workspace.scratchpad(atLeast: bytes)
@@ -326,6 +338,7 @@ extension Plan {
             } else {
                 buffer = plan.own(bytes: bytes)
             }
+            kernelScratch.pointer = buffer
             for (step, md) in scratchpads {
                 guard case .primitive(let p, var args) = steps[step] else { continue }
                 let m = try Memory(md, pointer: buffer)
