@@ -2,12 +2,13 @@ import CDNNL
 import CKernels
 
 extension Plan.Builder {
-    /// The CPU runs the engine's bf16 Winograd kernel (CDNNL/winograd_bf16.h: AVX512-BF16).
+    /// The CPU runs the engine's bf16 Winograd kernel (CKernels/winograd_bf16.c: AVX512-BF16).
     static let winogradBF16Supported = cdnnl_winograd_bf16_supported() != 0
 
     /// Bytes of scratch a group of tiles may take (input and product tiles), so that a thread's
-    /// group stays in its L2 cache between the transforms and the dot products.
-    static let winogradBF16GroupBytes = 512 * 1024
+    /// group stays in its L2 cache between the transforms and the dot products (a quarter of
+    /// a Zen 5 core's: as fast as half of it, and leaves room to a sibling hyperthread).
+    static let winogradBF16GroupBytes = 256 * 1024
 
     /// A bf16 3x3 convolution (stride 1, padding 1, channels in 16s, BN folded, bias, residual
     /// sum and ReLU fused) through the engine's Winograd F(2x2, 3x3) kernel: oneDNN 2.6 runs bf16
