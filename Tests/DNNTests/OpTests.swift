@@ -346,7 +346,8 @@ extension OpTests {
 }
 
 extension OpTests {
-    /// bf16 3x3 convolutions through the engine's Winograd F(2x2, 3x3) kernel (CKernels), in a
+    /// bf16 3x3 convolutions through the engine's Winograd F(2x2, 3x3) kernel (CKernels, asked
+    /// for with `bf16Winograd`), in a
     /// basic block (BN folded, ReLU, the residual as a sum into the output): odd map sizes (edge
     /// tiles), a batch, output channels not a multiple of 32 (a single 16-block), and a deep layer
     /// (few tiles, many channels: one group of tiles, threads splitting the output blocks). Within
@@ -359,15 +360,21 @@ extension OpTests {
             let a = g.relu(g.batchNorm(g.conv(g.input(channels: channels), key: "a", outChannels: outputs, kernel: 3), key: "abn"))
             let b = g.batchNorm(g.conv(a, key: "b", outChannels: outputs, kernel: 3), key: "bn")
             g.outputs = [g.relu(g.add(b, a)), a]
+            let winograd = Plan.Options(bf16: true, bf16Winograd: true)
             let plan = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(batch, channels, h, w), threads: 2,
-                                options: .init(bf16: true))
+                                options: winograd)
             XCTAssertEqual(plan.stepLabels.filter { $0.contains("wino_bf16") }.count, 2, "\(plan.stepLabels)")
-            try assertPlanMatchesReference(g, input: [batch, channels, h, w], options: .init(bf16: true), relativeTolerance: 0.02)
+            try assertPlanMatchesReference(g, input: [batch, channels, h, w], options: winograd, relativeTolerance: 0.02)
+            // Asked for only: plain bf16 plans run oneDNN's direct kernels.
+            let plain = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(batch, channels, h, w), threads: 2,
+                                 options: .init(bf16: true))
+            XCTAssertFalse(plain.stepLabels.contains { $0.contains("wino_bf16") }, "\(plain.stepLabels)")
         }
         // Maps under winogradMinimumPixels stay with oneDNN.
         let g = Graph()
         g.outputs = [g.conv(g.input(channels: 32), key: "c", outChannels: 32, kernel: 3)]
-        let small = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 32, 8, 6), threads: 2, options: .init(bf16: true))
+        let small = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 32, 8, 6), threads: 2,
+                             options: .init(bf16: true, bf16Winograd: true))
         XCTAssertFalse(small.stepLabels.contains { $0.contains("wino_bf16") }, "\(small.stepLabels)")
     }
 }

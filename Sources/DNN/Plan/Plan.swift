@@ -55,10 +55,14 @@ public final class Plan {
         public var winograd = true
         public var winogradMinimumPixels = 192
         /// Activations and weights in bf16 with fp32 accumulation (needs AVX512-BF16); inputs,
-        /// outputs and biases stay fp32. With `winograd`, 3x3 convolutions (stride 1, channels in
-        /// 16s, maps from `winogradMinimumPixels`) run through the engine's bf16 Winograd
-        /// F(2x2, 3x3) kernel (oneDNN 2.6 has none; see `Plan.Builder.emitWinogradBF16`).
+        /// outputs and biases stay fp32; 3x3 convolutions direct (oneDNN 2.6 has no bf16
+        /// Winograd), unless `bf16Winograd`.
         public var bf16 = false
+        /// With `bf16`: 3x3 convolutions (stride 1, channels in 16s, maps from
+        /// `winogradMinimumPixels`) through the engine's own bf16 Winograd F(2x2, 3x3) kernel
+        /// (`Plan.Builder.emitWinogradBF16`): 15-25% faster on pose HRNets on a Zen 5 class VM,
+        /// but at times, for minutes, 25% slower than direct there (unexplained), so asked for.
+        public var bf16Winograd = false
         /// Convolutions in int8 (u8/s8 activations, s8 weights with one scale per output
         /// channel, VNNI), with activation scales from this calibration table (see
         /// `Calibrator`). The convolutions that read the network input or write its outputs
@@ -70,11 +74,12 @@ public final class Plan {
         /// another order, at the convolution kernels' rate. Off: oneDNN's deconvolution. fp32 and
         /// bf16 plans (int8 plans run oneDNN's deconvolution).
         public var phasedTransposedConvolutions = true
-        public init(winograd: Bool = true, winogradMinimumPixels: Int = 192, bf16: Bool = false, int8: QuantizationTable? = nil,
-                    phasedTransposedConvolutions: Bool = true) {
+        public init(winograd: Bool = true, winogradMinimumPixels: Int = 192, bf16: Bool = false, bf16Winograd: Bool = false,
+                    int8: QuantizationTable? = nil, phasedTransposedConvolutions: Bool = true) {
             self.winograd = winograd
             self.winogradMinimumPixels = winogradMinimumPixels
             self.bf16 = bf16
+            self.bf16Winograd = bf16Winograd
             self.int8 = int8
             self.phasedTransposedConvolutions = phasedTransposedConvolutions
         }

@@ -18,7 +18,7 @@ extension Plan.Builder {
     /// bf16 (about one bf16 step of the output).
     mutating func emitWinogradBF16(node: Int, batchNorm bn: Int?, postOps: [PostOp], x: Int, src srcValue: Int, out: Int,
                                    threads: Int, p: inout [String: Tensor], plan: Plan) throws -> Bool {
-        guard options.bf16, options.winograd, int8 == nil, Self.winogradBF16Supported,
+        guard options.bf16, options.bf16Winograd, int8 == nil, Self.winogradBF16Supported,
               case .conv(let c) = graph.nodes[node].op, !c.transposed, c.kernel == (3, 3), c.stride == (1, 1), c.padding == (1, 1),
               c.dilation == (1, 1), c.groups == 1 else { return false }
         let xs = shapes[x], ys = shapes[out], oc = graph.nodes[node].channels
