@@ -20,6 +20,22 @@ int cdnnl_winograd_bf16_supported(void) {
 /// Tiles per group of the dot-product kernel (8 tiles x 2 output blocks: 16 accumulators).
 #define CDNNL_WINO_GROUP 8
 
+/// Bytes between the 16 tile elements' slices of the scratch, one cache line more than the slice:
+/// slices a power of two apart (e.g. 64 tiles x 32 channels x 2 bytes = 4 KiB) put the 16 lines a
+/// tile's transforms touch in one L1 set (12 ways) and, through the physical pages, in few L2 sets.
+static inline long cdnnl_wino_slice(long tiles, long channels, long bytes) { return tiles * channels * bytes + 64; }
+
+static inline long cdnnl_wino_round(long tiles) { return (tiles + CDNNL_WINO_GROUP - 1) / CDNNL_WINO_GROUP * CDNNL_WINO_GROUP; }
+
+long cdnnl_wino_bf16_input_bytes(long tiles, long inputs) { return 16 * cdnnl_wino_slice(cdnnl_wino_round(tiles), inputs, 2); }
+
+long cdnnl_wino_bf16_chunk(long blocks) {
+    const long chunk = 256 * 1024 / (16 * 64 * blocks) / CDNNL_WINO_GROUP * CDNNL_WINO_GROUP;
+    return chunk < CDNNL_WINO_GROUP ? CDNNL_WINO_GROUP : chunk;
+}
+
+long cdnnl_wino_bf16_product_bytes(long chunk, long blocks) { return 16 * cdnnl_wino_slice(chunk, blocks * 16, 4); }
+
 static inline uint16_t cdnnl_wino_round_bf16(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
@@ -90,17 +106,17 @@ static inline CDNNL_AVX512_BF16 void cdnnl_wino_dot(const uint16_t *v, const uin
 }
 
 /// Tiles [first, last) of the convolution (tile t: image t / (th tw), rows 2 (t / tw % th) + 0..1,
-/// columns 2 (t % tw) + 0..1): `scratch` holds 16 x group x (2 inputs + 4 outputs) bytes, group =
-/// last - first rounded up to CDNNL_WINO_GROUP. `sum`: add what dst holds (a residual) before ReLU.
+/// columns 2 (t % tw) + 0..1); see ckernels.h for the scratch and the phases.
 CDNNL_AVX512_BF16 void cdnnl_wino_bf16_tiles(uint16_t *dst, const uint16_t *src, const uint16_t *u,
                                              const float *bias, long inputs, long outputs, long h, long w,
-                                             long first, long last, void *scratch, int sum, int relu,
-                                             int phases, long tile_from, long tile_to, long block_from, long block_to) {
-    const long th = (h + 1) / 2, tw = (w + 1) / 2, count = last - first;
-    const long group = (count + CDNNL_WINO_GROUP - 1) / CDNNL_WINO_GROUP * CDNNL_WINO_GROUP;
+                                             long first, long last, void *input_tiles, void *products, long chunk,
+                                             int sum, int relu, int phases, long tile_from, long tile_to,
+                                             long block_from, long block_to) {
+    const long th = (h + 1) / 2, tw = (w + 1) / 2, count = last - first, group = cdnnl_wino_round(count);
     const long iblocks = inputs / 16, oblocks = outputs / 16, pairs = inputs / 2, plane = h * w * 16;
-    uint16_t *v = (uint16_t *)scratch;                          // [16][group][inputs] bf16
-    float *m = (float *)((char *)scratch + 16 * group * inputs * 2);  // [16][group][outputs] fp32
+    // v[16][group][inputs] bf16, slices `vs` elements apart.
+    const long vs = cdnnl_wino_slice(group, inputs, 2) / 2;
+    uint16_t *v = (uint16_t *)input_tiles;
     const __m512 zero = _mm512_setzero_ps();
     // V = Bᵀ d B, Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; tiles past `last` are zeros.
     if (phases & 1) for (long t = tile_from; t < (tile_to < group ? tile_to : group); t++) {
@@ -122,59 +138,69 @@ CDNNL_AVX512_BF16 void cdnnl_wino_bf16_tiles(uint16_t *dst, const uint16_t *src,
                 r[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
                 r[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
             }
-            const long stride = group * inputs;
             for (int i = 0; i < 4; i++) {
-                uint16_t *o = v + (i * 4 * group + t) * inputs + cb * 16;
+                uint16_t *o = v + i * 4 * vs + t * inputs + cb * 16;
                 cdnnl_wino_store(o, _mm512_sub_ps(r[i][0], r[i][2]));
-                cdnnl_wino_store(o + stride, _mm512_add_ps(r[i][1], r[i][2]));
-                cdnnl_wino_store(o + 2 * stride, _mm512_sub_ps(r[i][2], r[i][1]));
-                cdnnl_wino_store(o + 3 * stride, _mm512_sub_ps(r[i][1], r[i][3]));
+                cdnnl_wino_store(o + vs, _mm512_add_ps(r[i][1], r[i][2]));
+                cdnnl_wino_store(o + 2 * vs, _mm512_sub_ps(r[i][2], r[i][1]));
+                cdnnl_wino_store(o + 3 * vs, _mm512_sub_ps(r[i][1], r[i][3]));
             }
         }
     }
     if (!(phases & 2)) return;
     if (block_to > oblocks) block_to = oblocks;
-    // M[e] = V[e] U[e], 16 products of (group x inputs) by (inputs x outputs).
-    for (int e = 0; e < 16; e++) {
-        const uint16_t *ve = v + e * group * inputs, *ue = u + e * oblocks * pairs * 32;
-        float *me = m + e * group * outputs;
-        for (long t = 0; t < group; t += CDNNL_WINO_GROUP) {
-            long ob = block_from;
-            for (; ob + 1 < block_to; ob += 2)
-                cdnnl_wino_dot(ve + t * inputs, ue + ob * pairs * 32, ue + (ob + 1) * pairs * 32, me + t * outputs + ob * 16,
-                               pairs, inputs, outputs, 1);
-            if (ob < block_to)
-                cdnnl_wino_dot(ve + t * inputs, ue + ob * pairs * 32, 0, me + t * outputs + ob * 16, pairs, inputs, outputs, 0);
+    const long blocks = block_to - block_from, width = blocks * 16;
+    if (blocks <= 0) return;
+    // m[16][chunk][width] fp32 (slices `ms` apart): the products of `chunk` tiles and this call's
+    // output blocks, transformed back before the next chunk, so they stay in the core's cache.
+    const long ms = cdnnl_wino_slice(chunk, width, 4) / 4;
+    float *m = (float *)products;
+    // Tiles [tile_from, last_tile) (tile_from a multiple of 8), the products padded to 8 tiles.
+    const long last_tile = tile_to < count ? tile_to : count, padded = cdnnl_wino_round(last_tile);
+    for (long c0 = tile_from; c0 < last_tile; c0 += chunk) {
+        const long c1 = c0 + chunk < padded ? c0 + chunk : padded, end = c0 + chunk < last_tile ? c0 + chunk : last_tile;
+        // M[e] = V[e] U[e], 16 products of (tiles x inputs) by (inputs x outputs).
+        for (int e = 0; e < 16; e++) {
+            const uint16_t *ve = v + e * vs, *ue = u + e * oblocks * pairs * 32;
+            float *me = m + e * ms;
+            for (long t = c0; t < c1; t += CDNNL_WINO_GROUP) {
+                long ob = block_from;
+                for (; ob + 1 < block_to; ob += 2)
+                    cdnnl_wino_dot(ve + t * inputs, ue + ob * pairs * 32, ue + (ob + 1) * pairs * 32,
+                                   me + (t - c0) * width + (ob - block_from) * 16, pairs, inputs, width, 1);
+                if (ob < block_to)
+                    cdnnl_wino_dot(ve + t * inputs, ue + ob * pairs * 32, 0, me + (t - c0) * width + (ob - block_from) * 16,
+                                   pairs, inputs, width, 0);
+            }
         }
-    }
-    // Y = Aᵀ M A, Aᵀ = [1 1 1 0; 0 1 -1 -1]; + bias [+ dst] [ReLU].
-    for (long t = 0; t < count; t++) {
-        const long image = (first + t) / (th * tw), ty = (first + t) / tw % th, tx = (first + t) % tw;
-        for (long ob = block_from; ob < block_to; ob++) {
-            const __m512 b = _mm512_loadu_ps(bias + ob * 16);
-            uint16_t *out = dst + (image * oblocks + ob) * plane;
-            __m512 p[4][4];
-            for (int e = 0; e < 16; e++) p[e / 4][e % 4] = _mm512_loadu_ps(m + (e * group + t) * outputs + ob * 16);
-            for (int i = 0; i < 2; i++) {
-                const long y = 2 * ty + i;
-                if (y >= h) break;
-                __m512 s[4];
-                for (int j = 0; j < 4; j++)
-                    s[j] = i == 0 ? _mm512_add_ps(_mm512_add_ps(p[0][j], p[1][j]), p[2][j])
-                                  : _mm512_sub_ps(_mm512_sub_ps(p[1][j], p[2][j]), p[3][j]);
-                __m512 y0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), s[2]), b);
-                __m512 y1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[1], s[2]), s[3]), b);
-                uint16_t *o0 = out + (y * w + 2 * tx) * 16;
-                if (sum) y0 = _mm512_add_ps(y0, cdnnl_wino_load(o0));
-                if (relu) y0 = _mm512_max_ps(y0, zero);
-                cdnnl_wino_store(o0, y0);
-                if (2 * tx + 1 < w) {
-                    if (sum) y1 = _mm512_add_ps(y1, cdnnl_wino_load(o0 + 16));
-                    if (relu) y1 = _mm512_max_ps(y1, zero);
-                    cdnnl_wino_store(o0 + 16, y1);
+        // Y = Aᵀ M A, Aᵀ = [1 1 1 0; 0 1 -1 -1]; + bias [+ dst] [ReLU].
+        for (long t = c0; t < end; t++) {
+            const long image = (first + t) / (th * tw), ty = (first + t) / tw % th, tx = (first + t) % tw;
+            for (long ob = block_from; ob < block_to; ob++) {
+                const __m512 b = _mm512_loadu_ps(bias + ob * 16);
+                uint16_t *out = dst + (image * oblocks + ob) * plane;
+                __m512 p[4][4];
+                for (int e = 0; e < 16; e++) p[e / 4][e % 4] = _mm512_loadu_ps(m + e * ms + (t - c0) * width + (ob - block_from) * 16);
+                for (int i = 0; i < 2; i++) {
+                    const long y = 2 * ty + i;
+                    if (y >= h) break;
+                    __m512 s[4];
+                    for (int j = 0; j < 4; j++)
+                        s[j] = i == 0 ? _mm512_add_ps(_mm512_add_ps(p[0][j], p[1][j]), p[2][j])
+                                      : _mm512_sub_ps(_mm512_sub_ps(p[1][j], p[2][j]), p[3][j]);
+                    __m512 y0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), s[2]), b);
+                    __m512 y1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[1], s[2]), s[3]), b);
+                    uint16_t *o0 = out + (y * w + 2 * tx) * 16;
+                    if (sum) y0 = _mm512_add_ps(y0, cdnnl_wino_load(o0));
+                    if (relu) y0 = _mm512_max_ps(y0, zero);
+                    cdnnl_wino_store(o0, y0);
+                    if (2 * tx + 1 < w) {
+                        if (sum) y1 = _mm512_add_ps(y1, cdnnl_wino_load(o0 + 16));
+                        if (relu) y1 = _mm512_max_ps(y1, zero);
+                        cdnnl_wino_store(o0 + 16, y1);
+                    }
                 }
             }
         }
     }
 }
-

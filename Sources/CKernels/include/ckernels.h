@@ -14,17 +14,30 @@ int cdnnl_winograd_bf16_supported(void);
 /// multiples of 16.
 void cdnnl_wino_bf16_weights(const float *oihw, uint16_t *u, long outputs, long inputs);
 
+/// Bytes the transformed input tiles of `tiles` tiles take (`input_tiles` below).
+long cdnnl_wino_bf16_input_bytes(long tiles, long inputs);
+
+/// Tiles whose products (over `blocks` 16-output blocks) fit a core's share of L2 (256 KiB).
+long cdnnl_wino_bf16_chunk(long blocks);
+
+/// Bytes the products of `chunk` tiles over at most `blocks` output blocks take (`products` below).
+long cdnnl_wino_bf16_product_bytes(long chunk, long blocks);
+
 /// Tiles [first, last) of a bf16 3x3 convolution (stride 1, padding 1) of nChw16c `src`
 /// (`inputs` channels, h x w) into nChw16c `dst` (`outputs` channels): tile t is image
 /// t / (th tw), rows 2 (t / tw % th) + 0..1, columns 2 (t % tw) + 0..1 (th, tw = h, w halved,
-/// rounded up). `scratch` holds 16 x group x (2 inputs + 4 outputs) bytes, group = last - first
-/// rounded up to 8. `sum`: add what dst holds (a residual) before the ReLU (`relu`).
+/// rounded up). `input_tiles` holds cdnnl_wino_bf16_input_bytes(last - first, inputs); `products`
+/// holds cdnnl_wino_bf16_product_bytes(chunk, block_to - block_from), `chunk` a multiple of 8: the
+/// products are made and transformed back `chunk` tiles at a time. `sum`: add what dst holds (a
+/// residual) before the ReLU (`relu`).
 /// `phases` 1: transform the input tiles [tile_from, tile_to) of the group (counted from
-/// `first`); 2: the products and the outputs of the 16-output blocks [block_from, block_to) (all
-/// tiles of the group, transformed before); 3: both. Threads share a group by splitting phase 1
-/// by tiles, then phase 2 by output blocks (each reads only its blocks' weights).
+/// `first`); 2: the products and the outputs of tiles [tile_from, tile_to) (tile_from a multiple
+/// of 8; their input tiles transformed before) and the 16-output blocks [block_from, block_to);
+/// 3: both. Threads share a group by splitting phase 1 by tiles, then phase 2 by output blocks
+/// (each reads only its blocks' weights) and chunks of tiles.
 void cdnnl_wino_bf16_tiles(uint16_t *dst, const uint16_t *src, const uint16_t *u, const float *bias, long inputs,
-                           long outputs, long h, long w, long first, long last, void *scratch, int sum, int relu,
-                           int phases, long tile_from, long tile_to, long block_from, long block_to);
+                           long outputs, long h, long w, long first, long last, void *input_tiles, void *products,
+                           long chunk, int sum, int relu, int phases, long tile_from, long tile_to, long block_from,
+                           long block_to);
 
 #endif

@@ -38,7 +38,8 @@ extension Plan.Builder {
         // Tiles in groups small enough for L2, at least one per thread, each thread a group at a
         // time; unless the weights are the larger traffic (deep branches: few tiles, many channels),
         // then all tiles in one group, threads splitting its input tiles, then its output blocks
-        // (so the weights are read once).
+        // (so the weights are read once). Either way a thread makes and transforms back the
+        // products a chunk of tiles at a time, in its own L2 share.
         let tiles = xs.n * ((ys.h + 1) / 2) * ((ys.w + 1) / 2)
         let round = { (n: Int) in (n + 7) / 8 * 8 }
         let perTile = 16 * (2 * xs.c + 4 * oc), weightBytes = 16 * xs.c * oc * 2, blocks = oc / 16
@@ -48,32 +49,42 @@ extension Plan.Builder {
         let wholeMap = round(tiles) * perTile
         let oneGroup = groups * weightBytes > 2 * wholeMap && wholeMap <= 8 << 20
         let parts = oneGroup ? min(threads, blocks) : min(threads, groups)
-        let slot = oneGroup ? wholeMap : perTile * group
-        requestKernelScratch(oneGroup ? wholeMap : slot * parts)
+        let partBlocks = oneGroup ? (blocks + parts - 1) / parts : blocks
+        let chunk = cdnnl_wino_bf16_chunk(partBlocks), productBytes = cdnnl_wino_bf16_product_bytes(chunk, partBlocks)
+        let inputBytes = cdnnl_wino_bf16_input_bytes(oneGroup ? tiles : group, xs.c)
+        // One group: the input tiles, then each part's products; groups: each part's input tiles and products.
+        let slot = oneGroup ? productBytes : inputBytes + productBytes
+        requestKernelScratch(oneGroup ? inputBytes + parts * productBytes : parts * slot)
         let scratch = kernelScratch
         let (d, s, inputs) = (pointer(out), UnsafeRawPointer(pointer(srcValue)), xs.c)
         let (sumFlag, reluFlag): (Int32, Int32) = (sum ? 1 : 0, relu ? 1 : 0)
         let flops = 2 * Double(ys.count) * Double(xs.c * 9)
-        let run = { (scratch: UnsafeMutableRawPointer, first: Int, last: Int, phases: Int32, tiles: Range<Int>, outputBlocks: Range<Int>) in
+        let run = { (input: UnsafeMutableRawPointer, products: UnsafeMutableRawPointer, first: Int, last: Int, phases: Int32,
+                     tiles: Range<Int>, outputBlocks: Range<Int>) in
             cdnnl_wino_bf16_tiles(d.assumingMemoryBound(to: UInt16.self), s.assumingMemoryBound(to: UInt16.self),
                                   u.assumingMemoryBound(to: UInt16.self), bias.assumingMemoryBound(to: Float.self),
-                                  inputs, oc, ys.h, ys.w, first, last, scratch, sumFlag, reluFlag, phases,
+                                  inputs, oc, ys.h, ys.w, first, last, input, products, chunk, sumFlag, reluFlag, phases,
                                   tiles.lowerBound, tiles.upperBound, outputBlocks.lowerBound, outputBlocks.upperBound)
         }
         if oneGroup {
             let padded = round(tiles)
             kernel("convolution 3x3 [wino_bf16:engine]", flops: flops) {
                 let base = scratch.pointer!
-                Kernels.parallel(padded, threads: threads, minimumChunk: 8) { r in run(base, 0, tiles, 1, r, 0..<0) }
-                Kernels.parallel(blocks, threads: parts) { r in run(base, 0, tiles, 2, 0..<0, r) }
+                Kernels.parallel(padded, threads: threads, minimumChunk: 8) { r in run(base, base, 0, tiles, 1, r, 0..<0) }
+                Kernels.parallel(parts, threads: parts) { range in
+                    for part in range {
+                        run(base, base + inputBytes + part * slot, 0, tiles, 2, 0..<tiles, (blocks * part / parts)..<(blocks * (part + 1) / parts))
+                    }
+                }
             }
         } else {
             kernel("convolution 3x3 [wino_bf16:engine]", flops: flops) {
                 let base = scratch.pointer!
                 Kernels.parallel(parts, threads: parts) { range in
                     for part in range {
+                        let input = base + part * slot
                         for g in stride(from: groups * part / parts, to: groups * (part + 1) / parts, by: 1) {
-                            run(base + part * slot, g * group, min(tiles, (g + 1) * group), 3, 0..<group, 0..<blocks)
+                            run(input, input + inputBytes, g * group, min(tiles, (g + 1) * group), 3, 0..<group, 0..<blocks)
                         }
                     }
                 }
