@@ -106,12 +106,11 @@ static inline CDNNL_AVX512_BF16 void cdnnl_wino_dot(const uint16_t *v, const uin
 }
 
 /// Tiles [first, last) of the convolution (tile t: image t / (th tw), rows 2 (t / tw % th) + 0..1,
-/// columns 2 (t % tw) + 0..1); see ckernels.h for the scratch and the phases.
+/// columns 2 (t % tw) + 0..1); see ckernels.h for the scratch.
 CDNNL_AVX512_BF16 void cdnnl_wino_bf16_tiles(uint16_t *dst, const uint16_t *src, const uint16_t *u,
                                              const float *bias, long inputs, long outputs, long h, long w,
                                              long first, long last, void *input_tiles, void *products, long chunk,
-                                             int sum, int relu, int phases, long tile_from, long tile_to,
-                                             long block_from, long block_to) {
+                                             int sum, int relu, long block_from, long block_to) {
     const long th = (h + 1) / 2, tw = (w + 1) / 2, count = last - first, group = cdnnl_wino_round(count);
     const long iblocks = inputs / 16, oblocks = outputs / 16, pairs = inputs / 2, plane = h * w * 16;
     // v[16][group][inputs] bf16, slices `vs` elements apart.
@@ -119,7 +118,7 @@ CDNNL_AVX512_BF16 void cdnnl_wino_bf16_tiles(uint16_t *dst, const uint16_t *src,
     uint16_t *v = (uint16_t *)input_tiles;
     const __m512 zero = _mm512_setzero_ps();
     // V = Bᵀ d B, Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; tiles past `last` are zeros.
-    if (phases & 1) for (long t = tile_from; t < (tile_to < group ? tile_to : group); t++) {
+    for (long t = 0; t < group; t++) {
         const long image = (first + t) / (th * tw), ty = (first + t) / tw % th, tx = (first + t) % tw;
         for (long cb = 0; cb < iblocks; cb++) {
             const uint16_t *s = src + (image * iblocks + cb) * plane;
@@ -147,7 +146,6 @@ CDNNL_AVX512_BF16 void cdnnl_wino_bf16_tiles(uint16_t *dst, const uint16_t *src,
             }
         }
     }
-    if (!(phases & 2)) return;
     if (block_to > oblocks) block_to = oblocks;
     const long blocks = block_to - block_from, width = blocks * 16;
     if (blocks <= 0) return;
@@ -155,10 +153,8 @@ CDNNL_AVX512_BF16 void cdnnl_wino_bf16_tiles(uint16_t *dst, const uint16_t *src,
     // output blocks, transformed back before the next chunk, so they stay in the core's cache.
     const long ms = cdnnl_wino_slice(chunk, width, 4) / 4;
     float *m = (float *)products;
-    // Tiles [tile_from, last_tile) (tile_from a multiple of 8), the products padded to 8 tiles.
-    const long last_tile = tile_to < count ? tile_to : count, padded = cdnnl_wino_round(last_tile);
-    for (long c0 = tile_from; c0 < last_tile; c0 += chunk) {
-        const long c1 = c0 + chunk < padded ? c0 + chunk : padded, end = c0 + chunk < last_tile ? c0 + chunk : last_tile;
+    for (long c0 = 0; c0 < count; c0 += chunk) {
+        const long c1 = c0 + chunk < group ? c0 + chunk : group, end = c0 + chunk < count ? c0 + chunk : count;
         // M[e] = V[e] U[e], 16 products of (tiles x inputs) by (inputs x outputs).
         for (int e = 0; e < 16; e++) {
             const uint16_t *ve = v + e * vs, *ue = u + e * oblocks * pairs * 32;

@@ -64,7 +64,7 @@ struct ComputeOptions: ParsableArguments {
     enum Convolution: String, ExpressibleByArgument, CaseIterable {
         case auto, direct, winograd
     }
-    @Option(help: ArgumentHelp("3x3 convolutions: auto (Winograd on maps of >= 192 pixels, and on smaller ones where oneDNN runs its F(2x2,3x3) kernel; bf16: direct), direct (least memory), winograd (all; most memory; bf16: the engine's own bf16 Winograd kernel).",
+    @Option(help: ArgumentHelp("3x3 convolutions: auto (Winograd on maps of >= 192 pixels, and on smaller ones where oneDNN runs its F(2x2,3x3) kernel; bf16: the engine's bf16 Winograd kernel on maps of >= 192 pixels with >= 96 2x2 tiles in the batch), direct (least memory), winograd (all; most memory).",
                                valueName: "auto|direct|winograd"))
     var convolution: Convolution = .auto
 
@@ -100,7 +100,7 @@ struct ComputeOptions: ParsableArguments {
         switch convolution {
         case .auto: o = Plan.Options()
         case .direct: o = Plan.Options.direct
-        case .winograd: o = Plan.Options(winograd: true, winogradMinimumPixels: 1, bf16Winograd: true)
+        case .winograd: o = Plan.Options(winograd: true, winogradMinimumPixels: 1, bf16Winograd: true, bf16WinogradMinimumTiles: 0)
         }
         o.bf16 = effectivePrecision == .bf16
         return o

@@ -346,11 +346,10 @@ extension OpTests {
 }
 
 extension OpTests {
-    /// bf16 3x3 convolutions through the engine's Winograd F(2x2, 3x3) kernel (CKernels, asked
-    /// for with `bf16Winograd`), in a
-    /// basic block (BN folded, ReLU, the residual as a sum into the output): odd map sizes (edge
-    /// tiles), a batch, output channels not a multiple of 32 (a single 16-block), and a deep layer
-    /// (few tiles, many channels: one group of tiles, threads splitting the output blocks). Within
+    /// bf16 3x3 convolutions through the engine's Winograd F(2x2, 3x3) kernel (CKernels, the bf16
+    /// default), in a basic block (BN folded, ReLU, the residual as a sum into the output): odd map
+    /// sizes (edge tiles), a batch, output channels not a multiple of 32 (a single 16-block), and a
+    /// deep layer (many channels: threads splitting the output blocks, the tiles in chunks). Within
     /// 2% of the output range of the fp32 reference, as the other bf16 tests (the tiles and
     /// weights are rounded to bf16 after their transforms, about one bf16 step of the output).
     func testBF16WinogradKernel() throws {
@@ -360,21 +359,30 @@ extension OpTests {
             let a = g.relu(g.batchNorm(g.conv(g.input(channels: channels), key: "a", outChannels: outputs, kernel: 3), key: "abn"))
             let b = g.batchNorm(g.conv(a, key: "b", outChannels: outputs, kernel: 3), key: "bn")
             g.outputs = [g.relu(g.add(b, a)), a]
-            let winograd = Plan.Options(bf16: true, bf16Winograd: true)
+            let winograd = Plan.Options(bf16: true, bf16WinogradMinimumTiles: 0)
             let plan = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(batch, channels, h, w), threads: 2,
                                 options: winograd)
             XCTAssertEqual(plan.stepLabels.filter { $0.contains("wino_bf16") }.count, 2, "\(plan.stepLabels)")
             try assertPlanMatchesReference(g, input: [batch, channels, h, w], options: winograd, relativeTolerance: 0.02)
-            // Asked for only: plain bf16 plans run oneDNN's direct kernels.
+            // Direct convolutions asked for: oneDNN's kernels.
+            var direct = Plan.Options.direct
+            direct.bf16 = true
             let plain = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(batch, channels, h, w), threads: 2,
-                                 options: .init(bf16: true))
+                                 options: direct)
             XCTAssertFalse(plain.stepLabels.contains { $0.contains("wino_bf16") }, "\(plain.stepLabels)")
         }
-        // Maps under winogradMinimumPixels stay with oneDNN.
+        // By default, a batch of fewer than 96 tiles (here 10 x 8) stays with oneDNN, whose weights
+        // are the smaller memory traffic; the convolution still gets its weights and the right sums.
         let g = Graph()
-        g.outputs = [g.conv(g.input(channels: 32), key: "c", outChannels: 32, kernel: 3)]
-        let small = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 32, 8, 6), threads: 2,
-                             options: .init(bf16: true, bf16Winograd: true))
+        g.outputs = [g.relu(g.conv(g.input(channels: 32), key: "c", outChannels: 32, kernel: 3))]
+        let few = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 32, 20, 15), threads: 2, options: .init(bf16: true))
+        XCTAssertFalse(few.stepLabels.contains { $0.contains("wino_bf16") }, "\(few.stepLabels)")
+        try assertPlanMatchesReference(g, input: [1, 32, 20, 15], options: .init(bf16: true), relativeTolerance: 0.02)
+        let many = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(2, 32, 20, 15), threads: 2, options: .init(bf16: true))
+        XCTAssertTrue(many.stepLabels.contains { $0.contains("wino_bf16") }, "\(many.stepLabels)")
+        // Maps under winogradMinimumPixels stay with oneDNN, however many tiles.
+        let small = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(16, 32, 8, 6), threads: 2,
+                             options: .init(bf16: true))
         XCTAssertFalse(small.stepLabels.contains { $0.contains("wino_bf16") }, "\(small.stepLabels)")
     }
 }

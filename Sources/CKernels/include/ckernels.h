@@ -24,20 +24,15 @@ long cdnnl_wino_bf16_chunk(long blocks);
 long cdnnl_wino_bf16_product_bytes(long chunk, long blocks);
 
 /// Tiles [first, last) of a bf16 3x3 convolution (stride 1, padding 1) of nChw16c `src`
-/// (`inputs` channels, h x w) into nChw16c `dst` (`outputs` channels): tile t is image
-/// t / (th tw), rows 2 (t / tw % th) + 0..1, columns 2 (t % tw) + 0..1 (th, tw = h, w halved,
-/// rounded up). `input_tiles` holds cdnnl_wino_bf16_input_bytes(last - first, inputs); `products`
-/// holds cdnnl_wino_bf16_product_bytes(chunk, block_to - block_from), `chunk` a multiple of 8: the
-/// products are made and transformed back `chunk` tiles at a time. `sum`: add what dst holds (a
-/// residual) before the ReLU (`relu`).
-/// `phases` 1: transform the input tiles [tile_from, tile_to) of the group (counted from
-/// `first`); 2: the products and the outputs of tiles [tile_from, tile_to) (tile_from a multiple
-/// of 8; their input tiles transformed before) and the 16-output blocks [block_from, block_to);
-/// 3: both. Threads share a group by splitting phase 1 by tiles, then phase 2 by output blocks
-/// (each reads only its blocks' weights) and chunks of tiles.
+/// (`inputs` channels, h x w) into the 16-output blocks [block_from, block_to) of nChw16c `dst`
+/// (`outputs` channels): tile t is image t / (th tw), rows 2 (t / tw % th) + 0..1, columns
+/// 2 (t % tw) + 0..1 (th, tw = h, w halved, rounded up). `input_tiles` holds
+/// cdnnl_wino_bf16_input_bytes(last - first, inputs) and `products`
+/// cdnnl_wino_bf16_product_bytes(chunk, block_to - block_from), `chunk` a multiple of 8: the input
+/// tiles are transformed first, then the products made and transformed back `chunk` tiles at a
+/// time. `sum`: add what dst holds (a residual) before the ReLU (`relu`).
 void cdnnl_wino_bf16_tiles(uint16_t *dst, const uint16_t *src, const uint16_t *u, const float *bias, long inputs,
                            long outputs, long h, long w, long first, long last, void *input_tiles, void *products,
-                           long chunk, int sum, int relu, int phases, long tile_from, long tile_to, long block_from,
-                           long block_to);
+                           long chunk, int sum, int relu, long block_from, long block_to);
 
 #endif

@@ -55,14 +55,18 @@ public final class Plan {
         public var winograd = true
         public var winogradMinimumPixels = 192
         /// Activations and weights in bf16 with fp32 accumulation (needs AVX512-BF16); inputs,
-        /// outputs and biases stay fp32; 3x3 convolutions direct (oneDNN 2.6 has no bf16
-        /// Winograd), unless `bf16Winograd`.
+        /// outputs and biases stay fp32; 3x3 convolutions through the engine's Winograd kernel
+        /// (`bf16Winograd`) or direct (oneDNN 2.6 has no bf16 Winograd).
         public var bf16 = false
-        /// With `bf16`: 3x3 convolutions (stride 1, channels in 16s, maps from
-        /// `winogradMinimumPixels`) through the engine's own bf16 Winograd F(2x2, 3x3) kernel
-        /// (`Plan.Builder.emitWinogradBF16`): 15-25% faster on pose HRNets on a Zen 5 class VM,
-        /// but at times, for minutes, 25% slower than direct there (unexplained), so asked for.
-        public var bf16Winograd = false
+        /// With `bf16` and `winograd`: 3x3 convolutions (stride 1, channels in 16s, maps from
+        /// `winogradMinimumPixels`, at least `bf16WinogradMinimumTiles` 2x2 output tiles in the
+        /// batch) through the engine's own bf16 Winograd F(2x2, 3x3) kernel
+        /// (`Plan.Builder.emitWinogradBF16`).
+        public var bf16Winograd = true
+        /// Fewer tiles stay direct: the kernel's weights are 16/9 of direct's and a tile reads each
+        /// weight for 2 multiply-adds, so small batches of deep maps are bound by the weights'
+        /// memory traffic (pose W32 batch 1, 16x12 maps: 48 tiles).
+        public var bf16WinogradMinimumTiles = 96
         /// Convolutions in int8 (u8/s8 activations, s8 weights with one scale per output
         /// channel, VNNI), with activation scales from this calibration table (see
         /// `Calibrator`). The convolutions that read the network input or write its outputs
@@ -74,12 +78,14 @@ public final class Plan {
         /// another order, at the convolution kernels' rate. Off: oneDNN's deconvolution. fp32 and
         /// bf16 plans (int8 plans run oneDNN's deconvolution).
         public var phasedTransposedConvolutions = true
-        public init(winograd: Bool = true, winogradMinimumPixels: Int = 192, bf16: Bool = false, bf16Winograd: Bool = false,
+        public init(winograd: Bool = true, winogradMinimumPixels: Int = 192, bf16: Bool = false, bf16Winograd: Bool = true,
+                    bf16WinogradMinimumTiles: Int = 96,
                     int8: QuantizationTable? = nil, phasedTransposedConvolutions: Bool = true) {
             self.winograd = winograd
             self.winogradMinimumPixels = winogradMinimumPixels
             self.bf16 = bf16
             self.bf16Winograd = bf16Winograd
+            self.bf16WinogradMinimumTiles = bf16WinogradMinimumTiles
             self.int8 = int8
             self.phasedTransposedConvolutions = phasedTransposedConvolutions
         }

@@ -13,16 +13,18 @@ extension Plan.Builder {
     /// A bf16 3x3 convolution (stride 1, padding 1, channels in 16s, BN folded, bias, residual
     /// sum and ReLU fused) through the engine's Winograd F(2x2, 3x3) kernel: oneDNN 2.6 runs bf16
     /// 3x3 convolutions direct only, with 36/16 the multiplications. Maps under
-    /// `winogradMinimumPixels` stay with oneDNN. Returns false where the kernel does not apply.
+    /// `winogradMinimumPixels` and batches under `bf16WinogradMinimumTiles` tiles stay with
+    /// oneDNN. Returns false where the kernel does not apply (before taking the weights).
     /// The sums differ from direct bf16 by the rounding of the transformed tiles and weights to
     /// bf16 (about one bf16 step of the output).
     mutating func emitWinogradBF16(node: Int, batchNorm bn: Int?, postOps: [PostOp], x: Int, src srcValue: Int, out: Int,
                                    threads: Int, p: inout [String: Tensor], plan: Plan) throws -> Bool {
-        guard options.bf16, options.bf16Winograd, int8 == nil, Self.winogradBF16Supported,
+        guard options.bf16, options.winograd, options.bf16Winograd, int8 == nil, Self.winogradBF16Supported,
               case .conv(let c) = graph.nodes[node].op, !c.transposed, c.kernel == (3, 3), c.stride == (1, 1), c.padding == (1, 1),
               c.dilation == (1, 1), c.groups == 1 else { return false }
         let xs = shapes[x], ys = shapes[out], oc = graph.nodes[node].channels
         guard xs.c % 16 == 0, oc % 16 == 0, ys.h == xs.h, ys.w == xs.w, ys.h * ys.w >= options.winogradMinimumPixels,
+              xs.n * ((ys.h + 1) / 2) * ((ys.w + 1) / 2) >= options.bf16WinogradMinimumTiles,
               MemoryDesc.equal(desc[srcValue]!, try MemoryDesc.blocked(xs, element)),
               MemoryDesc.equal(desc[out]!, try MemoryDesc.blocked(ys, element)) else { return false }
         let (sum, relu): (Bool, Bool)
@@ -36,56 +38,41 @@ extension Plan.Builder {
         let (u, bias) = try winogradBF16Weights(c, batchNorm: bn, inputs: xs.c, outputs: oc, p: &p, plan: plan)
 
         // Tiles in groups small enough for L2, at least one per thread, each thread a group at a
-        // time; unless the weights are the larger traffic (deep branches: few tiles, many channels),
-        // then all tiles in one group, threads splitting its input tiles, then its output blocks
-        // (so the weights are read once). Either way a thread makes and transforms back the
-        // products a chunk of tiles at a time, in its own L2 share.
+        // time; unless the weights are the larger traffic (deep branches: few tiles, many channels):
+        // then the threads split the output blocks, each reading only its blocks' weights, and each
+        // takes every tile, a chunk at a time (the input transform done once per thread: cheap next
+        // to the products, and no tile crosses between cores).
         let tiles = xs.n * ((ys.h + 1) / 2) * ((ys.w + 1) / 2)
         let round = { (n: Int) in (n + 7) / 8 * 8 }
         let perTile = 16 * (2 * xs.c + 4 * oc), weightBytes = 16 * xs.c * oc * 2, blocks = oc / 16
         let fit = max(8, Self.winogradBF16GroupBytes / perTile / 8 * 8)
-        let group = min(fit, round((tiles + threads - 1) / threads))
-        let groups = (tiles + group - 1) / group
-        let wholeMap = round(tiles) * perTile
-        let oneGroup = groups * weightBytes > 2 * wholeMap && wholeMap <= 8 << 20
-        let parts = oneGroup ? min(threads, blocks) : min(threads, groups)
-        let partBlocks = oneGroup ? (blocks + parts - 1) / parts : blocks
-        let chunk = cdnnl_wino_bf16_chunk(partBlocks), productBytes = cdnnl_wino_bf16_product_bytes(chunk, partBlocks)
-        let inputBytes = cdnnl_wino_bf16_input_bytes(oneGroup ? tiles : group, xs.c)
-        // One group: the input tiles, then each part's products; groups: each part's input tiles and products.
-        let slot = oneGroup ? productBytes : inputBytes + productBytes
-        requestKernelScratch(oneGroup ? inputBytes + parts * productBytes : parts * slot)
+        let tileGroup = min(fit, round((tiles + threads - 1) / threads))
+        let byBlocks = (tiles + tileGroup - 1) / tileGroup * weightBytes > 2 * round(tiles) * perTile
+        let parts = byBlocks ? min(threads, blocks) : min(threads, (tiles + tileGroup - 1) / tileGroup)
+        let partBlocks = (blocks + parts - 1) / parts
+        let chunk = cdnnl_wino_bf16_chunk(byBlocks ? partBlocks : blocks)
+        let group = byBlocks ? chunk : tileGroup, groups = (tiles + group - 1) / group
+        let inputBytes = cdnnl_wino_bf16_input_bytes(group, xs.c)
+        let slot = inputBytes + cdnnl_wino_bf16_product_bytes(chunk, byBlocks ? partBlocks : blocks)
+        requestKernelScratch(parts * slot)
         let scratch = kernelScratch
         let (d, s, inputs) = (pointer(out), UnsafeRawPointer(pointer(srcValue)), xs.c)
         let (sumFlag, reluFlag): (Int32, Int32) = (sum ? 1 : 0, relu ? 1 : 0)
         let flops = 2 * Double(ys.count) * Double(xs.c * 9)
-        let run = { (input: UnsafeMutableRawPointer, products: UnsafeMutableRawPointer, first: Int, last: Int, phases: Int32,
-                     tiles: Range<Int>, outputBlocks: Range<Int>) in
-            cdnnl_wino_bf16_tiles(d.assumingMemoryBound(to: UInt16.self), s.assumingMemoryBound(to: UInt16.self),
-                                  u.assumingMemoryBound(to: UInt16.self), bias.assumingMemoryBound(to: Float.self),
-                                  inputs, oc, ys.h, ys.w, first, last, input, products, chunk, sumFlag, reluFlag, phases,
-                                  tiles.lowerBound, tiles.upperBound, outputBlocks.lowerBound, outputBlocks.upperBound)
-        }
-        if oneGroup {
-            let padded = round(tiles)
-            kernel("convolution 3x3 [wino_bf16:engine]", flops: flops) {
-                let base = scratch.pointer!
-                Kernels.parallel(padded, threads: threads, minimumChunk: 8) { r in run(base, base, 0, tiles, 1, r, 0..<0) }
-                Kernels.parallel(parts, threads: parts) { range in
-                    for part in range {
-                        run(base, base + inputBytes + part * slot, 0, tiles, 2, 0..<tiles, (blocks * part / parts)..<(blocks * (part + 1) / parts))
-                    }
-                }
-            }
-        } else {
-            kernel("convolution 3x3 [wino_bf16:engine]", flops: flops) {
-                let base = scratch.pointer!
-                Kernels.parallel(parts, threads: parts) { range in
-                    for part in range {
-                        let input = base + part * slot
-                        for g in stride(from: groups * part / parts, to: groups * (part + 1) / parts, by: 1) {
-                            run(input, input + inputBytes, g * group, min(tiles, (g + 1) * group), 3, 0..<group, 0..<blocks)
-                        }
+        kernel("convolution 3x3 [wino_bf16:engine]", flops: flops) {
+            let base = scratch.pointer!
+            Kernels.parallel(parts, threads: parts) { range in
+                for part in range {
+                    let input = base + part * slot
+                    // By blocks: this part's blocks, every group; else: all blocks, this part's groups.
+                    let (outputBlocks, ownGroups) = byBlocks
+                        ? ((blocks * part / parts)..<(blocks * (part + 1) / parts), 0..<groups)
+                        : (0..<blocks, (groups * part / parts)..<(groups * (part + 1) / parts))
+                    for g in ownGroups {
+                        cdnnl_wino_bf16_tiles(d.assumingMemoryBound(to: UInt16.self), s.assumingMemoryBound(to: UInt16.self),
+                                              u.assumingMemoryBound(to: UInt16.self), bias.assumingMemoryBound(to: Float.self),
+                                              inputs, oc, ys.h, ys.w, g * group, min(tiles, (g + 1) * group), input,
+                                              input + inputBytes, chunk, sumFlag, reluFlag, outputBlocks.lowerBound, outputBlocks.upperBound)
                     }
                 }
             }
