@@ -100,6 +100,7 @@ let package = Package(
             exclude: ["person_detector.safetensors", "person_detector.py", "person_detector_log.csv", "person_detector_restart.py",
                       "person_detector_restart_log.csv", "person_detector_cycle3.py",
                       "person_detector_cycle3_log.csv", "person_detector_cycle4.py", "person_detector_cycle4_log.csv",
+                      "person_detector_cycle5.py", "person_detector_cycle5_log.csv",
                       "README.md"],
             cSettings: [.headerSearchPath(".")]
         ),
