@@ -100,7 +100,7 @@ struct ComputeOptions: ParsableArguments {
         switch convolution {
         case .auto: o = Plan.Options()
         case .direct: o = Plan.Options.direct
-        case .winograd: o = Plan.Options(winograd: true, winogradMinimumPixels: 1, bf16Winograd: true, bf16WinogradMinimumTiles: 0)
+        case .winograd: o = Plan.Options(winograd: true, winogradMinimumPixels: 1, bf16WinogradMinimumTiles: 0)
         }
         o.bf16 = effectivePrecision == .bf16
         return o

@@ -23,8 +23,9 @@ extension Plan.Builder {
               case .conv(let c) = graph.nodes[node].op, !c.transposed, c.kernel == (3, 3), c.stride == (1, 1), c.padding == (1, 1),
               c.dilation == (1, 1), c.groups == 1 else { return false }
         let xs = shapes[x], ys = shapes[out], oc = graph.nodes[node].channels
+        let tiles = xs.n * ((ys.h + 1) / 2) * ((ys.w + 1) / 2)
         guard xs.c % 16 == 0, oc % 16 == 0, ys.h == xs.h, ys.w == xs.w, ys.h * ys.w >= options.winogradMinimumPixels,
-              xs.n * ((ys.h + 1) / 2) * ((ys.w + 1) / 2) >= options.bf16WinogradMinimumTiles,
+              tiles >= options.bf16WinogradMinimumTiles,
               MemoryDesc.equal(desc[srcValue]!, try MemoryDesc.blocked(xs, element)),
               MemoryDesc.equal(desc[out]!, try MemoryDesc.blocked(ys, element)) else { return false }
         let (sum, relu): (Bool, Bool)
@@ -42,18 +43,18 @@ extension Plan.Builder {
         // then the threads split the output blocks, each reading only its blocks' weights, and each
         // takes every tile, a chunk at a time (the input transform done once per thread: cheap next
         // to the products, and no tile crosses between cores).
-        let tiles = xs.n * ((ys.h + 1) / 2) * ((ys.w + 1) / 2)
         let round = { (n: Int) in (n + 7) / 8 * 8 }
         let perTile = 16 * (2 * xs.c + 4 * oc), weightBytes = 16 * xs.c * oc * 2, blocks = oc / 16
         let fit = max(8, Self.winogradBF16GroupBytes / perTile / 8 * 8)
         let tileGroup = min(fit, round((tiles + threads - 1) / threads))
         let byBlocks = (tiles + tileGroup - 1) / tileGroup * weightBytes > 2 * round(tiles) * perTile
         let parts = byBlocks ? min(threads, blocks) : min(threads, (tiles + tileGroup - 1) / tileGroup)
-        let partBlocks = (blocks + parts - 1) / parts
-        let chunk = cdnnl_wino_bf16_chunk(byBlocks ? partBlocks : blocks)
+        // The most output blocks one call takes.
+        let callBlocks = byBlocks ? (blocks + parts - 1) / parts : blocks
+        let chunk = cdnnl_wino_bf16_chunk(callBlocks)
         let group = byBlocks ? chunk : tileGroup, groups = (tiles + group - 1) / group
         let inputBytes = cdnnl_wino_bf16_input_bytes(group, xs.c)
-        let slot = inputBytes + cdnnl_wino_bf16_product_bytes(chunk, byBlocks ? partBlocks : blocks)
+        let slot = inputBytes + cdnnl_wino_bf16_product_bytes(chunk, callBlocks)
         requestKernelScratch(parts * slot)
         let scratch = kernelScratch
         let (d, s, inputs) = (pointer(out), UnsafeRawPointer(pointer(srcValue)), xs.c)
