@@ -53,13 +53,13 @@ public final class Graph {
 
     // MARK: - Building
 
-    private func append(_ op: Op, _ inputs: [Value], channels: Int) -> Value {
+    func append(_ op: Op, _ inputs: [Value], channels: Int) -> Value {
         nodes.append(Node(op: op, inputs: inputs, channels: channels))
         return Value(id: nodes.count - 1)
     }
 
     /// Declares a parameter; a key declared again (same shape) is shared by the nodes that read it.
-    private func declare(_ key: String, _ shape: [Int]) {
+    func declare(_ key: String, _ shape: [Int]) {
         if let existing = parameters.first(where: { $0.key == key }) {
             precondition(existing.shape == shape, "parameter \(key) declared as \(existing.shape) and \(shape)")
             sharedKeys.insert(key)

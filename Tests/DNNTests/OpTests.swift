@@ -6,32 +6,6 @@ import TestSupport
 /// the plain reference kernels. Values are O(1); fp32 sums over at most a few hundred
 /// products agree to well under 1e-4, which is the tolerance used throughout.
 final class OpTests: XCTestCase {
-    let tolerance: Float = 1e-4
-
-    /// Compiles and runs `graph` on a random input and compares every output with the reference.
-    /// `relativeTolerance`, when given, replaces the absolute 1e-4 by a fraction of the output's range (bf16).
-    func assertPlanMatchesReference(_ graph: Graph, input shape: [Int], seed: UInt64 = 1, options: Plan.Options = .init(),
-                                    relativeTolerance: Float? = nil,
-                                    file: StaticString = #filePath, line: UInt = #line) throws {
-        let params = graph.randomParameters(seed: seed)
-        let x = randomTensor(shape, seed: seed &+ 7)
-        let expected = try graph.referenceForward(parameters: params, input: x)
-        for threads in [1, 2] {
-            let plan = try Plan(graph: graph, parameters: params, input: Shape4(shape)!, threads: threads, options: options)
-            let got = try plan.run(x)
-            XCTAssertEqual(got.count, expected.count, file: file, line: line)
-            for (g, e) in zip(got, expected) {
-                XCTAssertEqual(g.shape, e.shape, file: file, line: line)
-                let err = g.maxAbsDifference(e)
-                let bound = relativeTolerance.map { $0 * max(e.scalars.map(abs).max() ?? 0, 1e-6) } ?? tolerance
-                XCTAssertLessThanOrEqual(err, bound, "max abs error \(err) with \(threads) threads", file: file, line: line)
-            }
-            // A second run on the same plan gives the same answer (no state leaks between runs).
-            let again = try plan.run(x)
-            XCTAssertEqual(again, got, file: file, line: line)
-        }
-    }
-
     func testConvolutionVariants() throws {
         // (in channels, out, kernel, stride, padding, dilation, groups, bias, H, W)
         let cases: [(Int, Int, Int, Int, Int?, Int, Int, Bool, Int, Int)] = [
@@ -384,5 +358,31 @@ extension OpTests {
         let small = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(16, 32, 8, 6), threads: 2,
                              options: .init(bf16: true))
         XCTAssertFalse(small.stepLabels.contains { $0.contains("wino_bf16") }, "\(small.stepLabels)")
+    }
+}
+
+extension XCTestCase {
+    /// Compiles and runs `graph` on a random input and compares every output with the reference.
+    /// `relativeTolerance`, when given, replaces the absolute 1e-4 by a fraction of the output's range (bf16).
+    func assertPlanMatchesReference(_ graph: Graph, input shape: [Int], seed: UInt64 = 1, options: Plan.Options = .init(),
+                                    relativeTolerance: Float? = nil,
+                                    file: StaticString = #filePath, line: UInt = #line) throws {
+        let params = graph.randomParameters(seed: seed)
+        let x = randomTensor(shape, seed: seed &+ 7)
+        let expected = try graph.referenceForward(parameters: params, input: x)
+        for threads in [1, 2] {
+            let plan = try Plan(graph: graph, parameters: params, input: Shape4(shape)!, threads: threads, options: options)
+            let got = try plan.run(x)
+            XCTAssertEqual(got.count, expected.count, file: file, line: line)
+            for (g, e) in zip(got, expected) {
+                XCTAssertEqual(g.shape, e.shape, file: file, line: line)
+                let err = g.maxAbsDifference(e)
+                let bound = relativeTolerance.map { $0 * max(e.scalars.map(abs).max() ?? 0, 1e-6) } ?? 1e-4
+                XCTAssertLessThanOrEqual(err, bound, "max abs error \(err) with \(threads) threads", file: file, line: line)
+            }
+            // A second run on the same plan gives the same answer (no state leaks between runs).
+            let again = try plan.run(x)
+            XCTAssertEqual(again, got, file: file, line: line)
+        }
     }
 }

@@ -78,6 +78,11 @@ public final class Plan {
         /// another order, at the convolution kernels' rate. Off: oneDNN's deconvolution. fp32 and
         /// bf16 plans (int8 plans run oneDNN's deconvolution).
         public var phasedTransposedConvolutions = true
+        /// A 1x1 convolution of concatenated, resized streams (HRNetV2's head, HRFPN) as the sum
+        /// of each stream's convolution at its own resolution, resized (`distributingPointwise-
+        /// Convolutions`): the same sums in another order, with a fraction of the multiplications.
+        /// fp32 and bf16 plans (int8 plans and calibration keep the graph as built).
+        public var distributedPointwiseConvolutions = true
         public init(winograd: Bool = true, winogradMinimumPixels: Int = 192, bf16: Bool = false, bf16Winograd: Bool = true,
                     bf16WinogradMinimumTiles: Int = 96,
                     int8: QuantizationTable? = nil, phasedTransposedConvolutions: Bool = true) {
@@ -111,10 +116,14 @@ public final class Plan {
          observer: RangeObserver?, sharing: PackedWeights? = nil, workspace: Workspace? = nil) throws {
         self.inputShape = input
         self.threads = max(1, threads ?? Threads.available)
+        // The model's FLOPs, as built (what the benchmarks' GFLOP/s are measured against).
+        self.flops = try graph.flops(input: input)
+        var parameters = parameters
+        let graph = options.distributedPointwiseConvolutions && options.int8 == nil && observer == nil
+            ? graph.distributingPointwiseConvolutions(&parameters) ?? graph : graph
         let shapes = try graph.inferShapes(input: input)
         self.outputShapes = graph.outputs.map { shapes[$0.id] }
         self.channelsLastOutputs = graph.channelsLastOutputs.filter { $0 < graph.outputs.count }
-        self.flops = try graph.flops(input: input)
         for spec in graph.parameters {
             guard let t = parameters[spec.key] else { throw DNNError.graph("parameter \(spec.key) is missing") }
             guard t.shape == spec.shape else { throw DNNError.graph("parameter \(spec.key) has shape \(t.shape), the model needs \(spec.shape)") }
