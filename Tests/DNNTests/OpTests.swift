@@ -244,7 +244,7 @@ extension OpTests {
 extension OpTests {
     /// Winograd convolutions (every eligible 3x3 here), with folded BN, ReLU and sum post-ops.
     func testWinogradConvolutions() throws {
-        let everywhere = Plan.Options(winograd: true, winogradMinimumPixels: 1)
+        let everywhere = Plan.Options(winograd: true, winogradMinimumPixels: 1, winogradMinimumBatchPixels: 1)
         let g = Graph()
         let x = g.relu(g.batchNorm(g.conv(g.input(channels: 3), key: "stem", outChannels: 16, kernel: 3), key: "b0"))
         let a = g.relu(g.batchNorm(g.conv(x, key: "c1", outChannels: 16, kernel: 3), key: "b1"))
@@ -286,10 +286,27 @@ extension OpTests {
         for c in direct.implementations where c.step.hasPrefix("convolution") { XCTAssertFalse(c.implementation.contains("wino"), "\(c)") }
     }
 
+    /// A map of enough pixels but a batch of fewer than `winogradMinimumBatchPixels` (pose W48's
+    /// 24x18 maps of 192 channels, batch 1: 432) takes no F(4x4, 3x3) (oneDNN's F(2x2) kernel
+    /// refuses these channels); two images of it (864 pixels) take Winograd.
+    func testSmallBatchesOfDeepMapsStayDirect() throws {
+        let g = Graph()
+        g.outputs = [g.relu(g.conv(g.input(channels: 192), key: "c", outChannels: 192, kernel: 3))]
+        let one = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 192, 24, 18), threads: 2)
+        let two = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(2, 192, 24, 18), threads: 2)
+        let (first, second) = (one.implementations.filter { $0.step.hasPrefix("convolution") }, two.implementations.filter { $0.step.hasPrefix("convolution") })
+        try XCTSkipUnless(second.contains { $0.implementation.contains("wino") }, "no Winograd for this shape here: \(second)")
+        XCTAssertFalse(first.contains { $0.implementation.contains("wino_4x3") }, "\(first)")
+        var everywhere = Plan.Options()
+        everywhere.winogradMinimumBatchPixels = 1
+        let forced = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 192, 24, 18), threads: 2, options: everywhere)
+        XCTAssertTrue(forced.implementations.contains { $0.implementation.contains("wino") }, "\(forced.implementations)")
+    }
+
     /// The engine's own Winograd weight transform (WinogradWeights) in each layout oneDNN picks:
     /// few channels, many channels (blocks of blocks), channel counts off the 16-block.
     func testWinogradWeightLayouts() throws {
-        let everywhere = Plan.Options(winograd: true, winogradMinimumPixels: 1)
+        let everywhere = Plan.Options(winograd: true, winogradMinimumPixels: 1, winogradMinimumBatchPixels: 1)
         for (inputs, outputs, h, w) in [(16, 16, 9, 7), (128, 128, 6, 5), (256, 32, 6, 5), (24, 40, 7, 6), (64, 64, 30, 30)] {
             let g = Graph()
             g.outputs = [g.conv(g.relu(g.input(channels: inputs)), key: "c", outChannels: outputs, kernel: 3)]

@@ -62,7 +62,7 @@ final class GoldenTests: XCTestCase {
 
     /// Every convolution path: direct only, and Winograd wherever oneDNN takes it.
     func testConvolutionAlgorithms() throws {
-        for options in [Plan.Options.direct, Plan.Options(winograd: true, winogradMinimumPixels: 1)] {
+        for options in [Plan.Options.direct, Plan.Options(winograd: true, winogradMinimumPixels: 1, winogradMinimumBatchPixels: 1)] {
             try assertClose(try run(try model("tiny_pose"), weights: "tiny_pose.safetensors", input: "tiny_pose_input.npy", options: options),
                             "tiny_pose_output.npy")
             try assertClose(try run(try model("tiny_seg"), weights: "tiny_seg.safetensors", input: "tiny_seg_input.npy", options: options),

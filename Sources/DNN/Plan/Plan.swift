@@ -54,6 +54,12 @@ public final class Plan {
         /// than direct on the small maps too (see `Plan.Builder.emitConv`).
         public var winograd = true
         public var winogradMinimumPixels = 192
+        /// And at least this many output pixels over the batch: oneDNN's F(4x4, 3x3) kernel on
+        /// pose W48 384x288's 24x18 maps (192 channels, batch 1) took 0.67-0.85 ms a layer where
+        /// direct took 0.63-0.65, while on 16x32 maps of 384 channels (seg W48 512x1024) it takes
+        /// 0.65-0.74 of direct, and on W32 batch 8's 16x12 maps (1536 pixels) it pays too. W48
+        /// 384x288 fp32: peak RSS 704 -> 491 MB (its 4x-size weights), 2-4% faster.
+        public var winogradMinimumBatchPixels: Int
         /// Activations and weights in bf16 with fp32 accumulation (needs AVX512-BF16); inputs,
         /// outputs and biases stay fp32; 3x3 convolutions through the engine's Winograd kernel
         /// (`bf16Winograd`) or direct (oneDNN 2.6 has no bf16 Winograd).
@@ -83,11 +89,13 @@ public final class Plan {
         /// Convolutions`): the same sums in another order, with a fraction of the multiplications.
         /// fp32 and bf16 plans (int8 plans and calibration keep the graph as built).
         public var distributedPointwiseConvolutions = true
-        public init(winograd: Bool = true, winogradMinimumPixels: Int = 192, bf16: Bool = false, bf16Winograd: Bool = true,
+        public init(winograd: Bool = true, winogradMinimumPixels: Int = 192, winogradMinimumBatchPixels: Int = 512, bf16: Bool = false,
+                    bf16Winograd: Bool = true,
                     bf16WinogradMinimumTiles: Int = 96,
                     int8: QuantizationTable? = nil, phasedTransposedConvolutions: Bool = true) {
             self.winograd = winograd
             self.winogradMinimumPixels = winogradMinimumPixels
+            self.winogradMinimumBatchPixels = winogradMinimumBatchPixels
             self.bf16 = bf16
             self.bf16Winograd = bf16Winograd
             self.bf16WinogradMinimumTiles = bf16WinogradMinimumTiles

@@ -46,10 +46,11 @@ extension Plan.Builder {
         // Winograd does a 3x3 convolution with fewer multiplications. oneDNN's F(4x4, 3x3) kernel
         // keeps weights of 4x the memory and pays on large maps only; its F(2x2, 3x3) kernel (which
         // takes problems that fit the caches, batch <= threads) keeps 16/9 and pays on small maps
-        // too. So maps under `winogradMinimumPixels` take Winograd only where that kernel runs.
+        // too. So maps under `winogradMinimumPixels` (or batches under `winogradMinimumBatchPixels`)
+        // take Winograd only where that kernel runs.
         let winograd = options.winograd && !c.transposed && c.kernel == (3, 3) && c.stride == (1, 1) && c.groups == 1
             && c.dilation == (1, 1)
-        let large = ys.h * ys.w >= options.winogradMinimumPixels
+        let large = ys.h * ys.w >= options.winogradMinimumPixels && xs.n * ys.h * ys.w >= options.winogradMinimumBatchPixels
         var fast = try (winograd ? descriptor(dnnl_convolution_winograd) : nil).flatMap {
             large || $0.implementation.contains(Self.smallTileWinograd) ? $0 : nil
         }
