@@ -117,34 +117,54 @@ CDNNL_AVX512_BF16 void cdnnl_wino_bf16_tiles(uint16_t *dst, const uint16_t *src,
     const long vs = cdnnl_wino_slice(group, inputs, 2) / 2;
     uint16_t *v = (uint16_t *)input_tiles;
     const __m512 zero = _mm512_setzero_ps();
-    // V = Bᵀ d B, Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; tiles past `last` are zeros.
-    for (long t = 0; t < group; t++) {
-        const long image = (first + t) / (th * tw), ty = (first + t) / tw % th, tx = (first + t) % tw;
+    // V = Bᵀ d B, Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; tiles past `last` are zeros. Along
+    // a row of tiles, neighbours share two of their four columns: each column's vertical
+    // transform (Bᵀ d) is made once and slides left by two columns from tile to tile.
+    for (long t = 0; t < group;) {
+        if (t >= count) {
+            for (int e = 0; e < 16; e++) memset(v + e * vs + t * inputs, 0, (size_t)(group - t) * inputs * 2);
+            break;
+        }
+        const long image = (first + t) / (th * tw), ty = (first + t) / tw % th, tx0 = (first + t) % tw;
+        const long run = tw - tx0 < count - t ? tw - tx0 : count - t;
         for (long cb = 0; cb < iblocks; cb++) {
             const uint16_t *s = src + (image * iblocks + cb) * plane;
-            __m512 d[4][4];
+            const uint16_t *rows[4];
             for (int i = 0; i < 4; i++) {
                 const long y = 2 * ty - 1 + i;
-                for (int j = 0; j < 4; j++) {
-                    const long x = 2 * tx - 1 + j;
-                    d[i][j] = t < count && y >= 0 && y < h && x >= 0 && x < w ? cdnnl_wino_load(s + (y * w + x) * 16) : zero;
-                }
+                rows[i] = y >= 0 && y < h ? s + y * w * 16 : 0;
             }
             __m512 r[4][4];
-            for (int j = 0; j < 4; j++) {
-                r[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
-                r[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
-                r[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
-                r[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+            // Bᵀ d of column x into r[.][j].
+#define CDNNL_WINO_COLUMN(j, x)                                                                              \
+            do {                                                                                             \
+                __m512 d[4];                                                                                 \
+                for (int i = 0; i < 4; i++)                                                                  \
+                    d[i] = rows[i] && (x) >= 0 && (x) < w ? cdnnl_wino_load(rows[i] + (x) * 16) : zero;      \
+                r[0][j] = _mm512_sub_ps(d[0], d[2]);                                                         \
+                r[1][j] = _mm512_add_ps(d[1], d[2]);                                                         \
+                r[2][j] = _mm512_sub_ps(d[2], d[1]);                                                         \
+                r[3][j] = _mm512_sub_ps(d[1], d[3]);                                                         \
+            } while (0)
+            CDNNL_WINO_COLUMN(0, 2 * tx0 - 1);
+            CDNNL_WINO_COLUMN(1, 2 * tx0);
+            for (long k = 0; k < run; k++) {
+                const long tx = tx0 + k;
+                CDNNL_WINO_COLUMN(2, 2 * tx + 1);
+                CDNNL_WINO_COLUMN(3, 2 * tx + 2);
+                for (int i = 0; i < 4; i++) {
+                    uint16_t *o = v + i * 4 * vs + (t + k) * inputs + cb * 16;
+                    cdnnl_wino_store(o, _mm512_sub_ps(r[i][0], r[i][2]));
+                    cdnnl_wino_store(o + vs, _mm512_add_ps(r[i][1], r[i][2]));
+                    cdnnl_wino_store(o + 2 * vs, _mm512_sub_ps(r[i][2], r[i][1]));
+                    cdnnl_wino_store(o + 3 * vs, _mm512_sub_ps(r[i][1], r[i][3]));
+                    r[i][0] = r[i][2];
+                    r[i][1] = r[i][3];
+                }
             }
-            for (int i = 0; i < 4; i++) {
-                uint16_t *o = v + i * 4 * vs + t * inputs + cb * 16;
-                cdnnl_wino_store(o, _mm512_sub_ps(r[i][0], r[i][2]));
-                cdnnl_wino_store(o + vs, _mm512_add_ps(r[i][1], r[i][2]));
-                cdnnl_wino_store(o + 2 * vs, _mm512_sub_ps(r[i][2], r[i][1]));
-                cdnnl_wino_store(o + 3 * vs, _mm512_sub_ps(r[i][1], r[i][3]));
-            }
+#undef CDNNL_WINO_COLUMN
         }
+        t += run;
     }
     if (block_to > oblocks) block_to = oblocks;
     const long blocks = block_to - block_from, width = blocks * 16;
