@@ -287,9 +287,9 @@ extension OpTests {
     }
 
     /// A map of enough pixels but a batch of fewer than `winogradMinimumBatchPixels` (pose W48's
-    /// 24x18 maps of 192 channels, batch 1: 432) takes no F(4x4, 3x3) (oneDNN's F(2x2) kernel
-    /// refuses these channels); two images of it (864 pixels) take Winograd.
-    func testSmallBatchesOfDeepMapsStayDirect() throws {
+    /// 24x18 maps of 192 channels, batch 1: 432) takes no F(4x4, 3x3); two images of it (864
+    /// pixels) take Winograd.
+    func testSmallBatchesTakeNoLargeTileWinograd() throws {
         let g = Graph()
         g.outputs = [g.relu(g.conv(g.input(channels: 192), key: "c", outChannels: 192, kernel: 3))]
         let one = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 192, 24, 18), threads: 2)
@@ -301,6 +301,22 @@ extension OpTests {
         everywhere.winogradMinimumBatchPixels = 1
         let forced = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 192, 24, 18), threads: 2, options: everywhere)
         XCTAssertTrue(forced.implementations.contains { $0.implementation.contains("wino") }, "\(forced.implementations)")
+    }
+
+    /// One image whose weights oneDNN's F(2x2, 3x3) kernel refuses (96 -> 96 channels: larger than
+    /// its caches take) runs as parts of the output channels it takes, each writing its channel
+    /// blocks: with the bias, the folded BN and the residual (sum post-op) sliced the same way.
+    func testDeepSmallMapsRunAsOutputChannelParts() throws {
+        let g = Graph()
+        let x = g.input(channels: 96)
+        g.outputs = [g.relu(g.add(g.batchNorm(g.conv(x, key: "c", outChannels: 96, kernel: 3, bias: true), key: "bn"), x))]
+        let plan = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 96, 24, 18), threads: 2)
+        let convs = plan.implementations.filter { $0.step.hasPrefix("convolution") }
+        try XCTSkipUnless(convs.contains { $0.implementation.contains("wino_2x3") }, "no F(2x2, 3x3) kernel for these parts here: \(convs)")
+        XCTAssertGreaterThan(convs.count, 1, "\(convs)")
+        for c in convs { XCTAssertTrue(c.implementation.contains("wino_2x3"), "\(c)") }
+        XCTAssertEqual(plan.stepFlops.reduce(0, +), 2 * 96 * 96 * 9 * 432)
+        try assertPlanMatchesReference(g, input: [1, 96, 24, 18])
     }
 
     /// The engine's own Winograd weight transform (WinogradWeights) in each layout oneDNN picks:

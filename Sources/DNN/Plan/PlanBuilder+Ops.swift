@@ -66,19 +66,66 @@ extension Plan.Builder {
                 (src, dst) = (fullSrc, fullDst)
             }
         }
+        // The F(2x2, 3x3) kernel also refuses weights larger than its caches take (Zen 5: 192 -> 32
+        // channels, not 192 -> 48). One image it refuses runs as parts of the output channels it
+        // takes, each writing its own channel blocks (contiguous in one image's blocked layout):
+        // pose W48 384x288's 24x18 maps of 192 channels, whose weights are read from memory at every
+        // run, took 0.58 ms direct and 0.54 ms in oneDNN's F(4x4) kernel, 6 x 0.053 ms so.
+        var parts = 1
+        if winograd, fast == nil, xs.n == 1, c.groups == 1, oc % 32 == 0,
+           MemoryDesc.equal(fullSrc, try MemoryDesc.blocked(xs, element)), MemoryDesc.equal(fullDst, try MemoryDesc.blocked(ys, element)) {
+            let blocks = oc / 16
+            for count in 2...blocks where blocks % count == 0 {
+                let width = oc / count
+                dst = try MemoryDesc.blocked(Shape4(1, width, ys.h, ys.w), element)
+                wAny = try MemoryDesc.make([width] + wdims.dropFirst(), dnnl_format_tag_any, type: element.dnnl)
+                bMd = try MemoryDesc.plain([width])
+                if let pd = try descriptor(dnnl_convolution_winograd), pd.implementation.contains(Self.smallTileWinograd) {
+                    (fast, parts) = (pd, count)
+                    break
+                }
+            }
+            if parts == 1 {
+                (dst, wAny, bMd) = (fullDst, try MemoryDesc.make(wdims, dnnl_format_tag_any, type: element.dnnl), try MemoryDesc.plain([oc]))
+            }
+        }
         let pd = try fast ?? descriptor(dnnl_convolution_direct)!
 
         let sharedKey = "\(c.key)|\(bn.map { graph.nodes[$0].op.name } ?? "")|\(element)"
-        let (packed, biasPointer) = try packedWeights(sharedKey, into: pd.md(dnnl_query_weights_md), dims: wdims, plan: plan) {
-            let (weight, bias) = Self.foldedWeights(c, batchNorm: bn, &p, graph)
-            return (weight.scalars, bias)
+        // Folded once, whatever the number of parts packed from it.
+        var folded: ([Float], [Float]?)?
+        func foldedWeights() -> ([Float], [Float]?) {
+            if folded == nil {
+                let (weight, bias) = Self.foldedWeights(c, batchNorm: bn, &p, graph)
+                folded = (weight.scalars, bias)
+            }
+            return folded!
         }
-        let bias = try biasPointer.map { try Memory(bMd, pointer: $0) }
         let kind = (c.transposed ? "transposed convolution " : "convolution ") + "\(c.kernel.h)x\(c.kernel.w)"
             + (c.stride.h > 1 ? " stride \(c.stride.h)" : "")
         // A transposed convolution multiplies every input pixel by the whole kernel.
         let flops = c.transposed ? 2 * Double(xs.count) * Double(oc * c.kernel.h * c.kernel.w)
             : 2 * Double(ys.count) * Double(xs.c / c.groups * c.kernel.h * c.kernel.w)
+        if parts > 1 {
+            let width = oc / parts, perOutput = wdims.dropFirst().reduce(1, *), partBytes = MemoryDesc.size(dst)
+            for k in 0..<parts {
+                let (packed, biasPointer) = try packedWeights("\(sharedKey)|part \(k) of \(parts)", into: pd.md(dnnl_query_weights_md),
+                                                              dims: [width] + wdims.dropFirst(), plan: plan) {
+                    let (weight, bias) = foldedWeights()
+                    return (Array(weight[(k * width * perOutput)..<((k + 1) * width * perOutput)]),
+                            bias.map { Array($0[(k * width)..<((k + 1) * width)]) })
+                }
+                var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, memory[srcValue]!), (DNNL_ARG_WEIGHTS, packed),
+                                               (DNNL_ARG_DST, try Memory(dst, pointer: pointer(out) + k * partBytes))]
+                if let b = biasPointer { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: b))) }
+                try primitive(pd, c.operationName, args, kind: kind, flops: flops / Double(parts))
+            }
+            return
+        }
+        let (packed, biasPointer) = try packedWeights(sharedKey, into: pd.md(dnnl_query_weights_md), dims: wdims, plan: plan) {
+            foldedWeights()
+        }
+        let bias = try biasPointer.map { try Memory(bMd, pointer: $0) }
         let (srcBytes, dstBytes) = (MemoryDesc.size(src), MemoryDesc.size(dst))
         for i in 0..<slices {
             let (x, y) = slices == 1 ? (memory[srcValue]!, memory[out]!)
