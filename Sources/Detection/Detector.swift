@@ -39,6 +39,8 @@ public final class Detector {
         public var decoding = 0.0
         /// Faster R-CNN: RoIAlign of the proposals.
         public var roiPooling = 0.0
+        /// Faster R-CNN: the box head's network (also counted in `network`).
+        public var boxHead = 0.0
         /// Faster R-CNN: the box head's softmax, per-class decoding and NMS.
         public var boxDecoding = 0.0
         public var total: Double { preprocessing + network + decoding + roiPooling + boxDecoding }
@@ -113,7 +115,9 @@ public final class Detector {
                                            channelsLast: true)
         timing.roiPooling += lap()
         let head = try boxHeadPlans.run(batch)
-        timing.network += lap()
+        let boxHead = lap()
+        timing.network += boxHead
+        timing.boxHead += boxHead
         defer { timing.boxDecoding += lap() }
         var start = 0
         return proposals.enumerated().map { n, list in

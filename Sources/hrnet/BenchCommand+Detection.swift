@@ -37,7 +37,7 @@ extension BenchCommand {
             return
         }
         print("\(name): image \(w)x\(h) -> input \(t.input), \(compute.threads ?? Threads.available) threads, \(runs) runs, \(t.detections) detections")
-        print(String(format: "  detect: median %.1f ms = backbone %.1f + neck %.1f + head %.1f + the rest %.1f (pre/post-processing%@)",
+        print(String(format: "  detect: median %.1f ms; backbone %.1f + neck %.1f + head %.1f (their plans alone), the rest %.1f (pre/post-processing%@, per call)",
                      t.total, t.backbone, t.neck, t.head, t.other, !twoStage ? "" : ", RoI pooling, box head"))
         print(String(format: "  per call (mean): preprocessing %.1f, network %.1f, decoding %.1f%@ ms",
                      t.phases.preprocessing, t.phases.network, t.phases.decoding,
