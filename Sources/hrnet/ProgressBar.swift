@@ -57,7 +57,16 @@ final class ProgressBar {
             let width = 24, filled = Int(fraction * Double(width))
             line = "\(label) [" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(done)/\(total)"
         }
-        line += String(format: ", %.1f %@/s, %.0f s elapsed, ETA %.0f s", rate, unit, elapsedSeconds, eta)
+        // Slow work (a Cityscapes image at three scales takes ~20 s) reads better per item, and before
+        // the first item there is neither a rate nor an ETA to give.
+        let one = unit.hasSuffix("s") ? String(unit.dropLast()) : unit
+        if done == 0 {
+            line += String(format: ", %.0f s elapsed", elapsedSeconds)
+        } else if rate >= 0.1 {
+            line += String(format: ", %.1f %@/s, %.0f s elapsed, ETA %.0f s", rate, unit, elapsedSeconds, eta)
+        } else {
+            line += String(format: ", %.1f s/%@, %.0f s elapsed, ETA %.0f s", 1 / rate, one, elapsedSeconds, eta)
+        }
         if !note.isEmpty { line += ", " + note }
         let text = terminal ? "\r\u{1B}[K" + line + (newline ? "\n" : "") : line + "\n"
         FileHandle.standardError.write(Data(text.utf8))
