@@ -64,7 +64,7 @@ struct ComputeOptions: ParsableArguments {
     enum Convolution: String, ExpressibleByArgument, CaseIterable {
         case auto, direct, winograd
     }
-    @Option(help: ArgumentHelp("3x3 convolutions: auto (Winograd on maps of >= 192 pixels with >= 512 over the batch, and elsewhere where oneDNN runs its F(2x2,3x3) kernel; bf16: the engine's bf16 Winograd kernel on maps of >= 192 pixels with >= 96 2x2 tiles in the batch), direct (least memory), winograd (all; most memory).",
+    @Option(help: ArgumentHelp("3x3 convolutions: auto (Winograd on maps of >= 192 pixels with >= 512 over the batch, and elsewhere where oneDNN runs its F(2x2,3x3) kernel; bf16: the engine's bf16 Winograd kernel where the batch has >= 96 2x2 tiles), direct (least memory), winograd (all; most memory).",
                                valueName: "auto|direct|winograd"))
     var convolution: Convolution = .auto
 

@@ -387,10 +387,13 @@ extension OpTests {
         try assertPlanMatchesReference(g, input: [1, 32, 20, 15], options: .init(bf16: true), relativeTolerance: 0.02)
         let many = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(2, 32, 20, 15), threads: 2, options: .init(bf16: true))
         XCTAssertTrue(many.stepLabels.contains { $0.contains("wino_bf16") }, "\(many.stepLabels)")
-        // Maps under winogradMinimumPixels stay with oneDNN, however many tiles.
-        let small = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(16, 32, 8, 6), threads: 2,
-                             options: .init(bf16: true))
-        XCTAssertFalse(small.stepLabels.contains { $0.contains("wino_bf16") }, "\(small.stepLabels)")
+        // Small maps count by their batch's tiles: one 8x6 map (12 tiles) stays with oneDNN, 16 of
+        // them (192 tiles) take the kernel.
+        let one = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(1, 32, 8, 6), threads: 2, options: .init(bf16: true))
+        XCTAssertFalse(one.stepLabels.contains { $0.contains("wino_bf16") }, "\(one.stepLabels)")
+        let sixteen = try Plan(graph: g, parameters: g.randomParameters(), input: Shape4(16, 32, 8, 6), threads: 2, options: .init(bf16: true))
+        XCTAssertTrue(sixteen.stepLabels.contains { $0.contains("wino_bf16") }, "\(sixteen.stepLabels)")
+        try assertPlanMatchesReference(g, input: [16, 32, 8, 6], options: .init(bf16: true), relativeTolerance: 0.02)
     }
 }
 

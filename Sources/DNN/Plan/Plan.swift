@@ -64,9 +64,8 @@ public final class Plan {
         /// outputs and biases stay fp32; 3x3 convolutions through the engine's Winograd kernel
         /// (`bf16Winograd`) or direct (oneDNN 2.6 has no bf16 Winograd).
         public var bf16 = false
-        /// With `bf16` and `winograd`: 3x3 convolutions (stride 1, channels in 16s, maps from
-        /// `winogradMinimumPixels`, at least `bf16WinogradMinimumTiles` 2x2 output tiles in the
-        /// batch) through the engine's own bf16 Winograd F(2x2, 3x3) kernel
+        /// With `bf16` and `winograd`: 3x3 convolutions (stride 1, channels in 16s, at least
+        /// `bf16WinogradMinimumTiles` 2x2 output tiles in the batch) through the engine's own bf16 Winograd F(2x2, 3x3) kernel
         /// (`Plan.Builder.emitWinogradBF16`).
         public var bf16Winograd = true
         /// Fewer tiles stay direct: the kernel's weights are 16/9 of direct's and a tile reads each
