@@ -35,6 +35,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also time every step of --runs more runs and print where the time goes, per op type and implementation.")
     var profile = false
 
+    @Flag(help: "With --profile: also every step in order (its median ms, GFLOP/s, implementation and layer).")
+    var steps = false
+
     @Flag(help: "Time training steps instead (train-mode forward, loss, backward, Adam update) on random data. Under mpirun: --batch per process, gradients summed over the processes.")
     var train = false
 
@@ -43,6 +46,7 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         guard batch >= 1, runs >= 1, warmup >= 0 else { throw ValidationError("--batch and --runs must be at least 1, --warmup at least 0") }
+        if steps && !profile { throw ValidationError("--steps lists the steps of --profile: give both") }
         if let h = height, h < 1 { throw ValidationError("--height must be positive") }
         if let w = width, w < 1 { throw ValidationError("--width must be positive") }
     }
@@ -80,12 +84,20 @@ struct BenchCommand: ParsableCommand {
             ("images_per_s", Double(batch) * 1000 / median), ("gflops", gflop * 1000 / median),
             ("peak_gflops", peak), ("first_call_ms", firstCall), ("peak_rss_mb", Benchmark.peakRSSMegabytes()),
         ] + (bf16Peak.map { [("peak_bf16_gflops", $0)] } ?? [])
-        let ops = profile ? try Self.profile(plan, runs: runs) : []
+        let stepTimes = profile ? try Self.stepMedians(plan, runs: runs) : []
+        let ops = Self.byOp(plan, stepTimes)
         if json {
             var body = result.map { "\"\($0.0)\": \(String(format: "%.3f", $0.1))" }.joined(separator: ", ")
             if profile {
                 let rows = ops.map { String(format: "{\"op\": \"%@\", \"steps\": %d, \"ms\": %.3f, \"gflop\": %.4f}", $0.op, $0.steps, $0.ms, $0.gflop) }
                 body += ", \"profile\": [" + rows.joined(separator: ", ") + "]"
+            }
+            if steps {
+                let rows = stepTimes.indices.map {
+                    String(format: "{\"step\": %d, \"op\": \"%@\", \"name\": \"%@\", \"ms\": %.4f, \"gflop\": %.5f}", $0, plan.stepLabels[$0],
+                           plan.stepNames[$0], stepTimes[$0], plan.stepFlops[$0] / 1e9)
+                }
+                body += ", \"steps\": [" + rows.joined(separator: ", ") + "]"
             }
             print("{\"model\": \"\(net.config.source)\", \"batch\": \(batch), \"threads\": \(plan.threads), \(body)}")
             return
@@ -109,21 +121,33 @@ struct BenchCommand: ParsableCommand {
             }
             print(String(format: "  %8.2f          total of the steps run one by one", total))
         }
+        if steps {
+            print("  every step (median ms over \(runs) profiled runs):")
+            for (k, ms) in stepTimes.enumerated() {
+                let rate = plan.stepFlops[k] > 0 ? String(format: "%5.0f GFLOP/s", plan.stepFlops[k] / 1e6 / ms) : String(repeating: " ", count: 13)
+                print(String(format: "  %4d %8.3f  %@  %@  %@", k, ms, rate, plan.stepLabels[k], plan.stepNames[k]))
+            }
+        }
     }
 }
 
 extension BenchCommand {
-    /// Per op type: steps per run and the sum of their median times (ms), largest first.
-    static func profile(_ plan: Plan, runs: Int) throws -> [(op: String, steps: Int, ms: Double, gflop: Double)] {
+    /// Each step's median time (ms) over `runs` profiled runs, in step order.
+    static func stepMedians(_ plan: Plan, runs: Int) throws -> [Double] {
         var samples = [[Double]](repeating: [], count: plan.stepLabels.count)
         for _ in 0..<runs {
             for (i, t) in try plan.profile().enumerated() { samples[i].append(t) }
         }
+        return samples.map { $0.sorted()[$0.count / 2] * 1000 }
+    }
+
+    /// Per op type: steps per run and the sum of their median times (ms), largest first.
+    static func byOp(_ plan: Plan, _ times: [Double]) -> [(op: String, steps: Int, ms: Double, gflop: Double)] {
         var byOp: [String: (steps: Int, ms: Double, gflop: Double)] = [:]
-        for (k, times) in samples.enumerated() {
+        for (k, ms) in times.enumerated() {
             let label = plan.stepLabels[k]
             byOp[label, default: (0, 0, 0)].steps += 1
-            byOp[label, default: (0, 0, 0)].ms += times.sorted()[times.count / 2] * 1000
+            byOp[label, default: (0, 0, 0)].ms += ms
             byOp[label, default: (0, 0, 0)].gflop += plan.stepFlops[k] / 1e9
         }
         return byOp.map { (op: $0.key, steps: $0.value.steps, ms: $0.value.ms, gflop: $0.value.gflop) }.sorted { $0.ms > $1.ms }

@@ -35,6 +35,10 @@ public final class Plan {
     private var steps: [Step] = []
     /// Each step's op type and implementation, e.g. "convolution 3x3 [jit_wino_2x3:avx512_core]".
     public private(set) var stepLabels: [String] = []
+    /// Each step's name: convolutions by their layer's checkpoint key (e.g. "convolution
+    /// stage3.0.branches.2.0.conv1"; a convolution run in parts or slices has a step per part),
+    /// other steps by their op.
+    public private(set) var stepNames: [String] = []
     /// Each step's FLOPs (2 x multiply-adds; convolutions only, 0 elsewhere).
     public private(set) var stepFlops: [Double] = []
     private let inputBuffer: UnsafeMutableRawPointer
@@ -154,6 +158,7 @@ public final class Plan {
         }
         steps = builder.steps
         stepLabels = builder.labels
+        stepNames = builder.names
         stepFlops = builder.stepFlops
         keepAlive += builder.keepAlive  // (the arena's buffer among them)
         implementations = builder.implementations.map { (step: $0.0, implementation: $0.1) }

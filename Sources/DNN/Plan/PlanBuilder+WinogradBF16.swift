@@ -59,7 +59,7 @@ extension Plan.Builder {
         let (d, s, inputs) = (pointer(out), UnsafeRawPointer(pointer(srcValue)), xs.c)
         let (sumFlag, reluFlag): (Int32, Int32) = (sum ? 1 : 0, relu ? 1 : 0)
         let flops = 2 * Double(ys.count) * Double(xs.c * 9)
-        kernel("convolution 3x3 [wino_bf16:engine]", flops: flops) {
+        kernel("convolution 3x3 [wino_bf16:engine]", name: c.operationName, flops: flops) {
             let base = scratch.pointer!
             Kernels.parallel(parts, threads: parts) { range in
                 for part in range {

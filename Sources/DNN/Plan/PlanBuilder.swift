@@ -26,6 +26,8 @@ extension Plan {
         var steps: [Plan.Step] = []
         /// What each step is, by op type (for `Plan.profile`).
         var labels: [String] = []
+        /// Each step's name: the op and the layer's checkpoint key for convolutions (`Plan.stepNames`).
+        var names: [String] = []
         /// Multiply-adds x 2 of each step (convolutions and linear layers; 0 for the rest).
         var stepFlops: [Double] = []
         var keepAlive: [AnyObject] = []
@@ -187,6 +189,7 @@ extension Plan {
             let p = try Primitive(pd.handle, name: name)
             implementations.append((name, pd.implementation))
             labels.append("\(kind ?? String(name.prefix { $0 != " " })) [\(pd.implementation)]")
+            names.append(name)
             stepFlops.append(flops)
             let scratch = pd.md(dnnl_query_scratchpad_md)
             if MemoryDesc.size(scratch) > 0 { scratchpads.append((steps.count, scratch)) }
@@ -196,10 +199,11 @@ extension Plan {
         }
 
         /// An engine kernel (not oneDNN) as a step; `label` may name its implementation in
-        /// brackets, else "[engine]" is added.
-        mutating func kernel(_ label: String, flops: Double = 0, _ body: @escaping () -> Void) {
+        /// brackets, else "[engine]" is added; `name` is the step's name (default: the label).
+        mutating func kernel(_ label: String, name: String? = nil, flops: Double = 0, _ body: @escaping () -> Void) {
             steps.append(.kernel(body))
             labels.append(label.hasSuffix("]") ? label : label + " [engine]")
+            names.append(name ?? label)
             stepFlops.append(flops)
         }
 
