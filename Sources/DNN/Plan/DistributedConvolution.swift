@@ -9,7 +9,7 @@
 /// Seg W48 at 512x1024: the head's 720 -> 720 convolution on 128x256 (34 GFLOP) becomes 4.3 GFLOP
 /// on the four streams, three resize-adds of 720 channels and no concatenation.
 extension Graph {
-    /// The graph rewritten so, with the new slices' weights added to `p` (and the replaced
+    /// The graph with those convolutions distributed, with the new slices' weights added to `p` (and the replaced
     /// convolutions' and batch norms' tensors taken out), or nil where nothing applies.
     func distributingPointwiseConvolutions(_ p: inout [String: Tensor]) -> Graph? {
         var consumers = Array(repeating: [Int](), count: nodes.count)

@@ -14,7 +14,8 @@ public final class Plan {
     /// Indices of the outputs returned channels-last (the graph's `channelsLastOutputs`).
     public let channelsLastOutputs: Set<Int>
     public let threads: Int
-    /// FLOP of one run (convolutions and linear layers).
+    /// FLOP of one run of the model as built (convolutions and linear layers; the plan may do
+    /// fewer: `Options.distributedPointwiseConvolutions`, Winograd).
     public let flops: Double
     /// Bytes of the activation arena.
     public let arenaBytes: Int
