@@ -74,7 +74,7 @@ extension Plan.Builder {
         var parts = 1
         if winograd, fast == nil, xs.n == 1, c.groups == 1, oc % 32 == 0,
            MemoryDesc.equal(fullSrc, try MemoryDesc.blocked(xs, element)), MemoryDesc.equal(fullDst, try MemoryDesc.blocked(ys, element)) {
-            let blocks = oc / 16
+            let (blocks, wFull, bFull) = (oc / 16, wAny, bMd)
             for count in 2...blocks where blocks % count == 0 {
                 let width = oc / count
                 dst = try MemoryDesc.blocked(Shape4(1, width, ys.h, ys.w), element)
@@ -85,9 +85,7 @@ extension Plan.Builder {
                     break
                 }
             }
-            if parts == 1 {
-                (dst, wAny, bMd) = (fullDst, try MemoryDesc.make(wdims, dnnl_format_tag_any, type: element.dnnl), try MemoryDesc.plain([oc]))
-            }
+            if parts == 1 { (dst, wAny, bMd) = (fullDst, wFull, bFull) }
         }
         let pd = try fast ?? descriptor(dnnl_convolution_direct)!
 
@@ -106,33 +104,26 @@ extension Plan.Builder {
         // A transposed convolution multiplies every input pixel by the whole kernel.
         let flops = c.transposed ? 2 * Double(xs.count) * Double(oc * c.kernel.h * c.kernel.w)
             : 2 * Double(ys.count) * Double(xs.c / c.groups * c.kernel.h * c.kernel.w)
-        if parts > 1 {
-            let width = oc / parts, perOutput = wdims.dropFirst().reduce(1, *), partBytes = MemoryDesc.size(dst)
-            for k in 0..<parts {
-                let (packed, biasPointer) = try packedWeights("\(sharedKey)|part \(k) of \(parts)", into: pd.md(dnnl_query_weights_md),
-                                                              dims: [width] + wdims.dropFirst(), plan: plan) {
-                    let (weight, bias) = foldedWeights()
-                    return (Array(weight[(k * width * perOutput)..<((k + 1) * width * perOutput)]),
-                            bias.map { Array($0[(k * width)..<((k + 1) * width)]) })
-                }
-                var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, memory[srcValue]!), (DNNL_ARG_WEIGHTS, packed),
-                                               (DNNL_ARG_DST, try Memory(dst, pointer: pointer(out) + k * partBytes))]
-                if let b = biasPointer { args.append((DNNL_ARG_BIAS, try Memory(bMd, pointer: b))) }
-                try primitive(pd, c.operationName, args, kind: kind, flops: flops / Double(parts))
+        // A step per slice of the batch or part of the output channels, each writing its own stretch
+        // of dst; each part packs its rows of the weights, the slices share them.
+        let pieces = slices * parts, width = oc / parts, perOutput = wdims.dropFirst().reduce(1, *)
+        let weights = try (0..<parts).map { k in
+            let (key, dims) = parts == 1 ? (sharedKey, wdims) : ("\(sharedKey)|part \(k) of \(parts)", [width] + wdims.dropFirst())
+            let (packed, biasPointer) = try packedWeights(key, into: pd.md(dnnl_query_weights_md), dims: dims, plan: plan) {
+                let (weight, bias) = foldedWeights()
+                guard parts > 1 else { return (weight, bias) }
+                return (Array(weight[(k * width * perOutput)..<((k + 1) * width * perOutput)]), bias.map { Array($0[(k * width)..<((k + 1) * width)]) })
             }
-            return
+            return (packed, try biasPointer.map { try Memory(bMd, pointer: $0) })
         }
-        let (packed, biasPointer) = try packedWeights(sharedKey, into: pd.md(dnnl_query_weights_md), dims: wdims, plan: plan) {
-            foldedWeights()
-        }
-        let bias = try biasPointer.map { try Memory(bMd, pointer: $0) }
         let (srcBytes, dstBytes) = (MemoryDesc.size(src), MemoryDesc.size(dst))
-        for i in 0..<slices {
-            let (x, y) = slices == 1 ? (memory[srcValue]!, memory[out]!)
-                : (try Memory(src, pointer: pointer(srcValue) + i * srcBytes), try Memory(dst, pointer: pointer(out) + i * dstBytes))
+        for i in 0..<pieces {
+            let (packed, bias) = weights[parts == 1 ? 0 : i]
+            let x = slices == 1 ? memory[srcValue]! : try Memory(src, pointer: pointer(srcValue) + i * srcBytes)
+            let y = pieces == 1 ? memory[out]! : try Memory(dst, pointer: pointer(out) + i * dstBytes)
             var args: [(Int32, Memory)] = [(DNNL_ARG_SRC, x), (DNNL_ARG_WEIGHTS, packed), (DNNL_ARG_DST, y)]
             if let bias { args.append((DNNL_ARG_BIAS, bias)) }
-            try primitive(pd, c.operationName, args, kind: kind, flops: flops / Double(slices))
+            try primitive(pd, c.operationName, args, kind: kind, flops: flops / Double(pieces))
         }
     }
 
