@@ -84,18 +84,18 @@ struct BenchCommand: ParsableCommand {
             ("images_per_s", Double(batch) * 1000 / median), ("gflops", gflop * 1000 / median),
             ("peak_gflops", peak), ("first_call_ms", firstCall), ("peak_rss_mb", Benchmark.peakRSSMegabytes()),
         ] + (bf16Peak.map { [("peak_bf16_gflops", $0)] } ?? [])
-        let stepTimes = profile ? try Self.stepMedians(plan, runs: runs) : []
-        let ops = Self.byOp(plan, stepTimes)
+        let stepTimes = profile ? try plan.profile(runs: runs) : []
+        let ops = Plan.byOperation(stepTimes)
         if json {
             var body = result.map { "\"\($0.0)\": \(String(format: "%.3f", $0.1))" }.joined(separator: ", ")
             if profile {
-                let rows = ops.map { String(format: "{\"op\": \"%@\", \"steps\": %d, \"ms\": %.3f, \"gflop\": %.4f}", $0.op, $0.steps, $0.ms, $0.gflop) }
+                let rows = ops.map { String(format: "{\"op\": \"%@\", \"steps\": %d, \"ms\": %.3f, \"gflop\": %.4f}", $0.label, $0.steps, $0.milliseconds, $0.gflop) }
                 body += ", \"profile\": [" + rows.joined(separator: ", ") + "]"
             }
             if steps {
-                let rows = stepTimes.indices.map {
-                    String(format: "{\"step\": %d, \"op\": \"%@\", \"name\": \"%@\", \"ms\": %.4f, \"gflop\": %.5f}", $0, plan.stepLabels[$0],
-                           plan.stepNames[$0], stepTimes[$0], plan.stepFlops[$0] / 1e9)
+                let rows = stepTimes.enumerated().map { k, t in
+                    String(format: "{\"step\": %d, \"op\": \"%@\", \"name\": \"%@\", \"ms\": %.4f, \"gflop\": %.5f}", k, t.label, t.name,
+                           t.milliseconds, t.gflop)
                 }
                 body += ", \"steps\": [" + rows.joined(separator: ", ") + "]"
             }
@@ -113,44 +113,21 @@ struct BenchCommand: ParsableCommand {
         }
         print(String(format: "  first call (compile + run) %.0f ms   peak RSS %.0f MB", firstCall, Benchmark.peakRSSMegabytes()))
         if profile {
-            let total = ops.reduce(0) { $0 + $1.ms }
+            let total = ops.reduce(0) { $0 + $1.milliseconds }
             print("  where the time goes (ms per run, each step's median over \(runs) profiled runs):")
             for op in ops {
-                let rate = op.gflop > 0 ? String(format: "%5.0f GFLOP/s", op.gflop * 1000 / op.ms) : String(repeating: " ", count: 13)
-                print(String(format: "  %8.2f %5.1f%%  %4d x  %@  %@", op.ms, 100 * op.ms / total, op.steps, rate, op.op))
+                let rate = op.gflop > 0 ? String(format: "%5.0f GFLOP/s", op.gflop * 1000 / op.milliseconds) : String(repeating: " ", count: 13)
+                print(String(format: "  %8.2f %5.1f%%  %4d x  %@  %@", op.milliseconds, 100 * op.milliseconds / total, op.steps, rate, op.label))
             }
             print(String(format: "  %8.2f          total of the steps run one by one", total))
         }
         if steps {
             print("  every step (median ms over \(runs) profiled runs):")
-            for (k, ms) in stepTimes.enumerated() {
-                let rate = plan.stepFlops[k] > 0 ? String(format: "%5.0f GFLOP/s", plan.stepFlops[k] / 1e6 / ms) : String(repeating: " ", count: 13)
-                print(String(format: "  %4d %8.3f  %@  %@  %@", k, ms, rate, plan.stepLabels[k], plan.stepNames[k]))
+            for (k, t) in stepTimes.enumerated() {
+                let rate = t.gflop > 0 ? String(format: "%5.0f GFLOP/s", t.gflop * 1000 / t.milliseconds) : String(repeating: " ", count: 13)
+                print(String(format: "  %4d %8.3f  %@  %@  %@", k, t.milliseconds, rate, t.label, t.name))
             }
         }
-    }
-}
-
-extension BenchCommand {
-    /// Each step's median time (ms) over `runs` profiled runs, in step order.
-    static func stepMedians(_ plan: Plan, runs: Int) throws -> [Double] {
-        var samples = [[Double]](repeating: [], count: plan.stepLabels.count)
-        for _ in 0..<runs {
-            for (i, t) in try plan.profile().enumerated() { samples[i].append(t) }
-        }
-        return samples.map { $0.sorted()[$0.count / 2] * 1000 }
-    }
-
-    /// Per op type: steps per run and the sum of their median times (ms), largest first.
-    static func byOp(_ plan: Plan, _ times: [Double]) -> [(op: String, steps: Int, ms: Double, gflop: Double)] {
-        var byOp: [String: (steps: Int, ms: Double, gflop: Double)] = [:]
-        for (k, ms) in times.enumerated() {
-            let label = plan.stepLabels[k]
-            byOp[label, default: (0, 0, 0)].steps += 1
-            byOp[label, default: (0, 0, 0)].ms += ms
-            byOp[label, default: (0, 0, 0)].gflop += plan.stepFlops[k] / 1e9
-        }
-        return byOp.map { (op: $0.key, steps: $0.value.steps, ms: $0.value.ms, gflop: $0.value.gflop) }.sorted { $0.ms > $1.ms }
     }
 }
 
