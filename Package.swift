@@ -101,10 +101,11 @@ let package = Package(
                       "person_detector_restart_log.csv", "person_detector_cycle3.py",
                       "person_detector_cycle3_log.csv", "person_detector_cycle4.py", "person_detector_cycle4_log.csv",
                       "person_detector_cycle5.py", "person_detector_cycle5_log.csv",
+                      "box_refiner.safetensors", "box_refiner.yaml", "box_refiner_log.csv",
                       "README.md"],
             cSettings: [.headerSearchPath(".")]
         ),
-        .target(name: "Detection", dependencies: ["DNN", "Collectives", "HRNet", "Imaging", "Datasets", "CDefaultDetector"]),
+        .target(name: "Detection", dependencies: ["DNN", "Collectives", "HRNet", "Imaging", "Datasets", "Pose", "CDefaultDetector"]),
         // `hrnet serve`: the library front-ends behind HTTP (Hummingbird 2), with a batcher that
         // joins concurrent requests' crops into one network run, limits, metrics and a web page.
         .target(
@@ -135,7 +136,7 @@ let package = Package(
         .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "DNN", "HRNet", "Imaging", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "ClassificationTests", dependencies: ["Classification", "HRNet", "DNN", "Imaging", "TestSupport"]),
-        .testTarget(name: "DetectionTests", dependencies: ["Detection", "DNN", "HRNet", "Imaging", "Datasets", "TestSupport"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "DNN", "HRNet", "Imaging", "Datasets", "Pose", "PoseTraining", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Pose", "HRNet", "DNN", "Imaging", "TestSupport",
                                                         .product(name: "HummingbirdTesting", package: "hummingbird")]),
         // Drives the built `hrnet` binary as a user would.

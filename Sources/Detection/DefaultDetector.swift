@@ -1,6 +1,8 @@
 import CDefaultDetector
 import DNN
 import Foundation
+import HRNet
+import Pose
 
 /// The embedded default person detector: a small FCOS-HRNetV2p (an HRNet-W18-small-like
 /// backbone, 320x240 input, one class) trained by `hrnet train` on `hrnet synth` people. Its
@@ -10,6 +12,11 @@ import Foundation
 public enum DefaultDetector {
     /// The preset name that selects it (`--preset person_default`, `--detector person_default`).
     public static let presetName = "person_default"
+
+    /// Whether `Detector.load`/`resolve` given these pick it: nothing given, or the preset's name.
+    public static func isSelected(config: URL?, preset: String?, weights: URL?, randomWeights: Bool) -> Bool {
+        config == nil && weights == nil && !randomWeights && (preset == nil || preset == presetName)
+    }
 
     public static func spec() throws -> DetectorSpec {
         let bytes = UnsafeBufferPointer(start: hrnet_person_detector_config(), count: hrnet_person_detector_config_size())
@@ -22,5 +29,20 @@ public enum DefaultDetector {
                         count: hrnet_person_detector_weights_size(), deallocator: .none)
         return try SafeTensors.read(data, source: URL(fileURLWithPath: "<embedded person_detector.safetensors>")).tensors
             .filter { $0.value.dtype.isFloatingPoint }.mapValues { $0.floatTensor() }
+    }
+
+    /// Its second stage (`BoxRefiner`): the embedded pose model's network with the four extreme
+    /// points as keypoints (box_refiner.yaml), trained on `hrnet synth --extreme-points` people.
+    public static func refiner(threads: Int?, plan: Plan.Options = .init()) throws -> BoxRefiner {
+        let text = UnsafeBufferPointer(start: hrnet_box_refiner_config(), count: hrnet_box_refiner_config_size())
+        let config = try HRNetConfig.parse(yaml: String(decoding: text, as: UTF8.self), source: "box_refiner.yaml (embedded)")
+        let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: hrnet_box_refiner_weights()),
+                        count: hrnet_box_refiner_weights_size(), deallocator: .none)
+        let weights = try SafeTensors.read(data, source: URL(fileURLWithPath: "<embedded box_refiner.safetensors>")).tensors
+            .filter { $0.value.dtype.isFloatingPoint }.mapValues { $0.floatTensor() }
+        let parameters = try HRNetModel(config: config).bind(weights, source: "box_refiner (embedded)").parameters
+        var options = PoseEstimator.Options(config: config)
+        (options.threads, options.plan) = (threads, plan)
+        return try BoxRefiner(config: config, parameters: parameters, options: options)
     }
 }

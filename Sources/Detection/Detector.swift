@@ -43,7 +43,9 @@ public final class Detector {
         public var boxHead = 0.0
         /// Faster R-CNN: the box head's softmax, per-class decoding and NMS.
         public var boxDecoding = 0.0
-        public var total: Double { preprocessing + network + decoding + roiPooling + boxDecoding }
+        /// The box refiner (`refiner`): its crops, network and decoding.
+        public var refinement = 0.0
+        public var total: Double { preprocessing + network + decoding + roiPooling + boxDecoding + refinement }
     }
     public private(set) var timing = Timing()
     public var networkSeconds: Double { timing.network }
@@ -52,6 +54,10 @@ public final class Detector {
     public var compiledPlans: Int { plans.compiled }
     /// RoIs of the last Faster R-CNN call (all its images).
     public private(set) var lastRoICount: Int?
+    /// A second stage for the people this detector finds (the embedded person detector's,
+    /// `DefaultDetector.refiner`): their boxes refined after NMS. Nil: the detections as the head
+    /// decodes them.
+    public var refiner: BoxRefiner?
 
     /// `parameters` by mmdetection's keys; every key of the model must be there, of its shape
     /// (an error names `source` and every missing, unexpected or mis-shaped key).
@@ -89,14 +95,18 @@ public final class Detector {
         timing.preprocessing += lap()
         let outputs = try plans.run(batch)
         timing.network += lap()
+        let found: [[Detection]]
         switch spec.head {
         case .fcos(let head):
             let levels = stride(from: 0, to: outputs.count, by: 3).map { (outputs[$0], outputs[$0 + 1], outputs[$0 + 2]) }
-            defer { timing.decoding += lap() }
-            return geometry.indices.map { FCOSDecoder.decode(levels: levels, image: $0, spec: head, geometry: geometry[$0]) }
+            found = geometry.indices.map { FCOSDecoder.decode(levels: levels, image: $0, spec: head, geometry: geometry[$0]) }
+            timing.decoding += lap()
         case .fasterRCNN(let head):
-            return try twoStage(outputs, geometry: geometry, spec: head, lap: lap)
+            found = try twoStage(outputs, geometry: geometry, spec: head, lap: lap)
         }
+        guard let refiner, let person = spec.classes.firstIndex(of: "person") else { return found }
+        defer { timing.refinement += lap() }
+        return try refiner.refine(found, in: images, label: person)
     }
 
     /// Proposals from the RPN, their pooled features through the box head (all images' RoIs in

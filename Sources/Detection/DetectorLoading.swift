@@ -10,15 +10,18 @@ extension Detector {
     public static func load(config: URL? = nil, preset: String? = nil, weights: URL?, randomWeights: Bool = false,
                             options: Options = .init()) throws -> Detector {
         let (spec, parameters, source) = try resolve(config: config, preset: preset, weights: weights, randomWeights: randomWeights)
-        return try Detector(spec: spec, parameters: parameters, source: source, options: options)
+        let detector = try Detector(spec: spec, parameters: parameters, source: source, options: options)
+        if DefaultDetector.isSelected(config: config, preset: preset, weights: weights, randomWeights: randomWeights) {
+            detector.refiner = try DefaultDetector.refiner(threads: options.threads, plan: options.plan)
+        }
+        return detector
     }
 
     /// What `load` builds a detector from: the model and its parameters (the checkpoint's
     /// fp32 tensors, not yet matched to the model, or random ones), read once.
     public static func resolve(config: URL? = nil, preset: String? = nil, weights: URL?, randomWeights: Bool = false) throws
         -> (spec: DetectorSpec, parameters: [String: Tensor], source: String) {
-        // Nothing given, or the preset's name: the embedded person detector.
-        if config == nil, weights == nil, !randomWeights, preset == nil || preset == DefaultDetector.presetName {
+        if DefaultDetector.isSelected(config: config, preset: preset, weights: weights, randomWeights: randomWeights) {
             let spec = try DefaultDetector.spec()
             return (spec, try DetectorModel(spec: spec).bind(try DefaultDetector.weights(), source: "person_default (embedded)"),
                     "person_default (embedded)")

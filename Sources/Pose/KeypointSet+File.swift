@@ -95,3 +95,12 @@ extension KeypointSet {
         return KeypointSet(names: keypointNames, flipPairs: flips, skeleton: try pairs("skeleton"), sigmas: sigmas)
     }
 }
+
+extension KeypointSet {
+    /// The four extreme points of what is seen of a person, the middle pixel of their leftmost
+    /// column, top row, rightmost column and bottom row (ExtremeNet's box representation): the
+    /// keypoints of a box refiner (`hrnet synth --extreme-points` writes them). Left and right
+    /// are a flip pair by name; the skeleton joins them in a loop.
+    public static let extremes = KeypointSet.named(["left_extreme", "top_extreme", "right_extreme", "bottom_extreme"],
+                                                   skeleton: [[0, 1], [1, 2], [2, 3], [3, 0]])
+}

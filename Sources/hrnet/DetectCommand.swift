@@ -16,6 +16,9 @@ struct DetectorOptions: ParsableArguments {
     @Option(name: .customLong("detector-weights"), help: "mmdetection's checkpoint (.pth, zip or legacy) or .safetensors.")
     var weights: String?
 
+    @Flag(help: "The embedded person detector without its box refiner: boxes as the FCOS head decodes them.")
+    var noRefiner = false
+
     var isGiven: Bool { model != nil || weights != nil }
 
     /// A config file when `model` names one that exists or ends in .py, else a preset.
@@ -23,8 +26,10 @@ struct DetectorOptions: ParsableArguments {
     var preset: String? { model.flatMap { config == nil ? $0 : nil } }
 
     func load(threads: Int?, randomWeights: Bool = false) throws -> Detector {
-        try Detector.load(config: config.map { URL(fileURLWithPath: $0) }, preset: preset, weights: weights.map { URL(fileURLWithPath: $0) },
-                          randomWeights: randomWeights, options: .init(threads: threads))
+        let detector = try Detector.load(config: config.map { URL(fileURLWithPath: $0) }, preset: preset, weights: weights.map { URL(fileURLWithPath: $0) },
+                                         randomWeights: randomWeights, options: .init(threads: threads))
+        if noRefiner { detector.refiner = nil }
+        return detector
     }
 }
 
@@ -60,12 +65,22 @@ struct PersonDetectorOptions: ParsableArguments {
         }
     }
 
-    /// The boxes of each image, or nil without a detector (with `orDefault`, the built-in person detector).
-    func boxes(threads: Int?, orDefault: Bool = false, for purpose: Purpose) throws -> ((Image) throws -> [PersonBox])? {
+    /// The detector, or nil without one (with `orDefault`, the built-in person detector).
+    func load(threads: Int?, orDefault: Bool = false) throws -> Detector? {
         guard detector.isGiven || orDefault else { return nil }
         var options = detector
         if !detector.isGiven { options.model = DefaultDetector.presetName }
-        return Self.boxes(from: try options.load(threads: threads), threshold: personThreshold ?? purpose.threshold, nms: personNMS ?? purpose.nms)
+        return try options.load(threads: threads)
+    }
+
+    /// The boxes of each image, or nil without a detector (with `orDefault`, the built-in person detector).
+    func boxes(threads: Int?, orDefault: Bool = false, for purpose: Purpose) throws -> ((Image) throws -> [PersonBox])? {
+        try load(threads: threads, orDefault: orDefault).map { boxes(from: $0, for: purpose) }
+    }
+
+    /// A detector's people as `purpose` picks them, unless --person-threshold / --person-nms say otherwise.
+    func boxes(from d: Detector, for purpose: Purpose) -> (Image) throws -> [PersonBox] {
+        Self.boxes(from: d, threshold: personThreshold ?? purpose.threshold, nms: personNMS ?? purpose.nms)
     }
 
     /// A detector's people as pose boxes, picked as `purpose` picks them.
@@ -74,8 +89,10 @@ struct PersonDetectorOptions: ParsableArguments {
     }
 
     /// A detector's people as pose boxes: those scoring above `threshold`, NMS at `nms` (1: none).
+    /// Its box refiner, if it has one, skips the people the threshold drops.
     static func boxes(from d: Detector, threshold: Double, nms: Double) -> (Image) throws -> [PersonBox] {
         let (threshold, nms) = (Float(threshold), nms < 1 ? Float(nms) : nil)
+        if let refiner = d.refiner { refiner.minimumScore = max(refiner.minimumScore, threshold) }
         return { image in
             try d.people(in: image, threshold: threshold, nmsThreshold: nms).map {
                 PersonBox(x: Double($0.box.x1), y: Double($0.box.y1), width: Double($0.box.width), height: Double($0.box.height), score: Double($0.score))
@@ -144,6 +161,9 @@ struct DetectCommand: ParsableCommand {
     @Flag(help: "Replace existing output files.")
     var force = false
 
+    @Flag(help: "The embedded person detector without its box refiner: boxes as the FCOS head decodes them.")
+    var noRefiner = false
+
     func validate() throws {
         if images.isEmpty { throw ValidationError("give at least one image, directory or glob") }
         if config != nil && preset != nil { throw ValidationError("give one of --config FILE and --preset NAME, not both") }
@@ -167,6 +187,7 @@ struct DetectCommand: ParsableCommand {
         let detector = try Detector.load(config: config.map { URL(fileURLWithPath: $0) }, preset: preset,
                                          weights: weights.map { URL(fileURLWithPath: $0) }, randomWeights: randomWeights,
                                          options: .init(threads: threads))
+        if noRefiner { detector.refiner = nil }
         let names = detector.spec.classes
         var wanted: Set<Int>?
         if let classes {

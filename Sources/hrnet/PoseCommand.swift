@@ -114,7 +114,8 @@ struct PoseCommand: ParsableCommand {
         let keypointSet = try keypoints.map { try KeypointSet.load(URL(fileURLWithPath: $0)) }
         let estimator = try PoseEstimator(config: net.config, parameters: parameters, keypoints: keypointSet, options: options)
         // No boxes of any kind: the built-in person detector (unless --whole-image).
-        let personDetector = try people.boxes(threads: compute.threads, orDefault: boxes == nil && manual.isEmpty && !wholeImage, for: .pictures)
+        let detector = try people.load(threads: compute.threads, orDefault: boxes == nil && manual.isEmpty && !wholeImage)
+        let personDetector = detector.map { people.boxes(from: $0, for: .pictures) }
 
         var results: [PoseResult] = []
         let progress = ProgressBar("pose", total: files.count)
@@ -150,6 +151,11 @@ struct PoseCommand: ParsableCommand {
         print(String(format: "%d images, %d people in %.2f s: %.2f images/s; network %.2f s (%.0f%%; %d plan compiles %.2f s), the rest %.0f%%",
                      files.count, results.count, total, Double(files.count) / total, networkSeconds,
                      100 * networkSeconds / total, estimator.compiledPlans, estimator.compileSeconds, 100 * (1 - networkSeconds / total)))
+        if let detector {
+            let t = detector.timing
+            print(String(format: "person detector %.3f s of it: network %.3f s, box refiner %.3f s (network %.3f s), the rest %.3f s",
+                         t.total, t.network, t.refinement, detector.refiner?.networkSeconds ?? 0, t.total - t.network - t.refinement))
+        }
         if let outURL { print("results: \(outURL.path)") }
         if let drawDir { print("drawings: \(drawDir.path)") }
         if outURL == nil && drawDir == nil {

@@ -53,6 +53,9 @@ struct SynthCommand: ParsableCommand {
     @Flag(help: "For detectors: boxes (and areas) of what is seen of each person, as COCO draws them, not of the whole figure behind occluders.")
     var visibleBoxes = false
 
+    @Flag(help: "For box refiners: each person's keypoints are the four extreme points of what is seen of them (left, top, right, bottom; implies --visible-boxes) instead of the 17 joints.")
+    var extremePoints = false
+
     func validate() throws {
         if images < 1 || images > 10_000_000 { throw ValidationError("--images must be 1...10000000") }
         if !(0...1).contains(valFraction) { throw ValidationError("--val-fraction must be in 0...1") }
@@ -78,7 +81,8 @@ struct SynthCommand: ParsableCommand {
         (options.width, options.height) = try parsedSize()
         options.threads = threads ?? 0
         (options.variety.emptyFraction, options.variety.smallestHeight, options.variety.extraPeople) = (emptyFraction, smallestHeight, extraPeople)
-        options.variety.visibleBoxes = visibleBoxes
+        options.variety.visibleBoxes = visibleBoxes || extremePoints
+        options.variety.extremePoints = extremePoints
         let dir = URL(fileURLWithPath: out, isDirectory: true)
         let progress = ProgressBar("synth", total: images)
         let summary: SyntheticKeypointSet.Summary

@@ -88,21 +88,26 @@ final class DefaultDetectorCLITests: XCTestCase {
     }
 
     /// `hrnet eval-det` with no model scores the embedded detector on a held-out synthetic set
-    /// with its variety (crowds, small people, empty images; boxes of what is seen); a config with
-    /// no weights is refused before anything runs.
+    /// with its variety (crowds, small people, empty images; boxes of what is seen), with and
+    /// without its box refiner; a config with no weights is refused before anything runs.
     func testEvalDetWithNoModelScoresTheEmbeddedDetector() throws {
         let data = dir.appendingPathComponent("held")
         XCTAssertEqual(try HRNetCLI.run(["synth", "--out", data.path, "--images", "10", "--val-fraction", "1", "--size", "320x240",
                                          "--seed", "31", "--empty-fraction", "0.08", "--smallest-height", "0.1", "--extra-people", "3",
                                          "--visible-boxes"]).status, 0)
         // The split has only person_keypoints_val.json: its people are the instances.
-        let r = try HRNetCLI.run(["eval-det", "--data", data.path, "--split", "val", "--threads", "2",
-                                  "--out-json", dir.appendingPathComponent("boxes.json").path])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.contains("(AP) @[ IoU=0.50:0.95 | area=   all") }, r.stdout)
-        let ap = try XCTUnwrap(Double(line.split(separator: "=").last!.trimmingCharacters(in: .whitespaces)))
-        print("embedded detector on 9 held-out images: box AP \(ap)")
-        XCTAssertGreaterThan(ap, 0.4)
+        func ap(_ extra: [String]) throws -> Double {
+            let r = try HRNetCLI.run(["eval-det", "--data", data.path, "--split", "val", "--threads", "2", "--force",
+                                      "--out-json", dir.appendingPathComponent("boxes.json").path] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.contains("(AP) @[ IoU=0.50:0.95 | area=   all") }, r.stdout)
+            return try XCTUnwrap(Double(line.split(separator: "=").last!.trimmingCharacters(in: .whitespaces)))
+        }
+        // With its box refiner (the default) and without it: the refined boxes sit closer.
+        let refined = try ap([]), unrefined = try ap(["--no-refiner"])
+        print("embedded detector on 9 held-out images: box AP \(refined), \(unrefined) without its box refiner")
+        XCTAssertGreaterThan(unrefined, 0.4)
+        XCTAssertGreaterThan(refined, unrefined + 0.03)
         let refused = try HRNetCLI.run(["eval-det", "--config", "x.py", "--data", data.path, "--split", "val"])
         XCTAssertEqual(refused.status, 64)
         XCTAssertTrue(refused.stderr.contains("--weights is needed with --config;"), refused.stderr)

@@ -160,6 +160,40 @@ final class SyntheticTests: XCTestCase {
         XCTAssertGreaterThan(shrunk, 5, "\(shrunk) of \(people) shrunk by more than 5 pixels")
     }
 
+    /// Extreme points (a box refiner's targets): the same image and boxes as visible boxes; each
+    /// point a pixel that shows its person, on the box's edge (left and top on the box's first
+    /// column and row, right and bottom one pixel inside its far edges, COCO's convention).
+    func testExtremePoints() {
+        var variety = SyntheticScene.Variety()
+        (variety.extraPeople, variety.smallestHeight, variety.visibleBoxes) = (3, 0.1, true)
+        var extremes = variety
+        extremes.extremePoints = true
+        var people = 0
+        for index in 0..<20 {
+            let boxes = SyntheticScene.make(seed: 19, index: index, width: 160, height: 120, variety: variety)
+            let scene = SyntheticScene.make(seed: 19, index: index, width: 160, height: 120, variety: extremes)
+            XCTAssertEqual(scene.image, boxes.image)
+            XCTAssertEqual(scene.people.map(\.bbox), boxes.people.map(\.bbox))
+            let owner = SyntheticScene.visibleOwners(scene.shapes, width: 160, height: 120)
+            // People keep their figure's index in the owner map unless someone before them is out of view.
+            let seen = Set(owner.filter { $0 >= 0 })
+            for (n, p) in scene.people.enumerated() {
+                people += 1
+                XCTAssertEqual(p.keypoints.count, 12)
+                XCTAssertEqual(p.numKeypoints, 4)
+                let (x, y) = (stride(from: 0, to: 12, by: 3).map { Int(p.keypoints[$0]) }, stride(from: 1, to: 12, by: 3).map { Int(p.keypoints[$0]) })
+                XCTAssertEqual(Double(x[0]), p.bbox[0]); XCTAssertEqual(Double(y[1]), p.bbox[1])
+                XCTAssertEqual(Double(x[2] + 1), p.bbox[0] + p.bbox[2]); XCTAssertEqual(Double(y[3] + 1), p.bbox[1] + p.bbox[3])
+                let who = owner[y[0] * 160 + x[0]]
+                XCTAssertGreaterThanOrEqual(who, 0, "scene \(index) person \(n): the left point shows nobody")
+                for j in 1..<4 { XCTAssertEqual(owner[y[j] * 160 + x[j]], who, "scene \(index) person \(n): point \(j) shows someone else") }
+                XCTAssertEqual(stride(from: 2, to: 12, by: 3).map { p.keypoints[$0] }, [2, 2, 2, 2])
+            }
+            XCTAssertLessThanOrEqual(scene.people.count, seen.count)
+        }
+        XCTAssertGreaterThan(people, 30)
+    }
+
     /// Visibility flags against a painted owner map: each scene's shapes are painted in order
     /// with their owner's id (pixel centres they cover); a visible joint's pixel shows its own
     /// person, a hidden one's shows someone or something else.

@@ -104,7 +104,7 @@ public enum SyntheticKeypointSet {
             }
             let json = "{\"info\": {\"description\": \"hrnet synth: procedural keypoint data set\", \"seed\": \(options.seed), "
                 + "\"width\": \(options.width), \"height\": \(options.height)},\n\"images\": [\n" + images.joined(separator: ",\n")
-                + "\n],\n\"annotations\": [\n" + annotations.joined(separator: ",\n") + "\n],\n\"categories\": [" + category + "]}\n"
+                + "\n],\n\"annotations\": [\n" + annotations.joined(separator: ",\n") + "\n],\n\"categories\": [" + category(extremePoints: options.variety.extremePoints) + "]}\n"
             let url = dir.appendingPathComponent("annotations/person_keypoints_\(name).json")
             do { try writeAtomically(Data(json.utf8), to: url) } catch {
                 throw PoseTrainingError.dataset(url.path, "cannot be written: \(error)")
@@ -116,10 +116,12 @@ public enum SyntheticKeypointSet {
     /// COCO's image file name for an id (the official image_path_from_index: %012d.jpg).
     public static func fileName(id: Int) -> String { String(format: "%012d.jpg", id) }
 
-    /// COCO's person category with its 17 keypoint names and 1-based skeleton.
-    static var category: String {
-        let names = KeypointSet.coco.names.map { "\"\($0)\"" }.joined(separator: ", ")
-        let skeleton = KeypointSet.coco.skeleton.map { "[\($0[0] + 1), \($0[1] + 1)]" }.joined(separator: ", ")
+    /// COCO's person category with its 17 keypoint names and 1-based skeleton, or the four
+    /// extreme points joined in a loop.
+    static func category(extremePoints: Bool) -> String {
+        let set = extremePoints ? KeypointSet.extremes : KeypointSet.coco
+        let names = set.names.map { "\"\($0)\"" }.joined(separator: ", ")
+        let skeleton = set.skeleton.map { "[\($0[0] + 1), \($0[1] + 1)]" }.joined(separator: ", ")
         return "{\"id\": 1, \"name\": \"person\", \"supercategory\": \"person\", \"keypoints\": [\(names)], \"skeleton\": [\(skeleton)]}"
     }
 

@@ -44,6 +44,11 @@ public struct SyntheticScene: Sendable {
         /// not of the whole figure behind occluders and nearer people; a person with nothing in
         /// view is left out. The pose sets keep whole-figure boxes (their crops hold every joint).
         public var visibleBoxes = false
+        /// Each person's keypoints are the four extreme points of what is seen of them (left,
+        /// top, right, bottom: `KeypointSet.extremes`) instead of the 17 joints: the
+        /// targets of a box refiner (Detection's `BoxRefiner`), whose box is the one they span.
+        /// Implies `visibleBoxes`.
+        public var extremePoints = false
         public init() {}
     }
 
@@ -104,8 +109,8 @@ public struct SyntheticScene: Sendable {
         // figure and not its own covers it.
         var people: [SyntheticPerson] = []
         var start = 0
-        let seen = variety.visibleBoxes
-            ? visibleExtents(people: figures.count, in: visibleOwners(shapes, width: width, height: height), width: width, height: height) : nil
+        let owners = variety.visibleBoxes || variety.extremePoints ? visibleOwners(shapes, width: width, height: height) : nil
+        let seen = owners.map { visibleExtents(people: figures.count, in: $0, width: width, height: height) }
         for (i, figure) in figures.enumerated() {
             let end = start + figure.shapes.count
             defer { start = end }
@@ -128,6 +133,10 @@ public struct SyntheticScene: Sendable {
                 box = visible
             } else {
                 box = extent(figure.shapes, width: width, height: height)
+            }
+            if variety.extremePoints, let owners, let points = extremePoints(of: i, in: owners, box: box.bbox, width: width) {
+                keypoints = points.flatMap { [$0.x, $0.y, 2] }
+                labelled = points.count
             }
             people.append(SyntheticPerson(keypoints: keypoints, bbox: box.bbox, area: box.area, numKeypoints: labelled))
         }
@@ -206,6 +215,22 @@ public struct SyntheticScene: Sendable {
                                     width: width, height: height)
             return (box, Double(b.area))
         }
+    }
+
+    /// The extreme points of person `who` in the owner map, in drawing coordinates (pixel
+    /// centres): the middle pixel of their leftmost column, of their top row, of their rightmost
+    /// column and of their bottom row. `box` (COCO's convention, from `visibleExtents`) bounds
+    /// the search. Its edges are then x(left), y(top), x(right) + 1, y(bottom) + 1.
+    static func extremePoints(of who: Int, in owner: [Int32], box: [Double], width: Int) -> [Point]? {
+        let x0 = Int(box[0].rounded()), y0 = Int(box[1].rounded())
+        let x1 = Int((box[0] + box[2]).rounded()) - 1, y1 = Int((box[1] + box[3]).rounded()) - 1
+        guard x1 >= x0, y1 >= y0 else { return nil }
+        let me = Int32(who)
+        func middle(_ hits: [Int]) -> Double? { hits.isEmpty ? nil : Double(hits[(hits.count - 1) / 2]) }
+        func column(_ x: Int) -> Double? { middle((y0...y1).filter { owner[$0 * width + x] == me }) }
+        func row(_ y: Int) -> Double? { middle((x0...x1).filter { owner[y * width + $0] == me }) }
+        guard let left = column(x0), let top = row(y0), let right = column(x1), let bottom = row(y1) else { return nil }
+        return [Point(Double(x0), left), Point(top, Double(y0)), Point(Double(x1), right), Point(bottom, Double(y1))]
     }
 
     /// A textured background: smooth colour fields, stripes, checks or a room (wall and floor),
