@@ -153,8 +153,9 @@ struct PoseCommand: ParsableCommand {
                      100 * networkSeconds / total, estimator.compiledPlans, estimator.compileSeconds, 100 * (1 - networkSeconds / total)))
         if let detector {
             let t = detector.timing
-            print(String(format: "person detector %.3f s of it: network %.3f s, box refiner %.3f s (network %.3f s), the rest %.3f s",
-                         t.total, t.network, t.refinement, detector.refiner?.networkSeconds ?? 0, t.total - t.network - t.refinement))
+            let refiner = detector.refiner.map { String(format: ", box refiner %.3f s (network %.3f s)", t.refinement, $0.networkSeconds) } ?? ""
+            print(String(format: "person detector %.3f s of it: network %.3f s%@, the rest %.3f s",
+                         t.total, t.network, refiner, t.total - t.network - t.refinement))
         }
         if let outURL { print("results: \(outURL.path)") }
         if let drawDir { print("drawings: \(drawDir.path)") }

@@ -27,7 +27,7 @@ final class BoxRefinerTests: XCTestCase {
     }
 
     /// Boxes of held-out scenes (seed 31, never trained on) moved 4-6 pixels per edge come back
-    /// to within about a pixel: mean IoU with the true box from about 0.8 to above 0.92. Another
+    /// to within about a pixel: mean IoU with the true box from about 0.83 to 0.95. Another
     /// class, and a score under the refiner's minimum, are left alone.
     func testRefinesShiftedBoxesOfUnseenScenes() throws {
         let refiner = try embedded()
@@ -58,7 +58,7 @@ final class BoxRefinerTests: XCTestCase {
         let before = meanIoU(shifted), after = meanIoU(refined)
         print("mean IoU with the true boxes: shifted \(before), refined \(after) (\(people) people)")
         XCTAssertLessThan(before, 0.85)
-        XCTAssertGreaterThan(after, 0.92)
+        XCTAssertGreaterThan(after, 0.93)
         XCTAssertEqual(zip(refined, shifted).flatMap { zip($0.0, $0.1).map { $0.0.score == $0.1.score } }, Array(repeating: true, count: people))
 
         var others = shifted
