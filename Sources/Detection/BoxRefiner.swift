@@ -12,9 +12,9 @@ import Pose
 /// the whole image; the crop sees a small person several times larger (ExtremeNet's observation
 /// that extreme points lie on the object, so a heatmap finds them).
 ///
-/// A refined box is kept only when its four points are found (heatmap peaks above
-/// `minimumPeak`) and it overlaps the detector's box by `minimumIoU`; otherwise the detection
-/// stays as it was. Scores are left alone.
+/// A refined box (clipped to the image, as the detector's are) is kept only when its four points
+/// are found (heatmap peaks above `minimumPeak`) and it overlaps the detector's box by
+/// `minimumIoU`; otherwise the detection stays as it was. Scores are left alone.
 public final class BoxRefiner {
     public let estimator: PoseEstimator
     /// Detections scoring below this are not refined (they rarely count, and each costs a crop).
@@ -49,7 +49,9 @@ public final class BoxRefiner {
     /// The detections of each image with the boxes of class `label` refined (same order, same
     /// scores); crops of all images share network runs.
     public func refine(_ detections: [[Detection]], in images: [Image], label: Int) throws -> [[Detection]] {
-        precondition(detections.count == images.count, "one detection list per image")
+        guard detections.count == images.count else {
+            throw DetectionError("the box refiner needs one detection list per image (\(detections.count) lists, \(images.count) images)")
+        }
         var jobs: [(image: Int, index: Int)] = []
         for (i, list) in detections.enumerated() {
             for (k, d) in list.enumerated() where d.label == label && d.score >= minimumScore && d.box.width > 0 && d.box.height > 0 {
@@ -66,7 +68,10 @@ public final class BoxRefiner {
             for (n, job) in chunk.enumerated() {
                 let points = HeatmapDecoder.decode(heatmaps, image: n, crop: crops[n], method: estimator.options.decoding)
                 let detected = detections[job.image][job.index].box
-                if let box = box(spannedBy: points), box.iou(detected) >= minimumIoU {
+                let (w, h) = (Float(images[job.image].width), Float(images[job.image].height))
+                if let found = box(spannedBy: points), case let box = BoundingBox(x1: max(0, found.x1), y1: max(0, found.y1),
+                                                                                   x2: min(w, found.x2), y2: min(h, found.y2)),
+                   box.width > 0, box.height > 0, box.iou(detected) >= minimumIoU {
                     refined[job.image][job.index].box = box
                 }
             }

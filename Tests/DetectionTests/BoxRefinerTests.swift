@@ -68,6 +68,9 @@ final class BoxRefinerTests: XCTestCase {
         XCTAssertEqual(untouched[0], others[0])
         XCTAssertEqual(untouched[1], others[1])
         XCTAssertEqual(try refiner.refine([[]], in: [images[0]], label: 0), [[]])
+        XCTAssertThrowsError(try refiner.refine([[], []], in: [images[0]], label: 0)) { error in
+            XCTAssertTrue("\(error)".contains("one detection list per image (2 lists, 1 images)"), "\(error)")
+        }
     }
 
     /// A pose model that does not predict four points is no refiner.
