@@ -101,7 +101,7 @@ let package = Package(
                       "person_detector_restart_log.csv", "person_detector_cycle3.py",
                       "person_detector_cycle3_log.csv", "person_detector_cycle4.py", "person_detector_cycle4_log.csv",
                       "person_detector_cycle5.py", "person_detector_cycle5_log.csv",
-                      "box_refiner.safetensors", "box_refiner.yaml", "box_refiner_log.csv",
+                      "box_refiner.safetensors", "box_refiner.yaml", "box_refiner_log.csv", "box_refiner_round2.yaml", "box_refiner_round2_log.csv",
                       "README.md"],
             cSettings: [.headerSearchPath(".")]
         ),
