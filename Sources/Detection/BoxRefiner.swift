@@ -59,33 +59,25 @@ public final class BoxRefiner {
             }
         }
         var refined = detections
-        let batch = max(1, estimator.options.batchSize)
-        var start = 0
-        while start < jobs.count {
-            let chunk = Array(jobs[start..<min(start + batch, jobs.count)])
-            let crops = chunk.map { estimator.crop(for: Self.personBox(detections[$0.image][$0.index].box)) }
-            let heatmaps = try estimator.heatmaps(chunk.indices.map { (images[chunk[$0].image], crops[$0]) })
-            for (n, job) in chunk.enumerated() {
-                let points = HeatmapDecoder.decode(heatmaps, image: n, crop: crops[n], method: estimator.options.decoding)
-                let detected = detections[job.image][job.index].box
-                let (w, h) = (Float(images[job.image].width), Float(images[job.image].height))
-                if let found = box(spannedBy: points), case let box = BoundingBox(x1: max(0, found.x1), y1: max(0, found.y1),
-                                                                                   x2: min(w, found.x2), y2: min(h, found.y2)),
-                   box.width > 0, box.height > 0, box.iou(detected) >= minimumIoU {
-                    refined[job.image][job.index].box = box
-                }
+        try estimator.forEachCrop(of: jobs.map { (images[$0.image], Self.personBox(detections[$0.image][$0.index].box)) }) { j, heatmaps, n, crop in
+            let (i, k) = jobs[j]
+            let points = HeatmapDecoder.decode(heatmaps, image: n, crop: crop, method: estimator.options.decoding)
+            if let box = box(spannedBy: points, width: images[i].width, height: images[i].height),
+               box.iou(detections[i][k].box) >= minimumIoU {
+                refined[i][k].box = box
             }
-            start += chunk.count
         }
         return refined
     }
 
     /// The box four extreme pixels span, in COCO's convention (pixel i covers [i, i + 1); the
     /// decoded points sit on pixel centres): x from left.x to right.x + 1, y from top.y to
-    /// bottom.y + 1. Nil when a point was not found or the box would be empty.
-    func box(spannedBy points: [Keypoint]) -> BoundingBox? {
+    /// bottom.y + 1, clipped to a `width` x `height` image. Nil when a point was not found or the
+    /// box would be empty.
+    func box(spannedBy points: [Keypoint], width: Int, height: Int) -> BoundingBox? {
         guard points.count == 4, points.allSatisfy({ $0.score >= minimumPeak && $0.x.isFinite && $0.y.isFinite }) else { return nil }
-        let box = BoundingBox(x1: Float(points[0].x), y1: Float(points[1].y), x2: Float(points[2].x + 1), y2: Float(points[3].y + 1))
+        let box = BoundingBox(x1: max(0, Float(points[0].x)), y1: max(0, Float(points[1].y)),
+                              x2: min(Float(width), Float(points[2].x + 1)), y2: min(Float(height), Float(points[3].y + 1)))
         return box.width > 0 && box.height > 0 ? box : nil
     }
 

@@ -124,18 +124,26 @@ public final class PoseEstimator {
             }
         }
         var people = [[Person]](repeating: [], count: items.count)
-        var start = 0
-        while start < jobs.count {
-            let chunk = jobs[start..<min(start + max(1, options.batchSize), jobs.count)]
-            let crops = chunk.map { crop(for: $0.box) }
-            let heatmaps = try self.heatmaps(crops.indices.map { (items[chunk[chunk.startIndex + $0].item].image, crops[$0]) })
-            for (k, job) in chunk.enumerated() {
-                people[job.item].append(person(heatmaps, index: k, crop: crops[k], box: job.box))
-            }
-            start += chunk.count
-            cropsDone?(start, jobs.count)
+        try forEachCrop(of: jobs.map { (items[$0.item].image, $0.box) }) { j, heatmaps, index, crop in
+            people[jobs[j].item].append(person(heatmaps, index: index, crop: crop, box: jobs[j].box))
         }
         return people.map(finish)
+    }
+
+    /// Each box's crop through the network, `batchSize` boxes a run (boxes of different images
+    /// share runs); `body` is given, in order, each box's place in `boxes`, its run's heatmaps,
+    /// its index among them and its crop. `cropsDone` is told after each run.
+    public func forEachCrop(of boxes: [(image: Image, box: PersonBox)],
+                            _ body: (_ box: Int, _ heatmaps: Tensor, _ index: Int, _ crop: PersonCrop) throws -> Void) throws {
+        var start = 0
+        while start < boxes.count {
+            let chunk = start..<min(start + max(1, options.batchSize), boxes.count)
+            let crops = chunk.map { crop(for: boxes[$0].box) }
+            let heatmaps = try self.heatmaps(zip(chunk, crops).map { (boxes[$0.0].image, $0.1) })
+            for (k, (b, crop)) in zip(chunk, crops).enumerated() { try body(b, heatmaps, k, crop) }
+            start = chunk.upperBound
+            cropsDone?(start, boxes.count)
+        }
     }
 
     /// The person in heatmap `index` of a batch of `crop`s: keypoints decoded and mapped back to

@@ -17,13 +17,14 @@ final class BoxRefinerTests: XCTestCase {
         let refiner = try embedded()
         let points = [Keypoint(x: 10, y: 40, score: 0.9), Keypoint(x: 18, y: 20, score: 0.9),
                       Keypoint(x: 30, y: 35, score: 0.9), Keypoint(x: 22, y: 60, score: 0.9)]
-        XCTAssertEqual(refiner.box(spannedBy: points), BoundingBox(x1: 10, y1: 20, x2: 31, y2: 61))
+        XCTAssertEqual(refiner.box(spannedBy: points, width: 100, height: 100), BoundingBox(x1: 10, y1: 20, x2: 31, y2: 61))
+        XCTAssertEqual(refiner.box(spannedBy: points, width: 25, height: 50), BoundingBox(x1: 10, y1: 20, x2: 25, y2: 50), "clipped to the image")
         var faint = points
         faint[2].score = 0.01
-        XCTAssertNil(refiner.box(spannedBy: faint), "a point not found leaves the detection as it was")
+        XCTAssertNil(refiner.box(spannedBy: faint, width: 100, height: 100), "a point not found leaves the detection as it was")
         var crossed = points
         crossed[2].x = 5
-        XCTAssertNil(refiner.box(spannedBy: crossed), "right of left is no box")
+        XCTAssertNil(refiner.box(spannedBy: crossed, width: 100, height: 100), "right of left is no box")
     }
 
     /// Boxes of held-out scenes (seed 31, never trained on) moved 4-6 pixels per edge come back
