@@ -25,10 +25,8 @@ public enum DefaultDetector {
 
     /// The weights with mmdetection's keys (read from the binary's read-only data).
     public static func weights() throws -> [String: Tensor] {
-        let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: hrnet_person_detector_weights()),
-                        count: hrnet_person_detector_weights_size(), deallocator: .none)
-        return try SafeTensors.read(data, source: URL(fileURLWithPath: "<embedded person_detector.safetensors>")).tensors
-            .filter { $0.value.dtype.isFloatingPoint }.mapValues { $0.floatTensor() }
+        try SafeTensors.embeddedFloatTensors(hrnet_person_detector_weights(), count: hrnet_person_detector_weights_size(),
+                                             source: URL(fileURLWithPath: "<embedded person_detector.safetensors>"))
     }
 
     /// Its second stage (`BoxRefiner`): the embedded pose model's network with the four extreme
@@ -36,10 +34,8 @@ public enum DefaultDetector {
     public static func refiner(threads: Int?, plan: Plan.Options = .init()) throws -> BoxRefiner {
         let text = UnsafeBufferPointer(start: hrnet_box_refiner_config(), count: hrnet_box_refiner_config_size())
         let config = try HRNetConfig.parse(yaml: String(decoding: text, as: UTF8.self), source: "box_refiner.yaml (embedded)")
-        let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: hrnet_box_refiner_weights()),
-                        count: hrnet_box_refiner_weights_size(), deallocator: .none)
-        let weights = try SafeTensors.read(data, source: URL(fileURLWithPath: "<embedded box_refiner.safetensors>")).tensors
-            .filter { $0.value.dtype.isFloatingPoint }.mapValues { $0.floatTensor() }
+        let weights = try SafeTensors.embeddedFloatTensors(hrnet_box_refiner_weights(), count: hrnet_box_refiner_weights_size(),
+                                                           source: URL(fileURLWithPath: "<embedded box_refiner.safetensors>"))
         let parameters = try HRNetModel(config: config).bind(weights, source: "box_refiner (embedded)").parameters
         var options = PoseEstimator.Options(config: config)
         (options.threads, options.plan) = (threads, plan)

@@ -14,6 +14,14 @@ public enum SafeTensors {
         try parse(data, source)
     }
 
+    /// The floating-point tensors, as fp32, of safetensors bytes assembled into the binary's
+    /// read-only data (the embedded default models; not copied until converted); `source` names
+    /// them in errors.
+    public static func embeddedFloatTensors(_ bytes: UnsafePointer<UInt8>, count: Int, source: URL) throws -> [String: Tensor] {
+        let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes), count: count, deallocator: .none)
+        return try parse(data, source).tensors.filter { $0.value.dtype.isFloatingPoint }.mapValues { $0.floatTensor() }
+    }
+
     static func parse(_ data: Data, _ url: URL) throws -> (tensors: [String: StoredTensor], metadata: [String: String]) {
         func fail(_ why: String) -> DNNError { DNNError.checkpoint(url, why) }
         guard data.count >= 8 else { throw fail("truncated: \(data.count) bytes, not even a header length") }

@@ -22,9 +22,7 @@ public enum DefaultModel {
     /// The weights with the official state-dict keys (read from the binary's read-only data, not copied
     /// until converted).
     public static func weights() throws -> [String: Tensor] {
-        let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: hrnet_default_weights()),
-                        count: hrnet_default_weights_size(), deallocator: .none)
-        return try SafeTensors.read(data, source: source).tensors.filter { $0.value.dtype.isFloatingPoint }.mapValues { $0.floatTensor() }
+        try SafeTensors.embeddedFloatTensors(hrnet_default_weights(), count: hrnet_default_weights_size(), source: source)
     }
 
     /// The model and its bound parameters.
