@@ -16,8 +16,7 @@ struct DetectorOptions: ParsableArguments {
     @Option(name: .customLong("detector-weights"), help: "mmdetection's checkpoint (.pth, zip or legacy) or .safetensors.")
     var weights: String?
 
-    @Flag(help: "The embedded person detector without its box refiner: boxes as the FCOS head decodes them.")
-    var noRefiner = false
+    @OptionGroup var refiner: RefinerOptions
 
     var isGiven: Bool { model != nil || weights != nil }
 
@@ -28,9 +27,17 @@ struct DetectorOptions: ParsableArguments {
     func load(threads: Int?, randomWeights: Bool = false) throws -> Detector {
         let detector = try Detector.load(config: config.map { URL(fileURLWithPath: $0) }, preset: preset, weights: weights.map { URL(fileURLWithPath: $0) },
                                          randomWeights: randomWeights, options: .init(threads: threads))
-        if noRefiner { detector.refiner = nil }
+        refiner.apply(to: detector)
         return detector
     }
+}
+
+/// `--no-refiner`: the embedded person detector's first stage alone.
+struct RefinerOptions: ParsableArguments {
+    @Flag(help: "The embedded person detector without its box refiner: boxes as the FCOS head decodes them.")
+    var noRefiner = false
+
+    func apply(to detector: Detector) { if noRefiner { detector.refiner = nil } }
 }
 
 /// Person boxes for top-down pose from a detector (`hrnet pose` and `hrnet eval`).
@@ -161,8 +168,7 @@ struct DetectCommand: ParsableCommand {
     @Flag(help: "Replace existing output files.")
     var force = false
 
-    @Flag(help: "The embedded person detector without its box refiner: boxes as the FCOS head decodes them.")
-    var noRefiner = false
+    @OptionGroup var refiner: RefinerOptions
 
     func validate() throws {
         if images.isEmpty { throw ValidationError("give at least one image, directory or glob") }
@@ -187,7 +193,7 @@ struct DetectCommand: ParsableCommand {
         let detector = try Detector.load(config: config.map { URL(fileURLWithPath: $0) }, preset: preset,
                                          weights: weights.map { URL(fileURLWithPath: $0) }, randomWeights: randomWeights,
                                          options: .init(threads: threads))
-        if noRefiner { detector.refiner = nil }
+        refiner.apply(to: detector)
         let names = detector.spec.classes
         var wanted: Set<Int>?
         if let classes {

@@ -48,8 +48,7 @@ struct EvalDetCommand: ParsableCommand {
     @Flag(help: "Replace an existing results file.")
     var force = false
 
-    @Flag(help: "The embedded person detector without its box refiner: boxes as the FCOS head decodes them.")
-    var noRefiner = false
+    @OptionGroup var refiner: RefinerOptions
 
     func validate() throws {
         if config != nil && preset != nil { throw ValidationError("give one of --config FILE and --preset NAME, not both") }
@@ -70,7 +69,7 @@ struct EvalDetCommand: ParsableCommand {
         if personOnly { evaluation.restrict(toCategories: [1]) }
         let detector = try Detector.load(config: config.map { URL(fileURLWithPath: $0) }, preset: preset,
                                          weights: weights.map { URL(fileURLWithPath: $0) }, options: .init(threads: threads))
-        if noRefiner { detector.refiner = nil }
+        refiner.apply(to: detector)
         let progress = ProgressBar("eval-det", total: evaluation.truth.imageIDs.count)
         let outcome = try evaluation.run(detector) { _, _ in progress.advance() }
         progress.finish()
