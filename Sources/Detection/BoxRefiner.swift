@@ -52,15 +52,17 @@ public final class BoxRefiner {
         guard detections.count == images.count else {
             throw DetectionError("the box refiner needs one detection list per image (\(detections.count) lists, \(images.count) images)")
         }
-        var jobs: [(image: Int, index: Int)] = []
+        var jobs: [(image: Int, index: Int, box: PersonBox)] = []
         for (i, list) in detections.enumerated() {
             for (k, d) in list.enumerated() where d.label == label && d.score >= minimumScore && d.box.width > 0 && d.box.height > 0 {
-                jobs.append((i, k))
+                // A box that cannot be cropped (not finite, outside the image) stays as it is.
+                let box = Self.personBox(d.box)
+                if box.problem(imageWidth: images[i].width, imageHeight: images[i].height) == nil { jobs.append((i, k, box)) }
             }
         }
         var refined = detections
-        try estimator.forEachCrop(of: jobs.map { (images[$0.image], Self.personBox(detections[$0.image][$0.index].box)) }) { j, heatmaps, n, crop in
-            let (i, k) = jobs[j]
+        try estimator.forEachCrop(of: jobs.map { (images[$0.image], $0.box) }) { j, heatmaps, n, crop in
+            let (i, k, _) = jobs[j]
             let points = HeatmapDecoder.decode(heatmaps, image: n, crop: crop, method: estimator.options.decoding)
             if let box = box(spannedBy: points, width: images[i].width, height: images[i].height),
                box.iou(detections[i][k].box) >= minimumIoU {

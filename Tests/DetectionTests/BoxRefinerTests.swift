@@ -69,6 +69,19 @@ final class BoxRefinerTests: XCTestCase {
         XCTAssertEqual(untouched[0], others[0])
         XCTAssertEqual(untouched[1], others[1])
         XCTAssertEqual(try refiner.refine([[]], in: [images[0]], label: 0), [[]])
+        // Boxes no crop can be made of (not finite, outside the image) are left as they are, and
+        // no crop of them is run.
+        var cropped = 0
+        refiner.estimator.cropsDone = { done, _ in cropped = done }
+        let odd = [Detection(box: BoundingBox(x1: -.infinity, y1: 10, x2: 50, y2: 90), score: 0.9, label: 0),
+                   Detection(box: BoundingBox(x1: 10, y1: .nan, x2: 50, y2: 90), score: 0.9, label: 0),
+                   Detection(box: BoundingBox(x1: 400, y1: 10, x2: 450, y2: 90), score: 0.9, label: 0)]
+        let kept = try refiner.refine([odd], in: [images[0]], label: 0)
+        XCTAssertEqual(kept[0].count, 3)
+        XCTAssertEqual(kept[0][2], odd[2])
+        XCTAssertEqual(kept[0][0].box.x1, -.infinity)
+        XCTAssertTrue(kept[0][1].box.y1.isNaN)
+        XCTAssertEqual(cropped, 0, "crops run for boxes that cannot be cropped")
         XCTAssertThrowsError(try refiner.refine([[], []], in: [images[0]], label: 0)) { error in
             XCTAssertTrue("\(error)".contains("one detection list per image (2 lists, 1 images)"), "\(error)")
         }
