@@ -17,4 +17,19 @@ final class DetectionReadmeExampleTests: XCTestCase {
         let people = try detector.people(in: image)                 // persons > 0.3, NMS 0.3: boxes for PoseEstimator
         XCTAssertEqual(people.count, 0, "the random fixture detector finds no person")
     }
+
+    /// The example's embedded person detector, on a synthetic photo of the kind it knows: the
+    /// refiner moves its boxes.
+    func testReadmeExampleOfTheEmbeddedDetector() throws {
+        let image = try Image.load(Fixtures.url("detection/person_scene.jpg"))
+        let builtIn = try Detector.load(weights: nil)               // no file: the embedded person detector (synthetic figures)
+        let refined = try builtIn.people(in: image)                 // boxes through its BoxRefiner (builtIn.refiner = nil: without)
+        XCTAssertNotNil(builtIn.refiner)
+        builtIn.refiner = nil
+        let unrefined = try builtIn.people(in: image)
+        XCTAssertGreaterThanOrEqual(refined.count, 2)
+        XCTAssertEqual(refined.count, unrefined.count)
+        XCTAssertNotEqual(refined.map(\.box), unrefined.map(\.box))
+        XCTAssertEqual(refined.map(\.score), unrefined.map(\.score))
+    }
 }
